@@ -1,0 +1,3 @@
+//! Lockstep (placeholder docs, rewritten below)
+pub mod time;
+pub mod wire;
