@@ -1,0 +1,325 @@
+//! The pure round controller (SPEC §5, §6): decides when a Go wave goes out and with which
+//! step, when `T` is due, the `S` countdown, and when the conductor ends. It knows clients only
+//! as counts, keeps O(1) bookkeeping per message, takes time as an input and performs no I/O.
+
+#[cfg(test)]
+mod tests;
+
+use crate::time::{Duration, Instant};
+
+/// The settings that shape rounds (a subset of the configuration).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RoundConfig {
+    /// Ready clients needed before a wave is sent (≥ 1).
+    pub min_clients: u32,
+    /// Waves to run before a planned end; 0 = until stopped.
+    pub rounds: u64,
+    /// Steps count 0..step_wrap-1 (1 ≤ step_wrap ≤ 2^32).
+    pub step_wrap: u64,
+    /// The N of the `S` countdown.
+    pub shutdown_countdown: u32,
+    /// `T` period; zero = never.
+    pub slow_round: Duration,
+}
+
+/// Why the conductor ends.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum EndKind {
+    /// `rounds` waves were run.
+    Planned,
+    /// A graceful stop (SIGTERM) ran its countdown out.
+    Graceful,
+    /// The operator interrupted (SIGINT).
+    Interrupt,
+    /// A fatal error, with its description.
+    Fatal(String),
+}
+
+impl EndKind {
+    /// The process exit code for this ending (SPEC §9).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EndKind::Fatal(_) => 1,
+            _ => 0,
+        }
+    }
+
+    /// The broadcast that announces this ending: `E` for an error, `C` otherwise.
+    pub fn announces_error(&self) -> bool {
+        matches!(self, EndKind::Fatal(_))
+    }
+}
+
+/// What the controller asks the core to do next.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Decision {
+    /// Broadcast `S n` first if `countdown` is set, then send Go `step` to every ready client.
+    Wave {
+        /// The step every participant receives.
+        step: u32,
+        /// The `n` of an `S n` to broadcast just before the Go.
+        countdown: Option<u32>,
+    },
+    /// Broadcast `T`: the round runs longer than `slow_round_ms`.
+    Slow,
+    /// Broadcast `C` (or `E`), then `X`, close everything and exit.
+    End(EndKind),
+}
+
+/// The controller's coarse phase, as status files name it (SPEC §8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Fewer than `min_clients` ready and no round running.
+    Waiting,
+    /// A round runs, or enough clients are ready for one.
+    Running,
+    /// A planned end's countdown or a graceful stop is under way.
+    Stopping,
+    /// The conductor has ended.
+    Stopped,
+}
+
+impl Phase {
+    /// The name status files use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Waiting => "waiting",
+            Phase::Running => "running",
+            Phase::Stopping => "stopping",
+            Phase::Stopped => "stopped",
+        }
+    }
+}
+
+/// The running round.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Round {
+    /// Its step.
+    pub step: u32,
+    /// When its wave was sent.
+    pub started: Instant,
+    /// Participants neither Done nor removed yet.
+    pub outstanding: u32,
+    /// Participants of the wave.
+    pub participants: u32,
+    /// When the next `T` is due, if slow rounds are reported.
+    next_slow: Option<Instant>,
+    /// How long after the Go the latest Done so far came.
+    latest_done: Option<Duration>,
+}
+
+/// A finished round, for status reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RoundSummary {
+    /// From the wave to the last Done or removal.
+    pub duration: Duration,
+    /// How long after the Go the last Done came; `None` when nobody sent Done.
+    pub slowest_done: Option<Duration>,
+}
+
+/// Decides waves, `T`, `S` and the end. See the module docs.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RoundController {
+    config: RoundConfig,
+    waves_sent: u64,
+    last_step: Option<u32>,
+    round: Option<Round>,
+    last_round: Option<RoundSummary>,
+    /// Total waves to send before ending: `rounds` for a planned end, lowered by a graceful stop.
+    wave_limit: Option<u64>,
+    graceful: bool,
+    countdown_started: bool,
+    ended: Option<EndKind>,
+}
+
+impl RoundController {
+    /// A controller before its first wave.
+    pub fn new(config: RoundConfig) -> Self {
+        let wave_limit = (config.rounds > 0).then_some(config.rounds);
+        RoundController {
+            config,
+            waves_sent: 0,
+            last_step: None,
+            round: None,
+            last_round: None,
+            wave_limit,
+            graceful: false,
+            countdown_started: false,
+            ended: None,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &RoundConfig {
+        &self.config
+    }
+
+    /// Waves sent so far.
+    pub fn waves_sent(&self) -> u64 {
+        self.waves_sent
+    }
+
+    /// The step of the last wave sent.
+    pub fn last_step(&self) -> Option<u32> {
+        self.last_step
+    }
+
+    /// The running round, if any.
+    pub fn round(&self) -> Option<&Round> {
+        self.round.as_ref()
+    }
+
+    /// The last finished round.
+    pub fn last_round(&self) -> Option<RoundSummary> {
+        self.last_round
+    }
+
+    /// How the conductor ended, once it has.
+    pub fn ended(&self) -> Option<&EndKind> {
+        self.ended.as_ref()
+    }
+
+    /// The phase for status reports, given how many clients are ready.
+    pub fn phase(&self, ready: u32) -> Phase {
+        if self.ended.is_some() {
+            Phase::Stopped
+        } else if self.graceful || self.countdown_started {
+            Phase::Stopping
+        } else if self.round.is_some() || ready >= self.config.min_clients {
+            Phase::Running
+        } else {
+            Phase::Waiting
+        }
+    }
+
+    /// The step the next wave will carry.
+    fn next_step(&self) -> u32 {
+        // step_wrap ≤ 2^32, so the remainder fits.
+        (self.waves_sent % self.config.step_wrap.max(1)) as u32
+    }
+
+    /// Decides what happens now that `ready` clients are Idle or Done: a wave, the end, or
+    /// nothing. Call after every change; when it returns a wave, the caller must send it to
+    /// exactly those `ready` clients.
+    pub fn poll_decision(&mut self, now: Instant, ready: u32) -> Option<Decision> {
+        if self.ended.is_some() || self.round.is_some() {
+            return None;
+        }
+        if let Some(limit) = self.wave_limit {
+            if self.waves_sent >= limit {
+                let kind = if self.graceful {
+                    EndKind::Graceful
+                } else {
+                    EndKind::Planned
+                };
+                return Some(self.end(kind));
+            }
+        }
+        if ready < self.config.min_clients || ready == 0 {
+            if self.graceful {
+                return Some(self.end(EndKind::Graceful));
+            }
+            return None;
+        }
+        Some(self.start_wave(now, ready))
+    }
+
+    fn start_wave(&mut self, now: Instant, participants: u32) -> Decision {
+        let countdown = self.wave_limit.and_then(|limit| {
+            let left = limit - self.waves_sent;
+            (left <= u64::from(self.config.shutdown_countdown)).then_some(left as u32)
+        });
+        if countdown.is_some() {
+            self.countdown_started = true;
+        }
+        let step = self.next_step();
+        self.waves_sent += 1;
+        self.last_step = Some(step);
+        let slow = self.config.slow_round;
+        self.round = Some(Round {
+            step,
+            started: now,
+            outstanding: participants,
+            participants,
+            next_slow: (!slow.is_zero()).then(|| now + slow),
+            latest_done: None,
+        });
+        Decision::Wave { step, countdown }
+    }
+
+    /// A participant of the running round sent Done.
+    pub fn participant_done(&mut self, now: Instant) {
+        if let Some(round) = &mut self.round {
+            round.latest_done = Some(now - round.started);
+            self.settle(now);
+        }
+    }
+
+    /// A participant of the running round was removed before it was Done.
+    pub fn participant_removed(&mut self, now: Instant) {
+        if self.round.is_some() {
+            self.settle(now);
+        }
+    }
+
+    fn settle(&mut self, now: Instant) {
+        let Some(round) = &mut self.round else { return };
+        round.outstanding = round.outstanding.saturating_sub(1);
+        if round.outstanding == 0 {
+            self.last_round = Some(RoundSummary {
+                duration: now - round.started,
+                slowest_done: round.latest_done,
+            });
+            self.round = None;
+        }
+    }
+
+    /// The next time [`on_timeout`](Self::on_timeout) has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.round.as_ref().and_then(|r| r.next_slow)
+    }
+
+    /// Time has reached `now`: returns [`Decision::Slow`] when a `T` is due. Calling it early
+    /// is harmless.
+    pub fn on_timeout(&mut self, now: Instant) -> Option<Decision> {
+        let slow = self.config.slow_round;
+        let round = self.round.as_mut()?;
+        let due = round.next_slow?;
+        if now < due {
+            return None;
+        }
+        // The next T is one period after this one was due, skipping periods that passed
+        // unobserved so that a late call does not burst.
+        let mut next = due + slow;
+        while next <= now {
+            next = next + slow;
+        }
+        round.next_slow = Some(next);
+        Some(Decision::Slow)
+    }
+
+    /// A graceful stop (SIGTERM): count down `shutdown_countdown` more waves, or end after the
+    /// running round when it is 0. A second request changes nothing.
+    pub fn graceful_stop(&mut self) {
+        if self.graceful || self.ended.is_some() {
+            return;
+        }
+        self.graceful = true;
+        let limit = self.waves_sent + u64::from(self.config.shutdown_countdown);
+        self.wave_limit = Some(self.wave_limit.map_or(limit, |l| l.min(limit)));
+    }
+
+    /// Ends at once (interrupt or fatal error). Returns the decision unless already ended.
+    pub fn end_now(&mut self, kind: EndKind) -> Option<Decision> {
+        if self.ended.is_some() {
+            return None;
+        }
+        Some(self.end(kind))
+    }
+
+    fn end(&mut self, kind: EndKind) -> Decision {
+        self.round = None;
+        self.ended = Some(kind.clone());
+        Decision::End(kind)
+    }
+}

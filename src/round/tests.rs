@@ -1,0 +1,297 @@
+//! Round controller tests: waves, steps and wrap, T timing, the countdowns and the endings.
+
+use super::*;
+
+fn config() -> RoundConfig {
+    RoundConfig {
+        min_clients: 1,
+        rounds: 0,
+        step_wrap: 1 << 32,
+        shutdown_countdown: 3,
+        slow_round: Duration::ZERO,
+    }
+}
+
+fn at(ms: u64) -> Instant {
+    Instant::from_millis(ms)
+}
+
+/// Runs one full round with `n` participants who all finish.
+fn run_round(c: &mut RoundController, now: Instant, n: u32) -> Option<Decision> {
+    let d = c.poll_decision(now, n);
+    if let Some(Decision::Wave { .. }) = d {
+        for _ in 0..n {
+            c.participant_done(now);
+        }
+    }
+    d
+}
+
+#[test]
+fn waits_for_min_clients() {
+    let mut c = RoundController::new(RoundConfig {
+        min_clients: 3,
+        ..config()
+    });
+    assert_eq!(c.poll_decision(at(0), 2), None);
+    assert_eq!(c.phase(2), Phase::Waiting);
+    assert_eq!(
+        c.poll_decision(at(0), 3),
+        Some(Decision::Wave {
+            step: 0,
+            countdown: None
+        })
+    );
+    assert_eq!(c.phase(0), Phase::Running);
+}
+
+#[test]
+fn no_wave_while_a_round_runs() {
+    let mut c = RoundController::new(config());
+    assert!(matches!(
+        c.poll_decision(at(0), 2),
+        Some(Decision::Wave { step: 0, .. })
+    ));
+    assert_eq!(c.poll_decision(at(1), 5), None);
+    c.participant_done(at(2));
+    assert_eq!(
+        c.poll_decision(at(2), 5),
+        None,
+        "one participant still outstanding"
+    );
+    c.participant_removed(at(3));
+    assert_eq!(c.round(), None);
+    let summary = c.last_round().unwrap();
+    assert_eq!(summary.duration, Duration::from_millis(3));
+    assert_eq!(summary.slowest_done, Some(Duration::from_millis(2)));
+    assert_eq!(
+        c.poll_decision(at(3), 5),
+        Some(Decision::Wave {
+            step: 1,
+            countdown: None
+        })
+    );
+}
+
+#[test]
+fn round_where_everyone_left_has_no_slowest() {
+    let mut c = RoundController::new(config());
+    c.poll_decision(at(0), 1);
+    c.participant_removed(at(4));
+    assert_eq!(c.last_round().unwrap().slowest_done, None);
+}
+
+#[test]
+fn steps_wrap() {
+    let mut c = RoundController::new(RoundConfig {
+        step_wrap: 3,
+        ..config()
+    });
+    let steps: Vec<u32> = (0..7)
+        .map(|i| match run_round(&mut c, at(i), 1) {
+            Some(Decision::Wave { step, .. }) => step,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(steps, [0, 1, 2, 0, 1, 2, 0]);
+}
+
+#[test]
+fn step_wrap_of_one_always_sends_zero() {
+    let mut c = RoundController::new(RoundConfig {
+        step_wrap: 1,
+        ..config()
+    });
+    for i in 0..3 {
+        assert_eq!(
+            run_round(&mut c, at(i), 1),
+            Some(Decision::Wave {
+                step: 0,
+                countdown: None
+            })
+        );
+    }
+}
+
+#[test]
+fn largest_wrap_reaches_u32_max() {
+    let mut c = RoundController::new(config());
+    c.waves_sent = u64::from(u32::MAX);
+    assert_eq!(
+        run_round(&mut c, at(0), 1),
+        Some(Decision::Wave {
+            step: u32::MAX,
+            countdown: None
+        })
+    );
+    assert_eq!(
+        run_round(&mut c, at(0), 1),
+        Some(Decision::Wave {
+            step: 0,
+            countdown: None
+        })
+    );
+}
+
+#[test]
+fn planned_end_counts_down_then_ends() {
+    let mut c = RoundController::new(RoundConfig {
+        rounds: 5,
+        ..config()
+    });
+    let got: Vec<Option<Decision>> = (0..6).map(|i| run_round(&mut c, at(i), 2)).collect();
+    let wave = |step, countdown| Some(Decision::Wave { step, countdown });
+    assert_eq!(
+        got,
+        [
+            wave(0, None),
+            wave(1, None),
+            wave(2, Some(3)),
+            wave(3, Some(2)),
+            wave(4, Some(1)),
+            Some(Decision::End(EndKind::Planned)),
+        ]
+    );
+    assert_eq!(c.phase(2), Phase::Stopped);
+    assert_eq!(c.poll_decision(at(9), 2), None, "nothing after the end");
+}
+
+#[test]
+fn planned_end_shorter_than_countdown_starts_at_rounds() {
+    let mut c = RoundController::new(RoundConfig {
+        rounds: 2,
+        ..config()
+    });
+    assert_eq!(
+        run_round(&mut c, at(0), 1),
+        Some(Decision::Wave {
+            step: 0,
+            countdown: Some(2)
+        })
+    );
+    assert_eq!(
+        c.phase(0),
+        Phase::Stopping,
+        "stopping wins over waiting after the first S"
+    );
+}
+
+#[test]
+fn graceful_stop_counts_down_from_the_next_wave() {
+    let mut c = RoundController::new(config());
+    c.poll_decision(at(0), 1);
+    c.graceful_stop();
+    assert_eq!(c.phase(0), Phase::Stopping);
+    c.participant_done(at(1));
+    let got: Vec<Option<Decision>> = (0..4).map(|i| run_round(&mut c, at(2 + i), 1)).collect();
+    assert_eq!(
+        got[0],
+        Some(Decision::Wave {
+            step: 1,
+            countdown: Some(3)
+        })
+    );
+    assert_eq!(
+        got[1],
+        Some(Decision::Wave {
+            step: 2,
+            countdown: Some(2)
+        })
+    );
+    assert_eq!(
+        got[2],
+        Some(Decision::Wave {
+            step: 3,
+            countdown: Some(1)
+        })
+    );
+    assert_eq!(got[3], Some(Decision::End(EndKind::Graceful)));
+}
+
+#[test]
+fn graceful_stop_with_zero_countdown_ends_after_the_running_round() {
+    let mut c = RoundController::new(RoundConfig {
+        shutdown_countdown: 0,
+        ..config()
+    });
+    c.poll_decision(at(0), 1);
+    c.graceful_stop();
+    assert_eq!(c.poll_decision(at(1), 0), None, "the round still runs");
+    c.participant_done(at(2));
+    assert_eq!(
+        c.poll_decision(at(2), 1),
+        Some(Decision::End(EndKind::Graceful))
+    );
+}
+
+#[test]
+fn graceful_stop_without_enough_clients_ends_at_once() {
+    let mut c = RoundController::new(RoundConfig {
+        min_clients: 2,
+        ..config()
+    });
+    c.graceful_stop();
+    assert_eq!(
+        c.poll_decision(at(0), 1),
+        Some(Decision::End(EndKind::Graceful))
+    );
+}
+
+#[test]
+fn graceful_stop_keeps_an_earlier_planned_end() {
+    let mut c = RoundController::new(RoundConfig {
+        rounds: 2,
+        shutdown_countdown: 5,
+        ..config()
+    });
+    c.graceful_stop();
+    assert_eq!(
+        run_round(&mut c, at(0), 1),
+        Some(Decision::Wave {
+            step: 0,
+            countdown: Some(2)
+        })
+    );
+    assert_eq!(
+        run_round(&mut c, at(1), 1),
+        Some(Decision::Wave {
+            step: 1,
+            countdown: Some(1)
+        })
+    );
+    assert_eq!(
+        run_round(&mut c, at(2), 1),
+        Some(Decision::End(EndKind::Graceful))
+    );
+}
+
+#[test]
+fn slow_round_repeats_every_period_without_bursting() {
+    let mut c = RoundController::new(RoundConfig {
+        slow_round: Duration::from_millis(10),
+        ..config()
+    });
+    c.poll_decision(at(0), 1);
+    assert_eq!(c.poll_timeout(), Some(at(10)));
+    assert_eq!(c.on_timeout(at(9)), None, "early calls are harmless");
+    assert_eq!(c.on_timeout(at(10)), Some(Decision::Slow));
+    assert_eq!(c.poll_timeout(), Some(at(20)));
+    assert_eq!(c.on_timeout(at(45)), Some(Decision::Slow));
+    assert_eq!(c.on_timeout(at(45)), None);
+    assert_eq!(c.poll_timeout(), Some(at(50)));
+    c.participant_done(at(46));
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
+fn interrupt_ends_even_mid_round_and_only_once() {
+    let mut c = RoundController::new(config());
+    c.poll_decision(at(0), 3);
+    assert_eq!(
+        c.end_now(EndKind::Interrupt),
+        Some(Decision::End(EndKind::Interrupt))
+    );
+    assert_eq!(c.end_now(EndKind::Fatal("x".into())), None);
+    assert_eq!(c.ended(), Some(&EndKind::Interrupt));
+    assert_eq!(EndKind::Fatal("x".into()).exit_code(), 1);
+}
