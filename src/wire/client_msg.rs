@@ -1,7 +1,7 @@
 //! Messages a client sends to the conductor (SPEC §2.2): the type, its encoding and the
 //! incremental decoder the conductor runs on every connection.
 
-use super::error::DecodeError;
+use super::error::{DecodeError, Decoded};
 use super::frame::{self, RawHello};
 use super::text::Reason;
 
@@ -55,7 +55,7 @@ impl ClientMsg {
 
     /// Decodes the message at the start of `buf`: `Ok(Some((msg, consumed)))`, `Ok(None)` when
     /// more bytes are needed, or an error naming the offending byte.
-    pub fn decode(buf: &[u8]) -> Result<Option<(ClientMsg, usize)>, DecodeError> {
+    pub fn decode(buf: &[u8]) -> Decoded<ClientMsg> {
         let Some(&first) = buf.first() else {
             return Ok(None);
         };

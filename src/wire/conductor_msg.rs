@@ -1,7 +1,7 @@
 //! Messages the conductor sends to clients (SPEC §2.1): the type, its encoding and the
 //! incremental decoder clients run.
 
-use super::error::DecodeError;
+use super::error::{DecodeError, Decoded};
 use super::frame::{self, RawHello};
 use super::text::Reason;
 
@@ -65,7 +65,7 @@ impl ConductorMsg {
 
     /// Decodes the message at the start of `buf`: `Ok(Some((msg, consumed)))`, `Ok(None)` when
     /// more bytes are needed, or an error naming the offending byte.
-    pub fn decode(buf: &[u8]) -> Result<Option<(ConductorMsg, usize)>, DecodeError> {
+    pub fn decode(buf: &[u8]) -> Decoded<ConductorMsg> {
         let Some(&first) = buf.first() else {
             return Ok(None);
         };

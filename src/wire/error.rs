@@ -5,6 +5,10 @@ use std::fmt;
 
 use super::text::{ShowByte, TextError};
 
+/// What a decoder returns: a message and the bytes it used, `None` for "need more bytes", or
+/// an error for bytes that are no message.
+pub type Decoded<M> = Result<Option<(M, usize)>, DecodeError>;
+
 /// Why bytes could not be decoded as a message of the expected direction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DecodeError {

@@ -10,7 +10,7 @@ mod text;
 
 pub use client_msg::{ClientMsg, CLIENT_TYPES};
 pub use conductor_msg::{ConductorMsg, CONDUCTOR_TYPES};
-pub use error::DecodeError;
+pub use error::{DecodeError, Decoded};
 pub use frame::RawHello;
 pub use text::{is_printable, Id, Reason, ShowByte, TextError, ID_LEN, MAX_REASON_LEN};
 

@@ -197,11 +197,7 @@ fn conductor_msg_strategy() -> impl Strategy<Value = ConductorMsg> {
 }
 
 /// Feeds `stream` in chunks cut at `cuts`, keeping undecoded bytes as a receiver would.
-fn decode_split<M>(
-    stream: &[u8],
-    cuts: &[usize],
-    decode: fn(&[u8]) -> Result<Option<(M, usize)>, DecodeError>,
-) -> Vec<M> {
+fn decode_split<M>(stream: &[u8], cuts: &[usize], decode: fn(&[u8]) -> Decoded<M>) -> Vec<M> {
     let mut points: Vec<usize> = cuts.iter().map(|c| c % (stream.len() + 1)).collect();
     points.push(stream.len());
     points.sort_unstable();

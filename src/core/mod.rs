@@ -1,0 +1,376 @@
+//! The sans-IO conductor: a slab of connection state machines plus the round controller behind
+//! a three-call contract. It performs no I/O, reads no clock and starts no thread.
+//!
+//! # The contract
+//! 1. Feed an event: [`Conductor::accept`] for a new connection, or
+//!    [`Conductor::handle_input`] for bytes received, bytes written, a closed connection, time
+//!    passing, a stop request or a fatal error. Every call carries `now`.
+//! 2. Drain [`Conductor::poll_output`] until it returns `None`, acting on each [`Output`].
+//! 3. Read [`Conductor::poll_timeout`] and call `handle_input(now, Input::Tick)` once that
+//!    instant has passed (earlier is harmless).
+//!
+//! Outgoing bytes stay in the core, one bounded queue per connection: on
+//! [`Output::Transmit`] the driver writes [`Conductor::pending`] and reports how much the socket
+//! took with [`Input::Sent`]. A connection's [`ConnId`] is dead once [`Output::Close`] has been
+//! polled; its slot may then be reused by a later `accept`.
+
+mod session;
+mod snapshot;
+mod timers;
+mod waves;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::net::SocketAddr;
+
+use slab::Slab;
+
+use crate::cidr::Cidr;
+use crate::conn::ConnState;
+use crate::round::{EndKind, RoundConfig, RoundController};
+use crate::time::{Duration, Instant};
+use crate::wire::{Id, MAX_MESSAGE_LEN};
+
+use timers::Timers;
+
+/// Names one connection inside the core; the driver maps it to its socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(usize);
+
+impl ConnId {
+    /// The slab index behind this id, for drivers that key their own tables by it.
+    pub fn index(self) -> usize {
+        self.0
+    }
+
+    /// Rebuilds an id from [`index`](Self::index).
+    pub fn from_index(index: usize) -> Self {
+        ConnId(index)
+    }
+}
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// The settings the core needs: the protocol-relevant part of the configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CoreConfig {
+    /// The conductor's id, sent in its hello.
+    pub server_id: Id,
+    /// Waves, steps, countdowns, slow rounds.
+    pub rounds: RoundConfig,
+    /// Clients past their hello beyond this are refused with `full`.
+    pub max_clients: u32,
+    /// Time allowed for a client's hello; zero = unlimited.
+    pub hello_timeout: Duration,
+    /// Silence before `?` is sent, and its period; zero = never probe.
+    pub probe_after: Duration,
+    /// Silence before a client is refused with `liveness timeout`; zero = never.
+    pub drop_after: Duration,
+    /// How often status may be rewritten; `None` = no status outputs at all.
+    pub status_interval: Option<Duration>,
+    /// Addresses allowed to connect; empty = all.
+    pub allow: Vec<Cidr>,
+    /// Bytes queued for one client beyond which it is dropped as not reading.
+    pub max_queued_bytes: usize,
+    /// How long a refused or leaving connection may take to flush before it is closed anyway.
+    pub linger: Duration,
+}
+
+impl CoreConfig {
+    /// The SPEC's defaults, with `server_id` "conductor".
+    pub fn new(server_id: Id) -> Self {
+        CoreConfig {
+            server_id,
+            rounds: RoundConfig {
+                min_clients: 1,
+                rounds: 0,
+                step_wrap: 1 << 32,
+                shutdown_countdown: 3,
+                slow_round: Duration::from_millis(10_000),
+            },
+            max_clients: 10_000,
+            hello_timeout: Duration::from_millis(5_000),
+            probe_after: Duration::from_millis(5_000),
+            drop_after: Duration::from_millis(30_000),
+            status_interval: Some(Duration::from_millis(1_000)),
+            allow: Vec::new(),
+            max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
+            linger: Duration::from_millis(2_000),
+        }
+    }
+}
+
+/// Default bound of a connection's outgoing queue: far more than any honest client lets pile
+/// up (a wave adds at most 10 bytes), small enough that 10,000 stalled clients cost little.
+pub const DEFAULT_MAX_QUEUED_BYTES: usize = 64 * 1024;
+
+/// How the operator asks the conductor to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StopRequest {
+    /// SIGTERM: count down and end after the running round(s).
+    Graceful,
+    /// SIGINT: `C`, `X` and end now.
+    Interrupt,
+}
+
+/// An event for the core.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// Bytes arrived on a connection.
+    Received {
+        /// The connection.
+        conn: ConnId,
+        /// The bytes, any split of the stream.
+        bytes: &'a [u8],
+    },
+    /// The socket accepted `n` bytes of [`Conductor::pending`].
+    Sent {
+        /// The connection.
+        conn: ConnId,
+        /// How many bytes were written.
+        n: usize,
+    },
+    /// The peer closed or reset the connection, or it failed.
+    Closed {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// Time has passed; deadlines up to `now` are due.
+    Tick,
+    /// The operator asked to stop.
+    Stop(StopRequest),
+    /// A fatal error: `E`, `X` and exit 1.
+    Fatal(String),
+}
+
+/// An action for the driver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// The connection's queue went from empty to non-empty: write [`Conductor::pending`] as
+    /// the socket allows, reporting each write with [`Input::Sent`], until it is empty.
+    Transmit(ConnId),
+    /// Close the connection; everything queued for it has been written (or given up). The id
+    /// is dead from now on.
+    Close(ConnId),
+    /// The status files are due: render [`Conductor::status`].
+    StatusDue,
+    /// The conductor has ended: keep flushing until every connection is closed (or a deadline
+    /// the driver picks passes), write the final status and exit with [`EndKind::exit_code`].
+    Exit(EndKind),
+}
+
+/// One connection as the core sees it.
+#[derive(Clone, Debug)]
+pub(crate) struct Conn {
+    pub(crate) peer: SocketAddr,
+    pub(crate) state: ConnState,
+    pub(crate) id: Option<Id>,
+    /// Bytes of a message not complete yet (less than one message).
+    pub(crate) inbox: Vec<u8>,
+    /// Bytes queued for the peer.
+    pub(crate) outbox: Vec<u8>,
+    /// The connection is being closed: it counts for nothing and ignores input.
+    pub(crate) closing: bool,
+    /// Its `Close` output has been queued.
+    pub(crate) close_queued: bool,
+    pub(crate) accepted_at: Instant,
+    pub(crate) last_heard: Instant,
+    pub(crate) last_probe: Option<Instant>,
+    pub(crate) closing_since: Option<Instant>,
+    /// The deadline of this connection's entry in the timer queue.
+    pub(crate) timer_at: Option<Instant>,
+    /// Distinguishes this connection from earlier ones in the same slot.
+    pub(crate) serial: u64,
+}
+
+impl Conn {
+    /// Past the hello, not refused, not leaving.
+    pub(crate) fn is_member(&self) -> bool {
+        !self.closing && self.state.kind().is_joined()
+    }
+}
+
+/// The sans-IO conductor. See the module docs for the calling contract.
+#[derive(Debug)]
+pub struct Conductor {
+    config: CoreConfig,
+    conns: Slab<Conn>,
+    ids: HashMap<Id, ConnId>,
+    rounds: RoundController,
+    /// Members in Idle or Done.
+    ready: u32,
+    /// Members (past hello, not closing).
+    members: u32,
+    outputs: VecDeque<Output>,
+    timers: Timers,
+    next_serial: u64,
+    started: Instant,
+    /// The time of the input being handled.
+    now: Instant,
+    /// The member whose Done came last in the running round, and in the last finished one.
+    round_latest_done: Option<Id>,
+    last_round_slowest: Option<Id>,
+    status: StatusSchedule,
+    /// Reused for encoding broadcasts once.
+    scratch: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+struct StatusSchedule {
+    dirty: bool,
+    last_due: Option<Instant>,
+    last_phase: Option<crate::round::Phase>,
+}
+
+impl Conductor {
+    /// A conductor that started at `now`, with nobody connected.
+    pub fn new(config: CoreConfig, now: Instant) -> Self {
+        let rounds = RoundController::new(config.rounds.clone());
+        let mut core = Conductor {
+            config,
+            conns: Slab::new(),
+            ids: HashMap::new(),
+            rounds,
+            ready: 0,
+            members: 0,
+            outputs: VecDeque::new(),
+            timers: Timers::default(),
+            next_serial: 0,
+            started: now,
+            now,
+            round_latest_done: None,
+            last_round_slowest: None,
+            status: StatusSchedule::default(),
+            scratch: Vec::with_capacity(MAX_MESSAGE_LEN),
+        };
+        core.after_input(now);
+        core
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &CoreConfig {
+        &self.config
+    }
+
+    /// The round controller, read-only.
+    pub fn rounds(&self) -> &RoundController {
+        &self.rounds
+    }
+
+    /// Clients past their hello and not leaving.
+    pub fn member_count(&self) -> u32 {
+        self.members
+    }
+
+    /// Open connections, whatever their state.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// True once the conductor has ended and no connection is left to flush.
+    pub fn is_finished(&self) -> bool {
+        self.rounds.ended().is_some() && self.conns.is_empty() && self.outputs.is_empty()
+    }
+
+    /// The state of a connection, if it is open.
+    pub fn conn_state(&self, conn: ConnId) -> Option<&ConnState> {
+        self.conns.get(conn.0).map(|c| &c.state)
+    }
+
+    /// Bytes queued for a connection, to be written to its socket.
+    pub fn pending(&self, conn: ConnId) -> &[u8] {
+        self.conns.get(conn.0).map_or(&[], |c| &c.outbox)
+    }
+
+    /// The next action for the driver, if any.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        let out = self.outputs.pop_front()?;
+        if let Output::Close(conn) = out {
+            // The slot is freed only now, so its index cannot be reused before the driver
+            // has seen this Close.
+            if self.conns.contains(conn.0) {
+                self.conns.remove(conn.0);
+            }
+        }
+        Some(out)
+    }
+
+    /// The next instant at which `Input::Tick` has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let status = self.status_deadline();
+        [self.timers.next(), self.rounds.poll_timeout(), status]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// A new connection from `peer`. The conductor's hello (or, for an address outside
+    /// `allow`, a refusal) is queued at once.
+    pub fn accept(&mut self, now: Instant, peer: SocketAddr) -> ConnId {
+        self.now = now;
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let key = self.conns.insert(Conn {
+            peer,
+            state: ConnState::AwaitingHello,
+            id: None,
+            inbox: Vec::new(),
+            outbox: Vec::new(),
+            closing: false,
+            close_queued: false,
+            accepted_at: now,
+            last_heard: now,
+            last_probe: None,
+            closing_since: None,
+            timer_at: None,
+            serial,
+        });
+        let conn = ConnId(key);
+        self.on_accept(now, conn);
+        self.after_input(now);
+        conn
+    }
+
+    /// Feeds one event. Drain [`poll_output`](Self::poll_output) afterwards.
+    pub fn handle_input(&mut self, now: Instant, input: Input<'_>) {
+        self.now = now;
+        match input {
+            Input::Received { conn, bytes } => self.on_received(now, conn, bytes),
+            Input::Sent { conn, n } => self.on_sent(conn, n),
+            Input::Closed { conn } => self.on_closed(now, conn),
+            Input::Tick => self.on_tick(now),
+            Input::Stop(StopRequest::Graceful) => {
+                if self.rounds.ended().is_none() {
+                    log::info!("graceful stop requested");
+                }
+                self.rounds.graceful_stop();
+            }
+            Input::Stop(StopRequest::Interrupt) => {
+                if let Some(decision) = self.rounds.end_now(EndKind::Interrupt) {
+                    self.apply(now, decision);
+                }
+            }
+            Input::Fatal(error) => {
+                if let Some(decision) = self.rounds.end_now(EndKind::Fatal(error)) {
+                    self.apply(now, decision);
+                }
+            }
+        }
+        self.after_input(now);
+    }
+
+    /// Runs the controller until it has nothing more to decide, then schedules status.
+    fn after_input(&mut self, now: Instant) {
+        while let Some(decision) = self.rounds.poll_decision(now, self.ready) {
+            self.apply(now, decision);
+        }
+        self.schedule_status(now);
+    }
+}

@@ -1,0 +1,381 @@
+//! Per-connection handling inside the core: accepting, decoding received bytes, applying the
+//! transition table's rules, admitting hellos, refusals, removals and the bounded outgoing
+//! queue. Performs no I/O.
+
+use crate::conn::{rule, ConnState, Event, ProtocolViolation, Rule, StateKind};
+use crate::time::Instant;
+use crate::wire::{ClientMsg, ConductorMsg, DecodeError, Id, RawHello, Reason, ShowByte, VERSION};
+
+use super::{Conductor, ConnId, Output};
+
+/// Why a member stops counting: for the log line.
+enum Leave<'a> {
+    Exit,
+    Refusal(&'a Reason),
+    Closed,
+}
+
+fn event_of(msg: &ClientMsg) -> Event {
+    match msg {
+        ClientMsg::Hello(_) => Event::Hello,
+        ClientMsg::Received => Event::Received,
+        ClientMsg::Done => Event::Done,
+        ClientMsg::Working => Event::Working,
+        ClientMsg::Here => Event::Here,
+        ClientMsg::Ping => Event::Ping,
+        ClientMsg::Exit => Event::Exit,
+        ClientMsg::Refusal(_) => Event::Refusal,
+    }
+}
+
+impl Conductor {
+    /// Sends the hello, or refuses an address outside `allow`, and arms the hello timer.
+    pub(super) fn on_accept(&mut self, now: Instant, conn: ConnId) {
+        let peer = self.conns[conn.0].peer;
+        if self.rounds.ended().is_some() {
+            self.close_now(conn);
+            return;
+        }
+        if !self.config.allow.is_empty() && !self.config.allow.iter().any(|c| c.contains(peer.ip()))
+        {
+            let reason = Reason::lossy(&format!("address {} is not allowed", peer.ip()));
+            self.refuse(now, conn, reason);
+            return;
+        }
+        log::debug!("connection {conn} from {peer}");
+        let hello = ConductorMsg::Hello(RawHello {
+            version: VERSION,
+            id: *self.config.server_id.as_wire(),
+        });
+        self.send(conn, &hello);
+        self.rearm(conn);
+    }
+
+    /// Decodes and applies every complete message in `bytes`, keeping an incomplete tail.
+    pub(super) fn on_received(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
+        let Some(c) = self.conns.get_mut(conn.0) else {
+            return;
+        };
+        if c.closing || bytes.is_empty() {
+            return;
+        }
+        c.last_heard = now;
+        let mut input = bytes;
+        if !c.inbox.is_empty() {
+            // Complete the pending message from the new bytes (no message exceeds 536 bytes),
+            // then decode the rest straight from the input.
+            let mut inbox = std::mem::take(&mut c.inbox);
+            let held = inbox.len();
+            let take = input.len().min(crate::wire::MAX_MESSAGE_LEN);
+            inbox.extend_from_slice(&input[..take]);
+            let used = self.decode_all(now, conn, &inbox);
+            if used >= held {
+                input = &input[used - held..];
+            } else {
+                // Still incomplete: every new byte is held.
+                inbox.drain(..used);
+                self.keep_tail(conn, inbox);
+                return;
+            }
+        }
+        let used = self.decode_all(now, conn, input);
+        let tail = &input[used.min(input.len())..];
+        if !tail.is_empty() {
+            self.keep_tail(conn, tail.to_vec());
+        }
+    }
+
+    fn keep_tail(&mut self, conn: ConnId, tail: Vec<u8>) {
+        if let Some(c) = self.conns.get_mut(conn.0) {
+            if !c.closing {
+                c.inbox = tail;
+            }
+        }
+    }
+
+    /// Applies each complete message at the start of `buf`; returns the bytes consumed. Stops
+    /// early (consuming everything) once the connection starts closing.
+    fn decode_all(&mut self, now: Instant, conn: ConnId, buf: &[u8]) -> usize {
+        let mut used = 0;
+        while used < buf.len() {
+            if self.conns.get(conn.0).is_none_or(|c| c.closing) {
+                return buf.len();
+            }
+            match ClientMsg::decode(&buf[used..]) {
+                Ok(Some((msg, n))) => {
+                    used += n;
+                    log::trace!("{conn} sent {msg:?}");
+                    self.on_message(now, conn, msg);
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    self.on_garbage(now, conn, &error);
+                    return buf.len();
+                }
+            }
+        }
+        used
+    }
+
+    fn on_garbage(&mut self, now: Instant, conn: ConnId, error: &DecodeError) {
+        let state = self.conns[conn.0].state.kind();
+        let got = match error {
+            DecodeError::UnknownType { byte, .. } => {
+                format!("unknown message type {}", ShowByte(*byte))
+            }
+            other => format!("an invalid refusal ({other})"),
+        };
+        let reason = ProtocolViolation { got, state }.reason();
+        self.refuse(now, conn, reason);
+    }
+
+    /// Applies the transition table's rule for one message.
+    fn on_message(&mut self, now: Instant, conn: ConnId, msg: ClientMsg) {
+        let state = self.conns[conn.0].state.kind();
+        match rule(state, event_of(&msg)) {
+            Rule::Admit => {
+                if let ClientMsg::Hello(hello) = msg {
+                    self.admit(now, conn, hello);
+                }
+            }
+            Rule::To(next) => {
+                let step = self.conns[conn.0].state.step().unwrap_or(0);
+                if let Some(next) = ConnState::with_step(next, step) {
+                    self.set_state(conn, next);
+                }
+                if next == StateKind::Done {
+                    self.participant_done(now, conn);
+                }
+            }
+            Rule::AckAndDone => {
+                let step = self.conns[conn.0].state.step().unwrap_or(0);
+                self.set_state(conn, ConnState::Working { step });
+                self.set_state(conn, ConnState::Done { step });
+                self.participant_done(now, conn);
+            }
+            Rule::Answer => self.send(conn, &ConductorMsg::Here),
+            Rule::Refresh | Rule::Ignore | Rule::Never => {}
+            Rule::Violation => {
+                let got = match &msg {
+                    ClientMsg::Hello(_) => "a hello 'A' (0x41)".to_string(),
+                    other => ShowByte(other.type_byte()).to_string(),
+                };
+                let reason = ProtocolViolation { got, state }.reason();
+                self.refuse(now, conn, reason);
+            }
+            Rule::Remove => {
+                let leave = match &msg {
+                    ClientMsg::Refusal(reason) => Leave::Refusal(reason),
+                    _ => Leave::Exit,
+                };
+                self.remove(now, conn, leave);
+            }
+            Rule::TimedOut => {}
+        }
+    }
+
+    /// Checks a hello: version, id, uniqueness, capacity. Admits the client as Idle or refuses.
+    fn admit(&mut self, now: Instant, conn: ConnId, hello: RawHello) {
+        let verdict = if hello.version != VERSION {
+            Err(format!(
+                "unsupported protocol version {}; this conductor speaks version 1",
+                ShowByte(hello.version)
+            ))
+        } else {
+            match Id::from_wire(hello.id) {
+                Err(e) => Err(format!("invalid id: {e}")),
+                Ok(id) if self.ids.contains_key(&id) => Err(format!("duplicate id {id}")),
+                Ok(_) if self.members >= self.config.max_clients => Err("full".to_string()),
+                Ok(id) => Ok(id),
+            }
+        };
+        match verdict {
+            Err(reason) => self.refuse(now, conn, Reason::lossy(&reason)),
+            Ok(id) => {
+                let c = &mut self.conns[conn.0];
+                c.id = Some(id);
+                let peer = c.peer;
+                self.ids.insert(id, conn);
+                self.set_state(conn, ConnState::Idle);
+                log::info!("joined: {id} from {peer}");
+                self.rearm(conn);
+            }
+        }
+    }
+
+    /// The one place a connection's state changes: keeps the counts and logs `old -> new`.
+    pub(super) fn set_state(&mut self, conn: ConnId, next: ConnState) {
+        let c = &mut self.conns[conn.0];
+        let old = c.state.kind();
+        let new = next.kind();
+        log::trace!("{conn} {old} -> {new}");
+        let counts = !c.closing;
+        c.state = next;
+        if counts {
+            self.ready = self.ready + u32::from(new.is_ready()) - u32::from(old.is_ready());
+            self.members = self.members + u32::from(new.is_joined()) - u32::from(old.is_joined());
+        }
+        self.status.dirty = true;
+    }
+
+    fn participant_done(&mut self, now: Instant, conn: ConnId) {
+        self.round_latest_done = self.conns[conn.0].id;
+        self.rounds.participant_done(now);
+        self.after_round_change();
+    }
+
+    /// Takes a member out of every count before it closes: the round stops waiting for it.
+    fn detach(&mut self, now: Instant, conn: ConnId) {
+        let c = &mut self.conns[conn.0];
+        if c.closing {
+            return;
+        }
+        let kind = c.state.kind();
+        if kind.is_ready() {
+            self.ready -= 1;
+        }
+        if kind.is_joined() {
+            self.members -= 1;
+        }
+        c.closing = true;
+        c.closing_since = Some(now);
+        c.inbox = Vec::new();
+        if let Some(id) = c.id {
+            self.ids.remove(&id);
+        }
+        self.status.dirty = true;
+        if kind.is_pending() {
+            self.rounds.participant_removed(now);
+            self.after_round_change();
+        }
+    }
+
+    /// Sends `R reason`, detaches the client and closes once the refusal is flushed.
+    pub(super) fn refuse(&mut self, now: Instant, conn: ConnId, reason: Reason) {
+        let Some(c) = self.conns.get(conn.0) else {
+            return;
+        };
+        if c.closing {
+            return;
+        }
+        log::info!("refused: {}: {reason}", self.describe(conn));
+        self.detach(now, conn);
+        self.send(conn, &ConductorMsg::Refusal(reason.clone()));
+        if let Some(c) = self.conns.get_mut(conn.0) {
+            c.state = ConnState::Refused { reason };
+        }
+        self.rearm(conn);
+        self.close_if_flushed(conn);
+    }
+
+    /// Removes a client that left (`X`, `R`, EOF); nothing is sent back.
+    fn remove(&mut self, now: Instant, conn: ConnId, why: Leave<'_>) {
+        let who = self.describe(conn);
+        let was_member = self.conns[conn.0].is_member();
+        match why {
+            Leave::Refusal(reason) => log::info!("left: {who} refused: {reason}"),
+            Leave::Exit if was_member => log::info!("left: {who}"),
+            Leave::Closed if was_member => log::info!("left: {who} (connection closed)"),
+            _ => log::debug!("connection {who} closed before its hello"),
+        }
+        self.detach(now, conn);
+        self.rearm(conn);
+        self.close_if_flushed(conn);
+    }
+
+    /// The peer closed or reset the connection: nothing more can be delivered.
+    pub(super) fn on_closed(&mut self, now: Instant, conn: ConnId) {
+        let Some(c) = self.conns.get(conn.0) else {
+            return;
+        };
+        if !c.closing {
+            self.remove(now, conn, Leave::Closed);
+        }
+        self.close_now(conn);
+    }
+
+    /// `n` bytes of the queue reached the socket.
+    pub(super) fn on_sent(&mut self, conn: ConnId, n: usize) {
+        let Some(c) = self.conns.get_mut(conn.0) else {
+            return;
+        };
+        let n = n.min(c.outbox.len());
+        c.outbox.drain(..n);
+        if c.outbox.is_empty() && c.outbox.capacity() > 4096 {
+            c.outbox = Vec::new();
+        }
+        self.close_if_flushed(conn);
+    }
+
+    /// Queues a message; a client whose queue passes the bound is dropped as not reading.
+    pub(super) fn send(&mut self, conn: ConnId, msg: &ConductorMsg) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        msg.encode_into(&mut scratch);
+        self.send_bytes(conn, &scratch);
+        self.scratch = scratch;
+    }
+
+    /// Queues already-encoded bytes; see [`send`](Self::send).
+    pub(super) fn send_bytes(&mut self, conn: ConnId, bytes: &[u8]) {
+        let Some(c) = self.conns.get_mut(conn.0) else {
+            return;
+        };
+        if c.close_queued {
+            return;
+        }
+        let was_empty = c.outbox.is_empty();
+        c.outbox.extend_from_slice(bytes);
+        if c.outbox.len() > self.config.max_queued_bytes {
+            log::info!(
+                "dropped: {}: not reading ({} bytes queued)",
+                self.describe(conn),
+                self.conns[conn.0].outbox.len()
+            );
+            self.drop_stalled(conn);
+        } else if was_empty {
+            self.outputs.push_back(Output::Transmit(conn));
+        }
+    }
+
+    fn drop_stalled(&mut self, conn: ConnId) {
+        let now = self.now;
+        self.detach(now, conn);
+        self.close_now(conn);
+    }
+
+    /// Closes a closing connection once its queue is empty.
+    pub(super) fn close_if_flushed(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get(conn.0) {
+            if c.closing && c.outbox.is_empty() {
+                self.close_now(conn);
+            }
+        }
+    }
+
+    /// Queues the Close output; whatever is still queued is given up.
+    pub(super) fn close_now(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(conn.0) else {
+            return;
+        };
+        if c.close_queued {
+            return;
+        }
+        c.close_queued = true;
+        c.closing = true;
+        c.outbox = Vec::new();
+        c.timer_at = None;
+        self.outputs.push_back(Output::Close(conn));
+    }
+
+    /// A connection for log lines: its id once known, else its address.
+    pub(super) fn describe(&self, conn: ConnId) -> String {
+        match self.conns.get(conn.0) {
+            Some(c) => match c.id {
+                Some(id) => format!("{id} ({})", c.peer),
+                None => c.peer.to_string(),
+            },
+            None => conn.to_string(),
+        }
+    }
+}

@@ -1,0 +1,567 @@
+//! Core tests through the in-memory harness, grouped by SPEC section: session and refusals,
+//! the transitions, rounds, liveness, shutdown, status and the bounded queue.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::conn::StateKind;
+use crate::core::{Input, StopRequest};
+use crate::harness::{hello, Harness};
+use crate::round::EndKind;
+use crate::time::Duration;
+use crate::wire::{ClientMsg, ConductorMsg, RawHello, Reason};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn refusal(msgs: &[ConductorMsg]) -> String {
+    match msgs.last() {
+        Some(ConductorMsg::Refusal(r)) => r.as_str().to_string(),
+        other => panic!("expected a refusal last, got {other:?} in {msgs:?}"),
+    }
+}
+
+fn state(h: &Harness, conn: crate::core::ConnId) -> StateKind {
+    h.core
+        .conn_state(conn)
+        .map(|s| s.kind())
+        .expect("connection is open")
+}
+
+// --- §3 session -------------------------------------------------------------------------
+
+#[test]
+fn conductor_says_hello_first() {
+    let mut h = Harness::with(|_| {});
+    let c = h.connect();
+    let msgs = h.take(c);
+    assert_eq!(msgs.len(), 1);
+    let ConductorMsg::Hello(raw) = &msgs[0] else {
+        panic!("{msgs:?}")
+    };
+    assert_eq!(raw.version, b'1');
+    assert_eq!(&raw.id, b"conductor   ");
+    assert_eq!(state(&h, c), StateKind::AwaitingHello);
+}
+
+#[test]
+fn valid_hello_makes_the_client_idle_and_a_wave_follows() {
+    let mut h = Harness::with(|c| c.rounds.min_clients = 2);
+    let a = h.join("a");
+    assert_eq!(state(&h, a), StateKind::Idle);
+    assert_eq!(h.take(a), []);
+    let b = h.join("b");
+    assert_eq!(h.take(a), [ConductorMsg::Go(0)]);
+    assert_eq!(state(&h, b), StateKind::GoSent);
+}
+
+#[test]
+fn refusals_name_the_reason() {
+    let cases: Vec<(ClientMsg, &str)> = vec![
+        (
+            ClientMsg::Hello(RawHello {
+                version: b'2',
+                id: *b"worker      ",
+            }),
+            "unsupported protocol version '2'",
+        ),
+        (
+            ClientMsg::Hello(RawHello {
+                version: b'1',
+                id: [b' '; 12],
+            }),
+            "invalid id: it is blank",
+        ),
+        (
+            ClientMsg::Hello(RawHello {
+                version: b'1',
+                id: *b"bad\x01        ",
+            }),
+            "invalid id: byte 0x01",
+        ),
+        (
+            ClientMsg::Received,
+            "received 'K' (0x4b) in state AwaitingHello",
+        ),
+        (
+            ClientMsg::Done,
+            "received '!' (0x21) in state AwaitingHello",
+        ),
+        (
+            ClientMsg::Ping,
+            "received '?' (0x3f) in state AwaitingHello",
+        ),
+    ];
+    for (msg, expected) in cases {
+        let mut h = Harness::with(|c| c.rounds.min_clients = 5);
+        let c = h.connect();
+        h.take(c);
+        h.send_msg(c, &msg);
+        let reason = refusal(&h.take(c));
+        assert!(reason.contains(expected), "{msg:?}: {reason}");
+        assert!(h.is_closed(c), "{msg:?} must close");
+    }
+}
+
+#[test]
+fn duplicate_id_is_refused_and_freed_again_on_leave() {
+    let mut h = Harness::with(|c| c.rounds.min_clients = 5);
+    let a = h.join("same");
+    let b = h.connect();
+    h.take(b);
+    h.send_msg(b, &hello("same"));
+    assert_eq!(refusal(&h.take(b)), "duplicate id same");
+    h.send_msg(a, &ClientMsg::Exit);
+    assert!(h.is_closed(a));
+    let c = h.join("same");
+    assert_eq!(state(&h, c), StateKind::Idle);
+}
+
+#[test]
+fn full_when_max_clients_are_past_hello() {
+    let mut h = Harness::with(|c| {
+        c.max_clients = 2;
+        c.rounds.min_clients = 5;
+    });
+    h.join("a");
+    h.join("b");
+    let c = h.connect();
+    h.take(c);
+    h.send_msg(c, &hello("c"));
+    assert_eq!(refusal(&h.take(c)), "full");
+}
+
+#[test]
+fn address_outside_allow_is_refused_without_hello() {
+    let mut h = Harness::with(|c| c.allow = vec!["10.0.0.0/8".parse().unwrap()]);
+    let outside = h.connect_from(IpAddr::V4(Ipv4Addr::new(192, 168, 1, 1)));
+    let msgs = h.take(outside);
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert_eq!(refusal(&msgs), "address 192.168.1.1 is not allowed");
+    let inside = h.connect_from(IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)));
+    assert!(matches!(h.take(inside)[..], [ConductorMsg::Hello(_)]));
+}
+
+#[test]
+fn hello_timeout_refuses() {
+    let mut h = Harness::with(|c| c.hello_timeout = ms(100));
+    let c = h.connect();
+    h.take(c);
+    h.advance(ms(99));
+    assert!(h.take(c).is_empty());
+    h.advance(ms(1));
+    assert_eq!(refusal(&h.take(c)), "hello timeout: no hello within 100 ms");
+    assert!(h.is_closed(c));
+}
+
+#[test]
+fn ping_is_answered_in_every_state_after_hello() {
+    let mut h = Harness::with(|c| c.rounds.min_clients = 2);
+    let a = h.join("a");
+    h.send_msg(a, &ClientMsg::Ping);
+    assert_eq!(h.take(a), [ConductorMsg::Here]);
+    let b = h.join("b");
+    h.take(a);
+    h.send(a, b"?K?");
+    assert_eq!(h.take(a), [ConductorMsg::Here, ConductorMsg::Here]);
+    assert_eq!(state(&h, a), StateKind::Working);
+    assert_eq!(h.take(b), [ConductorMsg::Go(0)]);
+    h.send(b, b"!?");
+    assert_eq!(h.take(b), [ConductorMsg::Here]);
+    assert_eq!(state(&h, b), StateKind::Done);
+}
+
+#[test]
+fn client_refusal_and_exit_remove_without_reply() {
+    let mut h = Harness::with(|c| c.rounds.min_clients = 9);
+    let a = h.join("a");
+    h.send_msg(a, &ClientMsg::Refusal(Reason::new("bye").unwrap()));
+    assert!(h.take(a).is_empty());
+    assert!(h.is_closed(a));
+    let b = h.join("b");
+    h.send_msg(b, &ClientMsg::Exit);
+    assert!(h.take(b).is_empty());
+    assert!(h.is_closed(b));
+    assert_eq!(h.core.member_count(), 0);
+}
+
+// --- §4 transitions -----------------------------------------------------------------------
+
+#[test]
+fn violations_after_hello_name_message_and_state() {
+    let cases: Vec<(&[u8], &str)> = vec![
+        (b"K", "received 'K' (0x4b) in state Idle"),
+        (b"!", "received '!' (0x21) in state Idle"),
+        (
+            b"A1again       ",
+            "received a hello 'A' (0x41) in state Idle",
+        ),
+        (
+            b"Z",
+            "received unknown message type 'Z' (0x5a) in state Idle",
+        ),
+        (
+            b"R\xff\xff\0\0",
+            "invalid refusal (refusal length 65535 is over the limit of 531) in state Idle",
+        ),
+    ];
+    for (bytes, expected) in cases {
+        let mut h = Harness::with(|c| c.rounds.min_clients = 9);
+        let a = h.join("a");
+        h.send(a, bytes);
+        let reason = refusal(&h.take(a));
+        assert!(reason.contains(expected), "{bytes:?}: {reason}");
+    }
+}
+
+#[test]
+fn k_twice_and_done_twice_are_violations() {
+    let mut h = Harness::with(|c| c.rounds.min_clients = 2);
+    let a = h.join("a");
+    let b = h.join("b");
+    h.take(a);
+    h.send(a, b"KK");
+    assert!(refusal(&h.take(a)).contains("'K' (0x4b) in state Working"));
+    h.send(b, b"!!");
+    assert!(refusal(&h.take(b)).contains("'!' (0x21) in state Done"));
+}
+
+#[test]
+fn bytes_after_a_violation_are_ignored() {
+    let mut h = Harness::with(|c| c.rounds.min_clients = 9);
+    let a = h.join("a");
+    h.send(a, b"Z?????");
+    let msgs = h.take(a);
+    assert_eq!(msgs.len(), 1, "only the refusal: {msgs:?}");
+}
+
+#[test]
+fn messages_split_byte_by_byte_and_batched_are_the_same() {
+    let mut h = Harness::with(|c| c.rounds.min_clients = 1);
+    let a = h.connect();
+    h.take(a);
+    let mut bytes = Vec::new();
+    hello("slow").encode_into(&mut bytes);
+    for b in &bytes {
+        h.send(a, std::slice::from_ref(b));
+    }
+    assert_eq!(h.take(a), [ConductorMsg::Go(0)]);
+    h.send(a, b"K!?");
+    assert_eq!(h.take(a), [ConductorMsg::Here, ConductorMsg::Go(1)]);
+    let mut refusal_msg = Vec::new();
+    ClientMsg::Refusal(Reason::new("x".repeat(400)).unwrap()).encode_into(&mut refusal_msg);
+    let mut stream = b"K!".to_vec();
+    stream.extend_from_slice(&refusal_msg);
+    for chunk in stream.chunks(7) {
+        h.send(a, chunk);
+    }
+    assert!(h.is_closed(a));
+}
+
+// --- §5 rounds ----------------------------------------------------------------------------
+
+#[test]
+fn rounds_with_three_clients_wait_for_everyone() {
+    let mut h = Harness::with(|c| c.rounds.min_clients = 3);
+    let ids: Vec<_> = ["a", "b", "c"].iter().map(|n| h.join(n)).collect();
+    for step in 0..5u32 {
+        for &c in &ids {
+            assert_eq!(h.take(c), [ConductorMsg::Go(step)], "step {step}");
+        }
+        h.send(ids[0], b"K!");
+        h.send(ids[1], b"!");
+        assert!(h.take(ids[0]).is_empty(), "no wave before everyone is Done");
+        h.send(ids[2], b"KW!");
+    }
+}
+
+#[test]
+fn late_joiner_waits_for_the_next_wave() {
+    let mut h = Harness::with(|c| c.rounds.min_clients = 1);
+    let a = h.join("a");
+    assert_eq!(h.take(a), [ConductorMsg::Go(0)]);
+    let b = h.join("b");
+    assert!(h.take(b).is_empty());
+    assert_eq!(state(&h, b), StateKind::Idle);
+    h.send(a, b"K!");
+    assert_eq!(h.take(a), [ConductorMsg::Go(1)]);
+    assert_eq!(h.take(b), [ConductorMsg::Go(1)]);
+}
+
+#[test]
+fn leaving_mid_round_does_not_block_it() {
+    for leave in ["exit", "close", "refusal"] {
+        let mut h = Harness::with(|c| c.rounds.min_clients = 2);
+        let a = h.join("a");
+        let b = h.join("b");
+        h.take(a);
+        h.send(a, b"K!");
+        match leave {
+            "exit" => h.send(b, b"X"),
+            "close" => h.close(b),
+            _ => h.send_msg(b, &ClientMsg::Refusal(Reason::new("no").unwrap())),
+        }
+        // a alone is below min_clients=2: the round ended but no wave follows.
+        assert!(h.core.rounds().round().is_none(), "{leave}");
+        assert_eq!(
+            h.core.rounds().last_round().unwrap().slowest_done,
+            Some(Duration::ZERO)
+        );
+        h.join("c");
+        assert_eq!(h.take(a), [ConductorMsg::Go(1)], "{leave}");
+    }
+}
+
+#[test]
+fn when_every_participant_leaves_the_round_ends_at_once() {
+    let mut h = Harness::with(|c| c.rounds.min_clients = 1);
+    let a = h.join("a");
+    h.close(a);
+    assert!(h.core.rounds().round().is_none());
+    assert_eq!(h.core.rounds().last_round().unwrap().slowest_done, None);
+    let st = h.core.status(h.now);
+    assert!(st.last_round_slowest.is_none());
+}
+
+#[test]
+fn step_wrap_is_honoured() {
+    let mut h = Harness::with(|c| c.rounds.step_wrap = 2);
+    let a = h.join("a");
+    let mut steps = Vec::new();
+    for _ in 0..5 {
+        match h.take(a)[..] {
+            [ConductorMsg::Go(s)] => steps.push(s),
+            ref other => panic!("{other:?}"),
+        }
+        h.send(a, b"!");
+    }
+    assert_eq!(steps, [0, 1, 0, 1, 0]);
+}
+
+#[test]
+fn slow_round_broadcasts_t_to_every_member() {
+    let mut h = Harness::with(|c| {
+        c.rounds.slow_round = ms(50);
+        c.rounds.min_clients = 2;
+    });
+    let a = h.join("a");
+    let b = h.join("b");
+    h.take(a);
+    h.take(b);
+    h.send(a, b"K!");
+    let waiting = h.join("late");
+    h.advance(ms(50));
+    assert_eq!(h.take(a), [ConductorMsg::Slow]);
+    assert_eq!(h.take(waiting), [ConductorMsg::Slow]);
+    assert_eq!(h.core.status(h.now).waiting_on, ["b"]);
+    h.advance(ms(50));
+    assert_eq!(h.take(b), [ConductorMsg::Slow, ConductorMsg::Slow]);
+}
+
+// --- §3.4 liveness -----------------------------------------------------------------------
+
+#[test]
+fn probes_repeat_while_silent_and_silence_drops() {
+    let mut h = Harness::with(|c| {
+        c.probe_after = ms(100);
+        c.drop_after = ms(350);
+        c.rounds.min_clients = 9;
+    });
+    let a = h.join("a");
+    h.advance(ms(100));
+    assert_eq!(h.take(a), [ConductorMsg::Ping]);
+    h.advance(ms(100));
+    assert_eq!(h.take(a), [ConductorMsg::Ping]);
+    h.send(a, b".");
+    h.advance(ms(99));
+    assert!(h.take(a).is_empty(), "the answer restarted the silence");
+    h.advance(ms(1));
+    assert_eq!(h.take(a), [ConductorMsg::Ping]);
+    h.advance(ms(250));
+    let msgs = h.take(a);
+    assert_eq!(refusal(&msgs), "liveness timeout");
+    assert!(h.is_closed(a));
+}
+
+#[test]
+fn dropped_participant_releases_the_round() {
+    let mut h = Harness::with(|c| {
+        c.drop_after = ms(300);
+        c.rounds.min_clients = 2;
+    });
+    let a = h.join("a");
+    let b = h.join("b");
+    h.take(a);
+    h.take(b);
+    h.send(a, b"K!");
+    for _ in 0..3 {
+        h.advance(ms(100));
+        h.send(a, b"W");
+    }
+    assert!(h.is_closed(b));
+    assert!(h.core.rounds().round().is_none());
+}
+
+// --- §6 shutdown -------------------------------------------------------------------------
+
+#[test]
+fn planned_end_sends_countdown_then_c_and_x() {
+    let mut h = Harness::with(|c| {
+        c.rounds.rounds = 4;
+        c.rounds.shutdown_countdown = 2;
+    });
+    let a = h.join("a");
+    let mut seen = Vec::new();
+    while h.exit.is_none() {
+        seen.extend(h.take(a));
+        h.send(a, b"K!");
+    }
+    seen.extend(h.take(a));
+    use ConductorMsg::*;
+    assert_eq!(
+        seen,
+        [
+            Go(0),
+            Go(1),
+            ShuttingDown(2),
+            Go(2),
+            ShuttingDown(1),
+            Go(3),
+            Cease,
+            Exit
+        ]
+    );
+    assert_eq!(h.exit, Some(EndKind::Planned));
+    assert!(h.is_closed(a));
+    assert!(h.core.is_finished());
+    assert_eq!(h.core.status(h.now).phase, "stopped");
+}
+
+#[test]
+fn graceful_stop_counts_down_and_ends_when_nobody_can_run() {
+    let mut h = Harness::with(|c| c.rounds.shutdown_countdown = 1);
+    let a = h.join("a");
+    h.take(a);
+    h.stop(StopRequest::Graceful);
+    assert_eq!(h.core.status(h.now).phase, "stopping");
+    h.send(a, b"!");
+    assert_eq!(
+        h.take(a),
+        [ConductorMsg::ShuttingDown(1), ConductorMsg::Go(1)]
+    );
+    h.send(a, b"!");
+    assert_eq!(h.take(a), [ConductorMsg::Cease, ConductorMsg::Exit]);
+    assert_eq!(h.exit, Some(EndKind::Graceful));
+
+    let mut idle = Harness::with(|c| c.rounds.min_clients = 3);
+    idle.join("only");
+    idle.stop(StopRequest::Graceful);
+    assert_eq!(idle.exit, Some(EndKind::Graceful));
+}
+
+#[test]
+fn interrupt_and_fatal_close_everything_at_once() {
+    for (input, announce, code) in [
+        (Input::Stop(StopRequest::Interrupt), ConductorMsg::Cease, 0),
+        (
+            Input::Fatal("listener failed".into()),
+            ConductorMsg::Error,
+            1,
+        ),
+    ] {
+        let mut h = Harness::with(|c| c.rounds.min_clients = 2);
+        let a = h.join("a");
+        let b = h.join("b");
+        let pending = h.connect();
+        h.take(a);
+        h.take(b);
+        h.take(pending);
+        h.input(input);
+        for c in [a, b, pending] {
+            assert_eq!(h.take(c), [announce.clone(), ConductorMsg::Exit]);
+            assert!(h.is_closed(c));
+        }
+        assert_eq!(h.exit.as_ref().map(|k| k.exit_code()), Some(code));
+        assert!(h.core.is_finished());
+    }
+}
+
+#[test]
+fn queued_bytes_are_flushed_before_close_unless_the_client_stopped_reading() {
+    let mut h = Harness::with(|c| c.rounds.min_clients = 3);
+    let a = h.join("a");
+    let stuck = h.join("stuck");
+    h.set_stalled(a, true);
+    h.set_stalled(stuck, true);
+    h.stop(StopRequest::Interrupt);
+    assert!(!h.is_closed(a), "bytes still queued");
+    h.set_stalled(a, false);
+    assert_eq!(h.take(a), [ConductorMsg::Cease, ConductorMsg::Exit]);
+    assert!(h.is_closed(a));
+    h.advance(h.core.config().linger);
+    assert!(h.is_closed(stuck), "gave up after the linger");
+}
+
+// --- bounded queues ----------------------------------------------------------------------
+
+#[test]
+fn a_client_that_never_reads_is_dropped_and_others_go_on() {
+    let mut h = Harness::with(|c| {
+        c.max_queued_bytes = 64;
+        c.rounds.min_clients = 1;
+    });
+    let good = h.join("good");
+    let stuck = h.join("stuck");
+    h.set_stalled(stuck, true);
+    for _ in 0..40 {
+        h.send(good, b"K!");
+        h.send(stuck, b"K!");
+    }
+    assert!(h.is_closed(stuck));
+    assert!(!h.is_closed(good));
+    assert!(h.core.rounds().waves_sent() > 30);
+}
+
+// --- §8 status ---------------------------------------------------------------------------
+
+#[test]
+fn status_reports_clients_waiting_on_and_slowest() {
+    let mut h = Harness::with(|c| c.rounds.min_clients = 2);
+    let a = h.join("a");
+    let b = h.join("b");
+    let st = h.core.status(h.now);
+    assert_eq!(st.phase, "running");
+    assert_eq!(st.step, Some(0));
+    assert_eq!(st.waiting_on, ["a", "b"]);
+    h.send(a, b"K");
+    h.advance(ms(5));
+    h.send(a, b"!");
+    h.advance(ms(7));
+    h.send(b, b"!");
+    let st = h.core.status(h.now);
+    assert_eq!(st.last_round_ms, Some(12.0));
+    let slowest = st.last_round_slowest.unwrap();
+    assert_eq!((slowest.id.as_str(), slowest.ms), ("b", 12.0));
+    assert_eq!(st.clients.len(), 2);
+    assert_eq!(st.waves_sent, 2);
+}
+
+#[test]
+fn status_is_due_on_phase_change_and_at_most_every_interval() {
+    let mut h = Harness::with(|c| {
+        c.status_interval = Some(ms(1000));
+        c.rounds.min_clients = 1;
+    });
+    let initial = h.status_due;
+    assert_eq!(initial, 1, "the first phase is written at once");
+    let a = h.join("a");
+    assert_eq!(h.status_due, 2, "waiting -> running is written at once");
+    for _ in 0..1000 {
+        h.send(a, b"!");
+    }
+    assert_eq!(h.status_due, 2, "no rewrite per wave");
+    h.advance(ms(1000));
+    assert_eq!(h.status_due, 3);
+    h.advance(ms(5000));
+    assert_eq!(h.status_due, 3, "nothing changed, nothing written");
+}

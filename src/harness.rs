@@ -1,0 +1,218 @@
+//! A deterministic in-memory driver for the core, for tests, simulations and model checking:
+//! connections are numbers, the clock is a value that only moves when told, and everything the
+//! core sends is kept per connection and decoded. Performs no I/O.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use crate::core::{Conductor, ConnId, CoreConfig, Input, Output, StopRequest};
+use crate::round::EndKind;
+use crate::time::{Duration, Instant};
+use crate::wire::{ClientMsg, ConductorMsg, Id, RawHello, VERSION};
+
+/// Drives a [`Conductor`] in virtual time and records what it does.
+#[derive(Debug)]
+pub struct Harness {
+    /// The core under test.
+    pub core: Conductor,
+    /// The virtual clock.
+    pub now: Instant,
+    /// Bytes the core wrote to each connection and the client has not taken yet.
+    inbound: BTreeMap<ConnId, Vec<u8>>,
+    /// Connections whose client does not read: their queues are not flushed.
+    stalled: BTreeSet<ConnId>,
+    /// Connections the core closed, in order.
+    pub closed: Vec<ConnId>,
+    /// How the core ended, once it has.
+    pub exit: Option<EndKind>,
+    /// How many times status was due.
+    pub status_due: usize,
+    next_port: u16,
+}
+
+impl Harness {
+    /// A harness at time zero.
+    pub fn new(config: CoreConfig) -> Self {
+        let now = Instant::ZERO;
+        let mut h = Harness {
+            core: Conductor::new(config, now),
+            now,
+            inbound: BTreeMap::new(),
+            stalled: BTreeSet::new(),
+            closed: Vec::new(),
+            exit: None,
+            status_due: 0,
+            next_port: 40000,
+        };
+        h.drain();
+        h
+    }
+
+    /// A harness with the defaults, liveness timers off, and the given changes.
+    pub fn with(change: impl FnOnce(&mut CoreConfig)) -> Self {
+        let mut config = CoreConfig::new(Id::new("conductor").unwrap_or_else(|_| unreachable!()));
+        config.probe_after = Duration::ZERO;
+        config.drop_after = Duration::ZERO;
+        config.rounds.slow_round = Duration::ZERO;
+        change(&mut config);
+        Harness::new(config)
+    }
+
+    /// Opens a connection from 127.0.0.1.
+    pub fn connect(&mut self) -> ConnId {
+        self.connect_from(IpAddr::V4(Ipv4Addr::LOCALHOST))
+    }
+
+    /// Opens a connection from `ip`.
+    pub fn connect_from(&mut self, ip: IpAddr) -> ConnId {
+        self.next_port = self.next_port.wrapping_add(1);
+        let conn = self
+            .core
+            .accept(self.now, SocketAddr::new(ip, self.next_port));
+        self.inbound.insert(conn, Vec::new());
+        self.drain();
+        conn
+    }
+
+    /// Opens a connection, discards the conductor's hello and completes the client's as
+    /// `name`. Whatever the conductor sends after that is left to [`take`](Self::take).
+    pub fn join(&mut self, name: &str) -> ConnId {
+        let conn = self.connect();
+        let _ = self.take(conn);
+        self.send_msg(conn, &hello(name));
+        conn
+    }
+
+    /// Delivers raw bytes from a client.
+    pub fn send(&mut self, conn: ConnId, bytes: &[u8]) {
+        self.core
+            .handle_input(self.now, Input::Received { conn, bytes });
+        self.drain();
+    }
+
+    /// Delivers one encoded message from a client.
+    pub fn send_msg(&mut self, conn: ConnId, msg: &ClientMsg) {
+        let mut bytes = Vec::new();
+        msg.encode_into(&mut bytes);
+        self.send(conn, &bytes);
+    }
+
+    /// The client closes its connection.
+    pub fn close(&mut self, conn: ConnId) {
+        self.core.handle_input(self.now, Input::Closed { conn });
+        self.drain();
+    }
+
+    /// Feeds any input.
+    pub fn input(&mut self, input: Input<'_>) {
+        self.core.handle_input(self.now, input);
+        self.drain();
+    }
+
+    /// Asks the conductor to stop.
+    pub fn stop(&mut self, how: StopRequest) {
+        self.input(Input::Stop(how));
+    }
+
+    /// Moves the clock forward by `by`, firing every deadline on the way in order.
+    pub fn advance(&mut self, by: Duration) {
+        let end = self.now + by;
+        while let Some(at) = self.core.poll_timeout() {
+            if at > end {
+                break;
+            }
+            self.now = self.now.max(at);
+            self.input(Input::Tick);
+        }
+        self.now = end;
+        self.input(Input::Tick);
+    }
+
+    /// Jumps to the core's next deadline and fires it; false when there is none.
+    pub fn fire_next_timer(&mut self) -> bool {
+        match self.core.poll_timeout() {
+            Some(at) => {
+                self.now = self.now.max(at);
+                self.input(Input::Tick);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops (or resumes) reading for a connection.
+    pub fn set_stalled(&mut self, conn: ConnId, stalled: bool) {
+        if stalled {
+            self.stalled.insert(conn);
+        } else {
+            self.stalled.remove(&conn);
+            self.flush(conn);
+            self.drain();
+        }
+    }
+
+    /// Acts on every output: flushes queues of reading clients, records closes and the end.
+    pub fn drain(&mut self) {
+        while let Some(out) = self.core.poll_output() {
+            match out {
+                Output::Transmit(conn) => self.flush(conn),
+                Output::Close(conn) => {
+                    self.closed.push(conn);
+                    self.stalled.remove(&conn);
+                }
+                Output::StatusDue => self.status_due += 1,
+                Output::Exit(kind) => self.exit = Some(kind),
+            }
+        }
+    }
+
+    fn flush(&mut self, conn: ConnId) {
+        if self.stalled.contains(&conn) {
+            return;
+        }
+        let pending = self.core.pending(conn);
+        if pending.is_empty() {
+            return;
+        }
+        let n = pending.len();
+        self.inbound
+            .entry(conn)
+            .or_default()
+            .extend_from_slice(pending);
+        self.core.handle_input(self.now, Input::Sent { conn, n });
+    }
+
+    /// Takes and decodes everything the conductor sent to `conn` so far.
+    pub fn take(&mut self, conn: ConnId) -> Vec<ConductorMsg> {
+        let bytes = self
+            .inbound
+            .get_mut(&conn)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let mut msgs = Vec::new();
+        let mut rest = &bytes[..];
+        while let Ok(Some((msg, n))) = ConductorMsg::decode(rest) {
+            msgs.push(msg);
+            rest = &rest[n..];
+        }
+        assert!(
+            rest.is_empty(),
+            "undecodable bytes from the conductor: {rest:?}"
+        );
+        msgs
+    }
+
+    /// True once the core closed `conn`.
+    pub fn is_closed(&self, conn: ConnId) -> bool {
+        self.closed.contains(&conn)
+    }
+}
+
+/// A valid client hello for `name`.
+pub fn hello(name: &str) -> ClientMsg {
+    let id = Id::new(name).unwrap_or_else(|e| panic!("test id {name:?}: {e}"));
+    ClientMsg::Hello(RawHello {
+        version: VERSION,
+        id: *id.as_wire(),
+    })
+}
