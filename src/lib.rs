@@ -48,8 +48,11 @@
 //! `unwrap`-like calls are on values whose validity is established a line above and say so.
 
 pub mod cidr;
+pub mod cli;
+pub mod config;
 pub mod conn;
 pub mod core;
+pub mod driver;
 pub mod harness;
 pub mod round;
 pub mod status;

@@ -1,0 +1,36 @@
+//! Logging set-up for the conductor: `--log-level` and `--log-file`, one line per event with
+//! a timestamp, to stderr unless a file is named.
+
+use std::fs::OpenOptions;
+use std::path::Path;
+
+use log::LevelFilter;
+use simplelog::{ColorChoice, ConfigBuilder, TermLogger, TerminalMode, WriteLogger};
+
+/// Parses a level name.
+pub fn parse_level(text: &str) -> Result<LevelFilter, String> {
+    text.parse::<LevelFilter>().map_err(|_| {
+        format!("--log-level: {text:?} is not one of off, error, warn, info, debug, trace")
+    })
+}
+
+/// Installs the logger.
+pub fn init(level: LevelFilter, file: Option<&Path>) -> Result<(), String> {
+    let config = ConfigBuilder::new()
+        .set_time_format_rfc3339()
+        .set_target_level(LevelFilter::Off)
+        .set_thread_level(LevelFilter::Off)
+        .build();
+    let installed = match file {
+        Some(path) => {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("--log-file: cannot open {}: {e}", path.display()))?;
+            WriteLogger::init(level, config, file)
+        }
+        None => TermLogger::init(level, config, TerminalMode::Stderr, ColorChoice::Never),
+    };
+    installed.map_err(|e| format!("cannot install the logger: {e}"))
+}

@@ -1,0 +1,175 @@
+//! The driver's table of peer sockets, indexed by the core's connection ids: registration,
+//! reading into one shared buffer, writing with writable-interest only while bytes wait, and
+//! closing without resetting bytes the peer has not read yet.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+
+use crate::core::ConnId;
+
+/// Size of the shared read buffer.
+const READ_CHUNK: usize = 64 * 1024;
+/// Reads per peer per wake-up before the loop serves others and comes back.
+const READS_PER_WAKE: usize = 8;
+
+struct Peer {
+    stream: TcpStream,
+    /// Registered for writability (only while a write is pending).
+    wants_write: bool,
+}
+
+/// What a read found.
+pub enum ReadOutcome {
+    /// The connection stays open.
+    Open,
+    /// The peer closed or reset it.
+    Closed,
+}
+
+/// What a write did.
+pub enum WriteOutcome {
+    /// This many bytes went to the socket (0 when it is full or the peer is gone).
+    Wrote(usize),
+    /// The connection failed.
+    Failed,
+}
+
+/// The sockets of all connected peers.
+pub struct Peers {
+    slots: Vec<Option<Peer>>,
+    buffer: Vec<u8>,
+    unfinished: Vec<ConnId>,
+}
+
+impl Default for Peers {
+    fn default() -> Self {
+        Peers {
+            slots: Vec::new(),
+            buffer: vec![0; READ_CHUNK],
+            unfinished: Vec::new(),
+        }
+    }
+}
+
+fn token(conn: ConnId) -> Token {
+    Token(conn.index() + 2)
+}
+
+impl Peers {
+    /// Adds a freshly accepted socket and watches it for reading.
+    pub fn insert(
+        &mut self,
+        registry: &Registry,
+        conn: ConnId,
+        mut stream: TcpStream,
+    ) -> io::Result<()> {
+        // Go and Done are tiny: send them at once rather than waiting to coalesce.
+        stream.set_nodelay(true)?;
+        registry.register(&mut stream, token(conn), Interest::READABLE)?;
+        let index = conn.index();
+        if self.slots.len() <= index {
+            self.slots.resize_with(index + 1, || None);
+        }
+        self.slots[index] = Some(Peer {
+            stream,
+            wants_write: false,
+        });
+        Ok(())
+    }
+
+    /// Reads what the peer sent, handing each chunk to `feed`, until the socket is drained or
+    /// the per-wake-up budget is spent (the peer is then read again on the next turn).
+    pub fn read(&mut self, conn: ConnId, mut feed: impl FnMut(&[u8])) -> ReadOutcome {
+        let Some(Some(peer)) = self.slots.get_mut(conn.index()) else {
+            return ReadOutcome::Open;
+        };
+        for _ in 0..READS_PER_WAKE {
+            match peer.stream.read(&mut self.buffer) {
+                Ok(0) => return ReadOutcome::Closed,
+                Ok(n) => feed(&self.buffer[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::Open,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::debug!("read from {conn} failed: {e}");
+                    return ReadOutcome::Closed;
+                }
+            }
+        }
+        self.unfinished.push(conn);
+        ReadOutcome::Open
+    }
+
+    /// True while some peer still has unread bytes from its last wake-up.
+    pub fn has_unfinished_reads(&self) -> bool {
+        !self.unfinished.is_empty()
+    }
+
+    /// The peers to read again.
+    pub fn take_unfinished_reads(&mut self) -> Vec<ConnId> {
+        std::mem::take(&mut self.unfinished)
+    }
+
+    /// Writes as much of `bytes` as the socket takes; watches for writability while some is
+    /// left, and stops watching once all is written.
+    pub fn write(&mut self, registry: &Registry, conn: ConnId, bytes: &[u8]) -> WriteOutcome {
+        let Some(Some(peer)) = self.slots.get_mut(conn.index()) else {
+            return WriteOutcome::Wrote(0);
+        };
+        let mut written = 0;
+        while written < bytes.len() {
+            match peer.stream.write(&bytes[written..]) {
+                Ok(0) => return WriteOutcome::Failed,
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::debug!("write to {conn} failed: {e}");
+                    return WriteOutcome::Failed;
+                }
+            }
+        }
+        let wants_write = written < bytes.len();
+        if wants_write != peer.wants_write {
+            let interest = if wants_write {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if registry
+                .reregister(&mut peer.stream, token(conn), interest)
+                .is_err()
+            {
+                return WriteOutcome::Failed;
+            }
+            peer.wants_write = wants_write;
+        }
+        WriteOutcome::Wrote(written)
+    }
+
+    /// Stops watching a peer and closes its socket. Unread input is discarded first so that
+    /// closing does not reset the connection before the peer has read our last bytes.
+    pub fn close(&mut self, registry: &Registry, conn: ConnId) {
+        let Some(slot) = self.slots.get_mut(conn.index()) else {
+            return;
+        };
+        let Some(mut peer) = slot.take() else { return };
+        let _ = registry.deregister(&mut peer.stream);
+        for _ in 0..READS_PER_WAKE {
+            match peer.stream.read(&mut self.buffer) {
+                Ok(n) if n > 0 => continue,
+                _ => break,
+            }
+        }
+        let _ = peer.stream.shutdown(Shutdown::Write);
+    }
+
+    /// Closes every socket still open.
+    pub fn close_all(&mut self, registry: &Registry) {
+        for index in 0..self.slots.len() {
+            self.close(registry, ConnId::from_index(index));
+        }
+    }
+}
