@@ -297,16 +297,21 @@ class FakeConductorTests(unittest.TestCase):
         self.assertEqual(events, [lockstep.ShuttingDown(1), lockstep.Cease(), lockstep.Exit()])
         self.assertIsNone(fake.join(), "the client closes after X")
 
-    def test_an_exception_in_a_step_is_refused_with_its_reason(self):
+    @staticmethod
+    def last_words_after_go(step):
+        """A script: Go for ``step``, then return the client's answer after K (heartbeats
+        aside) once the client has closed."""
         def script(peer):
             peer.greet()
-            peer.send(go(4))
+            peer.send(go(step))
             peer.expect(b"K")
             got = peer.recv_skipping_beats()
             assert peer.recv() is None
             return got
+        return script
 
-        fake = Fake(script)
+    def test_an_exception_in_a_step_is_refused_with_its_reason(self):
+        fake = Fake(self.last_words_after_go(4))
         with self.assertRaisesRegex(RuntimeError, "disk full"):
             with self.connect(fake) as client:
                 for _ in client:
@@ -314,15 +319,7 @@ class FakeConductorTests(unittest.TestCase):
         self.assertEqual(fake.join(), refusal(b"step 4: RuntimeError: disk full"))
 
     def test_breaking_out_leaves(self):
-        def script(peer):
-            peer.greet()
-            peer.send(go(0))
-            peer.expect(b"K")
-            got = peer.recv_skipping_beats()
-            assert peer.recv() is None
-            return got
-
-        fake = Fake(script)
+        fake = Fake(self.last_words_after_go(0))
         with self.connect(fake) as client:
             for _ in client:
                 break
@@ -337,32 +334,22 @@ class FakeConductorTests(unittest.TestCase):
         self.assertIn("duplicate id w", str(caught.exception))
         fake.join()
 
-        def fails(peer):
-            peer.greet()
-            peer.send(go(0))
-            peer.expect(b"K")
-            assert peer.recv_skipping_beats() == b"!"
-            peer.send(b"EX")
+        # After one step: E then X, or a close without a word.
+        for last_words, error in [(b"EX", lockstep.ConductorFailed),
+                                  (b"", lockstep.ConnectionLost)]:
+            def script(peer, last_words=last_words):
+                peer.greet()
+                peer.send(go(9))
+                peer.expect(b"K")
+                assert peer.recv_skipping_beats() == b"!"
+                peer.send(last_words)
 
-        fake = Fake(fails)
-        with self.connect(fake) as client:
-            with self.assertRaises(lockstep.ConductorFailed) as caught:
-                list(client)
-        self.assertEqual(caught.exception.at, "after step 0")
-        fake.join()
-
-        def vanishes(peer):
-            peer.greet()
-            peer.send(go(9))
-            peer.expect(b"K")
-            assert peer.recv_skipping_beats() == b"!"
-
-        fake = Fake(vanishes)
-        with self.connect(fake) as client:
-            with self.assertRaises(lockstep.ConnectionLost) as caught:
-                list(client)
-        self.assertEqual(caught.exception.at, "after step 9")
-        fake.join()
+            fake = Fake(script)
+            with self.connect(fake) as client:
+                with self.assertRaises(error) as caught:
+                    list(client)
+            self.assertEqual(caught.exception.at, "after step 9")
+            fake.join()
 
     def test_a_close_after_cease_is_a_clean_end(self):
         fake = Fake(lambda peer: (peer.greet(), peer.send(b"C")))

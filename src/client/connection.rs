@@ -129,9 +129,12 @@ impl Client {
 
     /// Waits for the next event, answering probes meanwhile.
     pub fn next_event(&mut self) -> Result<Event, ClientError> {
-        self.receive(None)?.ok_or_else(|| ClientError::Protocol {
-            detail: "a read without deadline timed out".to_string(),
-        })
+        loop {
+            // Without a deadline a receive only returns with an event or an error.
+            if let Some(event) = self.receive(None)? {
+                return Ok(event);
+            }
+        }
     }
 
     /// Like [`next_event`](Client::next_event), giving up with `Ok(None)` after `limit`.
