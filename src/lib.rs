@@ -14,7 +14,13 @@
 //! | [`harness`] | a deterministic in-memory driver for tests and simulations |
 //!
 //! Everything above performs no I/O: time and bytes come in as inputs, actions come out, so
-//! any event loop can drive the same core.
+//! any event loop can drive the same core. Around it, and never used by it:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`driver`] | the mio event loop: sockets, signals, the clock, status files |
+//! | [`cli`] | the command line: `conductor`, `conductor status`, `conductor join` |
+//! | [`client`] | a blocking participant on `std::net`: [`client::Client`], [`client::Runner`] |
 //!
 //! # Driving the core
 //! After every input, drain the outputs, then read the next deadline:
@@ -49,6 +55,7 @@
 
 pub mod cidr;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod conn;
 pub mod core;

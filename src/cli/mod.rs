@@ -1,9 +1,12 @@
 //! The `conductor` command line: picks the subcommand and hands over to it. Each subcommand
 //! returns the process exit code.
 
+mod join;
 mod logging;
 mod run;
 mod status_cmd;
+
+use std::ffi::OsString;
 
 use pico_args::Arguments;
 
@@ -14,6 +17,7 @@ conductor — makes many processes advance in lockstep over TCP
 USAGE:
   conductor [--config FILE] [--KEY VALUE ...] [--log-level LEVEL] [--log-file FILE]
   conductor status [--file status.json] [--watch]
+  conductor join --id ID [--host H] [--port P] [--heartbeat-ms N] -- CMD [ARGS...]
 
 Runs the conductor. Settings come from config.json (or --config FILE) and are overridden by
 flags: --host, --port, --min-clients, --rounds, and --KEY VALUE in kebab-case for any key of
@@ -22,10 +26,24 @@ config.json (--allow takes comma-separated CIDR blocks).
 
 Exit codes: 0 after a planned end, a graceful stop or an interrupt; 1 after a fatal error;
 2 for a bad command line or configuration; 130 after a second SIGINT.
+
+`conductor join` makes CMD a participant: for each Go it runs CMD with LOCKSTEP_STEP,
+LOCKSTEP_ID and LOCKSTEP_SERVER (host:port) in its environment, sending W every
+--heartbeat-ms (default 1000; 0 = none) while it runs and Done when it exits 0. Defaults:
+--host 127.0.0.1, --port 7878. Broadcasts are printed to stderr. Exit codes: 0 after the
+conductor's end; CMD's own status if it fails (128+N if signal N killed it, 126/127 if it
+could not be started), after refusing the step with the reason; 1 if the connection fails or
+the conductor ends on an error; 2 for a bad command line; 3 if the conductor refuses it.
 ";
 
-/// Runs the command line given in `args` (without the program name) and returns the exit code.
-pub fn main(mut args: Arguments) -> i32 {
+/// Runs the command line given in `raw` (without the program name) and returns the exit code.
+/// Everything after the first `--` is a command for `conductor join`.
+pub fn main(mut raw: Vec<OsString>) -> i32 {
+    let command = raw
+        .iter()
+        .position(|arg| arg == "--")
+        .map(|at| raw.drain(at..).skip(1).collect::<Vec<_>>());
+    let mut args = Arguments::from_vec(raw);
     if args.contains(["-h", "--help"]) {
         print!("{USAGE}");
         return 0;
@@ -34,7 +52,11 @@ pub fn main(mut args: Arguments) -> i32 {
         Ok(sub) => sub,
         Err(e) => return usage_error(&e.to_string()),
     };
+    if command.is_some() && sub.as_deref() != Some("join") {
+        return usage_error("'--' introduces the command of 'conductor join' only");
+    }
     match sub.as_deref() {
+        Some("join") => join::run(args, command.unwrap_or_default()),
         None => run::run(args),
         Some("status") => status_cmd::run(args),
         Some(other) => usage_error(&format!("unknown subcommand {other:?}")),

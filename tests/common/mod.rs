@@ -301,3 +301,5 @@ impl Raw {
 pub fn exists(path: &Path) -> bool {
     path.exists()
 }
+
+pub mod participants;

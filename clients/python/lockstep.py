@@ -1,0 +1,606 @@
+"""A Lockstep participant in Python: one file, standard library only.
+
+The conductor sends every participant a Go for step n; each does its work and answers Done;
+the next step goes out when all are Done. This module speaks that protocol (version 1)::
+
+    import lockstep
+
+    with lockstep.connect("worker-1", port=7878) as conductor:
+        for step in conductor:
+            advance_my_model(step)
+
+Iterating yields each step number. ``K`` is sent before the step is yielded, ``W`` every
+``heartbeat`` seconds (from a helper thread) while the loop body runs, and Done when the loop
+asks for the next step. Iteration ends when the conductor ends the run (``C`` then ``X``).
+The broadcasts ``T`` (slow round), ``S n`` (shutting down after n steps), ``C``, ``E`` and
+``X`` go to the ``on_event`` callback given to :func:`connect` (by default they are logged at
+INFO level on the ``lockstep`` logger). A refusal raises :class:`Refused` with the conductor's
+words; ``E`` raises :class:`ConductorFailed`.
+
+If the loop body raises, leaving the ``with`` block refuses the step with the reason
+``step N: <ExceptionType>: <message>`` and the exception goes on. Leaving the block any other
+way (``break``, ``return``) sends ``X``.
+
+The same by hand, for a program that wants every event::
+
+    with lockstep.connect("worker-2") as conductor:
+        while True:
+            event = conductor.next_event()
+            if isinstance(event, lockstep.Go):
+                conductor.ack()
+                work(event.step)
+                conductor.done()
+            elif isinstance(event, lockstep.Exit):
+                break
+
+While waiting for an event the client answers the conductor's ``?`` itself: ``W`` during a
+step (after a Go, before Done), ``.`` otherwise.
+"""
+
+import logging
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass
+
+__all__ = [
+    "connect", "Client",
+    "Go", "Slow", "ShuttingDown", "Cease", "ErrorShutdown", "Exit", "Refusal",
+    "LockstepError", "InvalidId", "ConnectError", "VersionMismatch", "HelloTimeout",
+    "Refused", "ConductorFailed", "ConnectionLost", "ProtocolError", "OutOfTurn",
+    "DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_HEARTBEAT", "HELLO_TIMEOUT",
+]
+
+VERSION = ord("1")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7878
+#: Seconds between ``W`` while a step runs; well under the conductor's default probe (5 s).
+DEFAULT_HEARTBEAT = 1.0
+#: Seconds :func:`connect` waits for the conductor's hello.
+HELLO_TIMEOUT = 10.0
+ID_LEN = 12
+MAX_REASON_LEN = 531
+_CLOSE_WAIT = 2.0
+
+log = logging.getLogger("lockstep")
+
+
+# --- Events --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Go:
+    """``!``: start this step; answer with ack(), then done() (or refuse())."""
+    step: int
+
+    def __str__(self):
+        return f"go for step {self.step}"
+
+
+@dataclass(frozen=True)
+class Slow:
+    """``T``: the round is taking longer than expected."""
+
+    def __str__(self):
+        return "this round is taking longer than expected"
+
+
+@dataclass(frozen=True)
+class ShuttingDown:
+    """``S n``: the conductor will end after n more steps, counting the next one."""
+    steps: int
+
+    def __str__(self):
+        if self.steps == 1:
+            return "shutting down after 1 more step"
+        return f"shutting down after {self.steps} more steps"
+
+
+@dataclass(frozen=True)
+class Cease:
+    """``C``: the operator ends the run; ``X`` follows."""
+
+    def __str__(self):
+        return "ceasing operation by the operator's decision"
+
+
+@dataclass(frozen=True)
+class ErrorShutdown:
+    """``E``: the conductor is shutting down because of an error; ``X`` follows."""
+
+    def __str__(self):
+        return "shutting down because of an error"
+
+
+@dataclass(frozen=True)
+class Exit:
+    """``X``: the conductor closes this connection."""
+
+    def __str__(self):
+        return "closing the connection"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """``R``: the conductor refused this participant and closes the connection."""
+    reason: str
+
+    def __str__(self):
+        return f"refused: {self.reason}"
+
+
+# --- Errors --------------------------------------------------------------------------------
+
+class LockstepError(Exception):
+    """Anything that ends a participant's session."""
+
+
+class InvalidId(LockstepError, ValueError):
+    """The id is not 1 to 12 printable ASCII characters, or only spaces."""
+
+
+class ConnectError(LockstepError):
+    """No TCP connection could be made to the conductor."""
+
+
+class VersionMismatch(LockstepError):
+    """The conductor speaks another protocol version."""
+
+    def __init__(self, theirs):
+        self.theirs = theirs
+        super().__init__(
+            f"protocol version mismatch: the conductor speaks version {_show_byte(theirs)}, "
+            "this client speaks 1")
+
+
+class HelloTimeout(LockstepError):
+    """The conductor's hello did not arrive in time."""
+
+
+class Refused(LockstepError):
+    """The conductor refused this participant; ``reason`` holds its words."""
+
+    def __init__(self, reason, at):
+        self.reason = reason
+        self.at = at
+        super().__init__(f"refused by the conductor {at}: {reason}")
+
+
+class ConductorFailed(LockstepError):
+    """The conductor broadcast ``E``: it is shutting down because of an error."""
+
+    def __init__(self, at):
+        self.at = at
+        super().__init__(
+            f"the conductor is shutting down because of an error (received {at})")
+
+
+class ConnectionLost(LockstepError):
+    """The connection closed or broke without the conductor saying goodbye."""
+
+    def __init__(self, at, cause=None):
+        self.at = at
+        self.cause = cause
+        detail = cause if cause is not None else "closed without a goodbye"
+        super().__init__(f"connection to the conductor lost {at}: {detail}")
+
+
+class ProtocolError(LockstepError):
+    """The conductor sent something that is not valid here."""
+
+
+class OutOfTurn(LockstepError):
+    """A call the session does not allow now (e.g. done() with no step); nothing was sent."""
+
+
+# --- Wire format ---------------------------------------------------------------------------
+
+def _show_byte(byte):
+    if 0x20 <= byte <= 0x7E and byte != ord("'"):
+        return f"'{chr(byte)}' (0x{byte:02x})"
+    return f"0x{byte:02x}"
+
+
+def _printable(data):
+    return all(0x20 <= b <= 0x7E for b in data)
+
+
+def _encode_id(name):
+    if not isinstance(name, str):
+        raise InvalidId(f"invalid id {name!r}: not a string")
+    data = name.encode("ascii", errors="replace")
+    if not name.isascii() or not _printable(data):
+        raise InvalidId(f"invalid id {name!r}: only printable ASCII is allowed")
+    if len(data) > ID_LEN:
+        raise InvalidId(f"invalid id {name!r}: {len(data)} bytes long, at most {ID_LEN} allowed")
+    if not data.strip(b" "):
+        raise InvalidId(f"invalid id {name!r}: it is blank")
+    return data.ljust(ID_LEN, b" ")
+
+
+def _clean_reason(text):
+    """Makes ``text`` a valid refusal: printable ASCII, at most 531 bytes."""
+    data = bytes(b if 0x20 <= b <= 0x7E else ord("?") for b in str(text).encode("utf-8"))
+    return data[:MAX_REASON_LEN]
+
+
+def _decode(buf):
+    """Decodes the conductor message at the start of ``buf``.
+
+    Returns ``(message, used)`` or ``None`` when more bytes are needed. A message is a tuple
+    whose first item is its type byte as a one-character string.
+    """
+    if not buf:
+        return None
+    kind = chr(buf[0])
+    if kind == "A":
+        if len(buf) < 14:
+            return None
+        return ("A", buf[1], bytes(buf[2:14])), 14
+    if kind in "!S":
+        if len(buf) < 5:
+            return None
+        return (kind, struct.unpack_from("<I", buf, 1)[0]), 5
+    if kind == "R":
+        if len(buf) < 5:
+            return None
+        length = struct.unpack_from("<I", buf, 1)[0]
+        if length > MAX_REASON_LEN:
+            raise ProtocolError(f"refusal length {length} is over the limit of {MAX_REASON_LEN}")
+        if len(buf) < 5 + length:
+            return None
+        text = bytes(buf[5:5 + length])
+        if not _printable(text):
+            raise ProtocolError("refusal text is not printable ASCII")
+        return ("R", text.decode("ascii")), 5 + length
+    if kind in "X?.TEC":
+        return (kind,), 1
+    raise ProtocolError(
+        f"unknown message type {_show_byte(buf[0])}, expected one of A ! R X ? . T S E C")
+
+
+_SIMPLE_EVENTS = {"T": Slow(), "C": Cease(), "E": ErrorShutdown(), "X": Exit()}
+
+
+# --- The client ----------------------------------------------------------------------------
+
+def connect(id, host=DEFAULT_HOST, port=DEFAULT_PORT, *, heartbeat=DEFAULT_HEARTBEAT,
+            on_event=None, hello_timeout=HELLO_TIMEOUT):
+    """Connects to the conductor as ``id`` and exchanges hellos; returns a :class:`Client`.
+
+    ``heartbeat`` is the interval of ``W`` while a step runs (``None`` or 0: none);
+    ``on_event`` is called with every event other than Go met while iterating. A refusal sent
+    instead of the hello raises :class:`Refused`; a refusal of the hello itself (duplicate id,
+    ``full``) comes as the first event, so iterating raises it.
+    """
+    wire_id = _encode_id(id)
+    try:
+        sock = socket.create_connection((host, port))
+    except OSError as err:
+        raise ConnectError(f"cannot connect to the conductor at {host}:{port}: {err}") from err
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client = Client(sock, wire_id, heartbeat, on_event)
+        client._read_hello(hello_timeout)
+    except BaseException:
+        sock.close()
+        raise
+    return client
+
+
+class Client:
+    """A participant connected to a conductor. Make one with :func:`connect`."""
+
+    def __init__(self, sock, wire_id, heartbeat, on_event):
+        self._sock = sock
+        self._inbox = bytearray()
+        self._wire_id = wire_id
+        self.conductor_id = None
+        self.peer = sock.getpeername()[:2]
+        self._heartbeat = heartbeat if heartbeat else None
+        self._on_event = on_event if on_event is not None else _log_event
+        # (phase, step): ("waiting", last done or None), ("go", n), ("working", n)
+        self._phase = ("waiting", None)
+        self._ended = False
+        self._write_lock = threading.Lock()
+        self._beat = threading.Condition()
+        self._beating = False
+        self._epoch = 0
+        self._stop = False
+        self._beater = None
+        self._send(b"A" + bytes([VERSION]) + wire_id)
+
+    # -- what the session knows
+
+    @property
+    def id(self):
+        """This participant's id, without padding."""
+        return self._wire_id.decode("ascii").rstrip(" ")
+
+    @property
+    def step(self):
+        """The step in progress (a Go arrived, Done not yet sent), or None."""
+        phase, step = self._phase
+        return None if phase == "waiting" else step
+
+    @property
+    def moment(self):
+        """Where the session is, in words: before the first step, during or after step N."""
+        phase, step = self._phase
+        if phase != "waiting":
+            return f"during step {step}"
+        return "before the first step" if step is None else f"after step {step}"
+
+    # -- receiving
+
+    def _read_hello(self, within):
+        msg = self._recv(time.monotonic() + within)
+        if msg is None:
+            raise HelloTimeout(f"the conductor sent no hello within {within} s")
+        if msg[0] == "R":
+            self._ended = True
+            raise Refused(msg[1], self.moment)
+        if msg[0] != "A":
+            raise ProtocolError(f"the conductor sent {msg[0]!r} instead of its hello")
+        if msg[1] != VERSION:
+            raise VersionMismatch(msg[1])
+        self.conductor_id = msg[2].decode("ascii", errors="replace").rstrip(" ")
+
+    def _recv(self, deadline):
+        """The next message, or None once ``deadline`` (monotonic seconds) passes."""
+        while True:
+            try:
+                decoded = _decode(self._inbox)
+            except ProtocolError as err:
+                raise ProtocolError(f"the conductor sent bytes that are no message ({err}) "
+                                    f"{self.moment}") from None
+            if decoded is not None:
+                msg, used = decoded
+                del self._inbox[:used]
+                return msg
+            if deadline is None:
+                self._sock.settimeout(None)
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._sock.settimeout(left)
+            try:
+                chunk = self._sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError as err:
+                self._ended = True
+                raise ConnectionLost(self.moment, err) from err
+            if not chunk:
+                self._ended = True
+                raise ConnectionLost(self.moment)
+            self._inbox += chunk
+
+    def next_event(self, timeout=None):
+        """Waits for the next event (at most ``timeout`` seconds; then returns None).
+
+        Answers the conductor's ``?`` meanwhile: ``W`` during a step, ``.`` otherwise.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            msg = self._recv(deadline)
+            if msg is None:
+                return None
+            kind = msg[0]
+            if kind == "?":
+                try:
+                    self._send(b"W" if self.step is not None else b".")
+                except ConnectionLost:
+                    pass  # the next read says how the connection ended
+                continue
+            if kind == ".":
+                continue
+            if kind == "A":
+                raise ProtocolError(f"the conductor sent a second hello {self.moment}")
+            if kind == "!":
+                if self.step is not None:
+                    raise ProtocolError(
+                        f"the conductor sent a Go for step {msg[1]} {self.moment}")
+                self._phase = ("go", msg[1])
+                return Go(msg[1])
+            if kind == "S":
+                return ShuttingDown(msg[1])
+            if kind == "R":
+                self._ended = True
+                return Refusal(msg[1])
+            if kind == "X":
+                self._ended = True
+            return _SIMPLE_EVENTS[kind]
+
+    # -- answering
+
+    def _send(self, data):
+        with self._write_lock:
+            try:
+                self._sock.sendall(data)
+            except OSError as err:
+                raise ConnectionLost(self.moment, err) from err
+
+    def ack(self):
+        """Sends ``K``: the Go was received and work starts."""
+        phase, step = self._phase
+        if phase != "go":
+            raise OutOfTurn(f"ack (K) is not allowed {self.moment}; nothing was sent")
+        self._send(b"K")
+        self._phase = ("working", step)
+
+    def working(self):
+        """Sends ``W``: still working on the step."""
+        if self.step is None:
+            raise OutOfTurn(f"working (W) is not allowed {self.moment}; nothing was sent")
+        self._send(b"W")
+
+    def done(self):
+        """Sends Done (``!``) for the step in progress."""
+        step = self.step
+        if step is None:
+            raise OutOfTurn(f"done (!) is not allowed {self.moment}; nothing was sent")
+        self._send(b"!")
+        self._phase = ("waiting", step)
+
+    def leave(self):
+        """Sends ``X``, waits briefly for the conductor to close, and closes."""
+        try:
+            self._send(b"X")
+        finally:
+            self._finish()
+
+    def refuse(self, reason):
+        """Sends ``R`` with ``reason`` (made printable, cut to 531 bytes), waits briefly for
+        the conductor to close, and closes. Returns the reason as sent."""
+        data = _clean_reason(reason)
+        try:
+            self._send(b"R" + struct.pack("<I", len(data)) + data)
+        finally:
+            self._finish()
+        return data.decode("ascii")
+
+    def _finish(self):
+        """Half-closes, reads until the conductor closes (for a moment at most), closes."""
+        self._ended = True
+        self._stop_heartbeat()
+        deadline = time.monotonic() + _CLOSE_WAIT
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._sock.settimeout(left)
+                if not self._sock.recv(4096):
+                    break
+        except OSError:
+            pass
+        self.close()
+
+    def close(self):
+        """Stops the heartbeat and closes the connection (without a goodbye)."""
+        self._ended = True
+        self._stop_heartbeat()
+        self._sock.close()
+
+    # -- the step loop
+
+    def __iter__(self):
+        return self.steps()
+
+    def steps(self):
+        """Yields each step number; see the module's documentation."""
+        ceased = False
+        failed_at = None
+        while True:
+            try:
+                event = self.next_event()
+            except ConnectionLost as lost:
+                if ceased:
+                    return
+                if failed_at is not None:
+                    raise ConductorFailed(failed_at) from lost
+                raise
+            if isinstance(event, Go):
+                try:
+                    self.ack()
+                except ConnectionLost:
+                    continue  # the next read says how the connection ended
+                self._begin_heartbeat()
+                try:
+                    yield event.step
+                finally:
+                    self._end_heartbeat()
+                try:
+                    self.done()
+                except ConnectionLost:
+                    pass  # the next read says how the connection ended
+                continue
+            self._on_event(event)
+            if isinstance(event, Cease):
+                ceased = True
+            elif isinstance(event, ErrorShutdown):
+                failed_at = self.moment
+            elif isinstance(event, Exit):
+                if failed_at is not None:
+                    raise ConductorFailed(failed_at)
+                return
+            elif isinstance(event, Refusal):
+                raise Refused(event.reason, self.moment)
+
+    # -- context manager
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._end_heartbeat()
+        if self._ended:
+            self.close()
+            return False
+        try:
+            if exc is None:
+                self.leave()
+            elif isinstance(exc, LockstepError):
+                self.close()
+            else:
+                what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                step = self.step
+                self.refuse(what if step is None else f"step {step}: {what}")
+        except LockstepError:
+            self.close()
+        return False
+
+    # -- heartbeat: a helper thread writes W (under the write lock) while a step runs
+
+    def _begin_heartbeat(self):
+        if self._heartbeat is None:
+            return
+        with self._beat:
+            if self._beater is None:
+                self._beater = threading.Thread(
+                    target=self._beat_loop, name="lockstep-heartbeat", daemon=True)
+                self._beater.start()
+            self._beating = True
+            self._epoch += 1
+            self._beat.notify()
+
+    def _end_heartbeat(self):
+        """Stops the beats of this step; returns once no ``W`` is being written."""
+        with self._beat:
+            self._beating = False
+            self._beat.notify()
+
+    def _stop_heartbeat(self):
+        with self._beat:
+            self._beating = False
+            self._stop = True
+            self._beat.notify()
+            beater, self._beater = self._beater, None
+        if beater is not None and beater is not threading.current_thread():
+            beater.join()
+
+    def _beat_loop(self):
+        with self._beat:
+            while not self._stop:
+                if not self._beating:
+                    self._beat.wait()
+                    continue
+                epoch = self._epoch
+                due = time.monotonic() + self._heartbeat
+                while self._beating and self._epoch == epoch and not self._stop:
+                    left = due - time.monotonic()
+                    if left > 0:
+                        self._beat.wait(left)
+                        continue
+                    try:
+                        self._send(b"W")
+                    except ConnectionLost:
+                        pass  # the main thread's next read says how the connection ended
+                    due = time.monotonic() + self._heartbeat
+
+
+def _log_event(event):
+    log.info("conductor: %s", event)

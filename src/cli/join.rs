@@ -1,0 +1,223 @@
+//! `conductor join --id ID [--host H] [--port P] [--heartbeat-ms N] -- CMD [ARGS...]`: makes
+//! any program a participant. For each Go it runs CMD (stdin closed, stdout and stderr
+//! inherited) with `LOCKSTEP_STEP`, `LOCKSTEP_ID` and `LOCKSTEP_SERVER` in its environment,
+//! through the client [`Runner`]: `K` first, `W` every heartbeat while CMD runs, Done when it
+//! exits 0. A failing CMD is refused with `step N: command exited with status S` and its status
+//! becomes the exit code. Broadcasts are printed to stderr in plain words.
+
+use std::ffi::OsString;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use pico_args::Arguments;
+
+use crate::client::{Client, ClientError, Event, Runner, StepError, DEFAULT_HEARTBEAT};
+use crate::config::Config;
+
+/// Exit code when the connection fails or the conductor ends on an error.
+const EXIT_FAILED: i32 = 1;
+/// Exit code when the conductor refuses this participant.
+const EXIT_REFUSED: i32 = 3;
+/// Exit code when CMD exists but cannot be run (the shell's convention).
+const EXIT_CANNOT_RUN: i32 = 126;
+/// Exit code when CMD is not found (the shell's convention).
+const EXIT_NOT_FOUND: i32 = 127;
+
+/// What the command line asks for.
+struct Join {
+    id: String,
+    host: String,
+    port: u16,
+    heartbeat: Option<Duration>,
+    program: OsString,
+    args: Vec<OsString>,
+}
+
+/// Runs the subcommand; `command` is everything after `--`.
+pub fn run(args: Arguments, command: Vec<OsString>) -> i32 {
+    match parse(args, command) {
+        Ok(join) => participate(&join),
+        Err(code) => code,
+    }
+}
+
+fn parse(mut args: Arguments, command: Vec<OsString>) -> Result<Join, i32> {
+    let usage = |e: pico_args::Error| super::usage_error(&format!("join: {e}"));
+    let id: String = args.value_from_str("--id").map_err(usage)?;
+    let defaults = Config::default();
+    let host = args
+        .opt_value_from_str("--host")
+        .map_err(usage)?
+        .unwrap_or(defaults.host);
+    let port = args
+        .opt_value_from_str("--port")
+        .map_err(usage)?
+        .unwrap_or(defaults.port);
+    let heartbeat_ms: Option<u64> = args.opt_value_from_str("--heartbeat-ms").map_err(usage)?;
+    let heartbeat = match heartbeat_ms {
+        Some(0) => None,
+        Some(ms) => Some(Duration::from_millis(ms)),
+        None => Some(DEFAULT_HEARTBEAT),
+    };
+    super::finish(args)?;
+    let mut command = command.into_iter();
+    let Some(program) = command.next() else {
+        return Err(super::usage_error(
+            "join: give the command to run after '--', e.g. conductor join --id w1 -- ./step.sh",
+        ));
+    };
+    Ok(Join {
+        id,
+        host,
+        port,
+        heartbeat,
+        program,
+        args: command.collect(),
+    })
+}
+
+fn participate(join: &Join) -> i32 {
+    let tag = format!("conductor join: {}", join.id);
+    let client = match Client::connect((join.host.as_str(), join.port), &join.id) {
+        Ok(client) => client,
+        Err(e) => return report(&tag, &e),
+    };
+    let server = client.peer_addr().to_string();
+    let mut failed_with = None;
+    let result = Runner::new(client)
+        .heartbeat(join.heartbeat)
+        .on_event(|event| match event {
+            Event::Slow | Event::ShuttingDown(_) | Event::Cease | Event::ErrorShutdown => {
+                eprintln!("{tag}: the conductor says: {event}")
+            }
+            // The run's result reports these.
+            Event::Go(_) | Event::Exit | Event::Refused(_) => {}
+        })
+        .run(|step| {
+            let status = Command::new(&join.program)
+                .args(&join.args)
+                .env("LOCKSTEP_STEP", step.to_string())
+                .env("LOCKSTEP_ID", &join.id)
+                .env("LOCKSTEP_SERVER", &server)
+                .stdin(Stdio::null())
+                .status();
+            let (code, problem) = match status {
+                Ok(status) if status.success() => return Ok(()),
+                Ok(status) => failure(status),
+                Err(e) => {
+                    let code = match e.kind() {
+                        std::io::ErrorKind::NotFound => EXIT_NOT_FOUND,
+                        _ => EXIT_CANNOT_RUN,
+                    };
+                    let program = join.program.to_string_lossy();
+                    (code, format!("cannot run command {program}: {e}"))
+                }
+            };
+            failed_with = Some(code);
+            Err(StepError::new(problem))
+        });
+    match result {
+        Ok(_) => 0,
+        Err(ClientError::StepFailed { reason, .. }) => {
+            eprintln!("{tag}: {reason} (refused the step and left)");
+            failed_with.unwrap_or(EXIT_FAILED)
+        }
+        Err(e) => report(&tag, &e),
+    }
+}
+
+/// The exit code and the words for a command that did not exit 0; a death by signal N counts
+/// as status 128+N, as shells report it.
+fn failure(status: ExitStatus) -> (i32, String) {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => (code, format!("command exited with status {code}")),
+        (None, Some(signal)) => (
+            128 + signal,
+            format!(
+                "command exited with status {} (killed by signal {signal})",
+                128 + signal
+            ),
+        ),
+        (None, None) => (EXIT_FAILED, format!("command ended abnormally ({status})")),
+    }
+}
+
+/// Prints a session error and returns its exit code.
+fn report(tag: &str, error: &ClientError) -> i32 {
+    eprintln!("{tag}: {error}");
+    match error {
+        ClientError::Refused { .. } => EXIT_REFUSED,
+        // The id comes from the command line.
+        ClientError::InvalidId { .. } => 2,
+        _ => EXIT_FAILED,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_line(line: &[&str], command: &[&str]) -> Result<Join, i32> {
+        parse(
+            Arguments::from_vec(line.iter().map(OsString::from).collect()),
+            command.iter().map(OsString::from).collect(),
+        )
+    }
+
+    #[test]
+    fn defaults_come_from_the_contract() {
+        let join = parse_line(&["--id", "w1"], &["echo", "--id", "x"]).expect("valid");
+        assert_eq!(join.id, "w1");
+        assert_eq!((join.host.as_str(), join.port), ("127.0.0.1", 7878));
+        assert_eq!(join.heartbeat, Some(DEFAULT_HEARTBEAT));
+        assert_eq!(join.program, "echo");
+        assert_eq!(join.args, ["--id", "x"]);
+    }
+
+    #[test]
+    fn flags_override_and_zero_heartbeat_is_none() {
+        let line = [
+            "--id",
+            "w2",
+            "--host",
+            "::1",
+            "--port",
+            "9000",
+            "--heartbeat-ms",
+            "0",
+        ];
+        let join = parse_line(&line, &["true"]).expect("valid");
+        assert_eq!((join.host.as_str(), join.port), ("::1", 9000));
+        assert_eq!(join.heartbeat, None);
+    }
+
+    #[test]
+    fn missing_id_or_command_and_bad_numbers_are_usage_errors() {
+        assert_eq!(parse_line(&[], &["true"]).err(), Some(2));
+        assert_eq!(parse_line(&["--id", "w"], &[]).err(), Some(2));
+        assert_eq!(
+            parse_line(&["--id", "w", "--port", "http"], &["true"]).err(),
+            Some(2)
+        );
+        assert_eq!(
+            parse_line(&["--id", "w", "extra"], &["true"]).err(),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn failures_say_the_status_and_signals_count_as_128_plus() {
+        assert_eq!(
+            failure(ExitStatus::from_raw(3 << 8)),
+            (3, "command exited with status 3".to_string())
+        );
+        assert_eq!(
+            failure(ExitStatus::from_raw(9)),
+            (
+                137,
+                "command exited with status 137 (killed by signal 9)".to_string()
+            )
+        );
+    }
+}

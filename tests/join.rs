@@ -1,0 +1,143 @@
+//! `conductor join -- CMD` against the real conductor: every participant runs its command for
+//! every step in order, a failing command is refused and the others finish, and refusals,
+//! signals and missing conductors give the documented exit codes.
+
+mod common;
+
+use common::participants::{join, join_port};
+use common::{Conductor, TempDir, DEADLINE};
+
+/// A shell command appending the step to `file`, then exiting `status` at `fail_at`.
+fn append_step(file: &std::path::Path, fail_at: Option<(u32, i32)>) -> String {
+    let mut script = format!("echo \"$LOCKSTEP_STEP\" >> '{}'", file.display());
+    if let Some((step, status)) = fail_at {
+        script += &format!("; test \"$LOCKSTEP_STEP\" != {step} || exit {status}");
+    }
+    script
+}
+
+#[test]
+fn three_joined_commands_run_every_step_in_order() {
+    let mut conductor = Conductor::start(&["--min-clients", "3", "--rounds", "5"]);
+    let dir = TempDir::new("join-three");
+    let files: Vec<_> = (1..=3).map(|n| dir.path(&format!("p{n}.txt"))).collect();
+    let mut participants: Vec<_> = files
+        .iter()
+        .enumerate()
+        .map(|(n, file)| {
+            let script = append_step(file, None);
+            join(&conductor, &format!("p{}", n + 1), &["sh", "-c", &script])
+        })
+        .collect();
+    for (participant, file) in participants.iter_mut().zip(&files) {
+        let status = participant.wait_exit(DEADLINE);
+        assert_eq!(status.code(), Some(0), "stderr: {}", participant.stderr());
+        let written = std::fs::read_to_string(file).expect("the step file");
+        assert_eq!(written, "0\n1\n2\n3\n4\n");
+        // The countdown and the end, in plain words.
+        let said = participant.stderr();
+        assert!(said.contains("shutting down after 1 more step"), "{said}");
+        assert!(said.contains("ceasing operation"), "{said}");
+    }
+    assert_eq!(conductor.wait_exit(DEADLINE).code(), Some(0));
+}
+
+#[test]
+fn the_command_sees_its_step_id_and_server() {
+    let mut conductor = Conductor::start(&["--rounds", "2"]);
+    let dir = TempDir::new("join-env");
+    let file = dir.path("env.txt");
+    let script = format!(
+        "echo \"$LOCKSTEP_STEP $LOCKSTEP_ID $LOCKSTEP_SERVER\" >> '{}'",
+        file.display()
+    );
+    let mut participant = join(&conductor, "env-1", &["sh", "-c", &script]);
+    assert_eq!(participant.wait_exit(DEADLINE).code(), Some(0));
+    let addr = conductor.addr;
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("the env file"),
+        format!("0 env-1 {addr}\n1 env-1 {addr}\n")
+    );
+    assert_eq!(conductor.wait_exit(DEADLINE).code(), Some(0));
+}
+
+#[test]
+fn a_failing_command_is_refused_and_the_others_finish() {
+    let mut conductor = Conductor::start(&["--min-clients", "3", "--rounds", "5"]);
+    let dir = TempDir::new("join-fail");
+    let files: Vec<_> = (1..=3).map(|n| dir.path(&format!("f{n}.txt"))).collect();
+    let mut good: Vec<_> = files[..2]
+        .iter()
+        .enumerate()
+        .map(|(n, file)| {
+            join(
+                &conductor,
+                &format!("good-{}", n + 1),
+                &["sh", "-c", &append_step(file, None)],
+            )
+        })
+        .collect();
+    let script = append_step(&files[2], Some((4, 7)));
+    let mut failing = join(&conductor, "failing", &["sh", "-c", &script]);
+
+    assert_eq!(failing.wait_exit(DEADLINE).code(), Some(7));
+    let said = failing.stderr();
+    assert!(
+        said.contains("step 4: command exited with status 7"),
+        "{said}"
+    );
+    conductor.wait_log("left: failing");
+    conductor.wait_log("refused: step 4: command exited with status 7");
+    for (participant, file) in good.iter_mut().zip(&files) {
+        assert_eq!(participant.wait_exit(DEADLINE).code(), Some(0));
+        assert_eq!(
+            std::fs::read_to_string(file).expect("the step file"),
+            "0\n1\n2\n3\n4\n"
+        );
+    }
+    assert_eq!(conductor.wait_exit(DEADLINE).code(), Some(0));
+}
+
+#[test]
+fn signals_and_missing_commands_give_shell_exit_codes() {
+    let conductor = Conductor::start(&[]);
+    let mut killed = join(&conductor, "killed", &["sh", "-c", "kill -9 $$"]);
+    assert_eq!(killed.wait_exit(DEADLINE).code(), Some(137));
+    conductor.wait_log("step 0: command exited with status 137 (killed by signal 9)");
+
+    let mut missing = join(&conductor, "missing", &["/nonexistent/step-command"]);
+    assert_eq!(missing.wait_exit(DEADLINE).code(), Some(127));
+    let said = missing.stderr();
+    assert!(
+        said.contains("cannot run command /nonexistent/step-command"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_refused_join_exits_3_with_the_reason() {
+    let conductor = Conductor::start(&["--min-clients", "2"]);
+    let _holder = conductor.join("taken");
+    conductor.wait_log("joined: taken");
+    let mut second = join(&conductor, "taken", &["true"]);
+    assert_eq!(second.wait_exit(DEADLINE).code(), Some(3));
+    let said = second.stderr();
+    assert!(
+        said.contains("refused by the conductor before the first step: duplicate id taken"),
+        "{said}"
+    );
+}
+
+#[test]
+fn no_conductor_exits_1_and_says_so() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    drop(listener);
+    let mut lone = join_port(port, "lone", &["true"]);
+    assert_eq!(lone.wait_exit(DEADLINE).code(), Some(1));
+    assert!(
+        lone.stderr().contains("cannot connect"),
+        "{}",
+        lone.stderr()
+    );
+}
