@@ -165,14 +165,15 @@ impl Driver {
                         if event.is_writable() {
                             self.flush(conn);
                         }
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read(conn);
+                        let closed = event.is_read_closed() || event.is_error();
+                        if event.is_readable() || closed {
+                            self.read(conn, closed);
                         }
                     }
                 }
             }
             for conn in self.peers.take_unfinished_reads() {
-                self.read(conn);
+                self.read(conn, true);
             }
         }
     }
@@ -252,10 +253,10 @@ impl Driver {
         }
     }
 
-    /// Reads what a peer sent and feeds it to the core.
-    fn read(&mut self, conn: crate::core::ConnId) {
+    /// Reads what a peer sent and feeds it to the core; `until_eof` when the peer has closed.
+    fn read(&mut self, conn: crate::core::ConnId, until_eof: bool) {
         let now = self.now();
-        let outcome = self.peers.read(conn, |bytes| {
+        let outcome = self.peers.read(conn, until_eof, |bytes| {
             self.core.handle_input(now, Input::Received { conn, bytes });
         });
         match outcome {
