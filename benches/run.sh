@@ -69,8 +69,8 @@ def one_dp(v):
     return f"{v:,.1f}"
 
 print()
-print("| row | clients | procs | baseline rounds/s | conductor rounds/s | ratio | conductor µs/round | conductor p50 / p99 µs | violations |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| row | clients | procs | baseline rounds/s | conductor rounds/s | ratio | conductor µs/round | conductor p50 / p99 µs | server CPU µs/round: baseline | conductor | ratio | violations |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for row in rows:
     base, cond = load(row, "baseline"), load(row, "conductor")
     if not base or not cond:
@@ -82,8 +82,14 @@ for row in rows:
     p50 = statistics.median(r["round_us"]["p50"] for r in cond)
     p99 = statistics.median(r["round_us"]["p99"] for r in cond)
     bad = sum(r["violations_total"] for r in base + cond)
+    bcpu = [r["server_cpu_us_per_round"] for r in base if r.get("server_cpu_us_per_round")]
+    ccpu = [r["server_cpu_us_per_round"] for r in cond if r.get("server_cpu_us_per_round")]
+    cpu = "| - | - | -"
+    if bcpu and ccpu:
+        cpu_ratio = statistics.median(ccpu) / statistics.median(bcpu)
+        cpu = f"| {spread(bcpu, one_dp)} | {spread(ccpu, one_dp)} | {cpu_ratio:.2f}"
     print(f"| {row} | {cond[0]['clients']} | {cond[0]['procs']} | {spread(b, whole)} | {spread(c, whole)} "
-          f"| {ratio:.2f} | {spread(us, one_dp)} | {p50:,.0f} / {p99:,.0f} | {bad} |")
+          f"| {ratio:.2f} | {spread(us, one_dp)} | {p50:,.0f} / {p99:,.0f} {cpu} | {bad} |")
 
 print()
 print("| at 10,000 clients | baseline | conductor | ratio |")

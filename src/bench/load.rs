@@ -41,8 +41,11 @@ pub struct LoadSpec {
     pub work: Duration,
     /// The number in the first client's id (`bench0000000`); the others follow.
     pub first_id: u64,
-    /// A server process whose peak memory is read once every client has its first Go.
+    /// A server process whose peak memory is read once every client has its first Go, and
+    /// whose CPU time is read when the measured rounds begin and end.
     pub server_pid: Option<u32>,
+    /// Waves before the measured rounds.
+    pub warmup: u64,
 }
 
 /// What the load generator saw.
@@ -56,6 +59,26 @@ pub struct LoadOutcome {
     pub violations: Violations,
     /// The server's VmHWM in KiB when every client had its first Go.
     pub server_peak_kib: Option<u64>,
+    /// CPU time over the measured rounds, nanoseconds: the server's and this process's.
+    pub server_cpu_ns: Option<u64>,
+    /// This process's CPU time over the measured rounds, nanoseconds.
+    pub client_cpu_ns: Option<u64>,
+}
+
+/// CPU times read when the measured rounds begin.
+#[derive(Clone, Copy, Debug, Default)]
+struct CpuMark {
+    server: Option<u64>,
+    client: Option<u64>,
+}
+
+impl CpuMark {
+    fn read(server_pid: Option<u32>) -> CpuMark {
+        CpuMark {
+            server: server_pid.and_then(super::procfs::cpu_ns),
+            client: super::procfs::cpu_ns(std::process::id()),
+        }
+    }
 }
 
 /// The id of client number `n`.
@@ -147,6 +170,9 @@ struct Load {
     buffer: Vec<u8>,
     server_peak_kib: Option<u64>,
     memory_read: bool,
+    /// CPU times when the measured rounds began, and how much they grew by their end.
+    cpu_start: Option<CpuMark>,
+    cpu_used: Option<CpuMark>,
 }
 
 /// Runs the clients until they have taken part in `spec.waves` waves, then sends `X` and
@@ -186,6 +212,8 @@ pub fn run(spec: LoadSpec) -> Result<LoadOutcome, String> {
         buffer: vec![0; READ_CHUNK],
         server_peak_kib: None,
         memory_read: false,
+        cpu_start: None,
+        cpu_used: None,
     };
     load.run()?;
     Ok(LoadOutcome {
@@ -193,6 +221,8 @@ pub fn run(spec: LoadSpec) -> Result<LoadOutcome, String> {
         wave_starts_us: load.checker.wave_starts().to_vec(),
         violations: load.checker.violations(),
         server_peak_kib: load.server_peak_kib,
+        server_cpu_ns: load.cpu_used.and_then(|c| c.server),
+        client_cpu_ns: load.cpu_used.and_then(|c| c.client),
     })
 }
 
@@ -430,7 +460,11 @@ impl Load {
                 }
             }
             ConductorMsg::Go(step) => {
+                let waves = self.checker.waves();
                 self.checker.on_go(i, step, self.micros());
+                if self.checker.waves() > waves {
+                    self.on_wave_start();
+                }
                 if self.spec.work.is_zero() {
                     self.answer(i)?;
                 } else {
@@ -444,7 +478,7 @@ impl Load {
                     self.server_peak_kib = self
                         .spec
                         .server_pid
-                        .and_then(|pid| super::memory::status_kib(pid, "VmHWM"));
+                        .and_then(|pid| super::procfs::status_kib(pid, "VmHWM"));
                 }
             }
             ConductorMsg::Ping => self.send(i, b".")?,
@@ -461,6 +495,23 @@ impl Load {
             | ConductorMsg::ShuttingDown(_) => {}
         }
         Ok(())
+    }
+
+    /// Reads the CPU times when the first measured wave and the one after the last begin.
+    fn on_wave_start(&mut self) {
+        let waves = self.checker.waves();
+        if waves == self.spec.warmup + 1 {
+            self.cpu_start = Some(CpuMark::read(self.spec.server_pid));
+        } else if waves == self.spec.waves {
+            if let Some(start) = self.cpu_start {
+                let end = CpuMark::read(self.spec.server_pid);
+                let used = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?));
+                self.cpu_used = Some(CpuMark {
+                    server: used(start.server, end.server),
+                    client: used(start.client, end.client),
+                });
+            }
+        }
     }
 
     /// Answers client `i`'s Go with `K!` (received and done, in one write).

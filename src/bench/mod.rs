@@ -4,13 +4,13 @@
 //!
 //! Layout: [`check`] verifies the waves (pure), [`report`] computes and renders the figures
 //! (pure), [`load`] runs N clients in one mio loop, [`server`] starts a conductor or the
-//! baseline on a free port, [`procs`] runs one client per process, [`memory`] reads
+//! baseline on a free port, [`procs`] runs one client per process, [`procfs`] reads
 //! `/proc` and raises the open-files limit. This is an I/O module like the driver; the core
 //! knows nothing of it.
 
 pub mod check;
 pub mod load;
-pub mod memory;
+pub mod procfs;
 pub mod procs;
 pub mod report;
 pub mod server;
@@ -76,7 +76,7 @@ pub fn run(options: &Options) -> Result<Report, String> {
         return Err("--clients and --rounds must be at least 1".to_string());
     }
     if options.procs.is_none() {
-        memory::raise_open_files(u64::from(options.clients) + 64)?;
+        procfs::raise_open_files(u64::from(options.clients) + 64)?;
     }
     let mut server = match &options.target {
         Target::Addr(_) => None,
@@ -93,9 +93,9 @@ pub fn run(options: &Options) -> Result<Report, String> {
         (_, None) => return Err("no server".to_string()),
     };
     let pid = server.as_ref().map(Server::pid).or(options.server_pid);
-    let idle_kib = pid.and_then(|p| memory::status_kib(p, "VmRSS"));
+    let idle_kib = pid.and_then(|p| procfs::status_kib(p, "VmRSS"));
     let measured = match options.procs {
-        Some(procs) => procs::run(options, addr, procs),
+        Some(procs) => procs::run(options, addr, procs, pid),
         None => measure(options, addr, pid),
     };
     let mut report = match measured {
@@ -126,7 +126,9 @@ fn measure(options: &Options, addr: SocketAddr, pid: Option<u32>) -> Result<Repo
         work: Duration::from_micros(options.work_us),
         first_id: options.first_id,
         server_pid: pid,
+        warmup: options.warmup(),
     })?;
+    let per_round = |ns: Option<u64>| ns.map(|ns| ns as f64 / 1e3 / options.rounds as f64);
     let (rounds_per_sec, mut samples) =
         Report::timing(&outcome.wave_starts_us, options.warmup(), options.rounds);
     Ok(Report {
@@ -146,6 +148,8 @@ fn measure(options: &Options, addr: SocketAddr, pid: Option<u32>) -> Result<Repo
             peak_rss_kib: peak,
             bytes_per_client: 0,
         }),
+        server_cpu_us_per_round: per_round(outcome.server_cpu_ns),
+        client_cpu_us_per_round: per_round(outcome.client_cpu_ns),
         server_exit: None,
         samples_us: if options.samples { samples } else { Vec::new() },
     })

@@ -8,14 +8,24 @@ use std::process::{Command, Stdio};
 use super::report::Report;
 use super::Options;
 
-/// Runs `procs` single-client processes against `addr` and aggregates their reports.
-pub fn run(options: &Options, addr: SocketAddr, procs: u32) -> Result<Report, String> {
+/// Runs `procs` single-client processes against `addr` and aggregates their reports. The
+/// first process reads the server's figures when `server_pid` is given.
+pub fn run(
+    options: &Options,
+    addr: SocketAddr,
+    procs: u32,
+    server_pid: Option<u32>,
+) -> Result<Report, String> {
     let exe = std::env::current_exe()
         .map_err(|e| format!("cannot find this executable to start clients: {e}"))?;
     let mut children = Vec::new();
     for n in 0..procs {
-        let child = Command::new(&exe)
-            .arg("bench")
+        let mut command = Command::new(&exe);
+        command.arg("bench");
+        if let (0, Some(pid)) = (n, server_pid) {
+            command.args(["--server-pid", &pid.to_string()]);
+        }
+        let child = command
             .args(["--addr", &addr.to_string()])
             .args(["--clients", "1"])
             .args(["--rounds", &options.rounds.to_string()])

@@ -83,6 +83,12 @@ pub struct Report {
     pub violations_total: u64,
     /// The server's memory, when its process id is known.
     pub server_memory: Option<Memory>,
+    /// The server's CPU time (user and system) per measured round, microseconds, when its
+    /// process id is known: a figure that the machine's other load disturbs far less than
+    /// rounds per second.
+    pub server_cpu_us_per_round: Option<f64>,
+    /// The clients' CPU time per measured round, microseconds (all processes together).
+    pub client_cpu_us_per_round: Option<f64>,
     /// The exit code of a server this command started.
     pub server_exit: Option<i32>,
     /// Every round time, only when asked for (to aggregate processes).
@@ -132,7 +138,9 @@ impl Report {
             round_us: Percentiles::of(&mut samples),
             violations,
             violations_total: violations.total(),
-            server_memory: None,
+            server_memory: parts.iter().find_map(|p| p.server_memory),
+            server_cpu_us_per_round: parts.iter().find_map(|p| p.server_cpu_us_per_round),
+            client_cpu_us_per_round: parts.iter().map(|p| p.client_cpu_us_per_round).sum(),
             server_exit: None,
             samples_us: Vec::new(),
         }
@@ -190,6 +198,12 @@ impl Report {
                 "server rss   {} KiB idle, {} KiB peak with {} clients: {} bytes per client",
                 m.idle_rss_kib, m.peak_rss_kib, self.clients, m.bytes_per_client
             );
+        }
+        if let Some(cpu) = self.server_cpu_us_per_round {
+            let _ = writeln!(s, "server cpu   {cpu:.2} µs per round");
+        }
+        if let Some(cpu) = self.client_cpu_us_per_round {
+            let _ = writeln!(s, "client cpu   {cpu:.2} µs per round");
         }
         if let Some(code) = self.server_exit {
             let _ = writeln!(s, "server exit  {code}");

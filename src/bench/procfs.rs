@@ -1,10 +1,17 @@
-//! Reading a process's memory figures from `/proc/PID/status` (Linux), and raising this
-//! process's open-files limit so that thousands of clients fit in one process.
+//! What Linux's `/proc` tells about a process: its memory (`/proc/PID/status`) and the time it
+//! has spent on a CPU (`/proc/PID/schedstat`, nanoseconds, user and system together); and
+//! raising this process's open-files limit so that thousands of clients fit in one process.
 
 /// The value of a `kB` line of `/proc/PID/status` (`VmRSS`, `VmHWM`...), in KiB.
 pub fn status_kib(pid: u32, key: &str) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     parse_status_kib(&text, key)
+}
+
+/// Nanoseconds process `pid` (its main thread) has run on a CPU so far.
+pub fn cpu_ns(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
 
 fn parse_status_kib(text: &str, key: &str) -> Option<u64> {
@@ -60,7 +67,11 @@ mod tests {
     }
 
     #[test]
-    fn this_process_has_a_resident_set() {
-        assert!(status_kib(std::process::id(), "VmRSS").is_some_and(|k| k > 0));
+    fn this_process_has_a_resident_set_and_cpu_time() {
+        // The main thread (which schedstat reports) has run before any test starts.
+        let me = std::process::id();
+        assert!(status_kib(me, "VmRSS").is_some_and(|k| k > 0));
+        assert!(cpu_ns(me).is_some_and(|ns| ns > 0));
+        assert_eq!(cpu_ns(u32::MAX), None);
     }
 }
