@@ -60,8 +60,14 @@ fn bench_against_a_spawned_conductor_sees_every_round_and_no_violation() {
     assert_eq!(report["server_exit"], 0, "{report}");
     let memory = &report["server_memory"];
     assert!(memory["peak_rss_kib"].as_u64().unwrap() > 0, "{report}");
-    assert!(report["server_cpu_us_per_round"].as_f64().unwrap() > 0.0, "{report}");
-    assert!(report["client_cpu_us_per_round"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(
+        report["server_cpu_us_per_round"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    assert!(
+        report["client_cpu_us_per_round"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
 }
 
 #[test]
