@@ -32,8 +32,9 @@ pub struct ConductorRun {
 }
 
 impl Server {
-    /// Starts this executable as a conductor on a free loopback port, with status files off
-    /// and its log in a scratch directory.
+    /// Starts this executable as a conductor on a free loopback port, with every other
+    /// setting at its default (so status files are written, once a second), its status files
+    /// and log in a scratch directory.
     pub fn conductor(run: ConductorRun) -> Result<Server, String> {
         let exe = std::env::current_exe()
             .map_err(|e| format!("cannot find this executable to start a conductor: {e}"))?;
@@ -52,8 +53,6 @@ impl Server {
             "min_clients": run.clients,
             "max_clients": run.clients.max(1),
             "rounds": run.waves,
-            "status_txt": "",
-            "status_json": "",
         });
         let config_path = dir.join("config.json");
         std::fs::write(&config_path, config.to_string())
