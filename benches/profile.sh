@@ -5,12 +5,18 @@
 #
 #   benches/profile.sh [conductor|baseline] [CLIENTS] [ROUNDS] [callgrind|strace]
 #
-# Defaults: conductor, 3 clients, 2000 rounds, callgrind. The callgrind output is kept in
+# Defaults: conductor, 3 clients, 2000 rounds, callgrind. CLIENTS written pN (p16) runs one
+# client per process. The callgrind output is kept in
 # target/profile/ for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:-conductor}
 clients=${2:-3}
+spread=(--clients "$clients")
+if [[ $clients == p* ]]; then
+  clients=${clients#p}
+  spread=(--procs "$clients")
+fi
 rounds=${3:-2000}
 tool=${4:-callgrind}
 warmup=5
@@ -43,7 +49,7 @@ for _ in $(seq 600); do
   sleep 0.1
 done
 addr=$(sed -n 's/^listening on //p' "$out/listening")
-"$bin" bench --addr "$addr" --clients "$clients" --rounds "$rounds" --warmup "$warmup" > /dev/null
+"$bin" bench --addr "$addr" "${spread[@]}" --rounds "$rounds" --warmup "$warmup" > /dev/null
 wait "$server_pid" || true
 
 case "$tool" in
