@@ -21,6 +21,7 @@ pub fn run(
     let mut children = Vec::new();
     for n in 0..procs {
         let mut command = Command::new(&exe);
+        super::server::die_with_parent(&mut command);
         command.arg("bench");
         if let (0, Some(pid)) = (n, server_pid) {
             command.args(["--server-pid", &pid.to_string()]);

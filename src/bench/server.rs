@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -77,6 +78,7 @@ impl Server {
     }
 
     fn start(mut command: Command, what: &str) -> Result<Server, String> {
+        die_with_parent(&mut command);
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -145,6 +147,18 @@ impl Server {
         self.dir.as_ref().map_or(String::new(), |d| {
             format!("; its log is {}", d.join("conductor.log").display())
         })
+    }
+}
+
+/// Makes the child killed when this process dies, so that an interrupted run leaves no server
+/// or client process behind.
+pub fn die_with_parent(command: &mut Command) {
+    // SAFETY: between fork and exec the closure only makes one async-signal-safe system call.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
     }
 }
 
