@@ -2,7 +2,9 @@
 //! Each connects, sends its hello at once, and answers every Go with `K!`, at once or after a
 //! simulated piece of work timed by a timerfd in the same loop (the loop never blocks on it).
 //! Connections are opened a window at a time so a burst of thousands never overflows the
-//! server's accept queue. Messages are decoded with the crate's `wire` codec.
+//! server's accept queue. Each socket stays registered for reading and writing (the loop is
+//! edge-triggered, so an idle writable socket does not wake it), which saves re-registering
+//! it whenever a write is left over. Messages are decoded with the crate's `wire` codec.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -94,7 +96,6 @@ struct Client {
     inbox: Vec<u8>,
     /// Bytes the socket did not take yet.
     outbox: Vec<u8>,
-    wants_write: bool,
 }
 
 /// A one-shot timer on the loop, with microsecond resolution (epoll's own timeout has
@@ -293,7 +294,6 @@ impl Load {
                 greeted: false,
                 inbox: Vec::new(),
                 outbox: Vec::new(),
-                wants_write: true,
             });
         }
         Ok(())
@@ -342,7 +342,7 @@ impl Load {
         } else {
             c.outbox.extend_from_slice(bytes);
         }
-        self.watch_writes(i)
+        Ok(())
     }
 
     fn flush(&mut self, i: usize) -> Result<(), String> {
@@ -356,25 +356,6 @@ impl Load {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(format!("client {}: write failed: {e}", self.ids[i])),
             }
-        }
-        self.watch_writes(i)
-    }
-
-    /// Watches for writability exactly while bytes wait (or the connection is not made yet).
-    fn watch_writes(&mut self, i: usize) -> Result<(), String> {
-        let c = &mut self.clients[i];
-        let wants = !c.connected || !c.outbox.is_empty();
-        if wants != c.wants_write {
-            let interest = if wants {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
-            self.poll
-                .registry()
-                .reregister(&mut c.stream, Token(i), interest)
-                .map_err(|e| format!("cannot watch a connection: {e}"))?;
-            c.wants_write = wants;
         }
         Ok(())
     }
