@@ -367,6 +367,9 @@ impl Load {
         loop {
             let result = self.clients[i].stream.read(&mut self.buffer);
             match result {
+                // A server that ends the session itself may close as soon as the last
+                // answer is in.
+                Ok(0) if self.finished() => return Ok(()),
                 Ok(0) => {
                     return Err(format!(
                         "client {}: the server closed the connection after {} waves",
