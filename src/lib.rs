@@ -53,6 +53,7 @@
 //! done only for connection ids the core has just checked or created; the remaining
 //! `unwrap`-like calls are on values whose validity is established a line above and say so.
 
+pub mod bench;
 pub mod cidr;
 pub mod cli;
 pub mod client;

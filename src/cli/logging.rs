@@ -2,6 +2,7 @@
 //! a timestamp, to stderr unless a file is named.
 
 use std::fs::OpenOptions;
+use std::io::LineWriter;
 use std::path::Path;
 
 use log::LevelFilter;
@@ -28,7 +29,8 @@ pub fn init(level: LevelFilter, file: Option<&Path>) -> Result<(), String> {
                 .append(true)
                 .open(path)
                 .map_err(|e| format!("--log-file: cannot open {}: {e}", path.display()))?;
-            WriteLogger::init(level, config, file)
+            // One write call per line: the logger writes each line in many small pieces.
+            WriteLogger::init(level, config, LineWriter::new(file))
         }
         None => TermLogger::init(level, config, TerminalMode::Stderr, ColorChoice::Never),
     };

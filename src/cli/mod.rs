@@ -1,6 +1,7 @@
 //! The `conductor` command line: picks the subcommand and hands over to it. Each subcommand
 //! returns the process exit code.
 
+mod bench_cmd;
 mod join;
 mod logging;
 mod run;
@@ -18,11 +19,20 @@ USAGE:
   conductor [--config FILE] [--KEY VALUE ...] [--log-level LEVEL] [--log-file FILE]
   conductor status [--file status.json] [--watch]
   conductor join --id ID [--host H] [--port P] [--heartbeat-ms N] -- CMD [ARGS...]
+  conductor bench (--addr H:P | --spawn | --baseline PATH) [--clients N | --procs N]
+                  [--rounds R] [--warmup W] [--work-us U] [--server-pid PID] [--json]
 
 Runs the conductor. Settings come from config.json (or --config FILE) and are overridden by
 flags: --host, --port, --min-clients, --rounds, and --KEY VALUE in kebab-case for any key of
 config.json (--allow takes comma-separated CIDR blocks).
 --log-level is one of off, error, warn, info (default), debug, trace.
+
+`conductor bench` runs N simulated clients (in one event loop, or one per process with
+--procs) against a server: one listening at --addr, a conductor it starts itself (--spawn,
+with min_clients = N and the rounds needed), or the raw-barrier baseline at PATH. It reports
+connect time, rounds per second, round-time percentiles, protocol violations and, for a
+server it started or --server-pid, the server's memory per client. --work-us simulates work
+between each Go and its answer. Defaults: 1 client, 1000 rounds, no work.
 
 Exit codes: 0 after a planned end, a graceful stop or an interrupt; 1 after a fatal error;
 2 for a bad command line or configuration; 130 after a second SIGINT.
@@ -59,6 +69,7 @@ pub fn main(mut raw: Vec<OsString>) -> i32 {
         Some("join") => join::run(args, command.unwrap_or_default()),
         None => run::run(args),
         Some("status") => status_cmd::run(args),
+        Some("bench") => bench_cmd::run(args),
         Some(other) => usage_error(&format!("unknown subcommand {other:?}")),
     }
 }

@@ -67,6 +67,9 @@ pub struct Driver {
     peers: Peers,
     core: Conductor,
     origin: std::time::Instant,
+    /// The time of the events being handled: the clock is read once per wake-up, not once
+    /// per peer.
+    clock: Instant,
     address: String,
     status_files: StatusFiles,
     last_status_error: Option<String>,
@@ -100,6 +103,7 @@ impl Driver {
             peers: Peers::default(),
             core: Conductor::new(config, Instant::ZERO),
             origin,
+            clock: Instant::ZERO,
             address,
             status_files,
             last_status_error: None,
@@ -113,8 +117,12 @@ impl Driver {
         &self.address
     }
 
-    fn now(&self) -> Instant {
-        Instant::from_micros(u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX))
+    /// Reads the clock and keeps the reading for the events that follow.
+    fn now(&mut self) -> Instant {
+        self.clock = Instant::from_micros(
+            u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX),
+        );
+        self.clock
     }
 
     /// Runs until the conductor ends.
@@ -140,7 +148,9 @@ impl Driver {
             } else {
                 self.poll_timeout(now)
             };
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            let polled = self.poll.poll(&mut events, timeout);
+            self.now();
+            if let Err(e) = polled {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
@@ -165,14 +175,15 @@ impl Driver {
                         if event.is_writable() {
                             self.flush(conn);
                         }
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read(conn);
+                        let closed = event.is_read_closed() || event.is_error();
+                        if event.is_readable() || closed {
+                            self.read(conn, closed);
                         }
                     }
                 }
             }
             for conn in self.peers.take_unfinished_reads() {
-                self.read(conn);
+                self.read(conn, true);
             }
         }
     }
@@ -229,7 +240,7 @@ impl Driver {
         while self.listening && self.accept_paused_until.is_none() {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
-                    let now = self.now();
+                    let now = self.clock;
                     let conn = self.core.accept(now, peer);
                     if let Err(e) = self.peers.insert(self.poll.registry(), conn, stream) {
                         log::warn!("cannot watch the connection from {peer}: {e}");
@@ -252,10 +263,10 @@ impl Driver {
         }
     }
 
-    /// Reads what a peer sent and feeds it to the core.
-    fn read(&mut self, conn: crate::core::ConnId) {
-        let now = self.now();
-        let outcome = self.peers.read(conn, |bytes| {
+    /// Reads what a peer sent and feeds it to the core; `until_eof` when the peer has closed.
+    fn read(&mut self, conn: crate::core::ConnId, until_eof: bool) {
+        let now = self.clock;
+        let outcome = self.peers.read(conn, until_eof, |bytes| {
             self.core.handle_input(now, Input::Received { conn, bytes });
         });
         match outcome {
@@ -267,7 +278,7 @@ impl Driver {
 
     /// Writes what the core has queued for a peer, as far as the socket takes it.
     fn flush(&mut self, conn: crate::core::ConnId) {
-        let now = self.now();
+        let now = self.clock;
         let result = self
             .peers
             .write(self.poll.registry(), conn, self.core.pending(conn));
@@ -316,7 +327,8 @@ impl Driver {
 
     /// Renders the status and writes the files; failures are logged once until they change.
     fn write_status(&mut self) {
-        let mut status = self.core.status(self.now());
+        let now = self.now();
+        let mut status = self.core.status(now);
         status.address = self.address.clone();
         let errors = self.status_files.write(&status).join("; ");
         if errors.is_empty() {

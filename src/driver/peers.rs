@@ -82,13 +82,27 @@ impl Peers {
 
     /// Reads what the peer sent, handing each chunk to `feed`, until the socket is drained or
     /// the per-wake-up budget is spent (the peer is then read again on the next turn).
-    pub fn read(&mut self, conn: ConnId, mut feed: impl FnMut(&[u8])) -> ReadOutcome {
+    ///
+    /// A read shorter than the buffer has drained the socket: the loop is edge-triggered, so
+    /// bytes arriving later wake it again, and the read that would only say `WouldBlock` is
+    /// saved. Only when the peer has also closed (`until_eof`, from the readiness event) does
+    /// reading go on to the end of the stream, which no later event would report.
+    pub fn read(
+        &mut self,
+        conn: ConnId,
+        until_eof: bool,
+        mut feed: impl FnMut(&[u8]),
+    ) -> ReadOutcome {
         let Some(Some(peer)) = self.slots.get_mut(conn.index()) else {
             return ReadOutcome::Open;
         };
         for _ in 0..READS_PER_WAKE {
             match peer.stream.read(&mut self.buffer) {
                 Ok(0) => return ReadOutcome::Closed,
+                Ok(n) if n < self.buffer.len() && !until_eof => {
+                    feed(&self.buffer[..n]);
+                    return ReadOutcome::Open;
+                }
                 Ok(n) => feed(&self.buffer[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::Open,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -1,0 +1,163 @@
+//! `conductor bench`: a load generator that measures a barrier server the way its clients
+//! see it — connect time, rounds per second, round-time percentiles, protocol violations and,
+//! for a server it started itself, the server's memory per client.
+//!
+//! Layout: [`check`] verifies the waves (pure), [`report`] computes and renders the figures
+//! (pure), [`load`] runs N clients in one mio loop, [`server`] starts a conductor or the
+//! baseline on a free port, [`procs`] runs one client per process, [`procfs`] reads
+//! `/proc` and raises the open-files limit. This is an I/O module like the driver; the core
+//! knows nothing of it.
+
+pub mod check;
+pub mod load;
+pub mod procfs;
+pub mod procs;
+pub mod report;
+pub mod server;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use load::LoadSpec;
+use report::{Memory, Percentiles, Report};
+use server::{ConductorRun, Server};
+
+/// What to measure and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Which server.
+    pub target: Target,
+    /// Simulated clients.
+    pub clients: u32,
+    /// Processes to spread them over, one client each; `None` = all in this process.
+    pub procs: Option<u32>,
+    /// Rounds to measure.
+    pub rounds: u64,
+    /// Waves before the measured ones; `None` = a tenth of the rounds, 2 to 100.
+    pub warmup: Option<u64>,
+    /// Simulated work per Go, microseconds.
+    pub work_us: u64,
+    /// A server process whose memory to report (when this command did not start it).
+    pub server_pid: Option<u32>,
+    /// The number in the first client's id.
+    pub first_id: u64,
+    /// Put every round time in the report (for aggregating processes).
+    pub samples: bool,
+}
+
+/// The server a run measures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A server already listening at this address.
+    Addr(String),
+    /// A conductor this command starts (`--spawn`).
+    Spawn,
+    /// The baseline executable at this path, started by this command (`--baseline`).
+    Baseline(PathBuf),
+}
+
+impl Options {
+    /// The warm-up waves.
+    pub fn warmup(&self) -> u64 {
+        self.warmup.unwrap_or((self.rounds / 10).clamp(2, 100))
+    }
+
+    /// Every wave the clients take part in: warm-up, measured rounds, and the wave whose Go
+    /// ends the last measured round.
+    pub fn waves(&self) -> u64 {
+        self.warmup() + self.rounds + 1
+    }
+}
+
+/// Runs the benchmark and returns its report.
+pub fn run(options: &Options) -> Result<Report, String> {
+    if options.clients == 0 || options.rounds == 0 {
+        return Err("--clients and --rounds must be at least 1".to_string());
+    }
+    if options.procs.is_none() {
+        procfs::raise_open_files(u64::from(options.clients) + 64)?;
+    }
+    let mut server = match &options.target {
+        Target::Addr(_) => None,
+        Target::Spawn => Some(Server::conductor(ConductorRun {
+            clients: options.clients,
+            waves: options.waves(),
+        })?),
+        Target::Baseline(path) => Some(Server::baseline(path, options.clients)?),
+    };
+    let (addr, target) = match (&options.target, &server) {
+        (Target::Addr(a), _) => (resolve(a)?, a.clone()),
+        (Target::Spawn, Some(s)) => (s.addr, "conductor".to_string()),
+        (_, Some(s)) => (s.addr, "baseline".to_string()),
+        (_, None) => return Err("no server".to_string()),
+    };
+    let pid = server.as_ref().map(Server::pid).or(options.server_pid);
+    let idle_kib = pid.and_then(|p| procfs::status_kib(p, "VmRSS"));
+    let measured = match options.procs {
+        Some(procs) => procs::run(options, addr, procs, pid),
+        None => measure(options, addr, pid),
+    };
+    let mut report = match measured {
+        Ok(r) => r,
+        Err(e) => {
+            let hint = server.as_mut().map_or(String::new(), Server::keep_log);
+            return Err(format!("{e}{hint}"));
+        }
+    };
+    report.target = target;
+    if let (Some(idle), Some(m)) = (idle_kib, report.server_memory.as_mut()) {
+        m.idle_rss_kib = idle;
+        m.bytes_per_client =
+            m.peak_rss_kib.saturating_sub(idle) * 1024 / u64::from(options.clients);
+    }
+    if let Some(s) = server.as_mut() {
+        report.server_exit = Some(s.wait()?);
+    }
+    Ok(report)
+}
+
+/// All clients in this process.
+fn measure(options: &Options, addr: SocketAddr, pid: Option<u32>) -> Result<Report, String> {
+    let outcome = load::run(LoadSpec {
+        addr,
+        clients: options.clients as usize,
+        waves: options.waves(),
+        work: Duration::from_micros(options.work_us),
+        first_id: options.first_id,
+        server_pid: pid,
+        warmup: options.warmup(),
+    })?;
+    let per_round = |ns: Option<u64>| ns.map(|ns| ns as f64 / 1e3 / options.rounds as f64);
+    let (rounds_per_sec, mut samples) =
+        Report::timing(&outcome.wave_starts_us, options.warmup(), options.rounds);
+    Ok(Report {
+        target: String::new(),
+        clients: options.clients,
+        procs: 1,
+        rounds: options.rounds,
+        warmup: options.warmup(),
+        work_us: options.work_us,
+        connect_ms: outcome.connect.as_secs_f64() * 1e3,
+        rounds_per_sec,
+        round_us: Percentiles::of(&mut samples),
+        violations: outcome.violations,
+        violations_total: outcome.violations.total(),
+        server_memory: outcome.server_peak_kib.map(|peak| Memory {
+            idle_rss_kib: 0,
+            peak_rss_kib: peak,
+            bytes_per_client: 0,
+        }),
+        server_cpu_us_per_round: per_round(outcome.server_cpu_ns),
+        client_cpu_us_per_round: per_round(outcome.client_cpu_ns),
+        server_exit: None,
+        samples_us: if options.samples { samples } else { Vec::new() },
+    })
+}
+
+fn resolve(addr: &str) -> Result<SocketAddr, String> {
+    addr.to_socket_addrs()
+        .map_err(|e| format!("--addr {addr:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("--addr {addr:?} has no address"))
+}

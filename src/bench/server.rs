@@ -1,0 +1,175 @@
+//! Servers that `conductor bench` starts itself: a conductor (this same executable) or the
+//! raw-barrier baseline, each on a free port. Reads the `listening on ADDR` line the server
+//! prints first, and waits for it to exit once the clients are gone.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to exit after the last round.
+const EXIT_DEADLINE: Duration = Duration::from_secs(10);
+
+/// A server process started for one run. Killed on drop if still running.
+pub struct Server {
+    child: Child,
+    /// Kept open so the server can never fail on a closed stdout.
+    _stdout: BufReader<ChildStdout>,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its scratch directory (configuration and log), removed on drop.
+    dir: Option<PathBuf>,
+}
+
+/// What a conductor started for a run is told.
+#[derive(Clone, Copy, Debug)]
+pub struct ConductorRun {
+    /// Clients, = `min_clients`, so every wave goes to all of them.
+    pub clients: u32,
+    /// Waves to run, = `rounds`, after which it ends by itself.
+    pub waves: u64,
+}
+
+impl Server {
+    /// Starts this executable as a conductor on a free loopback port, with every other
+    /// setting at its default (so status files are written, once a second), its status files
+    /// and log in a scratch directory.
+    pub fn conductor(run: ConductorRun) -> Result<Server, String> {
+        let exe = std::env::current_exe()
+            .map_err(|e| format!("cannot find this executable to start a conductor: {e}"))?;
+        let dir = std::env::temp_dir().join(format!(
+            "lockstep-bench-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos())
+        ));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let config = serde_json::json!({
+            "host": "127.0.0.1",
+            "port": 0,
+            "min_clients": run.clients,
+            "max_clients": run.clients.max(1),
+            "rounds": run.waves,
+        });
+        let config_path = dir.join("config.json");
+        std::fs::write(&config_path, config.to_string())
+            .map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
+        let mut command = Command::new(exe);
+        command
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--log-file")
+            .arg(dir.join("conductor.log"))
+            .current_dir(&dir);
+        let mut server = Server::start(command, "conductor")?;
+        server.dir = Some(dir);
+        Ok(server)
+    }
+
+    /// Starts the baseline executable at `path` with `--clients N` on a free port.
+    pub fn baseline(path: &Path, clients: u32) -> Result<Server, String> {
+        let mut command = Command::new(path);
+        command.arg("--clients").arg(clients.to_string());
+        Server::start(command, &path.display().to_string())
+    }
+
+    fn start(mut command: Command, what: &str) -> Result<Server, String> {
+        die_with_parent(&mut command);
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start {what}: {e}"))?;
+        let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let mut line = String::new();
+        let read = stdout.read_line(&mut line);
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|a| a.parse().ok());
+        match (read, addr) {
+            (Ok(_), Some(addr)) => Ok(Server {
+                child,
+                _stdout: stdout,
+                addr,
+                dir: None,
+            }),
+            _ => {
+                let _ = child.kill();
+                let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+                Err(format!(
+                    "{what} did not say where it listens (first line {line:?}, {status})"
+                ))
+            }
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the server to exit by itself and returns its exit code.
+    pub fn wait(&mut self) -> Result<i32, String> {
+        let end = Instant::now() + EXIT_DEADLINE;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Ok(status.code().unwrap_or(-1)),
+                Ok(None) if Instant::now() < end => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Ok(None) => {
+                    let _ = self.child.kill();
+                    return Err(format!(
+                        "the server did not exit within {} s after the last round{}",
+                        EXIT_DEADLINE.as_secs(),
+                        self.log_hint()
+                    ));
+                }
+                Err(e) => return Err(format!("cannot wait for the server: {e}")),
+            }
+        }
+    }
+
+    /// Points at the conductor's log, kept for a failed run.
+    pub fn keep_log(&mut self) -> String {
+        let hint = self.log_hint();
+        self.dir = None;
+        hint
+    }
+
+    fn log_hint(&self) -> String {
+        self.dir.as_ref().map_or(String::new(), |d| {
+            format!("; its log is {}", d.join("conductor.log").display())
+        })
+    }
+}
+
+/// Makes the child killed when this process dies, so that an interrupted run leaves no server
+/// or client process behind.
+pub fn die_with_parent(command: &mut Command) {
+    // SAFETY: between fork and exec the closure only makes one async-signal-safe system call.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}

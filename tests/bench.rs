@@ -1,0 +1,138 @@
+//! `conductor bench` end to end: against a conductor it starts, the raw-barrier baseline, a
+//! conductor already running, and with one client per process. Asserts counts and the absence
+//! of violations, never timings.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn conductor_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_conductor"))
+}
+
+/// The baseline example, built beside the binary by `cargo test`.
+fn baseline_exe() -> PathBuf {
+    let dir = conductor_exe()
+        .parent()
+        .expect("binary directory")
+        .to_path_buf();
+    dir.join("examples").join("raw_barrier")
+}
+
+/// Runs `conductor bench ARGS --json` and returns its report.
+fn bench(args: &[&str]) -> Value {
+    let output = Command::new(conductor_exe())
+        .arg("bench")
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("run conductor bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "bench failed ({}): {stdout}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+/// The checks every clean run passes.
+fn assert_clean(report: &Value, clients: u64, procs: u64, rounds: u64) {
+    assert_eq!(report["clients"], clients, "{report}");
+    assert_eq!(report["procs"], procs, "{report}");
+    assert_eq!(report["rounds"], rounds, "{report}");
+    assert_eq!(report["violations_total"], 0, "{report}");
+    assert!(report["rounds_per_sec"].as_f64().unwrap() > 0.0, "{report}");
+    let round = &report["round_us"];
+    assert!(round["p50"].as_u64() <= round["max"].as_u64(), "{report}");
+    assert!(report["connect_ms"].as_f64().unwrap() > 0.0, "{report}");
+}
+
+#[test]
+fn bench_against_a_spawned_conductor_sees_every_round_and_no_violation() {
+    let report = bench(&["--spawn", "--clients", "3", "--rounds", "50"]);
+    assert_clean(&report, 3, 1, 50);
+    assert_eq!(report["target"], "conductor");
+    assert_eq!(report["server_exit"], 0, "{report}");
+    let memory = &report["server_memory"];
+    assert!(memory["peak_rss_kib"].as_u64().unwrap() > 0, "{report}");
+    assert!(
+        report["server_cpu_us_per_round"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    assert!(
+        report["client_cpu_us_per_round"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+}
+
+#[test]
+fn bench_with_simulated_work_waits_that_long_before_answering() {
+    let report = bench(&[
+        "--spawn",
+        "--clients",
+        "3",
+        "--rounds",
+        "50",
+        "--work-us",
+        "300",
+    ]);
+    assert_clean(&report, 3, 1, 50);
+    assert_eq!(report["work_us"], 300);
+    assert_eq!(report["server_exit"], 0, "{report}");
+    // Not a speed check: no round can end before its work is done.
+    assert!(
+        report["round_us"]["p50"].as_u64().unwrap() >= 300,
+        "{report}"
+    );
+}
+
+#[test]
+fn bench_drives_the_raw_barrier_baseline() {
+    let baseline = baseline_exe();
+    let report = bench(&[
+        "--baseline",
+        baseline.to_str().expect("path"),
+        "--clients",
+        "4",
+        "--rounds",
+        "50",
+    ]);
+    assert_clean(&report, 4, 1, 50);
+    assert_eq!(report["target"], "baseline");
+    assert_eq!(report["server_exit"], 0, "{report}");
+}
+
+#[test]
+fn bench_runs_one_client_per_process() {
+    let report = bench(&["--spawn", "--procs", "3", "--rounds", "30"]);
+    assert_clean(&report, 3, 3, 30);
+    assert_eq!(report["server_exit"], 0, "{report}");
+}
+
+#[test]
+fn bench_drives_a_running_conductor_by_address() {
+    let mut conductor = common::Conductor::start(&["--min-clients", "2"]);
+    let addr = conductor.addr.to_string();
+    let report = bench(&["--addr", &addr, "--clients", "2", "--rounds", "20"]);
+    assert_clean(&report, 2, 1, 20);
+    assert_eq!(report["target"], addr);
+    assert!(report["server_exit"].is_null(), "{report}");
+    // The clients said X and left; the conductor runs on, waiting for new ones.
+    conductor.wait_log("left: bench0000001");
+    assert!(conductor.child.try_wait().unwrap().is_none());
+}
+
+#[test]
+fn bench_rejects_an_ambiguous_target() {
+    let output = Command::new(conductor_exe())
+        .args(["bench", "--spawn", "--addr", "127.0.0.1:1"])
+        .output()
+        .expect("run conductor bench");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("exactly one of"));
+}
