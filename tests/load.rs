@@ -218,11 +218,7 @@ fn two_hundred_clients_sending_garbage_leave_five_good_ones_unaffected() {
 #[test]
 fn running_out_of_file_descriptors_backs_off_and_keeps_serving() {
     let conductor = Conductor::launch(
-        &common::QUIET
-            .iter()
-            .copied()
-            .chain(["--min-clients", "2", "--hello-timeout-ms", "0"])
-            .collect::<Vec<_>>(),
+        &common::quiet(&["--min-clients", "2", "--hello-timeout-ms", "0"]),
         Launch {
             max_fds: Some(48),
             ..Launch::default()

@@ -59,58 +59,50 @@ fn a_ping_is_answered_in_every_state_after_the_hello() {
     assert_eq!(b.recv_go(), 1);
 }
 
+/// Joins `name`, lets it leave mid-round with `leave`, checks the log, and checks that the id
+/// is free again at once and that the round stopped waiting for it. Returns the conductor.
+fn leave_and_rejoin(name: &str, leave: impl FnOnce(Raw)) -> Conductor {
+    let conductor = Conductor::start_quiet(&[]);
+    let mut a = conductor.join(name);
+    assert_eq!(a.recv_go(), 0);
+    leave(a);
+    conductor.wait_log(&format!("left: {name} (127.0.0.1:"));
+    let mut again = conductor.join(name);
+    assert_eq!(again.recv_go(), 1);
+    conductor
+}
+
 #[test]
 fn exit_removes_the_client_and_frees_its_id_at_once() {
-    let conductor = Conductor::start_quiet(&[]);
-    let mut a = conductor.join("alice");
-    assert_eq!(a.recv_go(), 0);
-    a.send(b"X");
-    // Nothing is sent back; the conductor closes the connection.
-    a.expect_closed();
-    conductor.wait_log("left: alice (127.0.0.1:");
-    // The id is free again, and the round that waited for alice ended when she left.
-    let mut again = conductor.join("alice");
-    assert_eq!(again.recv_go(), 1);
+    leave_and_rejoin("alice", |mut a| {
+        a.send(b"X");
+        // Nothing is sent back; the conductor closes the connection.
+        a.expect_closed();
+    });
 }
 
 #[test]
 fn a_refusal_from_the_client_removes_it_and_its_reason_is_logged() {
-    let conductor = Conductor::start_quiet(&[]);
-    let mut a = conductor.join("quitter");
-    assert_eq!(a.recv_go(), 0);
-    let reason = b"disk full";
-    let mut msg = vec![b'R'];
-    msg.extend_from_slice(&(reason.len() as u32).to_le_bytes());
-    msg.extend_from_slice(reason);
-    a.send(&msg);
-    a.expect_closed();
-    conductor.wait_log("left: quitter (127.0.0.1:");
+    let conductor = leave_and_rejoin("quitter", |mut a| {
+        let reason = b"disk full";
+        let mut msg = vec![b'R'];
+        msg.extend_from_slice(&(reason.len() as u32).to_le_bytes());
+        msg.extend_from_slice(reason);
+        a.send(&msg);
+        a.expect_closed();
+    });
     conductor.wait_log("refused: disk full");
-    let mut again = conductor.join("quitter");
-    assert_eq!(again.recv_go(), 1);
 }
 
 #[test]
 fn a_closed_connection_removes_the_client() {
-    let conductor = Conductor::start_quiet(&[]);
-    let mut a = conductor.join("closer");
-    assert_eq!(a.recv_go(), 0);
-    drop(a);
-    conductor.wait_log("left: closer (127.0.0.1:");
+    let conductor = leave_and_rejoin("closer", drop);
     conductor.wait_log("(connection closed)");
-    let mut again = conductor.join("closer");
-    assert_eq!(again.recv_go(), 1);
 }
 
 #[test]
 fn a_reset_connection_removes_the_client() {
-    let conductor = Conductor::start_quiet(&[]);
-    let mut a = conductor.join("resetter");
-    assert_eq!(a.recv_go(), 0);
-    a.reset();
-    conductor.wait_log("left: resetter (127.0.0.1:");
-    let mut again = conductor.join("resetter");
-    assert_eq!(again.recv_go(), 1);
+    leave_and_rejoin("resetter", Raw::reset);
 }
 
 /// A client that shuts down its sending side has reached end of stream: the SPEC removes it,

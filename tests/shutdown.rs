@@ -157,7 +157,7 @@ fn sigint_ceases_and_exits_0_whatever_the_clients_are_doing() {
 #[test]
 fn a_second_sigint_exits_at_once_with_130_even_if_the_conductor_is_stuck() {
     let mut conductor = Conductor::launch(
-        &QUIET_TRACE,
+        &common::quiet(&["--log-level", "trace"]),
         Launch {
             stall_log: true,
             ..Launch::default()
@@ -184,17 +184,6 @@ fn a_second_sigint_exits_at_once_with_130_even_if_the_conductor_is_stuck() {
     let phase = conductor.status("status.json").map(|s| s["phase"].clone());
     assert_ne!(phase, Some("stopped".into()));
 }
-
-const QUIET_TRACE: [&str; 8] = [
-    "--probe-after-ms",
-    "0",
-    "--drop-after-ms",
-    "0",
-    "--slow-round-ms",
-    "0",
-    "--log-level",
-    "trace",
-];
 
 #[test]
 fn a_failing_listening_socket_is_fatal_error_then_exit_1() {

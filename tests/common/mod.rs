@@ -103,14 +103,7 @@ impl Conductor {
     /// Like [`start`](Self::start) with probes, liveness drops and `T` switched off, for tests
     /// that expect an exact sequence of messages however slow the machine is. Settings `ARGS` gives itself are kept.
     pub fn start_quiet(args: &[&str]) -> Conductor {
-        let mut all: Vec<&str> = QUIET
-            .chunks(2)
-            .filter(|pair| !args.contains(&pair[0]))
-            .flatten()
-            .copied()
-            .collect();
-        all.extend_from_slice(args);
-        Self::start(&all)
+        Self::start(&quiet(args))
     }
 
     /// Starts a conductor as `launch` says.
@@ -361,6 +354,18 @@ pub const QUIET: [&str; 6] = [
     "--slow-round-ms",
     "0",
 ];
+
+/// `ARGS` preceded by the settings of [`QUIET`] that `ARGS` does not give itself.
+pub fn quiet<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut all: Vec<&str> = QUIET
+        .chunks(2)
+        .filter(|pair| !args.contains(&pair[0]))
+        .flatten()
+        .copied()
+        .collect();
+    all.extend_from_slice(args);
+    all
+}
 
 /// Runs `conductor ARGS` in `dir` to its end (it must exit within the deadline): exit code,
 /// stdout, stderr.
