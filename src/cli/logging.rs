@@ -1,5 +1,6 @@
 //! Logging set-up for the conductor: `--log-level` and `--log-file`, one line per event with
-//! a timestamp, to stderr unless a file is named.
+//! a timestamp, to stderr unless a file is named. Only the conductor's own records are kept:
+//! the libraries' tracing (mio's registrations, say) would drown the per-message detail.
 
 use std::fs::OpenOptions;
 use std::io::LineWriter;
@@ -7,6 +8,9 @@ use std::path::Path;
 
 use log::LevelFilter;
 use simplelog::{ColorChoice, ConfigBuilder, TermLogger, TerminalMode, WriteLogger};
+
+/// The prefix of every log target in this crate.
+const OWN_TARGET: &str = "lockstep";
 
 /// Parses a level name.
 pub fn parse_level(text: &str) -> Result<LevelFilter, String> {
@@ -21,6 +25,8 @@ pub fn init(level: LevelFilter, file: Option<&Path>) -> Result<(), String> {
         .set_time_format_rfc3339()
         .set_target_level(LevelFilter::Off)
         .set_thread_level(LevelFilter::Off)
+        .set_location_level(LevelFilter::Off)
+        .add_filter_allow_str(OWN_TARGET)
         .build();
     let installed = match file {
         Some(path) => {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use pico_args::Arguments;
 
 use crate::config::Config;
-use crate::driver::{self, Driver, RunEnd, StatusFiles};
+use crate::driver::{self, Driver, StatusFiles};
 use crate::round::EndKind;
 
 /// Runs the conductor with the flags in `args`.
@@ -50,11 +50,10 @@ pub fn run(mut args: Arguments) -> i32 {
         driver.address()
     );
     let end = driver.run();
-    match &end {
-        RunEnd::Ended(EndKind::Fatal(error)) => eprintln!("conductor: error: {error}"),
-        RunEnd::Ended(kind) => log::info!("ended: {kind:?}"),
-        RunEnd::ForcedInterrupt => {}
+    if let EndKind::Fatal(error) = &end {
+        eprintln!("conductor: error: {error}");
     }
+    log::info!("exiting with code {}", end.exit_code());
     log::logger().flush();
     end.exit_code()
 }

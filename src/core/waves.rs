@@ -62,7 +62,7 @@ impl Conductor {
             self.broadcast(&ConductorMsg::ShuttingDown(n));
         }
         let participants = self.ready;
-        log::debug!("wave: step {step} to {participants} client(s)");
+        log::info!("wave: step {step} to {participants} client(s)");
         self.round_latest_done = None;
         let mut go = std::mem::take(&mut self.scratch);
         go.clear();
@@ -124,7 +124,7 @@ impl Conductor {
         } else {
             None
         };
-        log::debug!(
+        log::info!(
             "round end: step {} in {} (slowest: {})",
             self.rounds.last_step().unwrap_or(0),
             summary.duration,

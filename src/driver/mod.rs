@@ -6,6 +6,10 @@
 //! cannot starve the others), written while the core has bytes for them, and registered for
 //! writability only while a write is pending. Accept errors caused by running out of file
 //! descriptors pause accepting for a moment instead of spinning.
+//!
+//! Signals: SIGTERM and a first SIGINT reach the loop through `signal-hook-mio`. A second
+//! SIGINT never waits for the loop: the signal handler itself ends the process with code 130,
+//! so it works even if the loop is stuck (on a blocked log write, say).
 
 mod listen;
 mod peers;
@@ -15,6 +19,8 @@ pub use listen::{bind, BACKLOG};
 pub use status_files::{write_atomically, StatusFiles};
 
 use std::io;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use mio::net::TcpListener;
@@ -38,24 +44,8 @@ const INTERRUPT_DRAIN: Duration = Duration::from_millis(500);
 /// How long queued bytes may take to drain after any other ending.
 const END_DRAIN: Duration = Duration::from_millis(2_000);
 
-/// How a run ended.
-#[derive(Debug, PartialEq, Eq)]
-pub enum RunEnd {
-    /// The core ended (planned end, graceful stop, interrupt or fatal error).
-    Ended(EndKind),
-    /// A second SIGINT: exit at once with code 130.
-    ForcedInterrupt,
-}
-
-impl RunEnd {
-    /// The process exit code (SPEC §9).
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            RunEnd::Ended(kind) => kind.exit_code(),
-            RunEnd::ForcedInterrupt => 130,
-        }
-    }
-}
+/// The exit code of a second SIGINT (SPEC §9).
+pub const FORCED_EXIT_CODE: i32 = 130;
 
 /// The running conductor: a mio loop around the core.
 pub struct Driver {
@@ -63,7 +53,6 @@ pub struct Driver {
     listener: TcpListener,
     listening: bool,
     signals: Signals,
-    interrupts: u32,
     peers: Peers,
     core: Conductor,
     origin: std::time::Instant,
@@ -74,6 +63,8 @@ pub struct Driver {
     status_files: StatusFiles,
     last_status_error: Option<String>,
     accept_paused_until: Option<Instant>,
+    /// Accepting has failed for lack of file descriptors since the last successful accept.
+    out_of_descriptors: bool,
     exiting: Option<(EndKind, Instant)>,
 }
 
@@ -90,6 +81,15 @@ impl Driver {
         let poll = Poll::new()?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
+        // The first SIGINT arms this flag; a SIGINT that finds it armed exits at once. The
+        // check must be registered before the arming, or the first SIGINT would exit.
+        let interrupted = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register_conditional_shutdown(
+            SIGINT,
+            FORCED_EXIT_CODE,
+            Arc::clone(&interrupted),
+        )?;
+        signal_hook::flag::register(SIGINT, interrupted)?;
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
@@ -99,7 +99,6 @@ impl Driver {
             listener,
             listening: true,
             signals,
-            interrupts: 0,
             peers: Peers::default(),
             core: Conductor::new(config, Instant::ZERO),
             origin,
@@ -108,6 +107,7 @@ impl Driver {
             status_files,
             last_status_error: None,
             accept_paused_until: None,
+            out_of_descriptors: false,
             exiting: None,
         })
     }
@@ -125,8 +125,8 @@ impl Driver {
         self.clock
     }
 
-    /// Runs until the conductor ends.
-    pub fn run(mut self) -> RunEnd {
+    /// Runs until the conductor ends (a second SIGINT ends the process from its handler).
+    pub fn run(mut self) -> EndKind {
         let mut events = Events::with_capacity(1024);
         self.drain();
         loop {
@@ -141,7 +141,7 @@ impl Driver {
             }
             if let Some(kind) = self.finished(now) {
                 self.write_status();
-                return RunEnd::Ended(kind);
+                return kind;
             }
             let timeout = if self.peers.has_unfinished_reads() {
                 Some(StdDuration::ZERO)
@@ -160,20 +160,18 @@ impl Driver {
                     .take()
                     .map_or(EndKind::Fatal(e.to_string()), |(k, _)| k);
                 self.write_status();
-                return RunEnd::Ended(kind);
+                return kind;
             }
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_all(),
-                    SIGNALS => {
-                        if self.take_signals() {
-                            return RunEnd::ForcedInterrupt;
-                        }
-                    }
+                    SIGNALS => self.take_signals(),
                     Token(t) => {
                         let conn = crate::core::ConnId::from_index(t - 2);
                         if event.is_writable() {
                             self.flush(conn);
+                            // Finishing a write may close the connection or let others on.
+                            self.drain();
                         }
                         let closed = event.is_read_closed() || event.is_error();
                         if event.is_readable() || closed {
@@ -240,6 +238,9 @@ impl Driver {
         while self.listening && self.accept_paused_until.is_none() {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
+                    if std::mem::take(&mut self.out_of_descriptors) {
+                        log::info!("accepting connections again");
+                    }
                     let now = self.clock;
                     let conn = self.core.accept(now, peer);
                     if let Err(e) = self.peers.insert(self.poll.registry(), conn, stream) {
@@ -251,7 +252,15 @@ impl Driver {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_out_of_descriptors(&e) => {
-                    log::warn!("cannot accept: {e}; pausing accepts for {ACCEPT_BACKOFF}");
+                    // Warn once per shortage; the retries every back-off are only debug.
+                    if std::mem::replace(&mut self.out_of_descriptors, true) {
+                        log::debug!("still cannot accept: {e}");
+                    } else {
+                        log::warn!(
+                            "cannot accept: {e}; retrying every {ACCEPT_BACKOFF} \
+                             while serving the connected clients"
+                        );
+                    }
                     self.accept_paused_until = Some(self.now() + ACCEPT_BACKOFF);
                 }
                 Err(e) if is_transient_accept_error(&e) => continue,
@@ -289,8 +298,8 @@ impl Driver {
         }
     }
 
-    /// Handles pending signals; true on a second SIGINT.
-    fn take_signals(&mut self) -> bool {
+    /// Handles pending signals. A second SIGINT never gets here: its handler exits.
+    fn take_signals(&mut self) {
         let received: Vec<i32> = self.signals.pending().collect();
         for signal in received {
             let now = self.now();
@@ -301,12 +310,7 @@ impl Driver {
                         .handle_input(now, Input::Stop(StopRequest::Graceful));
                 }
                 SIGINT => {
-                    self.interrupts += 1;
-                    if self.interrupts > 1 {
-                        log::warn!("second SIGINT: exiting at once");
-                        return true;
-                    }
-                    log::info!("SIGINT: ceasing operation");
+                    log::info!("SIGINT: ceasing operation (a second SIGINT exits at once)");
                     self.core
                         .handle_input(now, Input::Stop(StopRequest::Interrupt));
                 }
@@ -314,7 +318,6 @@ impl Driver {
             }
             self.drain();
         }
-        false
     }
 
     /// A fatal error: the core broadcasts `E` and `X` and ends.
@@ -349,12 +352,53 @@ fn is_out_of_descriptors(e: &io::Error) -> bool {
     )
 }
 
+/// Errors that concern one connection, not the listener: it was aborted before it could be
+/// accepted, a firewall rule refused it, or Linux passed on a network error pending on it
+/// (accept(2) lists those as errors to retry).
 fn is_transient_accept_error(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
     ) || matches!(
         e.raw_os_error(),
-        Some(libc::EPROTO | libc::EPERM | libc::ENETDOWN | libc::EHOSTUNREACH)
+        Some(
+            libc::EPROTO
+                | libc::EPERM
+                | libc::ENETDOWN
+                | libc::ENETUNREACH
+                | libc::ENOPROTOOPT
+                | libc::EHOSTDOWN
+                | libc::EHOSTUNREACH
+                | libc::ENONET
+                | libc::EOPNOTSUPP
+        )
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(code: i32) -> io::Error {
+        io::Error::from_raw_os_error(code)
+    }
+
+    #[test]
+    fn accept_errors_are_told_apart() {
+        for code in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {
+            assert!(is_out_of_descriptors(&os(code)), "{code}");
+        }
+        for code in [
+            libc::ECONNABORTED,
+            libc::ENETUNREACH,
+            libc::EHOSTDOWN,
+            libc::EPERM,
+        ] {
+            assert!(is_transient_accept_error(&os(code)), "{code}");
+            assert!(!is_out_of_descriptors(&os(code)), "{code}");
+        }
+        // What a listener that was shut down reports: fatal.
+        assert!(!is_transient_accept_error(&os(libc::EINVAL)));
+        assert!(!is_out_of_descriptors(&os(libc::EINVAL)));
+    }
 }

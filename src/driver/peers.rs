@@ -187,3 +187,38 @@ impl Peers {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_peer_gets_nodelay_and_is_read_until_it_closes() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        accepted.set_nonblocking(true).unwrap();
+        let poll = mio::Poll::new().unwrap();
+        let mut peers = Peers::default();
+        let conn = ConnId::from_index(3);
+        peers
+            .insert(poll.registry(), conn, TcpStream::from_std(accepted))
+            .unwrap();
+        let peer = peers.slots[3].as_ref().unwrap();
+        assert!(peer.stream.nodelay().unwrap());
+
+        client.write_all(b"K!").unwrap();
+        drop(client);
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match peers.read(conn, true, |b| got.extend_from_slice(b)) {
+                ReadOutcome::Closed => break,
+                ReadOutcome::Open => assert!(std::time::Instant::now() < deadline),
+            }
+        }
+        assert_eq!(got, b"K!");
+        peers.close(poll.registry(), conn);
+        assert!(peers.slots[3].is_none());
+    }
+}

@@ -6,8 +6,9 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -64,39 +65,99 @@ pub struct Conductor {
     pub addr: SocketAddr,
     /// Everything it wrote to stderr so far (its log).
     log: Arc<Mutex<String>>,
+    /// Its stderr, when the launch asked for it to be left unread.
+    pub unread_stderr: Option<ChildStderr>,
     /// Its working directory (status files land here unless paths say otherwise).
     pub dir: TempDir,
 }
 
+/// How to start a conductor, beyond its arguments.
+#[derive(Default)]
+pub struct Launch {
+    /// The working directory; a fresh one when `None`.
+    pub dir: Option<TempDir>,
+    /// Leave stderr unread, so that once its pipe is full the conductor blocks in logging.
+    pub stall_log: bool,
+    /// A soft limit on the conductor's open file descriptors.
+    pub max_fds: Option<u64>,
+}
+
 impl Conductor {
-    /// Starts `conductor --port 0 ARGS` in a fresh directory, with info logging, and waits
-    /// for its `listening on` line.
+    /// Starts `conductor --port 0 --log-level debug ARGS` in a fresh directory and waits for
+    /// its `listening on` line. `ARGS` may give `--port` or `--log-level` itself.
     pub fn start(args: &[&str]) -> Conductor {
-        Self::start_in(TempDir::new("conductor"), args)
+        Self::launch(args, Launch::default())
     }
 
     /// Like [`start`](Self::start) in a given directory.
     pub fn start_in(dir: TempDir, args: &[&str]) -> Conductor {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_conductor"))
-            .args(["--port", "0", "--log-level", "debug"])
+        Self::launch(
+            args,
+            Launch {
+                dir: Some(dir),
+                ..Launch::default()
+            },
+        )
+    }
+
+    /// Like [`start`](Self::start) with probes, liveness drops and `T` switched off, for tests
+    /// that expect an exact sequence of messages however slow the machine is. Settings `ARGS` gives itself are kept.
+    pub fn start_quiet(args: &[&str]) -> Conductor {
+        Self::start(&quiet(args))
+    }
+
+    /// Starts a conductor as `launch` says.
+    pub fn launch(args: &[&str], launch: Launch) -> Conductor {
+        let dir = launch.dir.unwrap_or_else(|| TempDir::new("conductor"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_conductor"));
+        if !args.contains(&"--port") {
+            command.args(["--port", "0"]);
+        }
+        if !args.contains(&"--log-level") {
+            command.args(["--log-level", "debug"]);
+        }
+        command
             .args(args)
             .current_dir(&dir.0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn conductor");
+            .stderr(Stdio::piped());
+        if let Some(limit) = launch.max_fds {
+            // SAFETY: setrlimit is async-signal-safe and touches only the child being started.
+            unsafe {
+                command.pre_exec(move || {
+                    let mut lim = libc::rlimit {
+                        rlim_cur: 0,
+                        rlim_max: 0,
+                    };
+                    if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    lim.rlim_cur = limit.min(lim.rlim_max);
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = command.spawn().expect("spawn conductor");
         let log = Arc::new(Mutex::new(String::new()));
         let stderr = child.stderr.take().expect("stderr");
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stderr);
-            let mut line = String::new();
-            while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-                sink.lock().unwrap().push_str(&line);
-                line.clear();
-            }
-        });
+        let unread_stderr = if launch.stall_log {
+            Some(stderr)
+        } else {
+            let sink = Arc::clone(&log);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stderr);
+                let mut line = String::new();
+                while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                    sink.lock().unwrap().push_str(&line);
+                    line.clear();
+                }
+            });
+            None
+        };
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut first = String::new();
         stdout.read_line(&mut first).expect("read start-up line");
@@ -115,6 +176,7 @@ impl Conductor {
             child,
             addr,
             log,
+            unread_stderr,
             dir,
         }
     }
@@ -126,9 +188,28 @@ impl Conductor {
 
     /// Waits until the log contains `text`.
     pub fn wait_log(&self, text: &str) {
-        wait_for(&format!("log line {text:?}"), DEADLINE, || {
-            self.log().contains(text).then_some(())
+        self.wait_log_count(text, 1);
+    }
+
+    /// Waits until the log contains `text` at least `n` times.
+    pub fn wait_log_count(&self, text: &str, n: usize) {
+        wait_for(&format!("{n} log line(s) with {text:?}"), DEADLINE, || {
+            (self.log().matches(text).count() >= n).then_some(())
         });
+    }
+
+    /// The log lines that contain `text`.
+    pub fn log_lines(&self, text: &str) -> Vec<String> {
+        self.log()
+            .lines()
+            .filter(|l| l.contains(text))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
     }
 
     /// Sends a signal to the process.
@@ -145,10 +226,100 @@ impl Conductor {
         })
     }
 
+    /// Waits for the process to exit with `code` (generous deadline) and returns its log.
+    pub fn expect_exit(&mut self, code: i32) -> String {
+        let status = self.wait_exit(DEADLINE);
+        let log = self.log();
+        assert_eq!(
+            status.code(),
+            Some(code),
+            "exit status {status}; log:\n{log}"
+        );
+        log
+    }
+
     /// Reads and parses a status.json in its directory.
     pub fn status(&self, name: &str) -> Option<serde_json::Value> {
         let text = std::fs::read_to_string(self.dir.path(name)).ok()?;
         serde_json::from_str(&text).ok()
+    }
+
+    /// Waits until `status.json` satisfies `check`, and returns it.
+    pub fn wait_status(
+        &self,
+        what: &str,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        wait_for(&format!("status.json with {what}"), DEADLINE, || {
+            self.status("status.json").filter(|v| check(v))
+        })
+    }
+
+    /// True while the conductor is blocked writing to its stderr (Linux: the system call it
+    /// is in, from /proc).
+    pub fn blocked_writing_log(&self) -> bool {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{}/syscall", self.pid())) else {
+            return false;
+        };
+        let mut fields = text.split_whitespace();
+        let nr = fields.next().and_then(|n| n.parse::<libc::c_long>().ok());
+        nr == Some(libc::SYS_write) && fields.next() == Some("0x2")
+    }
+
+    /// True while `signal` is pending for the conductor, not yet delivered (Linux: from the
+    /// process's and its main thread's pending sets in /proc).
+    pub fn signal_pending(&self, signal: i32) -> bool {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{}/status", self.pid())) else {
+            return false;
+        };
+        let bit = 1u64 << (signal - 1);
+        text.lines()
+            .filter_map(|l| {
+                l.strip_prefix("SigPnd:")
+                    .or_else(|| l.strip_prefix("ShdPnd:"))
+            })
+            .filter_map(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .any(|mask| mask & bit != 0)
+    }
+
+    /// A duplicate of the conductor's listening socket, taken from the running process with
+    /// `pidfd_getfd` (Linux 5.6+), so a test can make it fail.
+    pub fn steal_listener(&self) -> socket2::Socket {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain system calls on our own child; every fd returned is checked and owned.
+        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.pid(), 0) };
+        assert!(
+            pidfd >= 0,
+            "pidfd_open: {}",
+            std::io::Error::last_os_error()
+        );
+        let pidfd = unsafe { std::os::fd::OwnedFd::from_raw_fd(pidfd as i32) };
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", self.pid())).expect("list fds");
+        for entry in fds.flatten() {
+            let Some(target) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            use std::os::fd::AsRawFd;
+            let fd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), target, 0) };
+            if fd < 0 {
+                continue;
+            }
+            let socket = unsafe { socket2::Socket::from_raw_fd(fd as i32) };
+            let listening = socket.is_listener().unwrap_or(false);
+            let here = socket
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .is_some_and(|a| a == self.addr);
+            if listening && here {
+                return socket;
+            }
+        }
+        panic!("the conductor's listening socket was not found");
     }
 
     /// Connects a raw client.
@@ -158,13 +329,12 @@ impl Conductor {
 
     /// Connects and completes the hello as `name`; checks the conductor's hello.
     pub fn join(&self, name: &str) -> Raw {
-        let mut c = self.connect();
-        match c.recv() {
-            ConductorMsg::Hello(h) => assert_eq!(h.version, VERSION),
-            other => panic!("expected the conductor's hello, got {other:?}"),
-        }
-        c.send_msg(&hello(name));
-        c
+        Raw::join(self.addr, name)
+    }
+
+    /// Joins one client per name, in order.
+    pub fn join_all(&self, names: &[String]) -> Vec<Raw> {
+        names.iter().map(|n| self.join(n)).collect()
     }
 }
 
@@ -173,6 +343,104 @@ impl Drop for Conductor {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Arguments that switch off probes, liveness drops and `T`.
+pub const QUIET: [&str; 6] = [
+    "--probe-after-ms",
+    "0",
+    "--drop-after-ms",
+    "0",
+    "--slow-round-ms",
+    "0",
+];
+
+/// `ARGS` preceded by the settings of [`QUIET`] that `ARGS` does not give itself.
+pub fn quiet<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut all: Vec<&str> = QUIET
+        .chunks(2)
+        .filter(|pair| !args.contains(&pair[0]))
+        .flatten()
+        .copied()
+        .collect();
+    all.extend_from_slice(args);
+    all
+}
+
+/// Runs `conductor ARGS` in `dir` to its end (it must exit within the deadline): exit code,
+/// stdout, stderr.
+pub fn run_to_exit(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_conductor"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn conductor");
+    let status = wait_for("the conductor to exit", DEADLINE, || {
+        child.try_wait().expect("try_wait")
+    });
+    let mut out = String::new();
+    let mut err = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("stdout");
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("stderr");
+    (status.code(), out, err)
+}
+
+/// Raises this process's soft limit on open files towards `want` (children inherit it) and
+/// returns the limit now in force.
+pub fn raise_fd_limit(want: u64) -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on a local struct.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        if lim.rlim_cur < want {
+            lim.rlim_cur = want.min(lim.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+        }
+    }
+    lim.rlim_cur
+}
+
+/// `prefix-0`, `prefix-1`, ... as ids.
+pub fn names(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}-{i}")).collect()
+}
+
+/// Every client receives a Go for the same step and answers `K!`; returns the step.
+pub fn run_round(clients: &mut [Raw]) -> u32 {
+    let mut step = None;
+    for c in clients.iter_mut() {
+        let got = c.recv_go();
+        assert_eq!(
+            *step.get_or_insert(got),
+            got,
+            "participants got different steps"
+        );
+        c.send(b"K!");
+    }
+    step.expect("at least one client")
+}
+
+/// The encoded bytes of a valid client hello.
+pub fn hello_bytes(name: &str) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    hello(name).encode_into(&mut bytes);
+    bytes
 }
 
 /// A valid client hello.
@@ -197,6 +465,59 @@ impl Raw {
         Raw {
             stream,
             buf: Vec::new(),
+        }
+    }
+
+    /// Connects with a small receive buffer, so that not reading soon stops the conductor's
+    /// writes.
+    pub fn connect_small_window(addr: SocketAddr) -> Raw {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        socket.connect(&addr.into()).expect("connect");
+        socket.set_nodelay(true).expect("nodelay");
+        Raw {
+            stream: socket.into(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Completes the hello as `name` on a fresh connection; checks the conductor's hello.
+    pub fn join(addr: SocketAddr, name: &str) -> Raw {
+        let mut c = Raw::connect(addr);
+        c.expect_conductor_hello();
+        c.send_msg(&hello(name));
+        c
+    }
+
+    /// Expects the conductor's hello (version 1).
+    pub fn expect_conductor_hello(&mut self) {
+        match self.recv() {
+            ConductorMsg::Hello(h) => assert_eq!(h.version, VERSION),
+            other => panic!("expected the conductor's hello, got {other:?}"),
+        }
+    }
+
+    /// Closes the connection with a reset (SO_LINGER 0) instead of a FIN.
+    pub fn reset(self) {
+        socket2::SockRef::from(&self.stream)
+            .set_linger(Some(Duration::ZERO))
+            .expect("SO_LINGER");
+        drop(self);
+    }
+
+    /// Expects exactly `msg` next.
+    pub fn expect(&mut self, msg: ConductorMsg) {
+        assert_eq!(self.recv(), msg);
+    }
+
+    /// The next message that `skip` does not pass over.
+    pub fn recv_skipping(&mut self, skip: impl Fn(&ConductorMsg) -> bool) -> ConductorMsg {
+        loop {
+            let msg = self.recv();
+            if !skip(&msg) {
+                return msg;
+            }
         }
     }
 

@@ -1,0 +1,108 @@
+//! SPEC §3.4 end to end: probes while a client is silent, the liveness drop, and that a drop
+//! never holds a round up.
+
+mod common;
+
+use common::Conductor;
+use lockstep::wire::ConductorMsg;
+
+#[test]
+fn a_silent_client_is_probed_again_and_again_and_never_dropped_with_drop_off() {
+    let conductor = Conductor::start_quiet(&[
+        "--probe-after-ms",
+        "100",
+        "--drop-after-ms",
+        "0",
+        "--min-clients",
+        "2",
+    ]);
+    let mut c = conductor.join("quiet");
+    for _ in 0..4 {
+        c.expect(ConductorMsg::Ping);
+    }
+    // Answering refreshes it; the probes go on while it is silent again.
+    c.send(b".");
+    c.expect(ConductorMsg::Ping);
+    c.send(b"?");
+    c.recv_skipping(|m| *m == ConductorMsg::Ping);
+    assert!(conductor.log_lines("liveness timeout").is_empty());
+}
+
+#[test]
+fn a_silent_client_is_refused_with_liveness_timeout() {
+    let conductor = Conductor::start_quiet(&[
+        "--probe-after-ms",
+        "0",
+        "--drop-after-ms",
+        "300",
+        "--min-clients",
+        "2",
+    ]);
+    let mut c = conductor.join("mute");
+    // With probes off, the refusal is the first thing after the hello.
+    assert_eq!(c.recv_refusal(), "liveness timeout");
+    conductor.wait_log("refused: mute (127.0.0.1:");
+    // Its id is free again.
+    let mut again = conductor.join("mute");
+    again.send(b"?");
+    again.expect(ConductorMsg::Here);
+}
+
+#[test]
+fn probes_and_the_drop_wait_for_the_hello() {
+    let conductor = Conductor::start_quiet(&[
+        "--probe-after-ms",
+        "50",
+        "--drop-after-ms",
+        "100",
+        "--hello-timeout-ms",
+        "600",
+    ]);
+    let mut c = conductor.connect();
+    c.expect_conductor_hello();
+    // No probe and no liveness drop before the hello: only the hello timeout applies.
+    assert_eq!(c.recv_refusal(), "hello timeout: no hello within 600 ms");
+}
+
+#[test]
+fn a_dropped_participant_releases_the_round() {
+    let conductor = Conductor::start_quiet(&[
+        "--probe-after-ms",
+        "100",
+        "--drop-after-ms",
+        "2000",
+        "--min-clients",
+        "2",
+    ]);
+    let mut keeper = conductor.join("keeper");
+    // The sleeper joins and then never says anything again (nor reads).
+    let sleeper = conductor.join("sleeper");
+    let next_go = |keeper: &mut common::Raw| loop {
+        match keeper.recv() {
+            ConductorMsg::Ping => keeper.send(b"."),
+            ConductorMsg::Go(step) => return step,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(next_go(&mut keeper), 0);
+    keeper.send(b"K!");
+    // The round waits for the sleeper until it is dropped, then ends; the next wave needs a
+    // second client again. The keeper answers its probes meanwhile.
+    while conductor
+        .log_lines("refused: sleeper (127.0.0.1:")
+        .is_empty()
+    {
+        keeper.expect(ConductorMsg::Ping);
+        keeper.send(b".");
+    }
+    conductor.wait_log("round end: step 0");
+    let line = conductor.log_lines("refused: sleeper").join("\n");
+    assert!(line.ends_with("liveness timeout"), "{line}");
+    let mut fresh = conductor.join("fresh");
+    assert_eq!(next_go(&mut keeper), 1);
+    assert_eq!(
+        fresh.recv_skipping(|m| *m == ConductorMsg::Ping),
+        ConductorMsg::Go(1)
+    );
+    drop(sleeper);
+}

@@ -1,0 +1,120 @@
+//! The README stays true: its two set-up commands, its configuration table against the shipped
+//! `config.json`, and its walk-through, run as written (the conductor's arguments and the
+//! participant script pasted into `sh`, on a free port instead of 7878).
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::{run_to_exit, wait_for, Conductor, Launch, TempDir, DEADLINE};
+
+const README: &str = include_str!("../README.md");
+const CONFIG: &str = include_str!("../config.json");
+
+/// The body of the first fenced block whose first line starts with `first_line`.
+fn block(first_line: &str) -> String {
+    let mut lines = README.lines();
+    while let Some(line) = lines.next() {
+        if line.starts_with("```") {
+            let body: Vec<&str> = lines
+                .by_ref()
+                .take_while(|l| !l.starts_with("```"))
+                .collect();
+            if body.first().is_some_and(|l| l.starts_with(first_line)) {
+                return body.join("\n") + "\n";
+            }
+        }
+    }
+    panic!("README has no block starting with {first_line:?}");
+}
+
+#[test]
+fn the_two_set_up_commands_are_there_as_written() {
+    assert!(README.contains("```sh\ncargo run --release -- --config config.json\n```"));
+    assert!(README.contains("```sh\ncargo test\n```"));
+}
+
+#[test]
+fn the_configuration_table_gives_every_shipped_default() {
+    let shipped: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(CONFIG).expect("config.json");
+    for (key, value) in &shipped {
+        let row = format!("| `{key}` | `{value}` |");
+        assert!(README.contains(&row), "README lacks the row {row}");
+    }
+    let rows = README
+        .lines()
+        .filter(|l| l.starts_with("| `") && l.matches('|').count() == 4)
+        .count();
+    assert_eq!(rows, shipped.len(), "one row per key");
+}
+
+#[test]
+fn the_walk_through_works_as_written() {
+    // The conductor, with the walk-through's arguments and the shipped config.json.
+    let command = block("cargo run --release -- --config config.json --min-clients");
+    let args: Vec<&str> = command
+        .trim()
+        .strip_prefix("cargo run --release -- ")
+        .expect("a cargo run command")
+        .split_whitespace()
+        .collect();
+    let dir = TempDir::new("walk-through");
+    std::fs::write(dir.path("config.json"), CONFIG).unwrap();
+    let mut conductor = Conductor::launch(
+        &args,
+        Launch {
+            dir: Some(dir),
+            ..Launch::default()
+        },
+    );
+
+    // The participants, pasted into a shell.
+    let script = block("python3 - alice <<'EOF'");
+    assert!(script.contains("7878"), "{script}");
+    let script = script.replace("7878", &conductor.addr.port().to_string());
+    let participants: Vec<_> = ["alice", "bob"]
+        .iter()
+        .map(|name| {
+            Command::new("sh")
+                .args(["-c", &script.replace("alice", name)])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("sh and python3 are needed for the walk-through")
+        })
+        .collect();
+    for (name, mut child) in ["alice", "bob"].into_iter().zip(participants) {
+        let status = wait_for(&format!("{name} to finish"), DEADLINE, || {
+            child.try_wait().expect("try_wait")
+        });
+        let output = child.wait_with_output().expect("output");
+        let out = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            status.success(),
+            "{name}: {status}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut expected = vec![format!("{name} <- hello from conductor")];
+        for step in 0..10 {
+            if step >= 7 {
+                expected.push(format!("{name} <- shutting down in {} step(s)", 10 - step));
+            }
+            expected.push(format!("{name} <- Go, step {step}"));
+        }
+        expected.push(format!("{name} <- C"));
+        expected.push(format!("{name} <- X"));
+        expected.push(format!("{name} connection closed"));
+        let got: Vec<&str> = out.lines().collect();
+        assert_eq!(got, expected);
+    }
+    conductor.expect_exit(0);
+    conductor.wait_log("joined: alice");
+    conductor.wait_log("round end: step 9");
+
+    // `cargo run --release -- status` in the same directory.
+    let (code, out, err) = run_to_exit(&conductor.dir.0, &["status"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("phase        stopped"), "{out}");
+    assert!(out.contains("waves sent   10"), "{out}");
+}

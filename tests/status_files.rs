@@ -1,0 +1,278 @@
+//! SPEC §8 end to end: what `status.json` and `status.txt` hold through the phases, when they
+//! are rewritten, that readers never see a partial file, and `conductor status`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use common::{names, run_round, run_to_exit, wait_for, Conductor, TempDir, DEADLINE};
+use serde_json::{json, Value};
+
+fn client<'a>(status: &'a Value, id: &str) -> &'a Value {
+    status["clients"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["id"] == id))
+        .unwrap_or_else(|| panic!("no client {id} in {status}"))
+}
+
+#[test]
+fn status_json_follows_the_phases_and_names_who_the_round_waits_on() {
+    let mut conductor =
+        Conductor::start_quiet(&["--min-clients", "2", "--status-interval-ms", "20"]);
+    let s = conductor.wait_status("the first write", |_| true);
+    assert_eq!(s["phase"], "waiting");
+    assert_eq!(s["server_id"], "conductor");
+    assert_eq!(s["address"], conductor.addr.to_string());
+    for key in [
+        "step",
+        "round_started_ms_ago",
+        "last_round_ms",
+        "last_round_slowest",
+    ] {
+        assert!(s[key].is_null(), "{key} in {s}");
+    }
+    assert_eq!(s["waves_sent"], 0);
+    assert_eq!(s["clients"], json!([]));
+    assert_eq!(s["waiting_on"], json!([]));
+    assert!(s["uptime_ms"].is_u64(), "{s}");
+
+    let mut a = conductor.join("alpha");
+    let s = conductor.wait_status("alpha idle", |s| {
+        s["clients"].as_array().unwrap().len() == 1
+    });
+    assert_eq!(s["phase"], "waiting");
+    let alpha = client(&s, "alpha");
+    assert_eq!(alpha["state"], "Idle");
+    assert_eq!(alpha["peer"], a.stream.local_addr().unwrap().to_string());
+    assert!(alpha["last_heard_ms_ago"].is_u64(), "{s}");
+
+    let mut b = conductor.join("beta");
+    assert_eq!(a.recv_go(), 0);
+    assert_eq!(b.recv_go(), 0);
+    a.send(b"K!");
+    b.send(b"K");
+    let s = conductor.wait_status("alpha done, beta working", |s| {
+        let states: Vec<_> = s["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["id"].clone(), c["state"].clone()))
+            .collect();
+        states
+            == [
+                ("alpha".into(), "Done".into()),
+                ("beta".into(), "Working".into()),
+            ]
+    });
+    assert_eq!(s["waiting_on"], json!(["beta"]));
+    assert_eq!(s["phase"], "running");
+    assert_eq!(s["step"], 0);
+    assert_eq!(s["waves_sent"], 1);
+    assert!(s["round_started_ms_ago"].is_u64(), "{s}");
+    // status.txt is written right after status.json.
+    let txt = wait_for("status.txt to follow", DEADLINE, || {
+        let txt = std::fs::read_to_string(conductor.dir.path("status.txt")).ok()?;
+        txt.contains("waiting on   beta").then_some(txt)
+    });
+    assert!(txt.contains("phase        running"), "{txt}");
+    assert!(txt.contains("alpha") && txt.contains("Done"), "{txt}");
+
+    b.send(b"!");
+    assert_eq!(a.recv_go(), 1);
+    assert_eq!(b.recv_go(), 1);
+    let s = conductor.wait_status("the first round's end", |s| !s["last_round_ms"].is_null());
+    assert!(s["last_round_ms"].is_f64(), "{s}");
+    assert_eq!(s["last_round_slowest"]["id"], "beta");
+    assert!(s["last_round_slowest"]["ms"].is_f64(), "{s}");
+    assert_eq!(s["waiting_on"], json!(["alpha", "beta"]));
+
+    conductor.signal(libc::SIGTERM);
+    conductor.wait_status("phase stopping", |s| s["phase"] == "stopping");
+    a.send(b"X");
+    b.send(b"X");
+    conductor.expect_exit(0);
+    let s = conductor.status("status.json").expect("final status");
+    assert_eq!(s["phase"], "stopped");
+    assert_eq!(s["clients"], json!([]));
+    assert_eq!(s["waiting_on"], json!([]));
+    // Both files are written before the process exits.
+    let txt = std::fs::read_to_string(conductor.dir.path("status.txt")).unwrap();
+    assert!(txt.contains("phase        stopped"), "{txt}");
+}
+
+#[test]
+fn slowest_is_null_when_nobody_in_the_round_was_done() {
+    let conductor = Conductor::start_quiet(&["--status-interval-ms", "20"]);
+    let mut a = conductor.join("leaves");
+    assert_eq!(a.recv_go(), 0);
+    a.send(b"KX");
+    a.expect_closed();
+    let s = conductor.wait_status("the round's end", |s| !s["last_round_ms"].is_null());
+    assert!(s["last_round_slowest"].is_null(), "{s}");
+    assert!(s["round_started_ms_ago"].is_null(), "{s}");
+}
+
+#[test]
+fn status_is_not_rewritten_at_every_wave_but_written_last_on_the_way_out() {
+    let mut conductor = Conductor::start_quiet(&["--status-interval-ms", "600000"]);
+    let mut a = conductor.join("busy");
+    // Joining moved the phase to running: that write happens at once.
+    let first = conductor.wait_status("phase running", |s| s["phase"] == "running");
+    for _ in 0..50 {
+        run_round(std::slice::from_mut(&mut a));
+    }
+    // Fifty waves later nothing else has been written: the interval has not passed.
+    assert_eq!(conductor.status("status.json").unwrap(), first);
+    conductor.signal(libc::SIGINT);
+    conductor.expect_exit(0);
+    let last = conductor.status("status.json").unwrap();
+    assert_eq!(last["phase"], "stopped");
+    assert_eq!(last["waves_sent"], 51);
+}
+
+#[test]
+fn readers_never_see_a_partial_status_file() {
+    let mut conductor =
+        Conductor::start_quiet(&["--status-interval-ms", "0", "--min-clients", "2"]);
+    conductor.wait_status("the first write", |_| true);
+    let path = conductor.dir.path("status.json");
+    let txt = conductor.dir.path("status.txt");
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            let mut waves = std::collections::BTreeSet::new();
+            let mut reads = 0;
+            while !done.load(Ordering::SeqCst) {
+                // Once written, the files are always there, whole.
+                let text = std::fs::read_to_string(&path).expect("status.json is always there");
+                let value: Value = serde_json::from_str(&text)
+                    .unwrap_or_else(|e| panic!("partial status.json ({e}): {text:?}"));
+                waves.insert(value["waves_sent"].as_u64().expect("waves_sent"));
+                let text = std::fs::read_to_string(&txt).expect("status.txt is always there");
+                assert!(
+                    text.starts_with("conductor ") && text.ends_with('\n'),
+                    "{text:?}"
+                );
+                reads += 1;
+            }
+            (reads, waves.len())
+        })
+    };
+    let mut clients = conductor.join_all(&names("rewrite", 2));
+    for _ in 0..300 {
+        run_round(&mut clients);
+    }
+    done.store(true, Ordering::SeqCst);
+    let (reads, distinct) = reader.join().expect("reader");
+    assert!(
+        reads > 0 && distinct > 1,
+        "{reads} reads, {distinct} values"
+    );
+    conductor.signal(libc::SIGINT);
+    conductor.expect_exit(0);
+    let mut left: Vec<String> = std::fs::read_dir(&conductor.dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["status.json", "status.txt"],
+        "no temporary file is left"
+    );
+}
+
+#[test]
+fn status_paths_are_configurable_and_can_be_switched_off() {
+    let mut off = Conductor::start_quiet(&["--status-json", "", "--status-txt", ""]);
+    let mut a = off.join("no-writes");
+    run_round(std::slice::from_mut(&mut a));
+    off.signal(libc::SIGINT);
+    off.expect_exit(0);
+    assert_eq!(std::fs::read_dir(&off.dir.0).unwrap().count(), 0);
+
+    let dir = TempDir::new("status-paths");
+    std::fs::create_dir(dir.path("out")).unwrap();
+    let mut custom = Conductor::start_in(
+        dir,
+        &["--status-json", "out/s.json", "--status-txt", "out/s.txt"],
+    );
+    custom.signal(libc::SIGINT);
+    custom.expect_exit(0);
+    assert_eq!(
+        custom.status("out/s.json").expect("out/s.json")["phase"],
+        "stopped"
+    );
+    assert!(custom.dir.path("out/s.txt").exists());
+    assert!(!custom.dir.path("status.json").exists());
+}
+
+#[test]
+fn an_unwritable_status_file_is_logged_and_rounds_go_on() {
+    let conductor = Conductor::start_quiet(&["--status-json", "no/such/dir/status.json"]);
+    let mut a = conductor.join("unbothered");
+    for step in 0..3 {
+        assert_eq!(run_round(std::slice::from_mut(&mut a)), step);
+    }
+    conductor.wait_log("cannot write no/such/dir/status.json");
+    assert_eq!(conductor.log_lines("cannot write").len(), 1, "logged once");
+}
+
+#[test]
+fn conductor_status_shows_the_file_as_a_table() {
+    let conductor = Conductor::start_quiet(&["--min-clients", "2"]);
+    let _a = conductor.join("table-row");
+    conductor.wait_status("the client", |s| s["clients"][0]["id"] == "table-row");
+    let file = conductor.dir.path("status.json");
+    let (code, out, err) = run_to_exit(
+        &conductor.dir.0,
+        &["status", "--file", file.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("phase        waiting"), "{out}");
+    assert!(out.contains(&format!("on {}", conductor.addr)), "{out}");
+    assert!(out.contains("table-row") && out.contains("Idle"), "{out}");
+    // Without --file it reads ./status.json.
+    let (code, default_out, _) = run_to_exit(&conductor.dir.0, &["status"]);
+    assert_eq!(code, Some(0));
+    assert!(default_out.contains("table-row"), "{default_out}");
+
+    let elsewhere = TempDir::new("no-status");
+    let (code, _, err) = run_to_exit(&elsewhere.0, &["status"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("cannot read status.json"), "{err}");
+    let (code, _, err) = run_to_exit(&elsewhere.0, &["status", "--bogus"]);
+    assert_eq!(code, Some(2), "{err}");
+}
+
+#[test]
+fn conductor_status_watch_redraws_until_stopped() {
+    let conductor = Conductor::start_quiet(&[]);
+    conductor.wait_status("the first write", |_| true);
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_conductor"))
+        .args(["status", "--watch"])
+        .current_dir(&conductor.dir.0)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn status --watch");
+    let out = BufReader::new(watch.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in out.lines().map_while(Result::ok) {
+            if line.contains("\x1b[2J") && tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    for _ in 0..2 {
+        let screen = rx.recv_timeout(DEADLINE).expect("a redraw");
+        assert!(screen.contains("conductor conductor on"), "{screen:?}");
+    }
+    assert!(watch.try_wait().unwrap().is_none(), "still watching");
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+}
