@@ -254,7 +254,7 @@ fn a_slow_round_broadcasts_t_and_logs_who_holds_it_up() {
         c.expect(ConductorMsg::Slow);
         c.expect(ConductorMsg::Slow);
     }
-    conductor.wait_log("taking longer than expected; waiting on: slowpoke");
+    conductor.wait_log_count("taking longer than expected; waiting on: slowpoke", 2);
     let lines = conductor.log_lines("taking longer than expected");
     assert!(lines.len() >= 2, "{lines:?}");
     for line in &lines {

@@ -135,6 +135,8 @@ fn leaving_before_the_hello_is_quiet_and_harmless() {
     drop(closer);
     let mut a = conductor.join("after");
     assert_eq!(a.recv_go(), 0);
+    // Log lines come out in order: once the wave's line is there, any leave would be too.
+    conductor.wait_log("wave: step 0");
     assert!(
         conductor.log_lines("left:").is_empty(),
         "{}",

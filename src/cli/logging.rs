@@ -1,13 +1,15 @@
 //! Logging set-up for the conductor: `--log-level` and `--log-file`, one line per event with
-//! a timestamp, to stderr unless a file is named. Only the conductor's own records are kept:
+//! a timestamp, to stderr unless a file is named. Lines are written in batches that the
+//! driver flushes (see [`crate::driver::BatchedWriter`]). Only the conductor's own records are kept:
 //! the libraries' tracing (mio's registrations, say) would drown the per-message detail.
 
 use std::fs::OpenOptions;
-use std::io::LineWriter;
 use std::path::Path;
 
 use log::LevelFilter;
-use simplelog::{ColorChoice, ConfigBuilder, TermLogger, TerminalMode, WriteLogger};
+use simplelog::{ConfigBuilder, WriteLogger};
+
+use crate::driver::{BatchedWriter, LogBatch};
 
 /// The prefix of every log target in this crate.
 const OWN_TARGET: &str = "lockstep";
@@ -19,8 +21,8 @@ pub fn parse_level(text: &str) -> Result<LevelFilter, String> {
     })
 }
 
-/// Installs the logger.
-pub fn init(level: LevelFilter, file: Option<&Path>) -> Result<(), String> {
+/// Installs the logger; the returned handle tells the driver when lines wait to be flushed.
+pub fn init(level: LevelFilter, file: Option<&Path>) -> Result<LogBatch, String> {
     let config = ConfigBuilder::new()
         .set_time_format_rfc3339()
         .set_target_level(LevelFilter::Off)
@@ -28,6 +30,7 @@ pub fn init(level: LevelFilter, file: Option<&Path>) -> Result<(), String> {
         .set_location_level(LevelFilter::Off)
         .add_filter_allow_str(OWN_TARGET)
         .build();
+    let batch = LogBatch::default();
     let installed = match file {
         Some(path) => {
             let file = OpenOptions::new()
@@ -35,10 +38,14 @@ pub fn init(level: LevelFilter, file: Option<&Path>) -> Result<(), String> {
                 .append(true)
                 .open(path)
                 .map_err(|e| format!("--log-file: cannot open {}: {e}", path.display()))?;
-            // One write call per line: the logger writes each line in many small pieces.
-            WriteLogger::init(level, config, LineWriter::new(file))
+            WriteLogger::init(level, config, BatchedWriter::new(file, batch.clone()))
         }
-        None => TermLogger::init(level, config, TerminalMode::Stderr, ColorChoice::Never),
+        None => WriteLogger::init(
+            level,
+            config,
+            BatchedWriter::new(std::io::stderr(), batch.clone()),
+        ),
     };
-    installed.map_err(|e| format!("cannot install the logger: {e}"))
+    installed.map_err(|e| format!("cannot install the logger: {e}"))?;
+    Ok(batch)
 }

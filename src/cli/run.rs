@@ -23,10 +23,13 @@ pub fn run(mut args: Arguments) -> i32 {
     if let Err(code) = super::finish(args) {
         return code;
     }
-    if let Err(message) = super::logging::init(level, log_file.as_deref()) {
-        eprintln!("conductor: {message}");
-        return 2;
-    }
+    let log_batch = match super::logging::init(level, log_file.as_deref()) {
+        Ok(batch) => batch,
+        Err(message) => {
+            eprintln!("conductor: {message}");
+            return 2;
+        }
+    };
     let listener = match driver::bind(&config.host, config.port) {
         Ok(l) => l,
         Err(e) => {
@@ -35,13 +38,14 @@ pub fn run(mut args: Arguments) -> i32 {
         }
     };
     let (json, txt) = config.status_paths();
-    let driver = match Driver::new(listener, config.core_config(), StatusFiles { json, txt }) {
+    let mut driver = match Driver::new(listener, config.core_config(), StatusFiles { json, txt }) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("conductor: error: cannot start the event loop: {e}");
             return 1;
         }
     };
+    driver.flush_log_batches(log_batch);
     println!("listening on {}", driver.address());
     let _ = std::io::stdout().flush();
     log::info!(
@@ -50,11 +54,11 @@ pub fn run(mut args: Arguments) -> i32 {
         driver.address()
     );
     let end = driver.run();
+    log::info!("exiting with code {}", end.exit_code());
+    log::logger().flush();
     if let EndKind::Fatal(error) = &end {
         eprintln!("conductor: error: {error}");
     }
-    log::info!("exiting with code {}", end.exit_code());
-    log::logger().flush();
     end.exit_code()
 }
 

@@ -129,7 +129,8 @@ impl Conductor {
             self.rounds.last_step().unwrap_or(0),
             summary.duration,
             self.last_round_slowest
-                .map_or("-".to_string(), |id| id.to_string())
+                .as_ref()
+                .map_or("-", |id| id.as_str())
         );
         self.status.dirty = true;
     }

@@ -12,10 +12,12 @@
 //! so it works even if the loop is stuck (on a blocked log write, say).
 
 mod listen;
+mod log_batch;
 mod peers;
 mod status_files;
 
 pub use listen::{bind, BACKLOG};
+pub use log_batch::{BatchedWriter, LogBatch};
 pub use status_files::{write_atomically, StatusFiles};
 
 use std::io;
@@ -66,6 +68,9 @@ pub struct Driver {
     /// Accepting has failed for lack of file descriptors since the last successful accept.
     out_of_descriptors: bool,
     exiting: Option<(EndKind, Instant)>,
+    /// The logger's batch, and since when it has held unwritten lines.
+    log: LogBatch,
+    log_unwritten_since: Option<Instant>,
 }
 
 impl Driver {
@@ -109,7 +114,15 @@ impl Driver {
             accept_paused_until: None,
             out_of_descriptors: false,
             exiting: None,
+            log: LogBatch::default(),
+            log_unwritten_since: None,
         })
+    }
+
+    /// Flushes the logger's batches (see [`BatchedWriter`]) within
+    /// [`log_batch::FLUSH_AFTER`] of their first line.
+    pub fn flush_log_batches(&mut self, batch: LogBatch) {
+        self.log = batch;
     }
 
     /// The bound address.
@@ -143,6 +156,7 @@ impl Driver {
                 self.write_status();
                 return kind;
             }
+            self.flush_log(now);
             let timeout = if self.peers.has_unfinished_reads() {
                 Some(StdDuration::ZERO)
             } else {
@@ -192,11 +206,25 @@ impl Driver {
             self.core.poll_timeout(),
             self.accept_paused_until,
             self.exiting.as_ref().map(|(_, d)| *d),
+            self.log_unwritten_since.map(|t| t + log_batch::FLUSH_AFTER),
         ];
         let next = deadlines.into_iter().flatten().min()?;
         // Round up to whole milliseconds so a wake-up is never a little early and busy.
         let wait = (next - now).as_micros().div_ceil(1000) * 1000;
         Some(Duration::from_micros(wait).into())
+    }
+
+    /// Writes the log's batch out once its first line has waited long enough.
+    fn flush_log(&mut self, now: Instant) {
+        if !self.log.has_unwritten() {
+            self.log_unwritten_since = None;
+            return;
+        }
+        let since = *self.log_unwritten_since.get_or_insert(now);
+        if now >= since + log_batch::FLUSH_AFTER {
+            log::logger().flush();
+            self.log_unwritten_since = None;
+        }
     }
 
     /// The ending, once the core has ended and every connection is closed or the drain time
