@@ -252,12 +252,13 @@ fn new_wave_steps(before: &Snapshot, after: &Conductor) -> Result<Vec<u32>, Viol
     Ok(steps)
 }
 
-/// The client whose bytes the step received, and how often it may have become ready (Idle or
-/// Done) by them: once by completing its hello, and once per `!` — an upper bound, since a `!`
-/// may also sit inside a text.
+/// The client whose bytes the step received; how often it may have become ready (Idle or
+/// Done) by them: once by completing its hello, and once per `!`; and whether it may have left
+/// by an `X` or `R`. Upper bounds: these bytes may also sit inside a text.
 struct Sender {
     conn: Option<ConnId>,
     readies: usize,
+    leaves: bool,
 }
 
 impl Sender {
@@ -266,6 +267,7 @@ impl Sender {
             return Sender {
                 conn: None,
                 readies: 0,
+                leaves: false,
             };
         };
         let readies = match before.conns.get(conn) {
@@ -278,6 +280,7 @@ impl Sender {
         Sender {
             conn: Some(*conn),
             readies,
+            leaves: bytes.iter().any(|&b| b == b'X' || b == b'R'),
         }
     }
 
@@ -437,11 +440,12 @@ impl StepView<'_> {
             }
             let msgs = self.queued.get(conn).map_or(&[][..], Vec::as_slice);
             let delivered = msgs.ends_with(&[ConductorMsg::Exit]);
-            // Unless it left or was refused in this step before the end, or stopped reading and
-            // was dropped (its queue given up).
+            // Unless, in this step and before the end, it was refused, it left (an `X` or
+            // `R` from it, or its connection closed), or it stopped reading and was dropped.
             let refused = msgs.iter().any(|m| matches!(m, ConductorMsg::Refusal(_)));
+            let left = self.sender.conn == Some(*conn) && self.sender.leaves;
             ensure!(
-                delivered || refused || self.step.closed.contains(conn),
+                delivered || refused || left || self.step.closed.contains(conn),
                 "{conn} was not sent {announce:?} and X at the end"
             );
         }
