@@ -1,6 +1,9 @@
 //! The embedding example (`examples/threaded_server.rs`) really serves rounds: its `serve`
 //! loop runs here on a free port and raw clients go through two rounds and the planned end.
 
+// Tests drive the example over real sockets (see clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 #[path = "../examples/threaded_server.rs"]
 #[allow(dead_code)] // its `main` is for `cargo run --example`
 mod threaded_server;
