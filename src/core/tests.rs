@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::conn::StateKind;
+use crate::conn::{rule, Event, Rule, StateKind, ALL_EVENTS, ALL_STATES};
 use crate::core::{Input, StopRequest};
 use crate::harness::{hello, Harness};
 use crate::round::EndKind;
@@ -211,6 +211,147 @@ fn violations_after_hello_name_message_and_state() {
         h.send(a, bytes);
         let reason = refusal(&h.take(a));
         assert!(reason.contains(expected), "{bytes:?}: {reason}");
+    }
+}
+
+/// A harness with client `a` in `kind` (and, past the hello, `b` in the same round).
+fn client_in(kind: StateKind) -> (Harness, crate::core::ConnId) {
+    let mut h = Harness::with(|c| {
+        c.rounds.min_clients = 2;
+        c.hello_timeout = ms(100);
+        c.drop_after = ms(300);
+    });
+    let a = match kind {
+        StateKind::AwaitingHello | StateKind::Refused => {
+            let a = h.connect();
+            h.take(a);
+            a
+        }
+        _ => h.join("a"),
+    };
+    match kind {
+        StateKind::AwaitingHello | StateKind::Idle => {}
+        StateKind::Refused => {
+            // A refusal it does not read: the connection stays Refused while the R waits.
+            h.set_stalled(a, true);
+            h.send(a, b"Z");
+        }
+        StateKind::GoSent | StateKind::Working | StateKind::Done => {
+            h.join("b");
+            match kind {
+                StateKind::Working => h.send(a, b"K"),
+                StateKind::Done => h.send(a, b"K!"),
+                _ => {}
+            }
+        }
+    }
+    h.take(a);
+    assert_eq!(state(&h, a), kind, "set-up");
+    (h, a)
+}
+
+/// Delivers `event` to `conn` as a client (or the clock) would.
+fn deliver(h: &mut Harness, conn: crate::core::ConnId, event: Event) {
+    match event {
+        Event::Hello => h.send_msg(conn, &hello("fresh")),
+        Event::Received => h.send(conn, b"K"),
+        Event::Done => h.send(conn, b"!"),
+        Event::Working => h.send(conn, b"W"),
+        Event::Here => h.send(conn, b"."),
+        Event::Ping => h.send(conn, b"?"),
+        Event::Exit => h.send(conn, b"X"),
+        Event::Refusal => h.send_msg(conn, &ClientMsg::Refusal(Reason::new("bye").unwrap())),
+        Event::Garbage => h.send(conn, b"Z"),
+        Event::Eof => h.close(conn),
+        Event::HelloTimeout => h.advance(ms(100)),
+        Event::LivenessTimeout => h.advance(ms(300)),
+        Event::Go => unreachable!("waves are not delivered by hand"),
+    }
+}
+
+#[test]
+fn every_row_of_the_transition_table_holds_in_the_core() {
+    let mut rows = 0;
+    for kind in ALL_STATES {
+        for event in ALL_EVENTS {
+            let rule = rule(kind, event);
+            if event == Event::Go || rule == Rule::Never {
+                continue; // waves: the round tests; Never: the invariants check it never happens
+            }
+            rows += 1;
+            let (mut h, a) = client_in(kind);
+            let pending = h.core.pending(a).to_vec();
+            deliver(&mut h, a, event);
+            let case = format!("{event:?} in {kind}: {rule:?}");
+            match rule {
+                Rule::Admit => assert_eq!(state(&h, a), StateKind::Idle, "{case}"),
+                Rule::To(next) => assert_eq!(state(&h, a), next, "{case}"),
+                Rule::AckAndDone => assert_eq!(state(&h, a), StateKind::Done, "{case}"),
+                Rule::Answer => {
+                    assert_eq!(h.take(a), [ConductorMsg::Here], "{case}");
+                    assert_eq!(state(&h, a), kind, "{case}");
+                }
+                Rule::Refresh => {
+                    assert_eq!(h.take(a), [], "{case}");
+                    assert_eq!(state(&h, a), kind, "{case}");
+                }
+                Rule::Violation => {
+                    let reason = refusal(&h.take(a));
+                    assert!(
+                        reason.starts_with("protocol violation: received "),
+                        "{case}: {reason}"
+                    );
+                    assert!(
+                        reason.ends_with(&format!(" in state {kind}")),
+                        "{case}: {reason}"
+                    );
+                    assert!(h.is_closed(a), "{case}");
+                }
+                Rule::TimedOut => {
+                    let expected = match kind {
+                        StateKind::AwaitingHello => "hello timeout: no hello within 100 ms",
+                        _ => "liveness timeout",
+                    };
+                    assert_eq!(refusal(&h.take(a)), expected, "{case}");
+                    assert!(h.is_closed(a), "{case}");
+                }
+                Rule::Remove => {
+                    assert_eq!(h.take(a), [], "{case}: nothing is sent back");
+                    assert!(h.is_closed(a), "{case}");
+                }
+                Rule::Ignore => {
+                    assert_eq!(h.core.pending(a), pending, "{case}: nothing more is queued");
+                    assert_eq!(state(&h, a), StateKind::Refused, "{case}");
+                }
+                Rule::Never => {}
+            }
+        }
+    }
+    assert_eq!(
+        rows, 67,
+        "every state and event but waves and impossible pairs"
+    );
+}
+
+#[test]
+fn refusals_for_bytes_that_are_no_message_show_them() {
+    let cases: Vec<(&[u8], &str)> = vec![
+        (b"\x00", "received unknown message type 0x00 in state Idle"),
+        (b"'", "received unknown message type 0x27 in state Idle"),
+        (
+            b"R\x03\0\0\0ab\x07",
+            "received an invalid refusal (refusal text is invalid: byte 0x07 at offset 2 is not \
+             printable ASCII) in state Idle",
+        ),
+    ];
+    for (bytes, expected) in cases {
+        let mut h = Harness::with(|c| c.rounds.min_clients = 9);
+        let a = h.join("a");
+        h.send(a, bytes);
+        assert_eq!(
+            refusal(&h.take(a)),
+            format!("protocol violation: {expected}")
+        );
     }
 }
 
