@@ -781,3 +781,13 @@ fn a_client_dropped_by_the_countdown_broadcast_does_not_hold_the_wave_up() {
     assert_eq!(h.take(a), [ConductorMsg::Cease, ConductorMsg::Exit]);
     assert_eq!(h.exit, Some(EndKind::Planned));
 }
+
+#[test]
+fn a_connection_accepted_after_the_end_is_closed_with_nothing_sent() {
+    let mut h = Harness::with(|_| {});
+    h.stop(StopRequest::Interrupt);
+    assert!(h.core.is_finished());
+    let late = h.connect();
+    assert_eq!(h.take(late), []);
+    assert!(h.is_closed(late));
+}
