@@ -7,11 +7,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use crate::conn::Event;
 use crate::core::{Conductor, ConnId, CoreConfig, Input, Output, StopRequest};
 use crate::invariants::{check_state, check_step, Snapshot, Step, StepInput};
 use crate::round::EndKind;
 use crate::time::{Duration, Instant};
-use crate::wire::{ClientMsg, ConductorMsg, Id, RawHello, VERSION};
+use crate::wire::{ClientMsg, ConductorMsg, Id, RawHello, Reason, VERSION};
 
 /// What the driver saw during one step.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -267,6 +268,26 @@ impl Harness {
     pub fn is_closed(&self, conn: ConnId) -> bool {
         self.closed.contains(&conn)
     }
+}
+
+/// The bytes a client named `name` sends for a message event of the transition table (`garbage`
+/// is a `Z`, a byte that starts no message); `None` for the events that are no message.
+pub fn client_bytes(event: Event, name: &str) -> Option<Vec<u8>> {
+    let msg = match event {
+        Event::Hello => hello(name),
+        Event::Received => ClientMsg::Received,
+        Event::Done => ClientMsg::Done,
+        Event::Working => ClientMsg::Working,
+        Event::Here => ClientMsg::Here,
+        Event::Ping => ClientMsg::Ping,
+        Event::Exit => ClientMsg::Exit,
+        Event::Refusal => ClientMsg::Refusal(Reason::lossy("leaving")),
+        Event::Garbage => return Some(b"Z".to_vec()),
+        Event::Eof | Event::Go | Event::HelloTimeout | Event::LivenessTimeout => return None,
+    };
+    let mut bytes = Vec::new();
+    msg.encode_into(&mut bytes);
+    Some(bytes)
 }
 
 /// A valid client hello for `name`.

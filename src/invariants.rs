@@ -506,38 +506,66 @@ mod tests {
     use crate::core::StopRequest;
     use crate::harness::{Harness, Observed};
 
+    /// A step as the harness recorded it, to be checked again after tampering with it.
+    struct Recorded {
+        h: Harness,
+        before: Snapshot,
+        seen: Observed,
+        input: Input<'static>,
+    }
+
+    impl Recorded {
+        /// Records `input` as the next step of `h`.
+        fn step(mut h: Harness, input: Input<'static>) -> Recorded {
+            let before = Snapshot::of(&h.core);
+            h.input(input.clone());
+            let seen = h.observed().clone();
+            Recorded {
+                h,
+                before,
+                seen,
+                input,
+            }
+        }
+
+        fn check(&self) -> Result<(), Violation> {
+            let step = Step {
+                input: StepInput::Input(&self.input),
+                written: &self.seen.written,
+                closed: &self.seen.closed,
+                exit: self.seen.exit.as_ref(),
+            };
+            check_step(&self.before, &step, &self.h.core)
+        }
+    }
+
     /// The step in which `b`'s Done ends round 0 and wave 1 goes to `a`, `b` and the late
-    /// joiner `c`: the snapshot before it and what the harness saw.
-    fn wave_step() -> (Harness, Snapshot, Observed, [ConnId; 3]) {
+    /// joiner `c`.
+    fn wave_step() -> (Recorded, [ConnId; 3]) {
         let mut h = Harness::with(|c| c.rounds.min_clients = 2);
         let a = h.join("a");
         let b = h.join("b");
         h.send(a, b"K!");
         let c = h.join("c");
-        let before = Snapshot::of(&h.core);
-        h.send(b, b"!");
-        let seen = h.observed().clone();
-        assert_eq!(
-            seen.written.len(),
-            3,
-            "the wave reached a, b and c: {seen:?}"
+        let step = Recorded::step(
+            h,
+            Input::Received {
+                conn: b,
+                bytes: b"!",
+            },
         );
-        (h, before, seen, [a, b, c])
+        let reached = step.seen.written.len();
+        assert_eq!(reached, 3, "the wave reached a, b and c: {:?}", step.seen);
+        (step, [a, b, c])
     }
 
-    fn check(
-        h: &Harness,
-        before: &Snapshot,
-        seen: &Observed,
-        input: &Input<'_>,
-    ) -> Result<(), Violation> {
-        let step = Step {
-            input: StepInput::Input(input),
-            written: &seen.written,
-            closed: &seen.closed,
-            exit: seen.exit.as_ref(),
-        };
-        check_step(before, &step, &h.core)
+    /// A quiet step after that wave, in which the harness claims to have written `bytes`.
+    fn claimed(conn_bytes: impl FnOnce([ConnId; 3]) -> (ConnId, Vec<u8>)) -> Recorded {
+        let (wave, conns) = wave_step();
+        let mut quiet = Recorded::step(wave.h, Input::Tick);
+        let (conn, bytes) = conn_bytes(conns);
+        quiet.seen.written.insert(conn, bytes);
+        quiet
     }
 
     fn fails(result: Result<(), Violation>, expected: &str) {
@@ -549,116 +577,66 @@ mod tests {
 
     #[test]
     fn a_real_wave_passes() {
-        let (h, before, seen, [_, b, _]) = wave_step();
-        let input = Input::Received {
-            conn: b,
-            bytes: b"!",
-        };
-        assert_eq!(check(&h, &before, &seen, &input), Ok(()));
-        assert_eq!(check_state(&h.core), Ok(()));
+        let (step, _) = wave_step();
+        assert_eq!(step.check(), Ok(()));
+        assert_eq!(check_state(&step.h.core), Ok(()));
     }
 
     #[test]
     fn a_wave_while_a_participant_works_is_caught() {
-        let (h, mut before, seen, [a, b, _]) = wave_step();
-        before.conns.get_mut(&a).unwrap().kind = StateKind::Working;
-        let input = Input::Received {
-            conn: b,
-            bytes: b"!",
-        };
-        fails(
-            check(&h, &before, &seen, &input),
-            "while #0 was still Working",
-        );
+        let (mut step, [a, _, _]) = wave_step();
+        step.before.conns.get_mut(&a).unwrap().kind = StateKind::Working;
+        fails(step.check(), "while #0 was still Working");
     }
 
     #[test]
     fn a_go_to_a_client_not_ready_is_caught() {
-        let (h, mut before, seen, [_, b, c]) = wave_step();
-        before.conns.get_mut(&c).unwrap().kind = StateKind::AwaitingHello;
-        let input = Input::Received {
-            conn: b,
-            bytes: b"!",
-        };
-        fails(
-            check(&h, &before, &seen, &input),
-            "#2 was sent Go [1] while AwaitingHello",
-        );
-        before.conns.get_mut(&c).unwrap().kind = StateKind::Idle;
-        before.conns.get_mut(&c).unwrap().closing = true;
-        fails(check(&h, &before, &seen, &input), "while Idle, closing");
+        let (mut step, [_, _, c]) = wave_step();
+        step.before.conns.get_mut(&c).unwrap().kind = StateKind::AwaitingHello;
+        fails(step.check(), "#2 was sent Go [1] while AwaitingHello");
+        let was = step.before.conns.get_mut(&c).unwrap();
+        (was.kind, was.closing) = (StateKind::Idle, true);
+        fails(step.check(), "while Idle, closing");
     }
 
     #[test]
     fn a_step_that_does_not_follow_the_last_is_caught() {
-        let (h, mut before, seen, [_, b, _]) = wave_step();
-        before.last_step = Some(5);
-        let input = Input::Received {
-            conn: b,
-            bytes: b"!",
-        };
-        fails(check(&h, &before, &seen, &input), "must carry 6");
+        let (mut step, _) = wave_step();
+        step.before.last_step = Some(5);
+        fails(step.check(), "must carry 6");
     }
 
     #[test]
     fn a_go_without_a_wave_is_caught() {
-        let (h, _, _, [a, _, _]) = wave_step();
-        let before = Snapshot::of(&h.core);
-        let seen = Observed {
-            written: BTreeMap::from([(a, vec![b'!', 1, 0, 0, 0])]),
-            ..Observed::default()
-        };
-        fails(
-            check(&h, &before, &seen, &Input::Tick),
-            "this step's waves carry []",
-        );
+        let step = claimed(|[a, _, _]| (a, vec![b'!', 1, 0, 0, 0]));
+        fails(step.check(), "this step's waves carry []");
     }
 
     #[test]
     fn exit_outside_the_end_and_bytes_after_a_refusal_are_caught() {
-        let (h, _, _, [a, _, _]) = wave_step();
-        let before = Snapshot::of(&h.core);
-        let seen = Observed {
-            written: BTreeMap::from([(a, b"X".to_vec())]),
-            ..Observed::default()
-        };
-        fails(
-            check(&h, &before, &seen, &Input::Tick),
-            "although the conductor did not end",
-        );
-        let seen = Observed {
-            written: BTreeMap::from([(a, b"R\x02\0\0\0no.".to_vec())]),
-            ..Observed::default()
-        };
-        fails(check(&h, &before, &seen, &Input::Tick), "after its refusal");
+        let step = claimed(|[a, _, _]| (a, b"X".to_vec()));
+        fails(step.check(), "although the conductor did not end");
+        let step = claimed(|[a, _, _]| (a, b"R\x02\0\0\0no.".to_vec()));
+        fails(step.check(), "after its refusal");
     }
 
     #[test]
     fn an_end_without_c_then_x_is_caught() {
-        let (mut h, _, _, [a, _, _]) = wave_step();
-        let before = Snapshot::of(&h.core);
-        let input = Input::Stop(StopRequest::Interrupt);
-        h.input(input.clone());
-        let mut seen = h.observed().clone();
-        assert_eq!(check(&h, &before, &seen, &input), Ok(()));
-        seen.written.insert(a, b"X".to_vec());
-        fails(
-            check(&h, &before, &seen, &input),
-            "expected Cease then Exit last",
-        );
-        seen.exit = None;
-        fails(
-            check(&h, &before, &seen, &input),
-            "Exit output None but the conductor ended",
-        );
+        let (wave, [a, _, _]) = wave_step();
+        let mut end = Recorded::step(wave.h, Input::Stop(StopRequest::Interrupt));
+        assert_eq!(end.check(), Ok(()));
+        end.seen.written.insert(a, b"X".to_vec());
+        fails(end.check(), "expected Cease then Exit last");
+        end.seen.exit = None;
+        fails(end.check(), "Exit output None but the conductor ended");
     }
 
     #[test]
     fn counts_that_disagree_with_the_connections_are_caught() {
-        let (mut h, _, _, _) = wave_step();
-        h.core.corrupt_ready_count(7);
+        let (mut step, _) = wave_step();
+        step.h.core.corrupt_ready_count(7);
         fails(
-            check_state(&h.core),
+            check_state(&step.h.core),
             "counts 7 ready clients, a scan finds 0",
         );
     }

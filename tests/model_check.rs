@@ -2,7 +2,8 @@
 //!
 //! Clients drive the real `Conductor` through the test harness. From every reached state every
 //! possible next event is tried: each client connecting, sending a hello, `K`, `!`, `W`, `.`,
-//! `?`, `X` or a byte that is no message, or closing its connection; time jumping to the core's
+//! `?`, `X` or a byte that is no message (not `R`, which leaves exactly as `X` does), or closing
+//! its connection; time jumping to the core's
 //! next deadline; a graceful stop (SIGTERM), an interrupt (SIGINT) and a fatal error; and, in
 //! the second model, each client stopping and resuming reading. The harness checks the
 //! invariants of `lockstep::invariants` after every step, so every state and every transition
@@ -30,59 +31,17 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::time::Instant as Clock;
 
+use lockstep::conn::{Event, ALL_EVENTS};
 use lockstep::core::{ConnId, CoreConfig, Input, StopRequest};
-use lockstep::harness::{hello, Harness};
+use lockstep::harness::{client_bytes, Harness};
 use lockstep::round::EndKind;
 use lockstep::time::Duration;
-use lockstep::wire::ClientMsg;
-
-/// What a client can send.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Msg {
-    Hello,
-    Received,
-    Done,
-    Working,
-    Here,
-    Ping,
-    Exit,
-    Garbage,
-}
-
-const MSGS: [Msg; 8] = [
-    Msg::Hello,
-    Msg::Received,
-    Msg::Done,
-    Msg::Working,
-    Msg::Here,
-    Msg::Ping,
-    Msg::Exit,
-    Msg::Garbage,
-];
-
-impl Msg {
-    fn bytes(self, client: usize) -> Vec<u8> {
-        let msg = match self {
-            Msg::Hello => hello(&format!("client-{client}")),
-            Msg::Received => ClientMsg::Received,
-            Msg::Done => ClientMsg::Done,
-            Msg::Working => ClientMsg::Working,
-            Msg::Here => ClientMsg::Here,
-            Msg::Ping => ClientMsg::Ping,
-            Msg::Exit => ClientMsg::Exit,
-            Msg::Garbage => return b"Z".to_vec(),
-        };
-        let mut bytes = Vec::new();
-        msg.encode_into(&mut bytes);
-        bytes
-    }
-}
 
 /// One event of the model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Action {
     Connect(usize),
-    Send(usize, Msg),
+    Send(usize, Event),
     Close(usize),
     /// The client stops reading.
     Stall(usize),
@@ -103,11 +62,11 @@ impl Action {
     }
 }
 
-/// A model: how many clients, what they may send, the conductor's settings, whether clients
-/// may stop reading.
+/// A model: how many clients, which message events of the transition table they send, the
+/// conductor's settings, whether clients may stop reading.
 struct Setup {
     clients: usize,
-    msgs: &'static [Msg],
+    sends: fn(Event) -> bool,
     config: fn(&mut CoreConfig),
     stalls: bool,
 }
@@ -158,7 +117,9 @@ impl State {
                 continue;
             }
             if !ended {
-                actions.extend(setup.msgs.iter().map(|&m| Action::Send(i, m)));
+                let sent = ALL_EVENTS.into_iter().filter(|&e| (setup.sends)(e));
+                let messages = sent.filter(|&e| client_bytes(e, "any").is_some());
+                actions.extend(messages.map(|e| Action::Send(i, e)));
             }
             actions.push(Action::Close(i));
             if setup.stalls && client.stalled {
@@ -183,7 +144,10 @@ impl State {
         let conn = |i: usize| self.clients[i].conn.expect("the action needs a connection");
         match action {
             Action::Connect(i) => self.clients[i].conn = Some(self.h.connect()),
-            Action::Send(i, msg) => self.h.send(conn(i), &msg.bytes(i)),
+            Action::Send(i, event) => {
+                let bytes = client_bytes(event, &format!("client-{i}"));
+                self.h.send(conn(i), &bytes.expect("a message event"));
+            }
             Action::Close(i) => self.h.close(conn(i)),
             Action::Stall(i) => {
                 self.h.set_stalled(conn(i), true);
@@ -384,11 +348,14 @@ fn apply_or_report(state: &mut State, action: Action, path: impl FnOnce() -> Vec
 }
 
 /// Three clients, every liveness timer and the slow-round `T` on, a planned end after three
-/// waves with a countdown of one, steps wrapping at two. Durations are a few milliseconds of
-/// virtual time, and all different, so that probes, drops, hello timeouts and `T` interleave.
+/// waves with a countdown of one, steps wrapping at two. Durations of one or two milliseconds
+/// of virtual time (probe 1, drop 2, hello timeout 1, `T` every 2) make probes, drops, hello
+/// timeouts and `T` interleave while the search still takes seconds; longer ones multiply the
+/// relative times a state can hold without adding new orders of events.
 const TIMERS: Setup = Setup {
     clients: 3,
-    msgs: &MSGS,
+    // Every message; `R` removes a client exactly as `X` does.
+    sends: |e| e != Event::Refusal,
     config: |c| {
         c.rounds.min_clients = 2;
         c.rounds.rounds = 3;
@@ -411,15 +378,7 @@ const TIMERS: Setup = Setup {
 /// covers it).
 const SLOW_READERS: Setup = Setup {
     clients: 2,
-    msgs: &[
-        Msg::Hello,
-        Msg::Received,
-        Msg::Done,
-        Msg::Working,
-        Msg::Here,
-        Msg::Exit,
-        Msg::Garbage,
-    ],
+    sends: |e| !matches!(e, Event::Refusal | Event::Ping),
     config: |c| {
         c.rounds.min_clients = 1;
         c.rounds.rounds = 2;
@@ -438,7 +397,7 @@ fn three_clients_with_timers_keep_the_invariants_and_never_get_stuck() {
 
     // Two full rounds with a join and a leave, then the planned end, are among the states.
     use Action::*;
-    use Msg::*;
+    use Event::*;
     let run = [
         Connect(0),
         Send(0, Hello),
@@ -473,7 +432,7 @@ fn clients_that_stop_reading_keep_the_invariants_and_never_get_stuck() {
     // The case that once held a round up for ever: a client that stopped reading is dropped
     // by the `S` broadcast just before the last wave; the other finishes and the end comes.
     use Action::*;
-    use Msg::*;
+    use Event::*;
     let run = [
         Connect(0),
         Stall(0),

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::conn::{rule, Event, Rule, StateKind, ALL_EVENTS, ALL_STATES};
 use crate::core::{Input, StopRequest};
-use crate::harness::{hello, Harness};
+use crate::harness::{client_bytes, hello, Harness};
 use crate::round::EndKind;
 use crate::time::Duration;
 use crate::wire::{ClientMsg, ConductorMsg, RawHello, Reason};
@@ -253,19 +253,13 @@ fn client_in(kind: StateKind) -> (Harness, crate::core::ConnId) {
 /// Delivers `event` to `conn` as a client (or the clock) would.
 fn deliver(h: &mut Harness, conn: crate::core::ConnId, event: Event) {
     match event {
-        Event::Hello => h.send_msg(conn, &hello("fresh")),
-        Event::Received => h.send(conn, b"K"),
-        Event::Done => h.send(conn, b"!"),
-        Event::Working => h.send(conn, b"W"),
-        Event::Here => h.send(conn, b"."),
-        Event::Ping => h.send(conn, b"?"),
-        Event::Exit => h.send(conn, b"X"),
-        Event::Refusal => h.send_msg(conn, &ClientMsg::Refusal(Reason::new("bye").unwrap())),
-        Event::Garbage => h.send(conn, b"Z"),
         Event::Eof => h.close(conn),
         Event::HelloTimeout => h.advance(ms(100)),
         Event::LivenessTimeout => h.advance(ms(300)),
-        Event::Go => unreachable!("waves are not delivered by hand"),
+        message => {
+            let bytes = client_bytes(message, "fresh").expect("a message event");
+            h.send(conn, &bytes);
+        }
     }
 }
 
