@@ -45,10 +45,12 @@ impl Conductor {
         self.members.hash(state);
         self.outputs.hash(state);
         self.rounds.fingerprint(now, state);
-        if self.config.status_interval.is_some() {
+        if let Some(interval) = self.config.status_interval {
             self.status.dirty.hash(state);
             self.status.last_phase.hash(state);
-            rel(self.status_deadline()).hash(state);
+            // When the next write may come; any time already past is the same as now.
+            let next_write = self.status.last_due.map(|t| t + interval);
+            rel(next_write.filter(|&t| t > now)).hash(state);
         }
     }
 }
