@@ -44,6 +44,9 @@
 //! let _next_tick = core.poll_timeout();
 //! ```
 //!
+//! [`driver`] runs this loop on mio; `examples/threaded_server.rs` runs it on plain threads
+//! and a channel, as a starting point for other event loops.
+//!
 //! # Panic policy
 //! Nothing a peer sends and no timing of inputs may panic the core. Indexing into the slab is
 //! done only for connection ids the core has just checked or created; the remaining
