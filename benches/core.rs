@@ -9,6 +9,9 @@
 //! cargo bench --bench core -- 1000    # only N = 1000
 //! ```
 
+// Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::time::Instant as Clock;
 
 use lockstep::core::{Conductor, ConnId, CoreConfig, Input, Output};

@@ -9,6 +9,9 @@
 //! It prints `listening on ADDR` first, like the conductor, so `conductor bench --baseline`
 //! can start it and `conductor bench --addr` can drive it.
 
+// Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::io::{self, Read, Write};
 
 use mio::net::{TcpListener, TcpStream};

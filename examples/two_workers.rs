@@ -13,6 +13,9 @@
 //!
 //! It prints the 16 rows, a Sierpinski triangle. `--port P` picks another conductor port.
 
+// Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
 

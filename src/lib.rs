@@ -12,6 +12,8 @@
 //! | [`cidr`] | the `allow` address blocks |
 //! | [`status`] | SPEC §8: the status snapshot and its JSON and text forms |
 //! | [`harness`] | a deterministic in-memory driver for tests and simulations |
+//! | [`invariants`] | the rules every state and step must keep, checked from outside the core |
+//! | [`diagram`] | `fsm-diagrams/`, generated from the transition table and the round controller |
 //!
 //! Everything above performs no I/O: time and bytes come in as inputs, actions come out, so
 //! any event loop can drive the same core. Around it, and never used by it:
@@ -48,10 +50,15 @@
 //! let _next_tick = core.poll_timeout();
 //! ```
 //!
+//! [`driver`] runs this loop on mio; `examples/threaded_server.rs` runs it on plain threads
+//! and a channel, as a starting point for other event loops.
+//!
 //! # Panic policy
 //! Nothing a peer sends and no timing of inputs may panic the core. Indexing into the slab is
 //! done only for connection ids the core has just checked or created; the remaining
 //! `unwrap`-like calls are on values whose validity is established a line above and say so.
+
+#![warn(missing_docs)]
 
 pub mod bench;
 pub mod cidr;
@@ -60,8 +67,10 @@ pub mod client;
 pub mod config;
 pub mod conn;
 pub mod core;
+pub mod diagram;
 pub mod driver;
 pub mod harness;
+pub mod invariants;
 pub mod round;
 pub mod status;
 pub mod time;

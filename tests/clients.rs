@@ -2,6 +2,9 @@
 //! planned rounds, a duplicate id refused with the conductor's reason, Rust, Python and
 //! `conductor join` participants in the same rounds, and the Python client's own unit tests.
 
+// Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 mod common;
 
 use common::participants::{join, python3, python_dir, Participant};

@@ -2,6 +2,9 @@
 //! is refused with a message naming the file (or the command line), the key and the problem;
 //! good files and flags take effect, flags winning.
 
+// Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 mod common;
 
 use common::{run_to_exit, Conductor, TempDir};

@@ -2,6 +2,9 @@
 //! join, leave, refusal, wave and round end, per-message detail only at trace, `--log-file`.
 //! (The `T` line naming who a round waits on is checked in `rounds.rs`.)
 
+// Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 mod common;
 
 use common::{hello_bytes, names, run_round, Conductor, TempDir};

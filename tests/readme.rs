@@ -2,6 +2,9 @@
 //! `config.json`, and its walk-through, run as written (the conductor's arguments and the
 //! participant script pasted into `sh`, on a free port instead of 7878).
 
+// Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 mod common;
 
 use std::process::{Command, Stdio};

@@ -2,6 +2,9 @@
 //! countdown, SIGTERM, SIGINT and a second SIGINT, a fatal error of the listening socket, and
 //! an address that cannot be bound.
 
+// Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 mod common;
 
 use std::io::Write;

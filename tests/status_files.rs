@@ -1,6 +1,9 @@
 //! SPEC §8 end to end: what `status.json` and `status.txt` hold through the phases, when they
 //! are rewritten, that readers never see a partial file, and `conductor status`.
 
+// Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};

@@ -3,9 +3,9 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::conn::StateKind;
+use crate::conn::{rule, Event, Rule, StateKind, ALL_EVENTS, ALL_STATES};
 use crate::core::{Input, StopRequest};
-use crate::harness::{hello, Harness};
+use crate::harness::{client_bytes, hello, Harness};
 use crate::round::EndKind;
 use crate::time::Duration;
 use crate::wire::{ClientMsg, ConductorMsg, RawHello, Reason};
@@ -211,6 +211,141 @@ fn violations_after_hello_name_message_and_state() {
         h.send(a, bytes);
         let reason = refusal(&h.take(a));
         assert!(reason.contains(expected), "{bytes:?}: {reason}");
+    }
+}
+
+/// A harness with client `a` in `kind` (and, past the hello, `b` in the same round).
+fn client_in(kind: StateKind) -> (Harness, crate::core::ConnId) {
+    let mut h = Harness::with(|c| {
+        c.rounds.min_clients = 2;
+        c.hello_timeout = ms(100);
+        c.drop_after = ms(300);
+    });
+    let a = match kind {
+        StateKind::AwaitingHello | StateKind::Refused => {
+            let a = h.connect();
+            h.take(a);
+            a
+        }
+        _ => h.join("a"),
+    };
+    match kind {
+        StateKind::AwaitingHello | StateKind::Idle => {}
+        StateKind::Refused => {
+            // A refusal it does not read: the connection stays Refused while the R waits.
+            h.set_stalled(a, true);
+            h.send(a, b"Z");
+        }
+        StateKind::GoSent | StateKind::Working | StateKind::Done => {
+            h.join("b");
+            match kind {
+                StateKind::Working => h.send(a, b"K"),
+                StateKind::Done => h.send(a, b"K!"),
+                _ => {}
+            }
+        }
+    }
+    h.take(a);
+    assert_eq!(state(&h, a), kind, "set-up");
+    (h, a)
+}
+
+/// Delivers `event` to `conn` as a client (or the clock) would.
+fn deliver(h: &mut Harness, conn: crate::core::ConnId, event: Event) {
+    match event {
+        Event::Eof => h.close(conn),
+        Event::HelloTimeout => h.advance(ms(100)),
+        Event::LivenessTimeout => h.advance(ms(300)),
+        message => {
+            let bytes = client_bytes(message, "fresh").expect("a message event");
+            h.send(conn, &bytes);
+        }
+    }
+}
+
+#[test]
+fn every_row_of_the_transition_table_holds_in_the_core() {
+    let mut rows = 0;
+    for kind in ALL_STATES {
+        for event in ALL_EVENTS {
+            let rule = rule(kind, event);
+            if event == Event::Go || rule == Rule::Never {
+                continue; // waves: the round tests; Never: the invariants check it never happens
+            }
+            rows += 1;
+            let (mut h, a) = client_in(kind);
+            let pending = h.core.pending(a).to_vec();
+            deliver(&mut h, a, event);
+            let case = format!("{event:?} in {kind}: {rule:?}");
+            match rule {
+                Rule::Admit => assert_eq!(state(&h, a), StateKind::Idle, "{case}"),
+                Rule::To(next) => assert_eq!(state(&h, a), next, "{case}"),
+                Rule::AckAndDone => assert_eq!(state(&h, a), StateKind::Done, "{case}"),
+                Rule::Answer => {
+                    assert_eq!(h.take(a), [ConductorMsg::Here], "{case}");
+                    assert_eq!(state(&h, a), kind, "{case}");
+                }
+                Rule::Refresh => {
+                    assert_eq!(h.take(a), [], "{case}");
+                    assert_eq!(state(&h, a), kind, "{case}");
+                }
+                Rule::Violation => {
+                    let reason = refusal(&h.take(a));
+                    assert!(
+                        reason.starts_with("protocol violation: received "),
+                        "{case}: {reason}"
+                    );
+                    assert!(
+                        reason.ends_with(&format!(" in state {kind}")),
+                        "{case}: {reason}"
+                    );
+                    assert!(h.is_closed(a), "{case}");
+                }
+                Rule::TimedOut => {
+                    let expected = match kind {
+                        StateKind::AwaitingHello => "hello timeout: no hello within 100 ms",
+                        _ => "liveness timeout",
+                    };
+                    assert_eq!(refusal(&h.take(a)), expected, "{case}");
+                    assert!(h.is_closed(a), "{case}");
+                }
+                Rule::Remove => {
+                    assert_eq!(h.take(a), [], "{case}: nothing is sent back");
+                    assert!(h.is_closed(a), "{case}");
+                }
+                Rule::Ignore => {
+                    assert_eq!(h.core.pending(a), pending, "{case}: nothing more is queued");
+                    assert_eq!(state(&h, a), StateKind::Refused, "{case}");
+                }
+                Rule::Never => {}
+            }
+        }
+    }
+    assert_eq!(
+        rows, 67,
+        "every state and event but waves and impossible pairs"
+    );
+}
+
+#[test]
+fn refusals_for_bytes_that_are_no_message_show_them() {
+    let cases: Vec<(&[u8], &str)> = vec![
+        (b"\x00", "received unknown message type 0x00 in state Idle"),
+        (b"'", "received unknown message type 0x27 in state Idle"),
+        (
+            b"R\x03\0\0\0ab\x07",
+            "received an invalid refusal (refusal text is invalid: byte 0x07 at offset 2 is not \
+             printable ASCII) in state Idle",
+        ),
+    ];
+    for (bytes, expected) in cases {
+        let mut h = Harness::with(|c| c.rounds.min_clients = 9);
+        let a = h.join("a");
+        h.send(a, bytes);
+        assert_eq!(
+            refusal(&h.take(a)),
+            format!("protocol violation: {expected}")
+        );
     }
 }
 
@@ -564,4 +699,89 @@ fn status_is_due_on_phase_change_and_at_most_every_interval() {
     assert_eq!(h.status_due, 3);
     h.advance(ms(5000));
     assert_eq!(h.status_due, 3, "nothing changed, nothing written");
+}
+
+// --- fingerprint -------------------------------------------------------------------------
+
+fn fingerprint(h: &Harness) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    h.core.fingerprint(h.now, &mut hasher);
+    hasher.finish()
+}
+
+#[test]
+fn fingerprints_ignore_absolute_time_and_the_count_of_waves() {
+    let run = |idle_first: Duration, rounds: usize| {
+        let mut h = Harness::with(|c| {
+            c.rounds.step_wrap = 2;
+            c.probe_after = ms(100);
+            c.status_interval = None;
+        });
+        h.advance(idle_first);
+        let a = h.join("a");
+        for _ in 0..rounds {
+            h.send(a, b"K!");
+        }
+        h.advance(ms(30));
+        h
+    };
+    let early = run(ms(0), 2);
+    assert_eq!(fingerprint(&early), fingerprint(&run(ms(5_000), 4)));
+    assert_ne!(
+        fingerprint(&early),
+        fingerprint(&run(ms(0), 3)),
+        "the next step differs"
+    );
+    let mut working = run(ms(0), 2);
+    let a = working.core.connections().map(|c| c.conn).next().unwrap();
+    working.send(a, b"K");
+    assert_ne!(fingerprint(&early), fingerprint(&working));
+    let mut later = run(ms(0), 2);
+    later.advance(ms(10));
+    assert_ne!(
+        fingerprint(&early),
+        fingerprint(&later),
+        "the next probe is nearer"
+    );
+}
+
+#[test]
+fn a_client_dropped_by_the_countdown_broadcast_does_not_hold_the_wave_up() {
+    // b stops reading after the conductor's hello; wave 0's Go and five answers to `?` fill
+    // its queue to 10 of 14 bytes. The `S 1` before wave 1 takes it over the bound, so b is
+    // dropped after the controller counted it as a participant and before the Go: the round
+    // must not wait for it.
+    let mut h = Harness::with(|c| {
+        c.max_queued_bytes = 14;
+        c.rounds.min_clients = 2;
+        c.rounds.rounds = 2;
+        c.rounds.shutdown_countdown = 1;
+    });
+    let a = h.join("a");
+    let b = h.connect();
+    h.take(b);
+    h.set_stalled(b, true);
+    h.send_msg(b, &hello("b"));
+    assert_eq!(h.take(a), [ConductorMsg::Go(0)]);
+    h.send(b, b"!?????");
+    h.send(a, b"!");
+    assert!(h.is_closed(b), "dropped as not reading");
+    assert_eq!(
+        h.take(a),
+        [ConductorMsg::ShuttingDown(1), ConductorMsg::Go(1)]
+    );
+    h.send(a, b"!");
+    assert_eq!(h.take(a), [ConductorMsg::Cease, ConductorMsg::Exit]);
+    assert_eq!(h.exit, Some(EndKind::Planned));
+}
+
+#[test]
+fn a_connection_accepted_after_the_end_is_closed_with_nothing_sent() {
+    let mut h = Harness::with(|_| {});
+    h.stop(StopRequest::Interrupt);
+    assert!(h.core.is_finished());
+    let late = h.connect();
+    assert_eq!(h.take(late), []);
+    assert!(h.is_closed(late));
 }

@@ -295,3 +295,75 @@ fn interrupt_ends_even_mid_round_and_only_once() {
     assert_eq!(c.ended(), Some(&EndKind::Interrupt));
     assert_eq!(EndKind::Fatal("x".into()).exit_code(), 1);
 }
+
+#[test]
+fn phases_through_a_planned_end() {
+    let mut c = RoundController::new(RoundConfig {
+        min_clients: 2,
+        rounds: 2,
+        shutdown_countdown: 1,
+        ..config()
+    });
+    assert_eq!(c.phase(1), Phase::Waiting);
+    assert_eq!(c.phase(2), Phase::Running, "enough are ready for a wave");
+    run_round(&mut c, at(0), 2);
+    assert_eq!(c.phase(2), Phase::Running, "no S yet");
+    run_round(&mut c, at(1), 2);
+    assert_eq!(
+        c.phase(0),
+        Phase::Stopping,
+        "S 1 went out before the last wave"
+    );
+    assert_eq!(
+        c.poll_decision(at(2), 2),
+        Some(Decision::End(EndKind::Planned))
+    );
+    assert_eq!(c.phase(2), Phase::Stopped);
+    assert_eq!(c.poll_decision(at(3), 2), None, "nothing after the end");
+}
+
+#[test]
+fn reports_outside_a_round_and_stops_after_the_end_change_nothing() {
+    let mut c = RoundController::new(config());
+    let fresh = c.clone();
+    c.participant_done(at(1));
+    c.participant_removed(at(1));
+    assert_eq!(c.on_timeout(at(1)), None);
+    assert_eq!(c, fresh);
+    c.end_now(EndKind::Interrupt);
+    let ended = c.clone();
+    c.graceful_stop();
+    assert_eq!(c, ended, "a stop after the end");
+}
+
+fn fingerprint(c: &RoundController, now: Instant) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    c.fingerprint(now, &mut h);
+    h.finish()
+}
+
+#[test]
+fn fingerprint_keeps_the_next_step_not_the_count_of_waves() {
+    let mut c = RoundController::new(RoundConfig {
+        step_wrap: 3,
+        slow_round: Duration::from_millis(10),
+        ..config()
+    });
+    let mut prints = Vec::new();
+    for wave in 0..7u64 {
+        run_round(&mut c, at(wave * 100), 1);
+        prints.push(fingerprint(&c, at(wave * 100 + 5)));
+    }
+    assert_eq!(
+        prints[0], prints[3],
+        "waves 1 and 4 leave the same next step"
+    );
+    assert_eq!(prints[1], prints[4]);
+    assert_ne!(prints[0], prints[1]);
+    c.poll_decision(at(1000), 1);
+    let running = fingerprint(&c, at(1003));
+    assert_ne!(running, fingerprint(&c, at(1004)), "the next T is nearer");
+    c.graceful_stop();
+    assert_ne!(running, fingerprint(&c, at(1003)), "the waves left count");
+}
