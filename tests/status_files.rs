@@ -8,7 +8,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::{names, run_round, run_to_exit, wait_for, Conductor, TempDir, DEADLINE};
@@ -144,12 +144,14 @@ fn readers_never_see_a_partial_status_file() {
     let path = conductor.dir.path("status.json");
     let txt = conductor.dir.path("status.txt");
     let done = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(AtomicUsize::new(0));
     let reader = {
         let done = Arc::clone(&done);
+        let seen = Arc::clone(&seen);
         std::thread::spawn(move || {
             let mut waves = std::collections::BTreeSet::new();
             let mut reads = 0;
-            while !done.load(Ordering::SeqCst) {
+            while !done.load(Ordering::SeqCst) || waves.len() < 2 {
                 // Once written, the files are always there, whole.
                 let text = std::fs::read_to_string(&path).expect("status.json is always there");
                 let value: Value = serde_json::from_str(&text)
@@ -161,20 +163,26 @@ fn readers_never_see_a_partial_status_file() {
                     "{text:?}"
                 );
                 reads += 1;
+                seen.store(waves.len(), Ordering::SeqCst);
             }
-            (reads, waves.len())
+            reads
         })
     };
     let mut clients = conductor.join_all(&names("rewrite", 2));
     for _ in 0..300 {
         run_round(&mut clients);
     }
+    // However the reader was scheduled, it goes on until it has seen the file change.
+    wait_for("the reader to see two different files", DEADLINE, || {
+        if seen.load(Ordering::SeqCst) < 2 {
+            run_round(&mut clients);
+            return None;
+        }
+        Some(())
+    });
     done.store(true, Ordering::SeqCst);
-    let (reads, distinct) = reader.join().expect("reader");
-    assert!(
-        reads > 0 && distinct > 1,
-        "{reads} reads, {distinct} values"
-    );
+    let reads = reader.join().expect("reader");
+    assert!(reads > 1, "{reads} reads");
     conductor.signal(libc::SIGINT);
     conductor.expect_exit(0);
     let mut left: Vec<String> = std::fs::read_dir(&conductor.dir.0)
@@ -187,6 +195,24 @@ fn readers_never_see_a_partial_status_file() {
         ["status.json", "status.txt"],
         "no temporary file is left"
     );
+}
+
+#[test]
+fn a_stalled_round_keeps_its_status_current() {
+    let conductor = Conductor::start_quiet(&["--status-interval-ms", "100"]);
+    let mut a = conductor.join("stuck");
+    assert_eq!(a.recv_go(), 0);
+    a.send(b"K");
+    // Nothing happens any more, yet the round's age and the client's silence grow in the file.
+    let first = conductor.wait_status("a running round", |s| {
+        s["round_started_ms_ago"].as_u64().is_some() && s["waiting_on"] == json!(["stuck"])
+    });
+    let later = conductor.wait_status("the round a little older", |s| {
+        s["round_started_ms_ago"].as_u64()
+            >= first["round_started_ms_ago"].as_u64().map(|t| t + 300)
+    });
+    assert!(client(&later, "stuck")["last_heard_ms_ago"].as_u64() >= Some(300));
+    assert!(later["uptime_ms"].as_u64() > first["uptime_ms"].as_u64());
 }
 
 #[test]

@@ -1,9 +1,10 @@
 //! The status snapshot (SPEC §8) built from the core's state, and when it is due: every
-//! `status_interval` while something changed, at once when the phase changes. Performs no I/O.
+//! `status_interval` while something in it changes, at once when the phase changes. Performs
+//! no I/O.
 
 use crate::round::Phase;
 use crate::status::{ClientStatus, Slowest, Status};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 
 use super::{Conductor, Output};
 
@@ -50,10 +51,19 @@ impl Conductor {
         }
     }
 
+    /// True while the status changes: an event since the last write, or time alone moving
+    /// it on (a member's `last_heard_ms_ago`, a running round's `round_started_ms_ago`). With
+    /// nobody connected and nothing happening, only the uptime would change, and the files
+    /// are left alone. An interval of zero means "at every event", never "continuously".
+    fn status_changing(&self, interval: Duration) -> bool {
+        let aging = self.members > 0 || self.rounds.round().is_some();
+        self.status.dirty || (aging && !interval.is_zero())
+    }
+
     /// When a deferred status write becomes due.
     pub(super) fn status_deadline(&self) -> Option<Instant> {
         let interval = self.config.status_interval?;
-        if !self.status.dirty || self.rounds.ended().is_some() {
+        if !self.status_changing(interval) || self.rounds.ended().is_some() {
             return None;
         }
         Some(self.status.last_due.map_or(self.started, |t| t + interval))

@@ -697,8 +697,42 @@ fn status_is_due_on_phase_change_and_at_most_every_interval() {
     assert_eq!(h.status_due, 2, "no rewrite per wave");
     h.advance(ms(1000));
     assert_eq!(h.status_due, 3);
+    // A connected member's silence ages in the file: rewritten every interval.
     h.advance(ms(5000));
-    assert_eq!(h.status_due, 3, "nothing changed, nothing written");
+    assert_eq!(h.status_due, 8, "once a second while a member is connected");
+    // The last member leaves: back to waiting, written at once; then nothing changes.
+    h.send(a, b"X");
+    assert_eq!(h.status_due, 9);
+    h.advance(ms(5000));
+    assert_eq!(h.status_due, 9, "nobody connected, nothing written");
+}
+
+#[test]
+fn a_stalled_round_is_rewritten_every_interval() {
+    let mut h = Harness::with(|c| {
+        c.status_interval = Some(ms(100));
+        c.rounds.min_clients = 1;
+    });
+    let a = h.join("a");
+    h.send(a, b"K");
+    let before = h.status_due;
+    h.advance(ms(1000));
+    assert_eq!(h.status_due, before + 10);
+    let st = h.core.status(h.now);
+    assert_eq!(st.round_started_ms_ago, Some(1000));
+    assert_eq!(st.waiting_on, ["a"]);
+}
+
+#[test]
+fn an_interval_of_zero_writes_at_every_event_and_never_wakes_for_time_alone() {
+    let mut h = Harness::with(|c| c.status_interval = Some(ms(0)));
+    let a = h.join("a");
+    let before = h.status_due;
+    h.send(a, b"K");
+    assert_eq!(h.status_due, before + 1);
+    h.advance(ms(10_000));
+    assert_eq!(h.status_due, before + 1, "time alone writes nothing");
+    assert_eq!(h.core.poll_timeout(), None, "a stalled round wakes nobody");
 }
 
 // --- fingerprint -------------------------------------------------------------------------
