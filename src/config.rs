@@ -277,6 +277,22 @@ impl Config {
         Ok(())
     }
 
+    /// Checks the settings against each other once file and flags are applied; `source`
+    /// names where they came from. `min_clients` above `max_clients` could never send a wave.
+    pub fn check(&self, source: &str) -> Result<(), ConfigError> {
+        if self.min_clients > self.max_clients {
+            return Err(ConfigError {
+                source: source.to_string(),
+                key: Some("min_clients".to_string()),
+                problem: format!(
+                    "{} is more than max_clients ({}): no wave could ever be sent",
+                    self.min_clients, self.max_clients
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// The part of the configuration the sans-IO core uses.
     pub fn core_config(&self) -> CoreConfig {
         let mut core = CoreConfig::new(self.server_id);
@@ -437,6 +453,21 @@ mod tests {
         );
         let e = c.set_flag("min_clients", "0").unwrap_err().to_string();
         assert!(e.contains("--min-clients"), "{e}");
+    }
+
+    #[test]
+    fn min_clients_above_max_clients_is_an_error() {
+        let mut c = Config::default();
+        c.set_flag("min_clients", "5").unwrap();
+        c.set_flag("max_clients", "2").unwrap();
+        let e = c.check("config.json and the command line").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config.json and the command line: key \"min_clients\": 5 is more than \
+             max_clients (2): no wave could ever be sent"
+        );
+        c.set_flag("max_clients", "5").unwrap();
+        assert!(c.check("x").is_ok());
     }
 
     #[test]

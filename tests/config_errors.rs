@@ -108,6 +108,17 @@ fn a_file_that_is_not_a_json_object_is_refused() {
 }
 
 #[test]
+fn settings_that_contradict_each_other_are_refused() {
+    let (path, err) = rejected(r#"{"max_clients": 2}"#, &["--min-clients", "5"]);
+    assert!(
+        err.contains(&format!(
+            "{path} and the command line: key \"min_clients\": 5 is more than max_clients (2)"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_given_file_that_is_missing_is_an_error() {
     let dir = TempDir::new("config-missing");
     let (code, out, err) = run_to_exit(&dir.0, &["--config", "nowhere/config.json"]);

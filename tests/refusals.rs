@@ -65,7 +65,7 @@ fn a_hello_over_max_clients_is_refused_with_full() {
         "--max-clients",
         "2",
         "--min-clients",
-        "3",
+        "2",
         "--hello-timeout-ms",
         "0",
     ]);
@@ -75,6 +75,7 @@ fn a_hello_over_max_clients_is_refused_with_full() {
     let mut a = conductor.join("a");
     let mut b = conductor.join("b");
     for c in [&mut a, &mut b] {
+        assert_eq!(c.recv_go(), 0);
         c.send(b"?");
         c.expect(ConductorMsg::Here);
     }

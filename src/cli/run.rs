@@ -88,6 +88,11 @@ fn configure(args: &mut Arguments) -> Result<Config, i32> {
                 })?;
         }
     }
+    let source = format!("{} and the command line", path.display());
+    config.check(&source).map_err(|e| {
+        eprintln!("conductor: {e}");
+        2
+    })?;
     Ok(config)
 }
 
