@@ -136,3 +136,21 @@ fn bench_rejects_an_ambiguous_target() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("exactly one of"));
 }
+
+#[test]
+fn bench_rejects_numbers_it_cannot_measure() {
+    for args in [
+        ["--rounds", "0"],
+        ["--rounds", "18446744073709551615"],
+        ["--warmup", "18446744073709551615"],
+    ] {
+        let output = Command::new(conductor_exe())
+            .args(["bench", "--spawn"])
+            .args(args)
+            .output()
+            .expect("run conductor bench");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("--rounds"), "{args:?}: {stderr}");
+    }
+}

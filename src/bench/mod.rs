@@ -67,6 +67,19 @@ impl Options {
         self.warmup.unwrap_or((self.rounds / 10).clamp(2, 100))
     }
 
+    /// Refuses numbers no run can measure.
+    pub fn check(&self) -> Result<(), String> {
+        if self.clients == 0 || self.rounds == 0 {
+            return Err("--clients and --rounds must be at least 1".to_string());
+        }
+        if self.rounds > MAX_ROUNDS || self.warmup() > MAX_ROUNDS {
+            return Err(format!(
+                "--rounds and --warmup must be at most {MAX_ROUNDS}"
+            ));
+        }
+        Ok(())
+    }
+
     /// Every wave the clients take part in: warm-up, measured rounds, and the wave whose Go
     /// ends the last measured round.
     pub fn waves(&self) -> u64 {
@@ -74,11 +87,13 @@ impl Options {
     }
 }
 
+/// The most rounds (and warm-up waves) one run measures: a run keeps every wave's start time,
+/// and a billion waves is days of rounds at any speed.
+pub const MAX_ROUNDS: u64 = 1_000_000_000;
+
 /// Runs the benchmark and returns its report.
 pub fn run(options: &Options) -> Result<Report, String> {
-    if options.clients == 0 || options.rounds == 0 {
-        return Err("--clients and --rounds must be at least 1".to_string());
-    }
+    options.check()?;
     if options.procs.is_none() {
         procfs::raise_open_files(u64::from(options.clients) + 64)?;
     }

@@ -73,5 +73,6 @@ fn parse(args: &mut Arguments) -> Result<(Options, bool), String> {
             .unwrap_or(0),
         samples: args.contains("--samples"),
     };
+    options.check()?;
     Ok((options, args.contains("--json")))
 }
