@@ -33,6 +33,8 @@ pub(super) enum RecvError {
 pub(super) struct Framed {
     pub(super) stream: TcpStream,
     inbox: Vec<u8>,
+    /// The encoding of the message being sent, kept to be reused.
+    outbox: Vec<u8>,
     /// Whether a read timeout is set on the socket.
     timed: bool,
 }
@@ -42,15 +44,16 @@ impl Framed {
         Framed {
             stream,
             inbox: Vec::new(),
+            outbox: Vec::with_capacity(crate::wire::MAX_MESSAGE_LEN),
             timed: false,
         }
     }
 
     /// Writes one message whole.
     pub(super) fn send(&mut self, msg: &ClientMsg) -> io::Result<()> {
-        let mut bytes = Vec::with_capacity(16);
-        msg.encode_into(&mut bytes);
-        self.stream.write_all(&bytes)
+        self.outbox.clear();
+        msg.encode_into(&mut self.outbox);
+        self.stream.write_all(&self.outbox)
     }
 
     /// The next message: from the buffer if one is complete there, else from the socket,
