@@ -252,17 +252,28 @@ impl Driver {
         }
     }
 
-    /// Reads what a peer sent and feeds it to the core.
+    /// Reads what a peer sent, one chunk at a time, a bounded number of chunks per wake-up.
+    /// Each chunk goes to the core and the core's outputs are carried out before the next
+    /// chunk is read, so the answers to one chunk reach the socket before the next chunk adds
+    /// more: only what the socket cannot take counts against the queue's bound.
     fn read(&mut self, conn: crate::core::ConnId) {
-        let now = self.now();
-        let outcome = self.peers.read(conn, |bytes| {
-            self.core.handle_input(now, Input::Received { conn, bytes });
-        });
-        match outcome {
-            peers::ReadOutcome::Open => {}
-            peers::ReadOutcome::Closed => self.core.handle_input(now, Input::Closed { conn }),
+        for _ in 0..peers::READS_PER_WAKE {
+            let now = self.now();
+            match self.peers.read_chunk(conn) {
+                peers::ReadOutcome::Data(n) => {
+                    let bytes = self.peers.received(n);
+                    self.core.handle_input(now, Input::Received { conn, bytes });
+                    self.drain();
+                }
+                peers::ReadOutcome::Drained => return,
+                peers::ReadOutcome::Closed => {
+                    self.core.handle_input(now, Input::Closed { conn });
+                    self.drain();
+                    return;
+                }
+            }
         }
-        self.drain();
+        self.peers.defer_read(conn);
     }
 
     /// Writes what the core has queued for a peer, as far as the socket takes it.
