@@ -256,6 +256,12 @@ fn running_out_of_file_descriptors_keeps_rounds_going_without_spinning() {
         cpu < 0.5 * wall,
         "the conductor used {cpu:.3} s of CPU in {wall:.3} s: it spins"
     );
+    let log = conductor.log();
+    assert_eq!(
+        log.matches("cannot accept").count(),
+        1,
+        "one warning for the whole stretch: {log}"
+    );
     for c in newcomers.iter_mut() {
         assert!(
             matches!(listen(c, Duration::from_millis(1)), Heard::Silence),
@@ -272,6 +278,7 @@ fn running_out_of_file_descriptors_keeps_rounds_going_without_spinning() {
     for c in newcomers.iter_mut() {
         assert!(matches!(c.recv(), ConductorMsg::Hello(_)));
     }
+    conductor.wait_log("accepting connections again");
     members[0].send(b"K!");
     members.extend(newcomers);
     assert_eq!(round(&mut members), 5);

@@ -71,6 +71,8 @@ pub struct Driver {
     status_files: StatusFiles,
     last_status_error: Option<String>,
     accept_paused_until: Option<Instant>,
+    /// Accepts that failed for lack of descriptors since accepting last worked.
+    accept_failures: u64,
     exiting: Option<(EndKind, Instant)>,
 }
 
@@ -104,6 +106,7 @@ impl Driver {
             status_files,
             last_status_error: None,
             accept_paused_until: None,
+            accept_failures: 0,
             exiting: None,
         })
     }
@@ -224,11 +227,13 @@ impl Driver {
         }
     }
 
-    /// Accepts until the backlog is empty.
+    /// Accepts until the backlog is empty. Running out of descriptors pauses accepting for
+    /// [`ACCEPT_BACKOFF`] at a time; it is logged once when it starts and once when it ends.
     fn accept_all(&mut self) {
         while self.listening && self.accept_paused_until.is_none() {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
+                    self.accepting_again();
                     let now = self.now();
                     let conn = self.core.accept(now, peer);
                     if let Err(e) = self.peers.insert(self.poll.registry(), conn, stream) {
@@ -237,10 +242,18 @@ impl Driver {
                     }
                     self.drain();
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.accepting_again();
+                    return;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_out_of_descriptors(&e) => {
-                    log::warn!("cannot accept: {e}; pausing accepts for {ACCEPT_BACKOFF}");
+                    if self.accept_failures == 0 {
+                        log::warn!(
+                            "cannot accept: {e}; retrying every {ACCEPT_BACKOFF} until descriptors free up"
+                        );
+                    }
+                    self.accept_failures += 1;
                     self.accept_paused_until = Some(self.now() + ACCEPT_BACKOFF);
                 }
                 Err(e) if is_transient_accept_error(&e) => continue,
@@ -249,6 +262,17 @@ impl Driver {
                     return;
                 }
             }
+        }
+    }
+
+    /// Ends a stretch of failed accepts, if one was running.
+    fn accepting_again(&mut self) {
+        if self.accept_failures > 0 {
+            log::info!(
+                "accepting connections again after {} attempt(s) failed for lack of descriptors",
+                self.accept_failures
+            );
+            self.accept_failures = 0;
         }
     }
 
