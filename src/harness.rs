@@ -1,17 +1,31 @@
 //! A deterministic in-memory driver for the core, for tests, simulations and model checking:
 //! connections are numbers, the clock is a value that only moves when told, and everything the
-//! core sends is kept per connection and decoded. Performs no I/O.
+//! core sends is kept per connection and decoded. After every step (one input and the drain of
+//! its outputs) it checks the [`invariants`](crate::invariants) and panics, naming the input,
+//! when one is broken. Performs no I/O.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::core::{Conductor, ConnId, CoreConfig, Input, Output, StopRequest};
+use crate::invariants::{check_state, check_step, Snapshot, Step, StepInput};
 use crate::round::EndKind;
 use crate::time::{Duration, Instant};
 use crate::wire::{ClientMsg, ConductorMsg, Id, RawHello, VERSION};
 
+/// What the driver saw during one step.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// Bytes written to each connection, in order.
+    pub written: BTreeMap<ConnId, Vec<u8>>,
+    /// Connections closed, in order.
+    pub closed: Vec<ConnId>,
+    /// The ending, if the core exited in this step.
+    pub exit: Option<EndKind>,
+}
+
 /// Drives a [`Conductor`] in virtual time and records what it does.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Harness {
     /// The core under test.
     pub core: Conductor,
@@ -28,6 +42,8 @@ pub struct Harness {
     /// How many times status was due.
     pub status_due: usize,
     next_port: u16,
+    /// What the last step did.
+    observed: Observed,
 }
 
 impl Harness {
@@ -43,8 +59,12 @@ impl Harness {
             exit: None,
             status_due: 0,
             next_port: 40000,
+            observed: Observed::default(),
         };
         h.drain();
+        if let Err(v) = check_state(&h.core) {
+            panic!("invariant broken in the initial state: {v}");
+        }
         h
     }
 
@@ -66,11 +86,13 @@ impl Harness {
     /// Opens a connection from `ip`.
     pub fn connect_from(&mut self, ip: IpAddr) -> ConnId {
         self.next_port = self.next_port.wrapping_add(1);
+        let before = self.begin_step();
         let conn = self
             .core
             .accept(self.now, SocketAddr::new(ip, self.next_port));
         self.inbound.insert(conn, Vec::new());
         self.drain();
+        self.end_step(&before, StepInput::Accepted(conn));
         conn
     }
 
@@ -85,9 +107,7 @@ impl Harness {
 
     /// Delivers raw bytes from a client.
     pub fn send(&mut self, conn: ConnId, bytes: &[u8]) {
-        self.core
-            .handle_input(self.now, Input::Received { conn, bytes });
-        self.drain();
+        self.input(Input::Received { conn, bytes });
     }
 
     /// Delivers one encoded message from a client.
@@ -99,14 +119,42 @@ impl Harness {
 
     /// The client closes its connection.
     pub fn close(&mut self, conn: ConnId) {
-        self.core.handle_input(self.now, Input::Closed { conn });
-        self.drain();
+        self.input(Input::Closed { conn });
     }
 
-    /// Feeds any input.
+    /// Feeds any input as one step: handles it, drains the outputs, checks the invariants.
     pub fn input(&mut self, input: Input<'_>) {
-        self.core.handle_input(self.now, input);
+        let before = self.begin_step();
+        self.core.handle_input(self.now, input.clone());
         self.drain();
+        self.end_step(&before, StepInput::Input(&input));
+    }
+
+    /// What the last step wrote, closed and ended.
+    pub fn observed(&self) -> &Observed {
+        &self.observed
+    }
+
+    fn begin_step(&mut self) -> Snapshot {
+        self.observed = Observed::default();
+        Snapshot::of(&self.core)
+    }
+
+    /// Checks the invariants; a broken one panics with the input that broke it.
+    fn end_step(&self, before: &Snapshot, input: StepInput<'_>) {
+        let step = Step {
+            input,
+            written: &self.observed.written,
+            closed: &self.observed.closed,
+            exit: self.observed.exit.as_ref(),
+        };
+        let result = check_step(before, &step, &self.core).and_then(|()| check_state(&self.core));
+        if let Err(v) = result {
+            panic!(
+                "invariant broken at {} µs after {input:?}: {v}",
+                self.now.as_micros()
+            );
+        }
     }
 
     /// Asks the conductor to stop.
@@ -146,8 +194,11 @@ impl Harness {
             self.stalled.insert(conn);
         } else {
             self.stalled.remove(&conn);
+            let n = self.core.pending(conn).len();
+            let before = self.begin_step();
             self.flush(conn);
             self.drain();
+            self.end_step(&before, StepInput::Input(&Input::Sent { conn, n }));
         }
     }
 
@@ -158,10 +209,14 @@ impl Harness {
                 Output::Transmit(conn) => self.flush(conn),
                 Output::Close(conn) => {
                     self.closed.push(conn);
+                    self.observed.closed.push(conn);
                     self.stalled.remove(&conn);
                 }
                 Output::StatusDue => self.status_due += 1,
-                Output::Exit(kind) => self.exit = Some(kind),
+                Output::Exit(kind) => {
+                    self.observed.exit = Some(kind.clone());
+                    self.exit = Some(kind);
+                }
             }
         }
     }
@@ -176,6 +231,11 @@ impl Harness {
         }
         let n = pending.len();
         self.inbound
+            .entry(conn)
+            .or_default()
+            .extend_from_slice(pending);
+        self.observed
+            .written
             .entry(conn)
             .or_default()
             .extend_from_slice(pending);

@@ -12,6 +12,7 @@
 //! | [`cidr`] | the `allow` address blocks |
 //! | [`status`] | SPEC §8: the status snapshot and its JSON and text forms |
 //! | [`harness`] | a deterministic in-memory driver for tests and simulations |
+//! | [`invariants`] | the rules every state and step must keep, checked from outside the core |
 //!
 //! Everything above performs no I/O: time and bytes come in as inputs, actions come out, so
 //! any event loop can drive the same core.
@@ -54,6 +55,7 @@ pub mod conn;
 pub mod core;
 pub mod driver;
 pub mod harness;
+pub mod invariants;
 pub mod round;
 pub mod status;
 pub mod time;

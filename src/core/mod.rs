@@ -166,6 +166,25 @@ pub enum Output {
     Exit(EndKind),
 }
 
+/// A read-only view of one open connection: for checks, tests and drivers that want to show
+/// more than the status snapshot.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnInfo<'a> {
+    /// The connection.
+    pub conn: ConnId,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// Its state in the transition table.
+    pub state: &'a ConnState,
+    /// The client's id, once its hello was accepted.
+    pub client_id: Option<Id>,
+    /// Being closed (refused, left, dropped or the conductor ended): it counts for nothing and
+    /// its input is ignored.
+    pub closing: bool,
+    /// Bytes queued for it and not written yet.
+    pub pending: &'a [u8],
+}
+
 /// One connection as the core sees it.
 #[derive(Clone, Debug)]
 pub(crate) struct Conn {
@@ -198,7 +217,7 @@ impl Conn {
 }
 
 /// The sans-IO conductor. See the module docs for the calling contract.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Conductor {
     config: CoreConfig,
     conns: Slab<Conn>,
@@ -222,7 +241,7 @@ pub struct Conductor {
     scratch: Vec<u8>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct StatusSchedule {
     dirty: bool,
     last_due: Option<Instant>,
@@ -269,9 +288,26 @@ impl Conductor {
         self.members
     }
 
+    /// Members in Idle or Done: those the next wave would go to.
+    pub fn ready_count(&self) -> u32 {
+        self.ready
+    }
+
     /// Open connections, whatever their state.
     pub fn connection_count(&self) -> usize {
         self.conns.len()
+    }
+
+    /// Every open connection, in slot order.
+    pub fn connections(&self) -> impl Iterator<Item = ConnInfo<'_>> + '_ {
+        self.conns.iter().map(|(key, c)| ConnInfo {
+            conn: ConnId(key),
+            peer: c.peer,
+            state: &c.state,
+            client_id: c.id,
+            closing: c.closing,
+            pending: &c.outbox,
+        })
     }
 
     /// True once the conductor has ended and no connection is left to flush.
@@ -364,6 +400,12 @@ impl Conductor {
             }
         }
         self.after_input(now);
+    }
+
+    /// Breaks the ready count, to show that the invariant checks notice.
+    #[cfg(test)]
+    pub(crate) fn corrupt_ready_count(&mut self, ready: u32) {
+        self.ready = ready;
     }
 
     /// Runs the controller until it has nothing more to decide, then schedules status.

@@ -14,7 +14,7 @@ use crate::wire::{ConductorMsg, Reason};
 use super::{Conductor, Conn, ConnId};
 
 /// A min-heap of (deadline, slot, serial).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Timers {
     heap: BinaryHeap<Reverse<(Instant, usize, u64)>>,
 }

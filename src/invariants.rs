@@ -1,0 +1,661 @@
+//! The conductor's invariants, checked from the outside through the core's public API, so that
+//! every way of driving the core — the test harness, a seeded simulator, a fuzz target, the
+//! model checker — can ask after each input whether a rule of SPEC §3–§6 was broken. Performs no
+//! I/O and never changes the core.
+//!
+//! Two checks, both to be called after the driver has drained [`Conductor::poll_output`]:
+//!
+//! - [`check_state`] looks at the state alone: the ready and member counts and the round's
+//!   outstanding count agree with a scan of the connections (so a removed client never counts
+//!   toward a round), every pending participant belongs to the running round, queues are
+//!   bounded, ids are unique, a connection with nothing left to send is closed once it is
+//!   closing, nothing is left undecided, and after `C` or `E` every connection is closing.
+//! - [`check_step`] looks at one step: a [`Snapshot`] taken before the input, the [`Step`]
+//!   (the input and what the driver saw: bytes written per connection, closes, the exit) and
+//!   the core after it. It checks that no client is sent Go while GoSent or Working, that no
+//!   wave goes out while a participant of the running round is GoSent or Working, that
+//!   successive waves' steps differ by exactly 1 modulo `step_wrap`, that refusals are
+//!   non-empty and final, and that the end sends `C` (or `E`) then `X` to every connection and
+//!   nothing after it.
+//!
+//! The bytes a step queued for a connection are recovered without help from the core: what was
+//! written during the step followed by what is still pending, minus what was pending before.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::conn::StateKind;
+use crate::core::{Conductor, ConnId, ConnInfo, Input};
+use crate::round::EndKind;
+use crate::time::Instant;
+use crate::wire::{ConductorMsg, Id};
+
+/// A broken invariant, described for a person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation(pub String);
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+/// Fails with a [`Violation`] built from a format string unless the condition holds.
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(Violation(format!($($msg)+)));
+        }
+    };
+}
+
+/// What [`check_step`] needs to know about the core before an input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    conns: BTreeMap<ConnId, ConnBefore>,
+    waves_sent: u64,
+    last_step: Option<u32>,
+    ended: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ConnBefore {
+    kind: StateKind,
+    closing: bool,
+    pending: usize,
+}
+
+impl Snapshot {
+    /// Records the core as it is now (after the previous step's outputs were drained).
+    pub fn of(core: &Conductor) -> Snapshot {
+        Snapshot {
+            conns: core
+                .connections()
+                .map(|c| {
+                    let before = ConnBefore {
+                        kind: c.state.kind(),
+                        closing: c.closing,
+                        pending: c.pending.len(),
+                    };
+                    (c.conn, before)
+                })
+                .collect(),
+            waves_sent: core.rounds().waves_sent(),
+            last_step: core.rounds().last_step(),
+            ended: core.rounds().ended().is_some(),
+        }
+    }
+}
+
+/// The input a step handled.
+#[derive(Clone, Copy, Debug)]
+pub enum StepInput<'a> {
+    /// [`Conductor::accept`] opened this connection.
+    Accepted(ConnId),
+    /// [`Conductor::handle_input`] was called with this input (the driver's own
+    /// [`Input::Sent`] reports while draining belong to the same step).
+    Input(&'a Input<'a>),
+}
+
+/// One step as the driver saw it: an input, and everything up to the end of the drain.
+#[derive(Clone, Copy, Debug)]
+pub struct Step<'a> {
+    /// The input.
+    pub input: StepInput<'a>,
+    /// Bytes written to each connection's socket during the step, in order.
+    pub written: &'a BTreeMap<ConnId, Vec<u8>>,
+    /// Connections whose [`Output::Close`](crate::core::Output::Close) was polled.
+    pub closed: &'a [ConnId],
+    /// The [`Output::Exit`](crate::core::Output::Exit) polled, if any.
+    pub exit: Option<&'a EndKind>,
+}
+
+/// Counts, round bookkeeping and limits that must hold in every state. See the module docs.
+pub fn check_state(core: &Conductor) -> Result<(), Violation> {
+    let config = core.config();
+    let ended = core.rounds().ended().is_some();
+    let round = core.rounds().round();
+    let (mut ready, mut members, mut pending) = (0u32, 0u32, 0u32);
+    let mut ids = BTreeSet::<Id>::new();
+    for c in core.connections() {
+        let kind = c.state.kind();
+        ensure!(
+            c.pending.len() <= config.max_queued_bytes,
+            "{} holds {} queued bytes, over the bound of {}",
+            c.conn,
+            c.pending.len(),
+            config.max_queued_bytes
+        );
+        ensure!(
+            !(c.closing && c.pending.is_empty()),
+            "{} is closing with nothing left to send but was not closed",
+            c.conn
+        );
+        ensure!(
+            kind != StateKind::Refused || c.closing,
+            "{} is Refused but not closing",
+            c.conn
+        );
+        ensure!(
+            !ended || c.closing,
+            "the conductor has ended but {} ({kind}) is not closing",
+            c.conn
+        );
+        if c.closing {
+            continue;
+        }
+        ensure!(
+            kind.is_joined() == c.client_id.is_some(),
+            "{} is {kind} with id {:?}",
+            c.conn,
+            c.client_id
+        );
+        if let Some(id) = c.client_id {
+            ensure!(ids.insert(id), "two members share the id {id}");
+        }
+        ready += u32::from(kind.is_ready());
+        members += u32::from(kind.is_joined());
+        if kind.is_pending() {
+            pending += 1;
+            let step = c.state.step();
+            ensure!(
+                round.is_some_and(|r| Some(r.step) == step),
+                "{} is {kind} for step {step:?} but the running round is {:?}",
+                c.conn,
+                round.map(|r| r.step)
+            );
+        }
+    }
+    ensure!(
+        core.ready_count() == ready,
+        "the core counts {} ready clients, a scan finds {ready}",
+        core.ready_count()
+    );
+    ensure!(
+        core.member_count() == members,
+        "the core counts {} members, a scan finds {members}",
+        core.member_count()
+    );
+    match round {
+        Some(r) => {
+            ensure!(
+                r.outstanding == pending,
+                "the round waits for {} participants, a scan finds {pending} GoSent or Working",
+                r.outstanding
+            );
+            ensure!(
+                r.outstanding >= 1 && r.outstanding <= r.participants,
+                "the round has {} outstanding of {} participants",
+                r.outstanding,
+                r.participants
+            );
+        }
+        None => ensure!(
+            pending == 0,
+            "{pending} clients are GoSent or Working but no round runs"
+        ),
+    }
+    if !ended && round.is_none() {
+        let decision = core.rounds().clone().poll_decision(Instant::ZERO, ready);
+        ensure!(
+            decision.is_none(),
+            "the controller has {decision:?} due with {ready} ready, but it was not carried out"
+        );
+    }
+    Ok(())
+}
+
+/// The rules about what one step sent and changed. See the module docs.
+pub fn check_step(before: &Snapshot, step: &Step<'_>, after: &Conductor) -> Result<(), Violation> {
+    let after_conns: BTreeMap<ConnId, ConnInfo<'_>> =
+        after.connections().map(|c| (c.conn, c)).collect();
+    let view = StepView {
+        queued: queued_messages(before, step, &after_conns)?,
+        new_steps: new_wave_steps(before, after)?,
+        sender: Sender::of(before, step),
+        before,
+        step,
+        after_conns,
+    };
+    view.check_no_wave_while_pending()?;
+    view.check_gos()?;
+    view.check_refusals()?;
+    view.check_end(after.rounds().ended())
+}
+
+/// The steps of the waves sent in this step, checked to follow the last wave's step by exactly
+/// 1 modulo `step_wrap`.
+fn new_wave_steps(before: &Snapshot, after: &Conductor) -> Result<Vec<u32>, Violation> {
+    let wrap = after.config().rounds.step_wrap.max(1);
+    let waves_sent = after.rounds().waves_sent();
+    ensure!(
+        waves_sent >= before.waves_sent,
+        "waves_sent went back from {} to {waves_sent}",
+        before.waves_sent
+    );
+    let first = before
+        .last_step
+        .map_or(0, |last| (u64::from(last) + 1) % wrap);
+    let steps: Vec<u32> = (0..waves_sent - before.waves_sent)
+        .map(|j| ((first + j) % wrap) as u32) // < wrap ≤ 2^32
+        .collect();
+    if let Some(&last) = steps.last() {
+        ensure!(
+            after.rounds().last_step() == Some(last),
+            "after step {:?} the next wave must carry {last}, the controller says {:?}",
+            before.last_step,
+            after.rounds().last_step()
+        );
+    }
+    Ok(steps)
+}
+
+/// The client whose bytes the step received, and how often it may have become ready (Idle or
+/// Done) by them: once by completing its hello, and once per `!` — an upper bound, since a `!`
+/// may also sit inside a text.
+struct Sender {
+    conn: Option<ConnId>,
+    readies: usize,
+}
+
+impl Sender {
+    fn of(before: &Snapshot, step: &Step<'_>) -> Sender {
+        let StepInput::Input(Input::Received { conn, bytes }) = step.input else {
+            return Sender {
+                conn: None,
+                readies: 0,
+            };
+        };
+        let readies = match before.conns.get(conn) {
+            Some(c) if !c.closing => {
+                let dones = bytes.iter().filter(|&&b| b == b'!').count();
+                dones + usize::from(c.kind == StateKind::AwaitingHello)
+            }
+            _ => 0,
+        };
+        Sender {
+            conn: Some(*conn),
+            readies,
+        }
+    }
+
+    fn readies_of(&self, conn: ConnId) -> usize {
+        if self.conn == Some(conn) {
+            self.readies
+        } else {
+            0
+        }
+    }
+}
+
+/// Everything [`check_step`] looks at.
+struct StepView<'a> {
+    before: &'a Snapshot,
+    step: &'a Step<'a>,
+    after_conns: BTreeMap<ConnId, ConnInfo<'a>>,
+    queued: BTreeMap<ConnId, Vec<ConductorMsg>>,
+    new_steps: Vec<u32>,
+    sender: Sender,
+}
+
+impl StepView<'_> {
+    /// Closed, or closing, after the step.
+    fn gone(&self, conn: ConnId) -> bool {
+        self.after_conns.get(&conn).is_none_or(|c| c.closing)
+    }
+
+    /// No wave while a participant of the running round is GoSent or Working: each of them
+    /// finished (by what it sent) or was removed during the step.
+    fn check_no_wave_while_pending(&self) -> Result<(), Violation> {
+        if self.new_steps.is_empty() {
+            return Ok(());
+        }
+        for (&conn, c) in &self.before.conns {
+            if c.closing || !c.kind.is_pending() {
+                continue;
+            }
+            ensure!(
+                self.gone(conn) || self.sender.readies_of(conn) > 0,
+                "a wave went out while {conn} was still {} and neither Done nor removed",
+                c.kind
+            );
+        }
+        Ok(())
+    }
+
+    /// Every Go belongs to a wave of this step and goes to a client that was ready for it.
+    fn check_gos(&self) -> Result<(), Violation> {
+        for (&conn, msgs) in &self.queued {
+            let gos: Vec<u32> = msgs
+                .iter()
+                .filter_map(|m| match m {
+                    ConductorMsg::Go(s) => Some(*s),
+                    _ => None,
+                })
+                .collect();
+            let mut waves = self.new_steps.iter();
+            for s in &gos {
+                ensure!(
+                    waves.any(|n| n == s),
+                    "{conn} was sent Go {s} but this step's waves carry {:?}",
+                    self.new_steps
+                );
+            }
+            let was = self.before.conns.get(&conn);
+            let ready_before = was.is_some_and(|c| !c.closing && c.kind.is_ready());
+            ensure!(
+                gos.len() <= usize::from(ready_before) + self.sender.readies_of(conn),
+                "{conn} was sent Go {gos:?} while {}",
+                was.map_or("not connected".to_string(), |c| format!(
+                    "{}{}",
+                    c.kind,
+                    if c.closing { ", closing" } else { "" }
+                ))
+            );
+            if let (Some(&s), Some(c)) = (gos.last(), self.after_conns.get(&conn)) {
+                ensure!(
+                    c.closing || c.state.step() == Some(s),
+                    "{conn} was sent Go {s} but is {:?}",
+                    c.state
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// A refusal has a reason, is the last thing its connection is sent, and closes it.
+    fn check_refusals(&self) -> Result<(), Violation> {
+        for (&conn, msgs) in &self.queued {
+            for (i, m) in msgs.iter().enumerate() {
+                let ConductorMsg::Refusal(reason) = m else {
+                    continue;
+                };
+                ensure!(
+                    !reason.as_str().is_empty(),
+                    "{conn} was refused without a reason"
+                );
+                ensure!(
+                    i + 1 == msgs.len() && self.gone(conn),
+                    "{conn} was sent {:?} after its refusal",
+                    &msgs[i + 1..]
+                );
+                ensure!(
+                    self.before.conns.get(&conn).is_none_or(|c| !c.closing),
+                    "{conn} was refused while already closing"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The end: `C` (or `E`), then `X`, to every connection, and nothing after it.
+    fn check_end(&self, ended: Option<&EndKind>) -> Result<(), Violation> {
+        let ended_now = !self.before.ended && ended.is_some();
+        ensure!(
+            self.step.exit.is_some() == ended_now,
+            "Exit output {:?} but the conductor {} in this step",
+            self.step.exit,
+            if ended_now { "ended" } else { "did not end" }
+        );
+        if self.before.ended {
+            ensure!(self.new_steps.is_empty(), "a wave went out after the end");
+            for (conn, msgs) in &self.queued {
+                ensure!(msgs.is_empty(), "{conn} was sent {msgs:?} after the end");
+            }
+            if let StepInput::Accepted(conn) = self.step.input {
+                ensure!(
+                    self.gone(conn),
+                    "{conn} was accepted after the end and not closed"
+                );
+            }
+        }
+        let announce = match ended {
+            Some(EndKind::Fatal(_)) => ConductorMsg::Error,
+            _ => ConductorMsg::Cease,
+        };
+        for (conn, msgs) in &self.queued {
+            let Some(x) = msgs.iter().position(|m| *m == ConductorMsg::Exit) else {
+                continue;
+            };
+            ensure!(
+                ended_now,
+                "{conn} was sent X although the conductor did not end"
+            );
+            ensure!(
+                x + 1 == msgs.len() && x >= 1 && msgs[x - 1] == announce,
+                "{conn} was sent {msgs:?} at the end: expected {announce:?} then Exit last"
+            );
+        }
+        if !ended_now {
+            return Ok(());
+        }
+        for (conn, c) in &self.before.conns {
+            if c.closing {
+                continue;
+            }
+            let msgs = self.queued.get(conn).map_or(&[][..], Vec::as_slice);
+            let delivered = msgs.ends_with(&[ConductorMsg::Exit]);
+            // Unless it left or was refused in this step before the end, or stopped reading and
+            // was dropped (its queue given up).
+            let refused = msgs.iter().any(|m| matches!(m, ConductorMsg::Refusal(_)));
+            ensure!(
+                delivered || refused || self.step.closed.contains(conn),
+                "{conn} was not sent {announce:?} and X at the end"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The messages each connection was sent during the step: what was written, then what is still
+/// pending, without what was already pending before. A queue the core gave up on (the
+/// connection closed) may end in part of a message.
+fn queued_messages(
+    before: &Snapshot,
+    step: &Step<'_>,
+    after: &BTreeMap<ConnId, ConnInfo<'_>>,
+) -> Result<BTreeMap<ConnId, Vec<ConductorMsg>>, Violation> {
+    let conns: BTreeSet<ConnId> = before
+        .conns
+        .keys()
+        .chain(after.keys())
+        .chain(step.written.keys())
+        .copied()
+        .collect();
+    let mut queued = BTreeMap::new();
+    for conn in conns {
+        let mut stream = step.written.get(&conn).cloned().unwrap_or_default();
+        if let Some(c) = after.get(&conn) {
+            stream.extend_from_slice(c.pending);
+        }
+        let skip = before.conns.get(&conn).map_or(0, |c| c.pending);
+        let mut rest = stream.get(skip..).unwrap_or_default();
+        let mut msgs = Vec::new();
+        loop {
+            match ConductorMsg::decode(rest) {
+                Ok(Some((msg, n))) => {
+                    msgs.push(msg);
+                    rest = &rest[n..];
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(Violation(format!(
+                        "{conn} was sent bytes that are no message: {e}"
+                    )))
+                }
+            }
+        }
+        ensure!(
+            rest.is_empty() || !after.contains_key(&conn),
+            "{conn} was sent an incomplete message {rest:?}"
+        );
+        queued.insert(conn, msgs);
+    }
+    Ok(queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::StopRequest;
+    use crate::harness::{Harness, Observed};
+
+    /// The step in which `b`'s Done ends round 0 and wave 1 goes to `a`, `b` and the late
+    /// joiner `c`: the snapshot before it and what the harness saw.
+    fn wave_step() -> (Harness, Snapshot, Observed, [ConnId; 3]) {
+        let mut h = Harness::with(|c| c.rounds.min_clients = 2);
+        let a = h.join("a");
+        let b = h.join("b");
+        h.send(a, b"K!");
+        let c = h.join("c");
+        let before = Snapshot::of(&h.core);
+        h.send(b, b"!");
+        let seen = h.observed().clone();
+        assert_eq!(
+            seen.written.len(),
+            3,
+            "the wave reached a, b and c: {seen:?}"
+        );
+        (h, before, seen, [a, b, c])
+    }
+
+    fn check(
+        h: &Harness,
+        before: &Snapshot,
+        seen: &Observed,
+        input: &Input<'_>,
+    ) -> Result<(), Violation> {
+        let step = Step {
+            input: StepInput::Input(input),
+            written: &seen.written,
+            closed: &seen.closed,
+            exit: seen.exit.as_ref(),
+        };
+        check_step(before, &step, &h.core)
+    }
+
+    fn fails(result: Result<(), Violation>, expected: &str) {
+        match result {
+            Err(v) => assert!(v.0.contains(expected), "expected {expected:?}, got: {v}"),
+            Ok(()) => panic!("expected a violation {expected:?}"),
+        }
+    }
+
+    #[test]
+    fn a_real_wave_passes() {
+        let (h, before, seen, [_, b, _]) = wave_step();
+        let input = Input::Received {
+            conn: b,
+            bytes: b"!",
+        };
+        assert_eq!(check(&h, &before, &seen, &input), Ok(()));
+        assert_eq!(check_state(&h.core), Ok(()));
+    }
+
+    #[test]
+    fn a_wave_while_a_participant_works_is_caught() {
+        let (h, mut before, seen, [a, b, _]) = wave_step();
+        before.conns.get_mut(&a).unwrap().kind = StateKind::Working;
+        let input = Input::Received {
+            conn: b,
+            bytes: b"!",
+        };
+        fails(
+            check(&h, &before, &seen, &input),
+            "while #0 was still Working",
+        );
+    }
+
+    #[test]
+    fn a_go_to_a_client_not_ready_is_caught() {
+        let (h, mut before, seen, [_, b, c]) = wave_step();
+        before.conns.get_mut(&c).unwrap().kind = StateKind::AwaitingHello;
+        let input = Input::Received {
+            conn: b,
+            bytes: b"!",
+        };
+        fails(
+            check(&h, &before, &seen, &input),
+            "#2 was sent Go [1] while AwaitingHello",
+        );
+        before.conns.get_mut(&c).unwrap().kind = StateKind::Idle;
+        before.conns.get_mut(&c).unwrap().closing = true;
+        fails(check(&h, &before, &seen, &input), "while Idle, closing");
+    }
+
+    #[test]
+    fn a_step_that_does_not_follow_the_last_is_caught() {
+        let (h, mut before, seen, [_, b, _]) = wave_step();
+        before.last_step = Some(5);
+        let input = Input::Received {
+            conn: b,
+            bytes: b"!",
+        };
+        fails(check(&h, &before, &seen, &input), "must carry 6");
+    }
+
+    #[test]
+    fn a_go_without_a_wave_is_caught() {
+        let (h, _, _, [a, _, _]) = wave_step();
+        let before = Snapshot::of(&h.core);
+        let seen = Observed {
+            written: BTreeMap::from([(a, vec![b'!', 1, 0, 0, 0])]),
+            ..Observed::default()
+        };
+        fails(
+            check(&h, &before, &seen, &Input::Tick),
+            "this step's waves carry []",
+        );
+    }
+
+    #[test]
+    fn exit_outside_the_end_and_bytes_after_a_refusal_are_caught() {
+        let (h, _, _, [a, _, _]) = wave_step();
+        let before = Snapshot::of(&h.core);
+        let seen = Observed {
+            written: BTreeMap::from([(a, b"X".to_vec())]),
+            ..Observed::default()
+        };
+        fails(
+            check(&h, &before, &seen, &Input::Tick),
+            "although the conductor did not end",
+        );
+        let seen = Observed {
+            written: BTreeMap::from([(a, b"R\x02\0\0\0no.".to_vec())]),
+            ..Observed::default()
+        };
+        fails(check(&h, &before, &seen, &Input::Tick), "after its refusal");
+    }
+
+    #[test]
+    fn an_end_without_c_then_x_is_caught() {
+        let (mut h, _, _, [a, _, _]) = wave_step();
+        let before = Snapshot::of(&h.core);
+        let input = Input::Stop(StopRequest::Interrupt);
+        h.input(input.clone());
+        let mut seen = h.observed().clone();
+        assert_eq!(check(&h, &before, &seen, &input), Ok(()));
+        seen.written.insert(a, b"X".to_vec());
+        fails(
+            check(&h, &before, &seen, &input),
+            "expected Cease then Exit last",
+        );
+        seen.exit = None;
+        fails(
+            check(&h, &before, &seen, &input),
+            "Exit output None but the conductor ended",
+        );
+    }
+
+    #[test]
+    fn counts_that_disagree_with_the_connections_are_caught() {
+        let (mut h, _, _, _) = wave_step();
+        h.core.corrupt_ready_count(7);
+        fails(
+            check_state(&h.core),
+            "counts 7 ready clients, a scan finds 0",
+        );
+    }
+}
