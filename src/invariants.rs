@@ -28,7 +28,7 @@ use crate::conn::StateKind;
 use crate::core::{Conductor, ConnId, ConnInfo, Input};
 use crate::round::EndKind;
 use crate::time::Instant;
-use crate::wire::{ConductorMsg, Id};
+use crate::wire::{ClientMsg, ConductorMsg, Id};
 
 /// A broken invariant, described for a person.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +65,8 @@ struct ConnBefore {
     kind: StateKind,
     closing: bool,
     pending: usize,
+    /// The start of a message received before, waiting for its rest.
+    incomplete: Vec<u8>,
 }
 
 impl Snapshot {
@@ -78,6 +80,7 @@ impl Snapshot {
                         kind: c.state.kind(),
                         closing: c.closing,
                         pending: c.pending.len(),
+                        incomplete: core.incomplete_input(c.conn).to_vec(),
                     };
                     (c.conn, before)
                 })
@@ -258,6 +261,8 @@ fn new_wave_steps(before: &Snapshot, after: &Conductor) -> Result<Vec<u32>, Viol
 struct Sender {
     conn: Option<ConnId>,
     readies: usize,
+    /// Its messages completed by the step include an `X` or `R`: it left.
+    leaves: bool,
 }
 
 impl Sender {
@@ -266,6 +271,7 @@ impl Sender {
             return Sender {
                 conn: None,
                 readies: 0,
+                leaves: false,
             };
         };
         let readies = match before.conns.get(conn) {
@@ -275,9 +281,22 @@ impl Sender {
             }
             _ => 0,
         };
+        let mut stream = before
+            .conns
+            .get(conn)
+            .map(|c| c.incomplete.clone())
+            .unwrap_or_default();
+        stream.extend_from_slice(bytes);
+        let mut rest = &stream[..];
+        let mut leaves = false;
+        while let Ok(Some((msg, n))) = ClientMsg::decode(rest) {
+            leaves |= matches!(msg, ClientMsg::Exit | ClientMsg::Refusal(_));
+            rest = &rest[n..];
+        }
         Sender {
             conn: Some(*conn),
             readies,
+            leaves,
         }
     }
 
@@ -437,11 +456,12 @@ impl StepView<'_> {
             }
             let msgs = self.queued.get(conn).map_or(&[][..], Vec::as_slice);
             let delivered = msgs.ends_with(&[ConductorMsg::Exit]);
-            // Unless it left or was refused in this step before the end, or stopped reading and
-            // was dropped (its queue given up).
+            // Unless it left (`X`, `R`: it may still be flushing) or was refused in this step
+            // before the end, or stopped reading and was dropped (its queue given up).
+            let left = self.sender.conn == Some(*conn) && self.sender.leaves && self.gone(*conn);
             let refused = msgs.iter().any(|m| matches!(m, ConductorMsg::Refusal(_)));
             ensure!(
-                delivered || refused || self.step.closed.contains(conn),
+                delivered || left || refused || self.step.closed.contains(conn),
                 "{conn} was not sent {announce:?} and X at the end"
             );
         }
@@ -627,6 +647,30 @@ mod tests {
             ..Observed::default()
         };
         fails(check(&h, &before, &seen, &Input::Tick), "after its refusal");
+    }
+
+    #[test]
+    fn a_client_leaving_in_the_step_that_ends_the_conductor_is_owed_no_c_and_x() {
+        // `b` leaves with bytes still queued for it (it stopped reading): it is closing, not
+        // closed, when its departure ends the last round and so the conductor. Its `R` may
+        // have begun in an earlier step.
+        let leavings: [&[&[u8]]; 2] = [&[b"X"], &[b"R\x02\0\0", b"\0ok"]];
+        for pieces in leavings {
+            let mut h = Harness::with(|c| {
+                c.rounds.min_clients = 2;
+                c.rounds.rounds = 1;
+            });
+            let a = h.join("a");
+            let b = h.join("b");
+            h.set_stalled(b, true);
+            h.send(b, b"?");
+            h.send(a, b"K!");
+            for piece in pieces {
+                h.send(b, piece);
+            }
+            assert!(h.exit.is_some(), "the planned end came");
+            assert!(!h.is_closed(b), "b is still flushing");
+        }
     }
 
     #[test]
