@@ -12,6 +12,7 @@
 //! | [`cidr`] | the `allow` address blocks |
 //! | [`status`] | SPEC §8: the status snapshot and its JSON and text forms |
 //! | [`harness`] | a deterministic in-memory driver for tests and simulations |
+//! | [`sim`] | deterministic simulation: the core against a seeded hostile world, for tests and fuzzing |
 //! | [`invariants`] | the rules every state and step must keep, checked from outside the core |
 //!
 //! Everything above performs no I/O: time and bytes come in as inputs, actions come out, so
@@ -57,6 +58,7 @@ pub mod driver;
 pub mod harness;
 pub mod invariants;
 pub mod round;
+pub mod sim;
 pub mod status;
 pub mod time;
 pub mod wire;
