@@ -23,6 +23,7 @@ mod client;
 mod net;
 mod plan;
 mod rng;
+pub mod script;
 mod stepper;
 
 pub use client::{Fault, Kind, FAULTS};
