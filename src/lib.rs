@@ -14,6 +14,7 @@
 //! | [`harness`] | a deterministic in-memory driver for tests and simulations |
 //! | [`sim`] | deterministic simulation: the core against a seeded hostile world, for tests and fuzzing |
 //! | [`invariants`] | the rules every state and step must keep, checked from outside the core |
+//! | [`diagram`] | `fsm-diagrams/`, generated from the transition table and the round controller |
 //!
 //! Everything above performs no I/O: time and bytes come in as inputs, actions come out, so
 //! any event loop can drive the same core.
@@ -54,6 +55,7 @@ pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod core;
+pub mod diagram;
 pub mod driver;
 pub mod harness;
 pub mod invariants;

@@ -14,6 +14,7 @@
 //! took with [`Input::Sent`]. A connection's [`ConnId`] is dead once [`Output::Close`] has been
 //! polled; its slot may then be reused by a later `accept`.
 
+mod fingerprint;
 mod session;
 mod snapshot;
 mod timers;
@@ -34,6 +35,7 @@ use crate::round::{EndKind, RoundConfig, RoundController};
 use crate::time::{Duration, Instant};
 use crate::wire::{Id, MAX_MESSAGE_LEN};
 
+pub(crate) use fingerprint::relative;
 use timers::Timers;
 
 /// Names one connection inside the core; the driver maps it to its socket.
@@ -151,7 +153,7 @@ pub enum Input<'a> {
 }
 
 /// An action for the driver.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Output {
     /// The connection's queue went from empty to non-empty: write [`Conductor::pending`] as
     /// the socket allows, reporting each write with [`Input::Sent`], until it is empty.
@@ -419,6 +421,7 @@ impl Conductor {
         while let Some(decision) = self.rounds.poll_decision(now, self.ready) {
             self.apply(now, decision);
         }
+        self.prune_stale_timers();
         self.schedule_status(now);
     }
 }

@@ -565,3 +565,48 @@ fn status_is_due_on_phase_change_and_at_most_every_interval() {
     h.advance(ms(5000));
     assert_eq!(h.status_due, 3, "nothing changed, nothing written");
 }
+
+// --- fingerprint -------------------------------------------------------------------------
+
+fn fingerprint(h: &Harness) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    h.core.fingerprint(h.now, &mut hasher);
+    hasher.finish()
+}
+
+#[test]
+fn fingerprints_ignore_absolute_time_and_the_count_of_waves() {
+    let run = |idle_first: Duration, rounds: usize| {
+        let mut h = Harness::with(|c| {
+            c.rounds.step_wrap = 2;
+            c.probe_after = ms(100);
+            c.status_interval = None;
+        });
+        h.advance(idle_first);
+        let a = h.join("a");
+        for _ in 0..rounds {
+            h.send(a, b"K!");
+        }
+        h.advance(ms(30));
+        h
+    };
+    let early = run(ms(0), 2);
+    assert_eq!(fingerprint(&early), fingerprint(&run(ms(5_000), 4)));
+    assert_ne!(
+        fingerprint(&early),
+        fingerprint(&run(ms(0), 3)),
+        "the next step differs"
+    );
+    let mut working = run(ms(0), 2);
+    let a = working.core.connections().map(|c| c.conn).next().unwrap();
+    working.send(a, b"K");
+    assert_ne!(fingerprint(&early), fingerprint(&working));
+    let mut later = run(ms(0), 2);
+    later.advance(ms(10));
+    assert_ne!(
+        fingerprint(&early),
+        fingerprint(&later),
+        "the next probe is nearer"
+    );
+}

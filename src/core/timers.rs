@@ -1,6 +1,7 @@
 //! The core's per-connection deadlines: hello timeout, probe, liveness drop and the linger of a
 //! closing connection. Each connection has at most one live entry in a min-heap, at its
-//! earliest deadline; entries made stale by a later re-arm are skipped when they come up.
+//! earliest deadline; entries made stale by a later re-arm or a close are skipped when they
+//! come up and pruned from the top after every input, so the next deadline reported is live.
 //! Messages never touch the heap: a refreshed connection is re-examined when its old entry
 //! fires and re-armed later. Performs no I/O.
 
@@ -20,10 +21,18 @@ pub(super) struct Timers {
 }
 
 impl Timers {
-    /// The earliest entry (possibly stale: waking early is harmless).
+    /// The earliest entry. After every input the stale entries on top are pruned, so this is
+    /// the earliest live deadline.
     pub(super) fn next(&self) -> Option<Instant> {
         self.heap.peek().map(|Reverse((at, _, _))| *at)
     }
+}
+
+/// True when the heap entry is the connection's current one (not replaced, not closed).
+fn is_live(conns: &slab::Slab<Conn>, at: Instant, key: usize, serial: u64) -> bool {
+    conns
+        .get(key)
+        .is_some_and(|c| c.serial == serial && c.timer_at == Some(at))
 }
 
 /// What a connection's deadlines demand at `now`.
@@ -34,28 +43,68 @@ enum Due {
     Linger,
 }
 
+/// A connection's deadlines in its current state; those that do not apply are `None`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Deadlines {
+    /// Awaiting the hello: the hello timeout.
+    pub(super) hello: Option<Instant>,
+    /// A member: the liveness drop.
+    pub(super) drop: Option<Instant>,
+    /// A member: the next probe.
+    pub(super) probe: Option<Instant>,
+    /// Closing: when flushing is given up.
+    pub(super) linger: Option<Instant>,
+}
+
+impl Deadlines {
+    fn earliest(&self) -> Option<Instant> {
+        [self.hello, self.drop, self.probe, self.linger]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The first deadline passed at `now`; a drop wins over a probe due at the same time.
+    fn due(&self, now: Instant) -> Option<Due> {
+        let passed = |t: Option<Instant>| t.is_some_and(|t| now >= t);
+        if passed(self.linger) {
+            Some(Due::Linger)
+        } else if passed(self.hello) {
+            Some(Due::HelloTimeout)
+        } else if passed(self.drop) {
+            Some(Due::LivenessTimeout)
+        } else if passed(self.probe) {
+            Some(Due::Probe)
+        } else {
+            None
+        }
+    }
+}
+
 impl Conductor {
-    /// The earliest deadline that matters for this connection in its current state.
-    fn deadline(&self, c: &Conn) -> Option<Instant> {
+    /// The deadlines that matter for this connection in its current state.
+    pub(super) fn deadlines(&self, c: &Conn) -> Deadlines {
         let cfg = &self.config;
+        let mut d = Deadlines::default();
         if c.close_queued {
-            return None;
+            return d;
         }
         if c.closing {
-            return c.closing_since.map(|t| t + cfg.linger);
+            d.linger = c.closing_since.map(|t| t + cfg.linger);
+            return d;
         }
         match c.state.kind() {
             StateKind::AwaitingHello => {
-                (!cfg.hello_timeout.is_zero()).then(|| c.accepted_at + cfg.hello_timeout)
+                d.hello = (!cfg.hello_timeout.is_zero()).then(|| c.accepted_at + cfg.hello_timeout);
             }
-            StateKind::Refused => None,
+            StateKind::Refused => {}
             _ => {
-                let drop = (!cfg.drop_after.is_zero()).then(|| c.last_heard + cfg.drop_after);
-                let probe =
+                d.drop = (!cfg.drop_after.is_zero()).then(|| c.last_heard + cfg.drop_after);
+                d.probe =
                     (!cfg.probe_after.is_zero()).then(|| Self::next_probe(c, cfg.probe_after));
-                [drop, probe].into_iter().flatten().min()
             }
         }
+        d
     }
 
     /// Probes go out `probe_after` after the last thing heard, then every `probe_after`.
@@ -66,38 +115,14 @@ impl Conductor {
         }
     }
 
-    fn due(&self, c: &Conn, now: Instant) -> Option<Due> {
-        let cfg = &self.config;
-        if c.close_queued {
-            return None;
-        }
-        if c.closing {
-            return c
-                .closing_since
-                .filter(|t| now >= *t + cfg.linger)
-                .map(|_| Due::Linger);
-        }
-        match c.state.kind() {
-            StateKind::AwaitingHello => (!cfg.hello_timeout.is_zero()
-                && now >= c.accepted_at + cfg.hello_timeout)
-                .then_some(Due::HelloTimeout),
-            StateKind::Refused => None,
-            _ if !cfg.drop_after.is_zero() && now >= c.last_heard + cfg.drop_after => {
-                Some(Due::LivenessTimeout)
-            }
-            _ if !cfg.probe_after.is_zero() && now >= Self::next_probe(c, cfg.probe_after) => {
-                Some(Due::Probe)
-            }
-            _ => None,
-        }
-    }
-
     /// Makes sure the connection's heap entry is no later than its earliest deadline.
     pub(super) fn rearm(&mut self, conn: ConnId) {
         let Some(c) = self.conns.get(conn.0) else {
             return;
         };
-        let Some(at) = self.deadline(c) else { return };
+        let Some(at) = self.deadlines(c).earliest() else {
+            return;
+        };
         if c.timer_at.is_some_and(|t| t <= at) {
             return;
         }
@@ -113,11 +138,7 @@ impl Conductor {
                 break;
             }
             self.timers.heap.pop();
-            let live = self
-                .conns
-                .get(key)
-                .is_some_and(|c| c.serial == serial && c.timer_at == Some(at));
-            if !live {
+            if !is_live(&self.conns, at, key, serial) {
                 continue;
             }
             self.conns[key].timer_at = None;
@@ -129,9 +150,22 @@ impl Conductor {
         }
     }
 
+    /// Drops stale entries from the top of the heap, so that the next deadline reported is a
+    /// live one and the driver does not wake for nothing.
+    pub(super) fn prune_stale_timers(&mut self) {
+        while let Some(&Reverse((at, key, serial))) = self.timers.heap.peek() {
+            if is_live(&self.conns, at, key, serial) {
+                break;
+            }
+            self.timers.heap.pop();
+        }
+    }
+
     fn on_deadline(&mut self, now: Instant, conn: ConnId) {
         let c = &self.conns[conn.0];
-        let Some(due) = self.due(c, now) else { return };
+        let Some(due) = self.deadlines(c).due(now) else {
+            return;
+        };
         let kind = c.state.kind();
         match due {
             Due::HelloTimeout => {

@@ -5,6 +5,8 @@
 #[cfg(test)]
 mod tests;
 
+use std::hash::{Hash, Hasher};
+
 use crate::time::{Duration, Instant};
 
 /// The settings that shape rounds (a subset of the configuration).
@@ -177,6 +179,26 @@ impl RoundController {
     /// How the conductor ended, once it has.
     pub fn ended(&self) -> Option<&EndKind> {
         self.ended.as_ref()
+    }
+
+    /// Feeds into `state` what decides the controller's future decisions, with times relative
+    /// to `now`: the next step and the waves left before an end (not the ever-growing count of
+    /// waves), the running round's step, counts and next `T`, the stop flags. The figures only
+    /// status reports show (round durations, the slowest Done) are left out.
+    pub fn fingerprint<H: Hasher>(&self, now: Instant, state: &mut H) {
+        self.next_step().hash(state);
+        self.wave_limit
+            .map(|limit| limit.saturating_sub(self.waves_sent))
+            .hash(state);
+        self.last_step.hash(state);
+        self.round
+            .as_ref()
+            .map(|r| {
+                let next_slow = r.next_slow.map(|t| crate::core::relative(t, now));
+                (r.step, r.outstanding, r.participants, next_slow)
+            })
+            .hash(state);
+        (self.graceful, self.countdown_started, &self.ended).hash(state);
     }
 
     /// The phase for status reports, given how many clients are ready.
