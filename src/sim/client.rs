@@ -48,7 +48,8 @@ pub enum Fault {
     Stall,
     /// Stops reading and sending (a stopped process).
     Freeze,
-    /// Sends a burst of `?` and stops reading the answers.
+    /// Sends a burst of `?` and stops reading the answers: often just enough to leave the
+    /// conductor's queue for it a few bytes short of full, so that the next message overflows.
     Flood,
     /// Sends an `R` whose length is over the limit.
     LongRefusal,
@@ -104,6 +105,8 @@ pub enum Effect {
     Reset,
     /// The conductor refused this client with this reason.
     Refused(String),
+    /// Send a burst of `?`, sized by the network (which knows how much room is left).
+    Flood,
 }
 
 /// One simulated client.
@@ -360,7 +363,7 @@ impl Client {
             }
             Fault::Flood => {
                 self.reading = false;
-                vec![Effect::Send(vec![b'?'; rng.range(50, 3_000) as usize])]
+                vec![Effect::Flood]
             }
             Fault::LongRefusal => {
                 self.broken = true;

@@ -539,10 +539,13 @@ impl Simulation {
             bytes.extend_from_slice(more);
             link.up.pop_front();
         }
-        self.feed(Input::Received {
-            conn,
-            bytes: &bytes,
-        })
+        // The driver reads at most a queue's bound at a time and carries out the core's
+        // outputs between reads, so a burst of requests is answered as it is read.
+        let chunk = self.plan.config.max_queued_bytes.max(1);
+        for piece in bytes.chunks(chunk) {
+            self.feed(Input::Received { conn, bytes: piece })?;
+        }
+        Ok(())
     }
 
     /// Pieces towards the client arrive; a reading client reads them.
@@ -599,6 +602,21 @@ impl Simulation {
                     self.world.schedule(at, Event::Client(id, generation, act));
                 }
                 Effect::Fin => self.world.fin_up(id),
+                Effect::Flood => {
+                    let room = link.room()
+                        + link.core.map_or(0, |conn| {
+                            self.plan
+                                .config
+                                .max_queued_bytes
+                                .saturating_sub(self.stepper.core().pending(conn).len())
+                        });
+                    let pings = if self.rng.chance(500) {
+                        room.saturating_sub(self.rng.below(12) as usize).max(1)
+                    } else {
+                        self.rng.range(50, 3_000) as usize
+                    };
+                    self.world.send_up(id, &vec![b'?'; pings]);
+                }
                 Effect::Reset => {
                     link.up.clear();
                     link.down.clear();

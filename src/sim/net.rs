@@ -70,6 +70,13 @@ pub struct Link {
     pub conductor_closed: bool,
 }
 
+impl Link {
+    /// Socket space left from the conductor to the client.
+    pub fn room(&self) -> usize {
+        self.capacity.saturating_sub(self.unread)
+    }
+}
+
 /// Everything outside the core: links, clock, events, the network's randomness.
 #[derive(Debug)]
 pub struct World {
@@ -232,7 +239,7 @@ impl Sockets for World {
         let Some(link) = self.links.get(&id) else {
             return 0;
         };
-        let n = link.capacity.saturating_sub(link.unread).min(bytes.len());
+        let n = link.room().min(bytes.len());
         if n == 0 {
             return 0;
         }

@@ -85,7 +85,7 @@ impl Plan {
             drop_after: millis(rng, 200, 40, 3_000),
             status_interval: (!rng.chance(300)).then(|| Duration::from_millis(rng.range(0, 500))),
             allow,
-            max_queued_bytes: rng.pick(&[600, 1_000, 2_048, 8_192]),
+            max_queued_bytes: rng.pick(&[20, 64, 200, 600, 1_000, 2_048, 8_192]),
             linger: Duration::from_millis(rng.range(5, 2_000)),
         };
         let calm_at = Instant::from_millis(rng.range(100, 6_000));
