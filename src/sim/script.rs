@@ -1,5 +1,6 @@
 //! Arbitrary bytes read as a script of inputs to the core, for the whole-core fuzz target and
-//! its regression tests: the first bytes pick the settings, then each instruction accepts a
+//! its regression tests: the first bytes pick the settings (queue bounds as small as 20 bytes,
+//! socket buffers as small as 16, so that bounds are reached), then each instruction accepts a
 //! connection, delivers bytes (raw or a well-formed message), closes one, moves the clock a
 //! little or jumps it, lets a client stop or resume reading, or stops, interrupts or fails the
 //! conductor. Every step goes through the [`Stepper`], so every invariant is checked. At the
@@ -51,17 +52,18 @@ impl Bytes<'_> {
 }
 
 /// The clients' side of each socket: how much it holds unread, and whether they read.
-#[derive(Default)]
 struct Peers {
     /// Socket space per connection and bytes written but not read yet.
     sockets: BTreeMap<ConnId, (usize, usize)>,
     /// Connections whose clients stopped reading.
     stalled: BTreeMap<ConnId, bool>,
+    /// The socket space of the next connection.
+    next_capacity: usize,
 }
 
 impl Sockets for Peers {
     fn opened(&mut self, conn: ConnId) {
-        self.sockets.insert(conn, (4_096, 0));
+        self.sockets.insert(conn, (self.next_capacity, 0));
     }
 
     fn write(&mut self, conn: ConnId, bytes: &[u8]) -> usize {
@@ -74,7 +76,7 @@ impl Sockets for Peers {
     }
 }
 
-/// The settings a script starts with: from its first ten bytes.
+/// The settings a script starts with: from its first eleven bytes.
 fn config(b: &mut Bytes<'_>) -> CoreConfig {
     let ms = |x: u8, unit: u64| Duration::from_millis(u64::from(x) * unit);
     let min_clients = u32::from(b.next() % 4) + 1;
@@ -100,7 +102,7 @@ fn config(b: &mut Bytes<'_>) -> CoreConfig {
         drop_after: ms(b.next(), 20),
         status_interval: Some(Duration::from_millis(100)),
         allow,
-        max_queued_bytes: 600,
+        max_queued_bytes: [20, 64, 600][usize::from(b.next() % 3)],
         linger: Duration::from_millis(500),
     }
 }
@@ -149,7 +151,11 @@ pub fn run(data: &[u8]) -> Result<ScriptRun, Violation> {
     let linger = config.linger;
     let mut now = Instant::ZERO;
     let mut stepper = Stepper::new(config, now)?;
-    let mut peers = Peers::default();
+    let mut peers = Peers {
+        sockets: BTreeMap::new(),
+        stalled: BTreeMap::new(),
+        next_capacity: 4_096,
+    };
     let mut open: Vec<ConnId> = Vec::new();
     let mut port: u16 = 1024;
     while !b.is_empty() {
@@ -160,7 +166,9 @@ pub fn run(data: &[u8]) -> Result<ScriptRun, Violation> {
         match op % 12 {
             0 => {
                 port = port.wrapping_add(1);
-                let ip = if b.next().is_multiple_of(8) {
+                let detail = b.next();
+                peers.next_capacity = [16, 64, 4_096, 65_536][usize::from(detail >> 6)];
+                let ip = if detail.is_multiple_of(8) {
                     IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))
                 } else {
                     IpAddr::V4(Ipv4Addr::LOCALHOST)
@@ -168,33 +176,21 @@ pub fn run(data: &[u8]) -> Result<ScriptRun, Violation> {
                 let conn = stepper.accept(now, SocketAddr::new(ip, port), &mut peers)?;
                 open.push(conn);
             }
-            1 | 2 => {
+            1..=5 => {
+                // Raw bytes (1, 2) or a well-formed message (3, 4, 5).
                 let target = pick(&open, b.next());
-                let len = usize::from(b.next() % 32);
-                let bytes = b.take(len).to_vec();
+                let bytes = if op % 12 <= 2 {
+                    let len = usize::from(b.next() % 32);
+                    b.take(len).to_vec()
+                } else {
+                    message(b.next(), b.next())
+                };
                 if let Some(conn) = target {
-                    stepper.input(
-                        now,
-                        Input::Received {
-                            conn,
-                            bytes: &bytes,
-                        },
-                        &mut peers,
-                    )?;
-                }
-            }
-            3..=5 => {
-                let target = pick(&open, b.next());
-                let bytes = message(b.next(), b.next());
-                if let Some(conn) = target {
-                    stepper.input(
-                        now,
-                        Input::Received {
-                            conn,
-                            bytes: &bytes,
-                        },
-                        &mut peers,
-                    )?;
+                    let input = Input::Received {
+                        conn,
+                        bytes: &bytes,
+                    };
+                    stepper.input(now, input, &mut peers)?;
                 }
             }
             6 => {
@@ -315,10 +311,10 @@ mod tests {
 
     #[test]
     fn a_script_can_run_rounds() {
-        // Two clients needed, no allow list, no planned end, timers off.
-        let mut data = vec![1, 1, 0, 3, 0, 0, 0, 0, 0, 0];
-        // Two connections from 127.0.0.1, each says hello.
-        data.extend_from_slice(&[0, 1, 0, 1, 3, 0, 0, 0, 3, 1, 0, 1]);
+        // Two clients needed, no allow list, no planned end, timers off, 600-byte queues.
+        let mut data = vec![1, 1, 0, 3, 0, 0, 0, 0, 0, 0, 2];
+        // Two connections from 127.0.0.1 with 4 KiB sockets, each says hello.
+        data.extend_from_slice(&[0, 0x81, 0, 0x81, 3, 0, 0, 0, 3, 1, 0, 1]);
         // Five times: both read, both send `!`.
         for _ in 0..5 {
             data.extend_from_slice(&[10, 3, 0, 3, 0, 3, 1, 3, 0]);
