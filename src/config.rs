@@ -141,6 +141,7 @@ impl Origin<'_> {
 
 impl Config {
     /// Loads `path` over the defaults. With `required` false a missing file means defaults.
+    #[allow(clippy::disallowed_methods)] // reading the configuration file is this function's job
     pub fn load(path: &Path, required: bool) -> Result<Config, ConfigError> {
         let mut config = Config::default();
         let text = match std::fs::read_to_string(path) {

@@ -188,9 +188,10 @@ impl Harness {
         }
     }
 
-    /// Stops (or resumes) reading for a connection.
+    /// Stops (or resumes) reading for a connection. Resuming is a step: the queue is written.
     pub fn set_stalled(&mut self, conn: ConnId, stalled: bool) {
         if stalled {
+            self.observed = Observed::default();
             self.stalled.insert(conn);
         } else {
             self.stalled.remove(&conn);

@@ -255,9 +255,10 @@ fn new_wave_steps(before: &Snapshot, after: &Conductor) -> Result<Vec<u32>, Viol
     Ok(steps)
 }
 
-/// The client whose bytes the step received, and how often it may have become ready (Idle or
-/// Done) by them: once by completing its hello, and once per `!` — an upper bound, since a `!`
-/// may also sit inside a text.
+/// The client whose bytes the step received; how often it may have become ready (Idle or
+/// Done) by them: once by completing its hello, and once per `!` (an upper bound: a `!` may
+/// also sit inside a text); and whether it left: the messages the step completed, including
+/// one begun in an earlier step, hold an `X` or `R`.
 struct Sender {
     conn: Option<ConnId>,
     readies: usize,
@@ -456,12 +457,13 @@ impl StepView<'_> {
             }
             let msgs = self.queued.get(conn).map_or(&[][..], Vec::as_slice);
             let delivered = msgs.ends_with(&[ConductorMsg::Exit]);
-            // Unless it left (`X`, `R`: it may still be flushing) or was refused in this step
-            // before the end, or stopped reading and was dropped (its queue given up).
-            let left = self.sender.conn == Some(*conn) && self.sender.leaves && self.gone(*conn);
+            // Unless, in this step and before the end, it was refused, it left (an `X` or
+            // `R` from it, which may still be flushing, or its connection closed), or it
+            // stopped reading and was dropped (its queue given up).
             let refused = msgs.iter().any(|m| matches!(m, ConductorMsg::Refusal(_)));
+            let left = self.sender.conn == Some(*conn) && self.sender.leaves && self.gone(*conn);
             ensure!(
-                delivered || left || refused || self.step.closed.contains(conn),
+                delivered || refused || left || self.step.closed.contains(conn),
                 "{conn} was not sent {announce:?} and X at the end"
             );
         }

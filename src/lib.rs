@@ -50,6 +50,8 @@
 //! done only for connection ids the core has just checked or created; the remaining
 //! `unwrap`-like calls are on values whose validity is established a line above and say so.
 
+#![warn(missing_docs)]
+
 pub mod cidr;
 pub mod cli;
 pub mod config;

@@ -3,6 +3,9 @@
 //! descriptors, and status files that cannot be written. In each the conductor keeps serving
 //! the others.
 
+// End-to-end tests start processes, open sockets and watch the clock.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 mod common;
 
 use std::io::Write;

@@ -2,6 +2,9 @@
 //! table and the round controller. After changing either, regenerate them with
 //! `LOCKSTEP_BLESS=1 cargo test --test fsm_diagrams` and commit the result.
 
+// Compares and rewrites the committed files (see clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::collections::BTreeSet;
 use std::path::Path;
 

@@ -9,6 +9,9 @@
 //! `LOCKSTEP_SIM_FIRST` moves the first seed (default 0); `LOCKSTEP_SIM_SEED=n` replays one
 //! seed with its trace (the `replay` test).
 
+// Measures its own wall time for the report it prints.
+#![allow(clippy::disallowed_methods)]
+
 use lockstep::sim::{self, Stats, FAULTS, REFUSALS};
 
 /// Seeds `cargo test` runs unless `LOCKSTEP_SIM_SEEDS` says otherwise.

@@ -610,3 +610,33 @@ fn fingerprints_ignore_absolute_time_and_the_count_of_waves() {
         "the next probe is nearer"
     );
 }
+
+#[test]
+fn a_client_dropped_by_the_countdown_broadcast_does_not_hold_the_wave_up() {
+    // b stops reading after the conductor's hello; wave 0's Go and five answers to `?` fill
+    // its queue to 10 of 14 bytes. The `S 1` before wave 1 takes it over the bound, so b is
+    // dropped after the controller counted it as a participant and before the Go: the round
+    // must not wait for it.
+    let mut h = Harness::with(|c| {
+        c.max_queued_bytes = 14;
+        c.rounds.min_clients = 2;
+        c.rounds.rounds = 2;
+        c.rounds.shutdown_countdown = 1;
+    });
+    let a = h.join("a");
+    let b = h.connect();
+    h.take(b);
+    h.set_stalled(b, true);
+    h.send_msg(b, &hello("b"));
+    assert_eq!(h.take(a), [ConductorMsg::Go(0)]);
+    h.send(b, b"!?????");
+    h.send(a, b"!");
+    assert!(h.is_closed(b), "dropped as not reading");
+    assert_eq!(
+        h.take(a),
+        [ConductorMsg::ShuttingDown(1), ConductorMsg::Go(1)]
+    );
+    h.send(a, b"!");
+    assert_eq!(h.take(a), [ConductorMsg::Cease, ConductorMsg::Exit]);
+    assert_eq!(h.exit, Some(EndKind::Planned));
+}

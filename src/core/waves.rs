@@ -13,7 +13,7 @@ impl Conductor {
     /// Carries out one decision of the round controller.
     pub(super) fn apply(&mut self, now: Instant, decision: Decision) {
         match decision {
-            Decision::Wave { step, countdown } => self.send_wave(step, countdown),
+            Decision::Wave { step, countdown } => self.send_wave(now, step, countdown),
             Decision::Slow => {
                 log::warn!(
                     "round {} is taking longer than expected; waiting on: {}",
@@ -56,10 +56,17 @@ impl Conductor {
     }
 
     /// `S n` to every member if a countdown runs, then Go to every ready member.
-    fn send_wave(&mut self, step: u32, countdown: Option<u32>) {
+    fn send_wave(&mut self, now: Instant, step: u32, countdown: Option<u32>) {
         if let Some(n) = countdown {
             log::info!("shutting down in {n} step(s)");
+            let counted = self.ready;
             self.broadcast(&ConductorMsg::ShuttingDown(n));
+            // The controller counted every ready client as a participant; one that `S`
+            // dropped for not reading will never be Done.
+            for _ in self.ready..counted {
+                self.rounds.participant_removed(now);
+            }
+            self.after_round_change();
         }
         let participants = self.ready;
         log::info!("wave: step {step} to {participants} client(s)");

@@ -16,10 +16,20 @@ pub const fn is_printable(byte: u8) -> bool {
 /// Why a text field was rejected.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TextError {
-    /// The id is longer than 12 bytes.
-    TooLong { len: usize, max: usize },
-    /// A byte outside 0x20..=0x7E at this offset.
-    NotPrintable { byte: u8, offset: usize },
+    /// The text is longer than allowed.
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The most allowed: 12 for an id, 531 for a reason.
+        max: usize,
+    },
+    /// A byte outside 0x20..=0x7E.
+    NotPrintable {
+        /// The byte.
+        byte: u8,
+        /// Where it is, counting from 0.
+        offset: usize,
+    },
     /// The id is empty or made only of spaces.
     Blank,
 }
