@@ -318,8 +318,9 @@ fn an_unwritable_status_directory_is_logged_and_rounds_go_on() {
     });
 
     // Replace the directory by a plain file. (Removing write permission would not do: the
-    // tests may run as root, whom permissions do not stop.)
-    std::fs::remove_dir_all(&state).expect("remove state dir");
+    // tests may run as root, whom permissions do not stop.) The directory is moved aside in
+    // one step, since the conductor may be writing into it right now.
+    std::fs::rename(&state, conductor.dir.path("state.old")).expect("move state dir");
     std::fs::write(&state, "not a directory").expect("state file");
     wait_for("the failure to be logged", DEADLINE, || {
         round(&mut clients);
