@@ -28,7 +28,7 @@ use crate::conn::StateKind;
 use crate::core::{Conductor, ConnId, ConnInfo, Input};
 use crate::round::EndKind;
 use crate::time::Instant;
-use crate::wire::{ConductorMsg, Id};
+use crate::wire::{ClientMsg, ConductorMsg, Id};
 
 /// A broken invariant, described for a person.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +65,8 @@ struct ConnBefore {
     kind: StateKind,
     closing: bool,
     pending: usize,
+    /// The start of a message received before, waiting for its rest.
+    incomplete: Vec<u8>,
 }
 
 impl Snapshot {
@@ -78,6 +80,7 @@ impl Snapshot {
                         kind: c.state.kind(),
                         closing: c.closing,
                         pending: c.pending.len(),
+                        incomplete: core.incomplete_input(c.conn).to_vec(),
                     };
                     (c.conn, before)
                 })
@@ -253,11 +256,13 @@ fn new_wave_steps(before: &Snapshot, after: &Conductor) -> Result<Vec<u32>, Viol
 }
 
 /// The client whose bytes the step received; how often it may have become ready (Idle or
-/// Done) by them: once by completing its hello, and once per `!`; and whether it may have left
-/// by an `X` or `R`. Upper bounds: these bytes may also sit inside a text.
+/// Done) by them: once by completing its hello, and once per `!` (an upper bound: a `!` may
+/// also sit inside a text); and whether it left: the messages the step completed, including
+/// one begun in an earlier step, hold an `X` or `R`.
 struct Sender {
     conn: Option<ConnId>,
     readies: usize,
+    /// Its messages completed by the step include an `X` or `R`: it left.
     leaves: bool,
 }
 
@@ -277,10 +282,22 @@ impl Sender {
             }
             _ => 0,
         };
+        let mut stream = before
+            .conns
+            .get(conn)
+            .map(|c| c.incomplete.clone())
+            .unwrap_or_default();
+        stream.extend_from_slice(bytes);
+        let mut rest = &stream[..];
+        let mut leaves = false;
+        while let Ok(Some((msg, n))) = ClientMsg::decode(rest) {
+            leaves |= matches!(msg, ClientMsg::Exit | ClientMsg::Refusal(_));
+            rest = &rest[n..];
+        }
         Sender {
             conn: Some(*conn),
             readies,
-            leaves: bytes.iter().any(|&b| b == b'X' || b == b'R'),
+            leaves,
         }
     }
 
@@ -441,9 +458,10 @@ impl StepView<'_> {
             let msgs = self.queued.get(conn).map_or(&[][..], Vec::as_slice);
             let delivered = msgs.ends_with(&[ConductorMsg::Exit]);
             // Unless, in this step and before the end, it was refused, it left (an `X` or
-            // `R` from it, or its connection closed), or it stopped reading and was dropped.
+            // `R` from it, which may still be flushing, or its connection closed), or it
+            // stopped reading and was dropped (its queue given up).
             let refused = msgs.iter().any(|m| matches!(m, ConductorMsg::Refusal(_)));
-            let left = self.sender.conn == Some(*conn) && self.sender.leaves;
+            let left = self.sender.conn == Some(*conn) && self.sender.leaves && self.gone(*conn);
             ensure!(
                 delivered || refused || left || self.step.closed.contains(conn),
                 "{conn} was not sent {announce:?} and X at the end"
@@ -618,6 +636,30 @@ mod tests {
         fails(step.check(), "although the conductor did not end");
         let step = claimed(|[a, _, _]| (a, b"R\x02\0\0\0no.".to_vec()));
         fails(step.check(), "after its refusal");
+    }
+
+    #[test]
+    fn a_client_leaving_in_the_step_that_ends_the_conductor_is_owed_no_c_and_x() {
+        // `b` leaves with bytes still queued for it (it stopped reading): it is closing, not
+        // closed, when its departure ends the last round and so the conductor. Its `R` may
+        // have begun in an earlier step.
+        let leavings: [&[&[u8]]; 2] = [&[b"X"], &[b"R\x02\0\0", b"\0ok"]];
+        for pieces in leavings {
+            let mut h = Harness::with(|c| {
+                c.rounds.min_clients = 2;
+                c.rounds.rounds = 1;
+            });
+            let a = h.join("a");
+            let b = h.join("b");
+            h.set_stalled(b, true);
+            h.send(b, b"?");
+            h.send(a, b"K!");
+            for piece in pieces {
+                h.send(b, piece);
+            }
+            assert!(h.exit.is_some(), "the planned end came");
+            assert!(!h.is_closed(b), "b is still flushing");
+        }
     }
 
     #[test]

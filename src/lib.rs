@@ -12,6 +12,7 @@
 //! | [`cidr`] | the `allow` address blocks |
 //! | [`status`] | SPEC §8: the status snapshot and its JSON and text forms |
 //! | [`harness`] | a deterministic in-memory driver for tests and simulations |
+//! | [`sim`] | deterministic simulation: the core against a seeded hostile world, for tests and fuzzing |
 //! | [`invariants`] | the rules every state and step must keep, checked from outside the core |
 //! | [`diagram`] | `fsm-diagrams/`, generated from the transition table and the round controller |
 //!
@@ -72,6 +73,7 @@ pub mod driver;
 pub mod harness;
 pub mod invariants;
 pub mod round;
+pub mod sim;
 pub mod status;
 pub mod time;
 pub mod wire;

@@ -327,6 +327,12 @@ impl Conductor {
         self.conns.get(conn.0).map_or(&[], |c| &c.outbox)
     }
 
+    /// The start of an incomplete message received on a connection, kept until the rest
+    /// arrives: always shorter than one message (under [`MAX_MESSAGE_LEN`] bytes).
+    pub fn incomplete_input(&self, conn: ConnId) -> &[u8] {
+        self.conns.get(conn.0).map_or(&[], |c| &c.inbox)
+    }
+
     /// The next action for the driver, if any.
     pub fn poll_output(&mut self) -> Option<Output> {
         let out = self.outputs.pop_front()?;

@@ -68,8 +68,8 @@ pub struct Driver {
     status_files: StatusFiles,
     last_status_error: Option<String>,
     accept_paused_until: Option<Instant>,
-    /// Accepting has failed for lack of file descriptors since the last successful accept.
-    out_of_descriptors: bool,
+    /// Accepts that failed for lack of descriptors since accepting last worked.
+    accept_failures: u64,
     exiting: Option<(EndKind, Instant)>,
     /// The logger's batch, and since when it has held unwritten lines.
     log: LogBatch,
@@ -115,7 +115,7 @@ impl Driver {
             status_files,
             last_status_error: None,
             accept_paused_until: None,
-            out_of_descriptors: false,
+            accept_failures: 0,
             exiting: None,
             log: LogBatch::default(),
             log_unwritten_since: None,
@@ -264,14 +264,13 @@ impl Driver {
         }
     }
 
-    /// Accepts until the backlog is empty.
+    /// Accepts until the backlog is empty. Running out of descriptors pauses accepting for
+    /// [`ACCEPT_BACKOFF`] at a time; it is logged once when it starts and once when it ends.
     fn accept_all(&mut self) {
         while self.listening && self.accept_paused_until.is_none() {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
-                    if std::mem::take(&mut self.out_of_descriptors) {
-                        log::info!("accepting connections again");
-                    }
+                    self.accepting_again();
                     let now = self.clock;
                     let conn = self.core.accept(now, peer);
                     if let Err(e) = self.peers.insert(self.poll.registry(), conn, stream) {
@@ -280,18 +279,18 @@ impl Driver {
                     }
                     self.drain();
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.accepting_again();
+                    return;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_out_of_descriptors(&e) => {
-                    // Warn once per shortage; the retries every back-off are only debug.
-                    if std::mem::replace(&mut self.out_of_descriptors, true) {
-                        log::debug!("still cannot accept: {e}");
-                    } else {
+                    if self.accept_failures == 0 {
                         log::warn!(
-                            "cannot accept: {e}; retrying every {ACCEPT_BACKOFF} \
-                             while serving the connected clients"
+                            "cannot accept: {e}; retrying every {ACCEPT_BACKOFF} until descriptors free up"
                         );
                     }
+                    self.accept_failures += 1;
                     self.accept_paused_until = Some(self.now() + ACCEPT_BACKOFF);
                 }
                 Err(e) if is_transient_accept_error(&e) => continue,
@@ -303,17 +302,47 @@ impl Driver {
         }
     }
 
-    /// Reads what a peer sent and feeds it to the core; `until_eof` when the peer has closed.
+    /// Ends a stretch of failed accepts, if one was running.
+    fn accepting_again(&mut self) {
+        if self.accept_failures > 0 {
+            log::info!(
+                "accepting connections again after {} attempt(s) failed for lack of descriptors",
+                self.accept_failures
+            );
+            self.accept_failures = 0;
+        }
+    }
+
+    /// Reads what a peer sent, one chunk at a time, a bounded number of chunks per wake-up.
+    /// Each chunk goes to the core and the core's outputs are carried out before the next
+    /// chunk is read, so the answers to one chunk reach the socket before the next chunk adds
+    /// more: only what the socket cannot take counts against the queue's bound.
+    ///
+    /// A chunk shorter than the buffer has drained the socket: the loop is edge-triggered, so
+    /// bytes arriving later wake it again, and the read that would only say `WouldBlock` is
+    /// saved. Only when the peer has also closed (`until_eof`, from the readiness event) does
+    /// reading go on to the end of the stream, which no later event would report.
     fn read(&mut self, conn: crate::core::ConnId, until_eof: bool) {
         let now = self.clock;
-        let outcome = self.peers.read(conn, until_eof, |bytes| {
-            self.core.handle_input(now, Input::Received { conn, bytes });
-        });
-        match outcome {
-            peers::ReadOutcome::Open => {}
-            peers::ReadOutcome::Closed => self.core.handle_input(now, Input::Closed { conn }),
+        for _ in 0..peers::READS_PER_WAKE {
+            match self.peers.read_chunk(conn) {
+                peers::ReadOutcome::Data(n) => {
+                    let bytes = self.peers.received(n);
+                    self.core.handle_input(now, Input::Received { conn, bytes });
+                    self.drain();
+                    if n < peers::READ_CHUNK && !until_eof {
+                        return;
+                    }
+                }
+                peers::ReadOutcome::Drained => return,
+                peers::ReadOutcome::Closed => {
+                    self.core.handle_input(now, Input::Closed { conn });
+                    self.drain();
+                    return;
+                }
+            }
         }
-        self.drain();
+        self.peers.defer_read(conn);
     }
 
     /// Writes what the core has queued for a peer, as far as the socket takes it.

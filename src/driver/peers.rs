@@ -11,9 +11,9 @@ use mio::{Interest, Registry, Token};
 use crate::core::ConnId;
 
 /// Size of the shared read buffer.
-const READ_CHUNK: usize = 64 * 1024;
+pub const READ_CHUNK: usize = 64 * 1024;
 /// Reads per peer per wake-up before the loop serves others and comes back.
-const READS_PER_WAKE: usize = 8;
+pub const READS_PER_WAKE: usize = 8;
 
 struct Peer {
     stream: TcpStream,
@@ -21,11 +21,13 @@ struct Peer {
     wants_write: bool,
 }
 
-/// What a read found.
+/// What one read found.
 pub enum ReadOutcome {
-    /// The connection stays open.
-    Open,
-    /// The peer closed or reset it.
+    /// This many bytes arrived; they are in [`Peers::received`].
+    Data(usize),
+    /// Nothing more to read for now (or the peer is no longer watched).
+    Drained,
+    /// The peer closed or reset the connection.
     Closed,
 }
 
@@ -80,40 +82,35 @@ impl Peers {
         Ok(())
     }
 
-    /// Reads what the peer sent, handing each chunk to `feed`, until the socket is drained or
-    /// the per-wake-up budget is spent (the peer is then read again on the next turn).
-    ///
-    /// A read shorter than the buffer has drained the socket: the loop is edge-triggered, so
-    /// bytes arriving later wake it again, and the read that would only say `WouldBlock` is
-    /// saved. Only when the peer has also closed (`until_eof`, from the readiness event) does
-    /// reading go on to the end of the stream, which no later event would report.
-    pub fn read(
-        &mut self,
-        conn: ConnId,
-        until_eof: bool,
-        mut feed: impl FnMut(&[u8]),
-    ) -> ReadOutcome {
+    /// Reads one chunk of what the peer sent into the shared buffer.
+    pub fn read_chunk(&mut self, conn: ConnId) -> ReadOutcome {
         let Some(Some(peer)) = self.slots.get_mut(conn.index()) else {
-            return ReadOutcome::Open;
+            return ReadOutcome::Drained;
         };
-        for _ in 0..READS_PER_WAKE {
-            match peer.stream.read(&mut self.buffer) {
-                Ok(0) => return ReadOutcome::Closed,
-                Ok(n) if n < self.buffer.len() && !until_eof => {
-                    feed(&self.buffer[..n]);
-                    return ReadOutcome::Open;
-                }
-                Ok(n) => feed(&self.buffer[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::Open,
+        loop {
+            return match peer.stream.read(&mut self.buffer) {
+                Ok(0) => ReadOutcome::Closed,
+                Ok(n) => ReadOutcome::Data(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => ReadOutcome::Drained,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     log::debug!("read from {conn} failed: {e}");
-                    return ReadOutcome::Closed;
+                    ReadOutcome::Closed
                 }
-            }
+            };
         }
+    }
+
+    /// The first `n` bytes of the shared buffer: what the last [`read_chunk`](Self::read_chunk)
+    /// returned.
+    pub fn received(&self, n: usize) -> &[u8] {
+        &self.buffer[..n.min(self.buffer.len())]
+    }
+
+    /// The peer has used its reads for this wake-up but may have more: read it again on the
+    /// next turn of the loop, after the others.
+    pub fn defer_read(&mut self, conn: ConnId) {
         self.unfinished.push(conn);
-        ReadOutcome::Open
     }
 
     /// True while some peer still has unread bytes from its last wake-up.
@@ -212,9 +209,10 @@ mod tests {
         let mut got = Vec::new();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
-            match peers.read(conn, true, |b| got.extend_from_slice(b)) {
+            match peers.read_chunk(conn) {
                 ReadOutcome::Closed => break,
-                ReadOutcome::Open => assert!(std::time::Instant::now() < deadline),
+                ReadOutcome::Data(n) => got.extend_from_slice(peers.received(n)),
+                ReadOutcome::Drained => assert!(std::time::Instant::now() < deadline),
             }
         }
         assert_eq!(got, b"K!");

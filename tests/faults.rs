@@ -1,0 +1,386 @@
+//! Faults end to end against the real binary: clients killed or frozen mid-round, a slowloris
+//! hello, a client that never reads, a crowd beyond `max_clients`, running out of file
+//! descriptors, and status files that cannot be written. In each the conductor keeps serving
+//! the others.
+
+// End-to-end tests start processes, open sockets and watch the clock.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+mod common;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use common::faults::{
+    connect_with_small_receive_buffer, cpu_seconds, join_all, limit_fds, listen, lowest_free_fd,
+    raise_fd_limit, round, wave, Heard, ProcessClient,
+};
+use common::{hello, wait_for, Conductor, TempDir, DEADLINE};
+use lockstep::wire::{ClientMsg, ConductorMsg};
+
+#[test]
+fn clients_killed_with_sigkill_mid_round_do_not_hold_the_round() {
+    let conductor = Conductor::start(&["--min-clients", "4", "--status-interval-ms", "20"]);
+    // Two client processes: one acknowledges its Go (Working), one does not (GoSent).
+    let mut working = ProcessClient::spawn(conductor.addr, "doomed-k", true);
+    let mut go_sent = ProcessClient::spawn(conductor.addr, "doomed-go", false);
+    working.expect_line("hello");
+    go_sent.expect_line("hello");
+    let mut live = join_all(&conductor, "live", 2);
+    assert_eq!(working.expect_line("go"), "go 0");
+    assert_eq!(go_sent.expect_line("go"), "go 0");
+    assert_eq!(round(&mut live), 0);
+    // The round now waits only on the two processes.
+    wait_for("the round to wait on the two processes", DEADLINE, || {
+        let status = conductor.status("status.json")?;
+        let mut waiting: Vec<String> = status["waiting_on"]
+            .as_array()?
+            .iter()
+            .filter_map(|v| Some(v.as_str()?.to_string()))
+            .collect();
+        waiting.sort();
+        (waiting == ["doomed-go", "doomed-k"]).then_some(())
+    });
+
+    working.kill9();
+    go_sent.kill9();
+
+    conductor.wait_log("round end: step 0");
+    let log = conductor.log();
+    assert!(log.contains("left: doomed-k"), "{log}");
+    assert!(log.contains("left: doomed-go"), "{log}");
+    // The next wave needs four ready clients again; with two newcomers it goes out.
+    live.extend(join_all(&conductor, "late", 2));
+    assert_eq!(round(&mut live), 1);
+    assert_eq!(round(&mut live), 2);
+}
+
+#[test]
+fn a_frozen_client_is_dropped_after_drop_after_ms_and_the_round_completes() {
+    const DROP_AFTER: Duration = Duration::from_millis(600);
+    let conductor = Conductor::start(&["--probe-after-ms", "100", "--drop-after-ms", "600"]);
+    let spawned = Instant::now();
+    // The first client to be ready gets the first wave alone, acknowledges it, and then its
+    // process is stopped: the socket stays open, the kernel keeps acknowledging, nobody answers.
+    let mut frozen = ProcessClient::spawn(conductor.addr, "frozen", true);
+    frozen.expect_line("hello");
+    assert_eq!(frozen.expect_line("go"), "go 0");
+    frozen.signal(libc::SIGSTOP);
+
+    // Clients joining now wait for the next wave, answering probes meanwhile.
+    let mut live = join_all(&conductor, "live", 2);
+    assert_eq!(wave(&mut live), 1);
+    let waited = spawned.elapsed();
+    assert!(
+        waited >= DROP_AFTER,
+        "round 0 ended after {waited:?}, before drop_after_ms"
+    );
+    conductor.wait_log("liveness timeout");
+    let log = conductor.log();
+    assert!(log.contains("refused: frozen"), "{log}");
+    for c in live.iter_mut() {
+        c.send(b"K!");
+    }
+    assert_eq!(round(&mut live), 2);
+    frozen.kill9();
+}
+
+#[test]
+fn a_slowloris_hello_is_refused_at_the_hello_timeout() {
+    const HELLO_TIMEOUT: Duration = Duration::from_millis(500);
+    let conductor = Conductor::start(&["--hello-timeout-ms", "500"]);
+    let mut honest = vec![conductor.join("honest")];
+    let mut slow = conductor.connect();
+    let connected = Instant::now();
+    assert!(matches!(slow.recv(), ConductorMsg::Hello(_)));
+
+    let mut bytes = Vec::new();
+    hello("slowloris").encode_into(&mut bytes);
+    let mut sent = 0;
+    let mut rounds = 0;
+    // One byte of the hello every 100 ms (the whole hello would take 1.4 s); meanwhile the
+    // honest client runs rounds.
+    let answer = loop {
+        assert!(
+            connected.elapsed() < DEADLINE,
+            "no answer to the slow hello"
+        );
+        if sent < bytes.len() && slow.stream.write_all(&bytes[sent..=sent]).is_ok() {
+            sent += 1;
+        }
+        round(&mut honest);
+        rounds += 1;
+        match listen(&mut slow, Duration::from_millis(100)) {
+            Heard::Msg(msg) => break msg,
+            Heard::Silence => {}
+            Heard::Closed => panic!("closed without a refusal"),
+        }
+    };
+    match answer {
+        ConductorMsg::Refusal(reason) => {
+            assert_eq!(reason.as_str(), "hello timeout: no hello within 500 ms")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(connected.elapsed() >= HELLO_TIMEOUT);
+    assert!(
+        sent < bytes.len(),
+        "the whole hello went out ({sent} bytes)"
+    );
+    assert!(
+        matches!(listen(&mut slow, DEADLINE), Heard::Closed),
+        "the connection stays open after the refusal"
+    );
+    assert!(rounds >= 3, "the honest client ran only {rounds} rounds");
+    round(&mut honest);
+}
+
+#[test]
+fn a_client_that_never_reads_is_dropped_when_its_queue_is_full() {
+    let conductor = Conductor::start(&["--min-clients", "2"]);
+    let mut readers = join_all(&conductor, "reader", 2);
+    assert_eq!(round(&mut readers), 0);
+    // Round 1 runs; the readers hold it while the staller floods.
+    assert_eq!(wave(&mut readers), 1);
+
+    // The staller says hello, then sends pings without ever reading the answers.
+    let mut staller = connect_with_small_receive_buffer(conductor.addr);
+    let mut hello_bytes = Vec::new();
+    hello("staller").encode_into(&mut hello_bytes);
+    staller.write_all(&hello_bytes).expect("hello");
+    let flood = std::thread::spawn(move || {
+        let pings = vec![b'?'; 64 * 1024];
+        let mut total: u64 = 0;
+        while total < (1 << 30) {
+            if let Err(e) = staller.write_all(&pings) {
+                return Err(e.to_string());
+            }
+            total += pings.len() as u64;
+        }
+        Ok(total)
+    });
+
+    // The readers are answered throughout.
+    wait_for("the staller to be dropped", Duration::from_secs(60), || {
+        for c in readers.iter_mut() {
+            c.send_msg(&ClientMsg::Ping);
+            assert_eq!(c.recv(), ConductorMsg::Here);
+        }
+        conductor.log().contains("dropped: staller").then_some(())
+    });
+    let flooded = flood.join().expect("flood thread");
+    assert!(
+        flooded.is_err(),
+        "the staller's connection outlived {flooded:?} bytes"
+    );
+    assert!(conductor.log().contains("not reading"));
+
+    // The staller never took part in a round; the readers go on.
+    for c in readers.iter_mut() {
+        c.send(b"K!");
+    }
+    assert_eq!(round(&mut readers), 2);
+    assert_eq!(round(&mut readers), 3);
+}
+
+#[test]
+fn five_thousand_connections_beyond_max_clients_are_refused_full() {
+    const CROWD: usize = 5000;
+    let limit = raise_fd_limit();
+    assert!(
+        limit > CROWD as u64 + 200,
+        "this test needs a descriptor limit above {CROWD} (hard limit {limit})"
+    );
+    let conductor = Conductor::start(&["--min-clients", "4", "--max-clients", "4"]);
+    let mut members = join_all(&conductor, "member", 4);
+    assert_eq!(round(&mut members), 0);
+
+    let mut crowd: Vec<_> = (0..CROWD).map(|_| conductor.connect()).collect();
+    for (i, c) in crowd.iter_mut().enumerate() {
+        c.send_msg(&hello(&format!("crowd-{i}")));
+    }
+    // The members' rounds go on while the crowd is turned away.
+    assert_eq!(round(&mut members), 1);
+    for c in crowd.iter_mut() {
+        assert!(matches!(c.recv(), ConductorMsg::Hello(_)));
+        assert_eq!(c.recv_refusal(), "full");
+    }
+    assert_eq!(round(&mut members), 2);
+    drop(crowd);
+    assert_eq!(round(&mut members), 3);
+    wait_for("every refusal to be logged", DEADLINE, || {
+        (conductor.log().matches(": full").count() == CROWD).then_some(())
+    });
+}
+
+#[test]
+fn running_out_of_file_descriptors_keeps_rounds_going_without_spinning() {
+    let conductor = Conductor::start(&[
+        "--min-clients",
+        "4",
+        "--probe-after-ms",
+        "1000",
+        "--status-json",
+        "",
+        "--status-txt",
+        "",
+    ]);
+    let pid = conductor.child.id();
+    let mut members = join_all(&conductor, "member", 4);
+    assert_eq!(round(&mut members), 0);
+
+    // Leave the conductor no free descriptor, then let three newcomers connect. The kernel
+    // queues them; the conductor cannot accept them.
+    limit_fds(pid, lowest_free_fd(pid));
+    let mut newcomers: Vec<_> = (0..3).map(|_| conductor.connect()).collect();
+    for (i, c) in newcomers.iter_mut().enumerate() {
+        c.send_msg(&hello(&format!("newcomer-{i}")));
+    }
+    conductor.wait_log("cannot accept");
+
+    // The members keep their rounds.
+    assert_eq!(round(&mut members), 1);
+    assert_eq!(round(&mut members), 2);
+
+    // A quiet stretch while descriptors stay exhausted: the members acknowledge step 3 and
+    // go silent until the conductor probes them (after 1 s). It must sleep meanwhile.
+    assert_eq!(wave(&mut members), 3);
+    for c in members.iter_mut() {
+        c.send(b"K");
+    }
+    let (wall_start, cpu_start) = (Instant::now(), cpu_seconds(pid));
+    for c in members.iter_mut() {
+        assert_eq!(c.recv(), ConductorMsg::Ping);
+    }
+    let wall = wall_start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(pid) - cpu_start;
+    println!("descriptors exhausted: {cpu:.3} s of CPU in {wall:.3} s");
+    assert!(
+        cpu < 0.5 * wall,
+        "the conductor used {cpu:.3} s of CPU in {wall:.3} s: it spins"
+    );
+    let log = conductor.log();
+    assert_eq!(
+        log.matches("cannot accept").count(),
+        1,
+        "one warning for the whole stretch: {log}"
+    );
+    for c in newcomers.iter_mut() {
+        assert!(
+            matches!(listen(c, Duration::from_millis(1)), Heard::Silence),
+            "a newcomer was served without a descriptor"
+        );
+    }
+    for c in members.iter_mut() {
+        c.send(b".!");
+    }
+
+    // Three members leave mid-round: their descriptors free up and the newcomers get in.
+    assert_eq!(wave(&mut members), 4);
+    members.truncate(1);
+    for c in newcomers.iter_mut() {
+        assert!(matches!(c.recv(), ConductorMsg::Hello(_)));
+    }
+    conductor.wait_log("accepting connections again");
+    members[0].send(b"K!");
+    members.extend(newcomers);
+    assert_eq!(round(&mut members), 5);
+    assert_eq!(round(&mut members), 6);
+}
+
+#[test]
+fn an_unwritable_status_directory_is_logged_and_rounds_go_on() {
+    let dir = TempDir::new("status-fault");
+    let state = dir.path("state");
+    std::fs::create_dir(&state).expect("state dir");
+    let conductor = Conductor::start_in(
+        dir,
+        &[
+            "--min-clients",
+            "2",
+            "--status-json",
+            "state/status.json",
+            "--status-txt",
+            "state/status.txt",
+            "--status-interval-ms",
+            "20",
+        ],
+    );
+    let mut clients = join_all(&conductor, "c", 2);
+    let waves = |conductor: &Conductor| {
+        conductor
+            .status("state/status.json")
+            .and_then(|s| s["waves_sent"].as_u64())
+    };
+    wait_for("status.json", DEADLINE, || {
+        round(&mut clients);
+        waves(&conductor).filter(|&w| w >= 2)
+    });
+
+    // Replace the directory by a plain file. (Removing write permission would not do: the
+    // tests may run as root, whom permissions do not stop.) The directory is moved aside in
+    // one step, since the conductor may be writing into it right now.
+    std::fs::rename(&state, conductor.dir.path("state.old")).expect("move state dir");
+    std::fs::write(&state, "not a directory").expect("state file");
+    wait_for("the failure to be logged", DEADLINE, || {
+        round(&mut clients);
+        conductor
+            .log()
+            .contains("cannot write state/status.json")
+            .then_some(())
+    });
+    assert!(conductor.log().contains("rounds go on"));
+    let first = round(&mut clients);
+    for i in 1..20 {
+        assert_eq!(round(&mut clients), first + i);
+    }
+    let log = conductor.log();
+    assert_eq!(
+        log.matches("cannot write state/status.json").count(),
+        1,
+        "the same failure is logged once: {log}"
+    );
+
+    // Once the directory is back, the files are written again.
+    std::fs::remove_file(&state).expect("remove state file");
+    std::fs::create_dir(&state).expect("state dir again");
+    let written = wait_for("status.json to be written again", DEADLINE, || {
+        round(&mut clients);
+        waves(&conductor).filter(|&w| w > u64::from(first) + 19)
+    });
+    assert!(written > 20);
+    conductor.wait_log("status files are written again");
+}
+
+#[test]
+fn a_client_pipelining_many_pings_while_reading_is_not_dropped() {
+    const PINGS: usize = 1 << 20;
+    let conductor = Conductor::start(&["--min-clients", "2"]);
+    let mut client = conductor.join("pipeliner");
+    let mut reader = client.stream.try_clone().expect("clone");
+    let answers = std::thread::spawn(move || {
+        use std::io::Read;
+        reader
+            .set_read_timeout(Some(DEADLINE))
+            .expect("read timeout");
+        let mut got = 0;
+        let mut chunk = vec![0u8; 64 * 1024];
+        while got < PINGS {
+            match reader.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    assert!(chunk[..n].iter().all(|&b| b == b'.'), "not an answer");
+                    got += n;
+                }
+            }
+        }
+        got
+    });
+    client.send(&vec![b'?'; PINGS]);
+    assert_eq!(
+        answers.join().expect("reader"),
+        PINGS,
+        "every ping answered"
+    );
+    assert!(!conductor.log().contains("dropped"), "{}", conductor.log());
+}
