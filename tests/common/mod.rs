@@ -37,6 +37,21 @@ pub fn wait_for<T>(what: &str, within: Duration, mut check: impl FnMut() -> Opti
     }
 }
 
+/// Reads `stream` to its end on a thread, line by line, into the returned buffer.
+pub fn collect(stream: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let sink = Arc::new(Mutex::new(String::new()));
+    let theirs = Arc::clone(&sink);
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+            theirs.lock().unwrap().push_str(&line);
+            line.clear();
+        }
+    });
+    sink
+}
+
 /// A fresh scratch directory under the target dir, removed on drop.
 pub struct TempDir(pub PathBuf);
 
@@ -146,21 +161,11 @@ impl Conductor {
             }
         }
         let mut child = command.spawn().expect("spawn conductor");
-        let log = Arc::new(Mutex::new(String::new()));
         let stderr = child.stderr.take().expect("stderr");
-        let unread_stderr = if launch.stall_log {
-            Some(stderr)
+        let (log, unread_stderr) = if launch.stall_log {
+            (Arc::new(Mutex::new(String::new())), Some(stderr))
         } else {
-            let sink = Arc::clone(&log);
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stderr);
-                let mut line = String::new();
-                while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-                    sink.lock().unwrap().push_str(&line);
-                    line.clear();
-                }
-            });
-            None
+            (collect(stderr), None)
         };
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut first = String::new();

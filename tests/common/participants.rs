@@ -1,13 +1,12 @@
 //! Participants as processes for the end-to-end tests: `conductor join` and Python programs,
 //! with their stderr collected and their exit awaited under a deadline.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{wait_for, Conductor};
+use super::{collect, wait_for, Conductor};
 
 /// A participant process. Killed on drop if still running.
 pub struct Participant {
@@ -64,22 +63,6 @@ impl Drop for Participant {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Reads `stream` to its end on a thread, into the returned buffer; the thread drops its
-/// handle on the buffer when the stream ends.
-fn collect(stream: impl Read + Send + 'static) -> Arc<Mutex<String>> {
-    let sink = Arc::new(Mutex::new(String::new()));
-    let theirs = Arc::clone(&sink);
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-            theirs.lock().unwrap().push_str(&line);
-            line.clear();
-        }
-    });
-    sink
 }
 
 /// `conductor join --id ID --port PORT -- COMMAND...` against `conductor`.
