@@ -32,7 +32,7 @@ impl Conductor {
                     crate::round::EndKind::Fatal(error) => {
                         log::error!("ending on a fatal error: {error}")
                     }
-                    other => log::info!("ending: {other:?}"),
+                    other => log::info!("ending: {other}"),
                 }
                 self.broadcast_to_all(&announce);
                 self.broadcast_to_all(&ConductorMsg::Exit);

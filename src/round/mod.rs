@@ -37,6 +37,17 @@ pub enum EndKind {
     Fatal(String),
 }
 
+impl std::fmt::Display for EndKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EndKind::Planned => f.write_str("planned end: every round has run"),
+            EndKind::Graceful => f.write_str("graceful stop"),
+            EndKind::Interrupt => f.write_str("interrupted by the operator"),
+            EndKind::Fatal(error) => write!(f, "fatal error: {error}"),
+        }
+    }
+}
+
 impl EndKind {
     /// The process exit code for this ending (SPEC §9).
     pub fn exit_code(&self) -> i32 {

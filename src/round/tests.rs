@@ -367,3 +367,16 @@ fn fingerprint_keeps_the_next_step_not_the_count_of_waves() {
     c.graceful_stop();
     assert_ne!(running, fingerprint(&c, at(1003)), "the waves left count");
 }
+
+#[test]
+fn endings_read_as_words() {
+    assert_eq!(
+        EndKind::Interrupt.to_string(),
+        "interrupted by the operator"
+    );
+    assert_eq!(EndKind::Graceful.to_string(), "graceful stop");
+    assert_eq!(
+        EndKind::Fatal("the listener failed".into()).to_string(),
+        "fatal error: the listener failed"
+    );
+}
