@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use pico_args::Arguments;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::driver::{self, Driver, StatusFiles};
 use crate::round::EndKind;
 
@@ -21,10 +21,21 @@ pub fn run(mut args: Arguments) -> i32 {
         Ok(v) => v,
         Err(message) => return super::usage_error(&message),
     };
-    let config = match configure(given, args.finish()) {
+    let (config, source) = match configure(given, args.finish()) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let (json, txt) = config.status_paths();
+    let status_files = StatusFiles { json, txt };
+    if let Err((key, problem)) = status_files.check() {
+        let error = ConfigError {
+            source,
+            key: Some(key.to_string()),
+            problem,
+        };
+        eprintln!("conductor: {error}");
+        return 2;
+    }
     let log_batch = match super::logging::init(level, log_file.as_deref()) {
         Ok(batch) => batch,
         Err(message) => {
@@ -39,8 +50,7 @@ pub fn run(mut args: Arguments) -> i32 {
             return 1;
         }
     };
-    let (json, txt) = config.status_paths();
-    let mut driver = match Driver::new(listener, config.core_config(), StatusFiles { json, txt }) {
+    let mut driver = match Driver::new(listener, config.core_config(), status_files) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("conductor: error: cannot start the event loop: {e}");
@@ -65,9 +75,9 @@ pub fn run(mut args: Arguments) -> i32 {
 }
 
 /// Loads the configuration file (`given`, or `./config.json` if present) and applies the
-/// setting flags in `rest`, the arguments no other flag took; errors are printed and give
-/// exit code 2.
-fn configure(given: Option<PathBuf>, rest: Vec<OsString>) -> Result<Config, i32> {
+/// setting flags in `rest`, the arguments no other flag took; returns the settings and where
+/// they came from. Errors are printed and give exit code 2.
+fn configure(given: Option<PathBuf>, rest: Vec<OsString>) -> Result<(Config, String), i32> {
     let (path, required) = match given {
         Some(p) => (p, true),
         None => (PathBuf::from("config.json"), false),
@@ -87,7 +97,7 @@ fn configure(given: Option<PathBuf>, rest: Vec<OsString>) -> Result<Config, i32>
         eprintln!("conductor: {e}");
         2
     })?;
-    Ok(config)
+    Ok((config, source))
 }
 
 /// Splits `rest` into `--KEY VALUE` pairs, one flag per key of `config.json` in kebab-case
