@@ -116,7 +116,7 @@ pub const DEFAULT_MAX_QUEUED_BYTES: usize = 64 * 1024;
 /// How the operator asks the conductor to stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StopRequest {
-    /// SIGTERM: count down and end after the running round(s).
+    /// SIGTERM or SIGHUP: count down and end after the running round(s).
     Graceful,
     /// SIGINT: `C`, `X` and end now.
     Interrupt,
