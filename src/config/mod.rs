@@ -1,6 +1,6 @@
 //! SPEC §7: the conductor's configuration, defined once. The fields of [`Config`] are the keys
 //! of `config.json`, each with its doc, its range (the `deserialize_with` function that reads
-//! it, in [`values`]) and its default ([`Config::default`]); serde derive reads the file,
+//! it, in `config/values.rs`) and its default ([`Config::default`]); serde derive reads the file,
 //! refusing unknown and duplicate keys, and `serde_path_to_error` names the key of an error.
 //! Everything else is derived from or checked against this one definition: the command-line
 //! flags `--KEY VALUE` ([`Config::keys`], [`Config::set_flag`]), the shipped `config.json`
