@@ -21,6 +21,7 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`config`] | SPEC §7: the keys of `config.json`, defined once; file, flags, checks |
 //! | [`driver`] | the mio event loop: sockets, signals, the clock, status files |
 //! | [`cli`] | the command line: `conductor`, `conductor status`, `conductor join` |
 //! | [`client`] | a blocking participant on `std::net`: [`client::Client`], [`client::Runner`] |

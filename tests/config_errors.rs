@@ -218,3 +218,117 @@ fn help_is_printed_with_exit_0() {
     assert_eq!(code, Some(2));
     assert!(err.contains("unknown subcommand \"frobnicate\""), "{err}");
 }
+
+#[test]
+fn a_key_given_twice_is_refused_naming_the_key() {
+    let (path, err) = rejected(
+        "{\n  \"rounds\": 5,\n  \"port\": 0,\n  \"rounds\": 0\n}",
+        &[],
+    );
+    assert!(
+        err.contains(&format!(
+            "{path}: key \"rounds\": given more than once (each key may appear once) (line 4)"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn one_path_for_both_status_files_is_refused() {
+    let (path, err) = rejected(r#"{"status_json": "status.txt"}"#, &[]);
+    assert!(
+        err.contains(&format!(
+            "{path} and the command line: key \"status_txt\": \"status.txt\" is also status_json"
+        )),
+        "{err}"
+    );
+    let (_, err) = rejected("{}", &["--status-txt", "./status.json"]);
+    assert!(err.contains("is also status_json"), "{err}");
+}
+
+#[test]
+fn an_allow_block_with_host_bits_says_what_was_probably_meant() {
+    let (path, err) = rejected(r#"{"allow": ["10.0.0.1/8"]}"#, &[]);
+    assert!(
+        err.contains(&format!(
+            "{path}: key \"allow\": \"10.0.0.1/8\" has host bits set beyond the /8 prefix: \
+             the block holding 10.0.0.1 is 10.0.0.0/8; for that one address write 10.0.0.1/32"
+        )),
+        "{err}"
+    );
+    let (_, err) = rejected("{}", &["--allow", "127.0.0.0/8,fe80::1/10"]);
+    assert!(
+        err.contains("command line: key \"--allow\": \"fe80::1/10\" has host bits set"),
+        "{err}"
+    );
+}
+
+#[test]
+fn messages_cut_a_huge_value_short() {
+    let huge = "x".repeat(10 << 20);
+    for contents in [
+        format!(r#"{{"server_id": "{huge}"}}"#),
+        format!(r#"{{"port": "{huge}"}}"#),
+        format!(r#"{{"{huge}": 1}}"#),
+    ] {
+        let (_, err) = rejected(&contents, &[]);
+        assert!(err.len() < 1000, "{} bytes of stderr", err.len());
+        assert!(err.contains("xxx…"), "{err}");
+    }
+    let (_, err) = rejected("{}", &["--allow", &huge[..100_000]]);
+    assert!(err.len() < 1000, "{} bytes of stderr", err.len());
+    assert!(err.contains("key \"--allow\": \"xxx"), "{err}");
+}
+
+#[test]
+fn a_byte_order_mark_at_the_start_is_skipped() {
+    let dir = TempDir::new("config-bom");
+    std::fs::write(
+        dir.path("config.json"),
+        "\u{feff}{\"server_id\": \"with-bom\"}",
+    )
+    .unwrap();
+    let conductor = Conductor::start_in(dir, &[]);
+    let mut c = conductor.connect();
+    match c.recv() {
+        ConductorMsg::Hello(h) => assert_eq!(&h.id, b"with-bom    "),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_ipv6_host_in_brackets_is_bound_without_them() {
+    let dir = TempDir::new("config-brackets");
+    std::fs::write(dir.path("config.json"), r#"{"host": "[::1]"}"#).unwrap();
+    let conductor = Conductor::start_in(dir, &[]);
+    assert_eq!(
+        conductor.addr.ip(),
+        "::1".parse::<std::net::IpAddr>().unwrap()
+    );
+    let mut a = conductor.join("bracketed");
+    assert_eq!(a.recv_go(), 0);
+    // The flag is read the same way.
+    let flagged = Conductor::start_quiet(&["--host", "[::1]"]);
+    assert!(flagged.addr.is_ipv6(), "{}", flagged.addr);
+}
+
+#[test]
+fn on_a_dual_stack_socket_ipv4_clients_are_plain_ipv4_and_match_ipv4_blocks() {
+    let v4 =
+        |conductor: &Conductor| std::net::SocketAddr::from(([127, 0, 0, 1], conductor.addr.port()));
+    // Allowed by an IPv4 block and by the same block in the mapped spelling.
+    for allow in ["127.0.0.0/8", "::ffff:127.0.0.0/104"] {
+        let conductor = Conductor::start_quiet(&["--host", "::", "--allow", allow]);
+        assert!(conductor.addr.is_ipv6());
+        let mut a = common::Raw::join(v4(&conductor), "dual");
+        assert_eq!(a.recv_go(), 0);
+        conductor.wait_log("joined: dual from 127.0.0.1:");
+        let status = conductor.wait_status("the client", |s| s["clients"][0]["id"] == "dual");
+        let peer = status["clients"][0]["peer"].as_str().unwrap().to_string();
+        assert!(peer.starts_with("127.0.0.1:"), "{allow}: {peer}");
+    }
+    // Refused by a block that does not hold it, named as IPv4.
+    let conductor = Conductor::start_quiet(&["--host", "::", "--allow", "10.0.0.0/8"]);
+    let mut c = common::Raw::connect(v4(&conductor));
+    assert_eq!(c.recv_refusal(), "address 127.0.0.1 is not allowed");
+}

@@ -8,7 +8,7 @@
 mod common;
 
 use common::participants::{join, join_port};
-use common::{Conductor, TempDir, DEADLINE};
+use common::{wait_for, Conductor, TempDir, DEADLINE};
 
 /// A shell command appending the step to `file`, then exiting `status` at `fail_at`.
 fn append_step(file: &std::path::Path, fail_at: Option<(u32, i32)>) -> String {
@@ -143,4 +143,112 @@ fn no_conductor_exits_1_and_says_so() {
         "{}",
         lone.stderr()
     );
+}
+
+/// Whether process `pid` is gone: no such process, or a zombie waiting for its parent.
+fn gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // The state follows the command name in parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+/// Waits for `file` to hold a pid written by a step command.
+fn pid_in(file: &std::path::Path) -> i32 {
+    wait_for("the step command to write its pid", DEADLINE, || {
+        std::fs::read_to_string(file)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+    })
+}
+
+#[test]
+fn join_killed_by_a_signal_stops_its_command_and_leaves_with_x() {
+    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+        let conductor = Conductor::start(&[]);
+        let dir = TempDir::new("join-signal");
+        let (shell, child) = (dir.path("shell.pid"), dir.path("child.pid"));
+        // The shell, and a child of its own in the same process group.
+        let script = format!(
+            "sleep 1000 & echo $! > '{}'; echo $$ > '{}'; wait",
+            child.display(),
+            shell.display()
+        );
+        let mut participant = join(&conductor, "signalled", &["sh", "-c", &script]);
+        let (shell_pid, child_pid) = (pid_in(&shell), pid_in(&child));
+        conductor.wait_status("the step running", |s| {
+            s["clients"][0]["state"] == "Working"
+        });
+        // SAFETY: kill has no memory effects.
+        assert_eq!(
+            unsafe { libc::kill(participant.child.id() as i32, signal) },
+            0
+        );
+        let status = participant.wait_exit(DEADLINE);
+        assert_eq!(status.code(), Some(code), "{}", participant.stderr());
+        let said = participant.stderr();
+        assert!(said.contains("passed on to step 0's command"), "{said}");
+        // The shell's background job ignores SIGINT (as in any non-interactive shell): join
+        // ends what is left of the group once the shell is gone.
+        for pid in [shell_pid, child_pid] {
+            wait_for("the command and its child to be gone", DEADLINE, || {
+                gone(pid).then_some(())
+            });
+        }
+        // The conductor heard X: the participant left, not a closed connection.
+        conductor.wait_log("left: signalled");
+        let left = conductor.log_lines("left: signalled");
+        assert!(!left[0].contains("connection closed"), "{left:?}");
+    }
+}
+
+#[test]
+fn join_killed_between_steps_leaves_with_x() {
+    let conductor = Conductor::start(&["--min-clients", "2"]);
+    let mut participant = join(&conductor, "idle", &["true"]);
+    conductor.wait_log("joined: idle");
+    // SAFETY: kill has no memory effects.
+    assert_eq!(
+        unsafe { libc::kill(participant.child.id() as i32, libc::SIGTERM) },
+        0
+    );
+    assert_eq!(participant.wait_exit(DEADLINE).code(), Some(143));
+    conductor.wait_log("left: idle");
+    assert!(!conductor.log_lines("left: idle")[0].contains("connection closed"));
+}
+
+#[test]
+fn join_says_at_once_when_the_conductor_goes_during_a_long_step() {
+    let mut conductor = Conductor::start(&[]);
+    let dir = TempDir::new("join-orphaned");
+    let pid_file = dir.path("step.pid");
+    let script = format!("echo $$ > '{}'; exec sleep 1000", pid_file.display());
+    let mut participant = join(&conductor, "long-step", &["sh", "-c", &script]);
+    let step_pid = pid_in(&pid_file);
+    conductor.wait_status("the step running", |s| {
+        s["clients"][0]["state"] == "Working"
+    });
+    conductor.signal(libc::SIGKILL);
+    conductor.wait_exit(DEADLINE);
+    wait_for("join's notice", DEADLINE, || {
+        participant
+            .stderr()
+            .contains("the connection to the conductor ended during step 0")
+            .then_some(())
+    });
+    // Said while the command still runs, not after it.
+    assert!(participant.child.try_wait().unwrap().is_none());
+    assert!(!gone(step_pid));
+    // SAFETY: kill has no memory effects.
+    assert_eq!(
+        unsafe { libc::kill(participant.child.id() as i32, libc::SIGTERM) },
+        0
+    );
+    assert_eq!(participant.wait_exit(DEADLINE).code(), Some(143));
+    wait_for("the command to be gone", DEADLINE, || {
+        gone(step_pid).then_some(())
+    });
 }

@@ -98,6 +98,25 @@ fn sigterm_counts_down_from_the_next_wave_then_ceases() {
 }
 
 #[test]
+fn sighup_is_a_graceful_stop_like_sigterm() {
+    let mut conductor = Conductor::start_quiet(&["--shutdown-countdown", "2"]);
+    let mut a = conductor.join("hung-up");
+    assert_eq!(a.recv_go(), 0);
+    // A closing terminal or SSH session while round 0 runs.
+    conductor.signal(libc::SIGHUP);
+    conductor.wait_log("SIGHUP: stopping gracefully");
+    conductor.wait_status("phase stopping", |s| s["phase"] == "stopping");
+    a.send(b"K!");
+    assert_eq!(
+        play_to_the_end(&mut a),
+        [ShuttingDown(2), Go(1), ShuttingDown(1), Go(2), Cease, Exit]
+    );
+    conductor.expect_exit(0);
+    assert_eq!(conductor.status("status.json").unwrap()["phase"], "stopped");
+    assert!(conductor.log().contains("exiting with code 0"));
+}
+
+#[test]
 fn sigterm_with_countdown_zero_ends_after_the_running_round() {
     let mut conductor = Conductor::start_quiet(&["--shutdown-countdown", "0"]);
     let mut a = conductor.join("last-round");

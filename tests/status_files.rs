@@ -7,6 +7,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::FileTypeExt;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -304,4 +305,88 @@ fn conductor_status_watch_redraws_until_stopped() {
     assert!(watch.try_wait().unwrap().is_none(), "still watching");
     watch.kill().unwrap();
     watch.wait().unwrap();
+}
+
+/// Runs the conductor with `--status-json PATH` in `dir`: it must refuse to start (exit 2),
+/// naming the key and the path. Returns stderr.
+fn refused_status_path(dir: &TempDir, path: &std::path::Path) -> String {
+    let path = path.to_str().expect("a UTF-8 path");
+    let (code, out, err) = run_to_exit(&dir.0, &["--port", "0", "--status-json", path]);
+    assert_eq!(code, Some(2), "{path}: {err}");
+    assert!(out.is_empty(), "nothing may start: {out}");
+    assert!(
+        err.contains(&format!("key \"status_json\": {path} is ")),
+        "{err}"
+    );
+    assert!(err.contains("not a regular file"), "{err}");
+    err
+}
+
+#[test]
+fn a_status_path_that_is_not_a_regular_file_is_refused_at_start_up() {
+    let dir = TempDir::new("status-not-file");
+    let fifo = dir.path("fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let err = refused_status_path(&dir, &fifo);
+    assert!(err.contains("is a FIFO"), "{err}");
+    let link = dir.path("link-to-fifo");
+    std::os::unix::fs::symlink(&fifo, &link).unwrap();
+    assert!(refused_status_path(&dir, &link).contains("is a FIFO"));
+    std::fs::create_dir(dir.path("a-directory")).unwrap();
+    assert!(refused_status_path(&dir, &dir.path("a-directory")).contains("is a directory"));
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+}
+
+#[test]
+fn a_status_path_that_is_a_device_is_refused_and_left_alone() {
+    // A device node of our own, never the real /dev/null: the same numbers (1, 3) made with
+    // mknod in a scratch directory. Making one needs privileges, which CI has (it runs as root).
+    let dir = TempDir::new("status-device");
+    let device = dir.path("null");
+    let c_path = std::ffi::CString::new(device.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mknod only creates a file.
+    let made = unsafe { libc::mknod(c_path.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+    if made != 0 {
+        let error = std::io::Error::last_os_error();
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must be able to make a device node: {error}"
+        );
+        eprintln!("skipped: cannot make a device node here ({error}); CI runs this test as root");
+        return;
+    }
+    let err = refused_status_path(&dir, &device);
+    assert!(err.contains("is a character device"), "{err}");
+    let kind = std::fs::symlink_metadata(&device).unwrap().file_type();
+    assert!(kind.is_char_device(), "the device is still there");
+}
+
+#[test]
+fn links_planted_at_the_old_temporary_names_are_not_written_through() {
+    let conductor = Conductor::start_quiet(&["--status-interval-ms", "20"]);
+    conductor.wait_status("the first write", |_| true);
+    let victim = conductor.dir.path("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    // The writer used to create `<name>.<pid>.tmp`, following links.
+    for name in ["status.json", "status.txt"] {
+        let tmp = conductor
+            .dir
+            .path(&format!("{name}.{}.tmp", conductor.pid()));
+        std::os::unix::fs::symlink(&victim, tmp).unwrap();
+    }
+    let mut a = conductor.join("linked");
+    run_round(std::slice::from_mut(&mut a));
+    conductor.wait_status("the client", |s| s["clients"][0]["id"] == "linked");
+    let text = conductor.dir.path("status.txt");
+    wait_for("status.txt to show the client", DEADLINE, || {
+        std::fs::read_to_string(&text)
+            .is_ok_and(|t| t.contains("linked"))
+            .then_some(())
+    });
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
 }

@@ -3,7 +3,11 @@
 //! inherited) with `LOCKSTEP_STEP`, `LOCKSTEP_ID` and `LOCKSTEP_SERVER` in its environment,
 //! through the client [`Runner`]: `K` first, `W` every heartbeat while CMD runs, Done when it
 //! exits 0. A failing CMD is refused with `step N: command exited with status S` and its status
-//! becomes the exit code. Broadcasts are printed to stderr in plain words.
+//! becomes the exit code. Broadcasts are printed to stderr in plain words. CMD runs in a
+//! process group of its own; SIGTERM, SIGINT and SIGHUP are passed on to it, join leaves with
+//! `X` and exits with 128 + the signal (see the `watch` module).
+
+mod watch;
 
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
@@ -14,6 +18,8 @@ use pico_args::Arguments;
 
 use crate::client::{Client, ClientError, Event, Runner, StepError, DEFAULT_HEARTBEAT};
 use crate::config::Config;
+
+use watch::Watch;
 
 /// Exit code when the connection fails or the conductor ends on an error.
 const EXIT_FAILED: i32 = 1;
@@ -83,6 +89,16 @@ fn participate(join: &Join) -> i32 {
         Ok(client) => client,
         Err(e) => return report(&tag, &e),
     };
+    let watch = match client
+        .clone_stream()
+        .and_then(|stream| Watch::start(stream, tag.clone()))
+    {
+        Ok(watch) => watch,
+        Err(e) => {
+            eprintln!("{tag}: cannot watch for signals: {e}");
+            return EXIT_FAILED;
+        }
+    };
     let server = client.peer_addr().to_string();
     let mut failed_with = None;
     let result = Runner::new(client)
@@ -95,13 +111,14 @@ fn participate(join: &Join) -> i32 {
             Event::Go(_) | Event::Exit | Event::Refused(_) => {}
         })
         .run(|step| {
-            let status = Command::new(&join.program)
+            let mut command = Command::new(&join.program);
+            command
                 .args(&join.args)
                 .env("LOCKSTEP_STEP", step.to_string())
                 .env("LOCKSTEP_ID", &join.id)
                 .env("LOCKSTEP_SERVER", &server)
-                .stdin(Stdio::null())
-                .status();
+                .stdin(Stdio::null());
+            let status = watch.run_step(&mut command, step);
             let (code, problem) = match status {
                 Ok(status) if status.success() => return Ok(()),
                 Ok(status) => failure(status),
@@ -117,6 +134,8 @@ fn participate(join: &Join) -> i32 {
             failed_with = Some(code);
             Err(StepError::new(problem))
         });
+    // A signal that ended the run ends join its own way.
+    watch.settle();
     match result {
         Ok(_) => 0,
         Err(ClientError::StepFailed { reason, .. }) => {

@@ -38,8 +38,10 @@ connect time, rounds per second, round-time percentiles, protocol violations and
 server it started or --server-pid, the server's memory per client. --work-us simulates work
 between each Go and its answer. Defaults: 1 client, 1000 rounds, no work.
 
-Exit codes: 0 after a planned end, a graceful stop or an interrupt; 1 after a fatal error;
-2 for a bad command line or configuration; 130 after a second SIGINT.
+Signals: SIGTERM and SIGHUP stop gracefully (a countdown, then C and X); SIGINT ceases at
+once (C, X), a second SIGINT exits at once; SIGQUIT keeps its default (ends at once, core dump).
+Exit codes: 0 after a planned end, a graceful stop, a hang-up or an interrupt; 1 after a fatal
+error; 2 for a bad command line or configuration; 130 after a second SIGINT.
 
 `conductor join` makes CMD a participant: for each Go it runs CMD with LOCKSTEP_STEP,
 LOCKSTEP_ID and LOCKSTEP_SERVER (host:port) in its environment, sending W every
@@ -47,7 +49,9 @@ LOCKSTEP_ID and LOCKSTEP_SERVER (host:port) in its environment, sending W every
 --host 127.0.0.1, --port 7878. Broadcasts are printed to stderr. Exit codes: 0 after the
 conductor's end; CMD's own status if it fails (128+N if signal N killed it, 126/127 if it
 could not be started), after refusing the step with the reason; 1 if the connection fails or
-the conductor ends on an error; 2 for a bad command line; 3 if the conductor refuses it.
+the conductor ends on an error; 2 for a bad command line; 3 if the conductor refuses it. CMD
+runs in a process group of its own: SIGTERM, SIGINT or SIGHUP to join is passed on to it, join
+sends X and exits with 128+N (the rest of CMD's group is killed after 5 s at most).
 ";
 
 /// Runs the command line given in `raw` (without the program name) and returns the exit code.

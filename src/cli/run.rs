@@ -1,27 +1,40 @@
 //! `conductor` (no subcommand): loads the configuration, binds, prints the start-up line and
 //! runs the driver until the conductor ends.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
 use pico_args::Arguments;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::driver::{self, Driver, StatusFiles};
 use crate::round::EndKind;
 
 /// Runs the conductor with the flags in `args`.
 pub fn run(mut args: Arguments) -> i32 {
-    let config = match configure(&mut args) {
-        Ok(c) => c,
-        Err(code) => return code,
+    let given: Option<PathBuf> = match args.opt_value_from_str("--config") {
+        Ok(given) => given,
+        Err(e) => return super::usage_error(&e.to_string()),
     };
     let (level, log_file) = match logging_flags(&mut args) {
         Ok(v) => v,
         Err(message) => return super::usage_error(&message),
     };
-    if let Err(code) = super::finish(args) {
-        return code;
+    let (config, source) = match configure(given, args.finish()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let (json, txt) = config.status_paths();
+    let status_files = StatusFiles { json, txt };
+    if let Err((key, problem)) = status_files.check() {
+        let error = ConfigError {
+            source,
+            key: Some(key.to_string()),
+            problem,
+        };
+        eprintln!("conductor: {error}");
+        return 2;
     }
     let log_batch = match super::logging::init(level, log_file.as_deref()) {
         Ok(batch) => batch,
@@ -37,8 +50,7 @@ pub fn run(mut args: Arguments) -> i32 {
             return 1;
         }
     };
-    let (json, txt) = config.status_paths();
-    let mut driver = match Driver::new(listener, config.core_config(), StatusFiles { json, txt }) {
+    let mut driver = match Driver::new(listener, config.core_config(), status_files) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("conductor: error: cannot start the event loop: {e}");
@@ -62,11 +74,10 @@ pub fn run(mut args: Arguments) -> i32 {
     end.exit_code()
 }
 
-/// Reads `--config` and every setting flag; errors are printed and give exit code 2.
-fn configure(args: &mut Arguments) -> Result<Config, i32> {
-    let given: Option<PathBuf> = args
-        .opt_value_from_str("--config")
-        .map_err(|e| super::usage_error(&e.to_string()))?;
+/// Loads the configuration file (`given`, or `./config.json` if present) and applies the
+/// setting flags in `rest`, the arguments no other flag took; returns the settings and where
+/// they came from. Errors are printed and give exit code 2.
+fn configure(given: Option<PathBuf>, rest: Vec<OsString>) -> Result<(Config, String), i32> {
     let (path, required) = match given {
         Some(p) => (p, true),
         None => (PathBuf::from("config.json"), false),
@@ -75,46 +86,44 @@ fn configure(args: &mut Arguments) -> Result<Config, i32> {
         eprintln!("conductor: {e}");
         2
     })?;
-    for flag in SETTING_FLAGS {
-        let value: Option<String> = args
-            .opt_value_from_fn(flag, |s| Ok::<_, std::convert::Infallible>(s.to_string()))
-            .map_err(|e| super::usage_error(&e.to_string()))?;
-        if let Some(value) = value {
-            config
-                .set_flag(&flag[2..].replace('-', "_"), &value)
-                .map_err(|e| {
-                    eprintln!("conductor: {e}");
-                    2
-                })?;
-        }
+    for (key, value) in setting_flags(rest)? {
+        config.set_flag(&key, &value).map_err(|e| {
+            eprintln!("conductor: {e}");
+            2
+        })?;
     }
     let source = format!("{} and the command line", path.display());
     config.check(&source).map_err(|e| {
         eprintln!("conductor: {e}");
         2
     })?;
-    Ok(config)
+    Ok((config, source))
 }
 
-/// One flag per key of `config.json`, in kebab-case.
-const SETTING_FLAGS: [&str; 16] = [
-    "--host",
-    "--port",
-    "--server-id",
-    "--min-clients",
-    "--max-clients",
-    "--rounds",
-    "--step-wrap",
-    "--shutdown-countdown",
-    "--hello-timeout-ms",
-    "--probe-after-ms",
-    "--drop-after-ms",
-    "--slow-round-ms",
-    "--status-interval-ms",
-    "--status-txt",
-    "--status-json",
-    "--allow",
-];
+/// Splits `rest` into `--KEY VALUE` pairs, one flag per key of `config.json` in kebab-case
+/// ([`Config::keys`]); returns each key in snake case with its value. Anything else is an
+/// unexpected argument (exit 2).
+fn setting_flags(rest: Vec<OsString>) -> Result<Vec<(String, String)>, i32> {
+    let keys = Config::keys();
+    let mut pairs = Vec::new();
+    let mut rest = rest.into_iter().map(|a| a.to_string_lossy().into_owned());
+    while let Some(arg) = rest.next() {
+        match keys.iter().find(|key| Config::flag(key) == arg) {
+            Some(key) => match rest.next() {
+                Some(value) => pairs.push((key.clone(), value)),
+                None => return Err(super::usage_error(&format!("the flag {arg} needs a value"))),
+            },
+            None => {
+                let unexpected: Vec<String> = std::iter::once(arg).chain(rest).collect();
+                return Err(super::usage_error(&format!(
+                    "unexpected argument(s): {}",
+                    unexpected.join(" ")
+                )));
+            }
+        }
+    }
+    Ok(pairs)
+}
 
 fn logging_flags(args: &mut Arguments) -> Result<(log::LevelFilter, Option<PathBuf>), String> {
     let level: Option<String> = args
@@ -133,14 +142,29 @@ fn logging_flags(args: &mut Arguments) -> Result<(log::LevelFilter, Option<PathB
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::KEYS;
+
+    fn args(line: &[&str]) -> Vec<OsString> {
+        line.iter().map(OsString::from).collect()
+    }
 
     #[test]
-    fn every_key_has_a_flag() {
-        let from_flags: Vec<String> = SETTING_FLAGS
+    fn every_key_is_a_kebab_case_flag() {
+        let line: Vec<String> = Config::keys()
             .iter()
-            .map(|f| f[2..].replace('-', "_"))
+            .flat_map(|key| [Config::flag(key), "1".to_string()])
             .collect();
-        assert_eq!(from_flags, KEYS);
+        let line: Vec<&str> = line.iter().map(String::as_str).collect();
+        let pairs = setting_flags(args(&line)).expect("every key is a flag");
+        let keys: Vec<String> = pairs.into_iter().map(|(key, _)| key).collect();
+        assert_eq!(keys, Config::keys());
+        assert!(line.contains(&"--min-clients"));
+    }
+
+    #[test]
+    fn other_arguments_and_missing_values_are_usage_errors() {
+        assert_eq!(setting_flags(args(&["--bogus", "1"])), Err(2));
+        assert_eq!(setting_flags(args(&["--port"])), Err(2));
+        assert_eq!(setting_flags(args(&["--port", "1", "extra"])), Err(2));
+        assert_eq!(setting_flags(args(&["--min_clients", "1"])), Err(2));
     }
 }

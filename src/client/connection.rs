@@ -233,8 +233,11 @@ impl Client {
         Ok(reason)
     }
 
-    /// A second handle on the socket, for the heartbeat thread.
-    pub(super) fn clone_stream(&self) -> std::io::Result<TcpStream> {
+    /// A second handle on the socket, for a thread that must watch the connection or write
+    /// to it while this one blocks: the runner's heartbeat, `conductor join`'s signal
+    /// handling. What it writes must be whole messages, one write each, so that they never
+    /// interleave with this client's own.
+    pub fn clone_stream(&self) -> std::io::Result<TcpStream> {
         self.framed.stream.try_clone()
     }
 

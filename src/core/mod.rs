@@ -116,7 +116,7 @@ pub const DEFAULT_MAX_QUEUED_BYTES: usize = 64 * 1024;
 /// How the operator asks the conductor to stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StopRequest {
-    /// SIGTERM: count down and end after the running round(s).
+    /// SIGTERM or SIGHUP: count down and end after the running round(s).
     Graceful,
     /// SIGINT: `C`, `X` and end now.
     Interrupt,
@@ -356,8 +356,10 @@ impl Conductor {
     }
 
     /// A new connection from `peer`. The conductor's hello (or, for an address outside
-    /// `allow`, a refusal) is queued at once.
+    /// `allow`, a refusal) is queued at once. An IPv4 peer that a dual-stack socket reports in
+    /// its IPv4-mapped form (`::ffff:a.b.c.d`) is kept, logged and shown as plain IPv4.
     pub fn accept(&mut self, now: Instant, peer: SocketAddr) -> ConnId {
+        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
         self.now = now;
         let serial = self.next_serial;
         self.next_serial += 1;

@@ -143,6 +143,21 @@ fn address_outside_allow_is_refused_without_hello() {
 }
 
 #[test]
+fn an_ipv4_mapped_peer_is_ipv4_for_allow_logs_and_status() {
+    let mut h = Harness::with(|c| c.allow = vec!["10.0.0.0/8".parse().unwrap()]);
+    let mapped = |a, b, c, d| IpAddr::V6(Ipv4Addr::new(a, b, c, d).to_ipv6_mapped());
+    let outside = h.connect_from(mapped(192, 168, 1, 1));
+    assert_eq!(
+        refusal(&h.take(outside)),
+        "address 192.168.1.1 is not allowed"
+    );
+    let inside = h.connect_from(mapped(10, 1, 2, 3));
+    assert!(matches!(h.take(inside)[..], [ConductorMsg::Hello(_)]));
+    let info = h.core.connections().find(|c| c.conn == inside).unwrap();
+    assert_eq!(info.peer.ip(), IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)));
+}
+
+#[test]
 fn hello_timeout_refuses() {
     let mut h = Harness::with(|c| c.hello_timeout = ms(100));
     let c = h.connect();

@@ -7,9 +7,11 @@
 //! writability only while a write is pending. Accept errors caused by running out of file
 //! descriptors pause accepting for a moment instead of spinning.
 //!
-//! Signals: SIGTERM and a first SIGINT reach the loop through `signal-hook-mio`. A second
-//! SIGINT never waits for the loop: the signal handler itself ends the process with code 130,
-//! so it works even if the loop is stuck (on a blocked log write, say).
+//! Signals: SIGTERM, SIGHUP (a closing terminal or SSH session; the same graceful stop) and a
+//! first SIGINT reach the loop through `signal-hook-mio`. A second SIGINT never waits for the
+//! loop: the signal handler itself ends the process with code 130, so it works even if the
+//! loop is stuck (on a blocked log write, say). SIGQUIT keeps its default action: the process
+//! ends at once and dumps core where that is enabled, an escape hatch for debugging.
 
 // The one place for sockets, signals, files and the clock (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -30,7 +32,7 @@ use std::time::Duration as StdDuration;
 
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::core::{Conductor, CoreConfig, Input, Output, StopRequest};
@@ -98,7 +100,7 @@ impl Driver {
             Arc::clone(&interrupted),
         )?;
         signal_hook::flag::register(SIGINT, interrupted)?;
-        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let origin = std::time::Instant::now();
@@ -366,6 +368,11 @@ impl Driver {
             match signal {
                 SIGTERM => {
                     log::info!("SIGTERM: stopping gracefully");
+                    self.core
+                        .handle_input(now, Input::Stop(StopRequest::Graceful));
+                }
+                SIGHUP => {
+                    log::info!("SIGHUP: stopping gracefully, as for SIGTERM");
                     self.core
                         .handle_input(now, Input::Stop(StopRequest::Graceful));
                 }
