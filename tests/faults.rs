@@ -90,8 +90,10 @@ fn a_slowloris_hello_is_refused_at_the_hello_timeout() {
     const HELLO_TIMEOUT: Duration = Duration::from_millis(500);
     let conductor = Conductor::start(&["--hello-timeout-ms", "500"]);
     let mut honest = vec![conductor.join("honest")];
-    let mut slow = conductor.connect();
+    // Taken before connecting: the conductor may accept (and start the hello timeout) before
+    // connect() returns here.
     let connected = Instant::now();
+    let mut slow = conductor.connect();
     assert!(matches!(slow.recv(), ConductorMsg::Hello(_)));
 
     let mut bytes = Vec::new();
