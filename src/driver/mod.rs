@@ -1,5 +1,6 @@
 //! The mio readiness loop: the only place that touches sockets, signals, files and the clock.
-//! It feeds the sans-IO [`Conductor`] and carries out its outputs, nothing more.
+//! It feeds the sans-IO [`Conductor`] and carries out its outputs, nothing more; the core's
+//! events become log lines in [`log_events`].
 //!
 //! Tokens: 0 is the listener, 1 the signal pipe, and connection `i` of the core is `i + 2`.
 //! Peers are read until `WouldBlock` (a bounded number of chunks per wake-up, so one busy peer
@@ -11,16 +12,22 @@
 //! SIGINT never waits for the loop: the signal handler itself ends the process with code 130,
 //! so it works even if the loop is stuck (on a blocked log write, say).
 
-// The one place for sockets, signals, files and the clock (see clippy.toml).
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+// The one place for sockets, signals, files, the clock and the log (see clippy.toml).
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 
 mod listen;
 mod log_batch;
+pub mod log_events;
 mod peers;
 mod status_files;
 
 pub use listen::{bind, BACKLOG};
 pub use log_batch::{BatchedWriter, LogBatch};
+pub use log_events::EventLog;
 pub use status_files::{write_atomically, StatusFiles};
 
 use std::io;
@@ -74,15 +81,19 @@ pub struct Driver {
     /// The logger's batch, and since when it has held unwritten lines.
     log: LogBatch,
     log_unwritten_since: Option<Instant>,
+    /// The core's events, as log lines.
+    events: EventLog,
 }
 
 impl Driver {
-    /// Sets up the loop around an already bound, non-blocking listener.
+    /// Sets up the loop around an already bound, non-blocking listener. The core reports
+    /// every message and change of state when the log is at `trace`.
     pub fn new(
         listener: std::net::TcpListener,
-        config: CoreConfig,
+        mut config: CoreConfig,
         status_files: StatusFiles,
     ) -> io::Result<Driver> {
+        config.trace_events = log::log_enabled!(log::Level::Trace);
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?.to_string();
         let mut listener = TcpListener::from_std(listener);
@@ -119,6 +130,7 @@ impl Driver {
             exiting: None,
             log: LogBatch::default(),
             log_unwritten_since: None,
+            events: EventLog::new(),
         })
     }
 
@@ -248,6 +260,10 @@ impl Driver {
                 Output::Transmit(conn) => self.flush(conn),
                 Output::Close(conn) => self.peers.close(self.poll.registry(), conn),
                 Output::StatusDue => self.write_status(),
+                Output::Event(event) => {
+                    self.events
+                        .record(self.clock, &event, &mut log_events::Logger);
+                }
                 Output::Exit(kind) => {
                     let drain = if kind == EndKind::Interrupt {
                         INTERRUPT_DRAIN
