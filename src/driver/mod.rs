@@ -23,6 +23,8 @@ mod listen;
 mod log_batch;
 pub mod log_events;
 mod peers;
+mod progress;
+mod repeats;
 mod status_files;
 
 pub use listen::{bind, BACKLOG};
@@ -215,12 +217,14 @@ impl Driver {
         }
     }
 
-    /// The wait until the next deadline of the core, the accept back-off or the exit drain.
+    /// The wait until the next deadline of the core, the accept back-off, the exit drain, a
+    /// summary or progress line, or the log's flush.
     fn poll_timeout(&self, now: Instant) -> Option<StdDuration> {
         let deadlines = [
             self.core.poll_timeout(),
             self.accept_paused_until,
             self.exiting.as_ref().map(|(_, d)| *d),
+            self.events.next_due(),
             self.log_unwritten_since.map(|t| t + log_batch::FLUSH_AFTER),
         ];
         let next = deadlines.into_iter().flatten().min()?;
@@ -229,8 +233,10 @@ impl Driver {
         Some(Duration::from_micros(wait).into())
     }
 
-    /// Writes the log's batch out once its first line has waited long enough.
+    /// Writes the summary and progress lines due, then the log's batch once its first line
+    /// has waited long enough.
     fn flush_log(&mut self, now: Instant) {
+        self.events.tick(now, &mut log_events::Logger);
         if !self.log.has_unwritten() {
             self.log_unwritten_since = None;
             return;
