@@ -1,8 +1,9 @@
 //! The sans-IO core alone, no sockets: client messages per second for N clients per round.
 //! Every client answers each Go with `K!` (two messages in one input, as a socket read usually
 //! delivers them) and every queued byte is reported written at once, as a driver would. The
-//! conductor's default log level (info) is on, with the output thrown away, so whatever the
-//! core logs per wave or per message is paid for here as in the binary.
+//! core's events go through the binary's event log at its default level (info), with the
+//! output thrown away, so whatever is logged or counted per wave is paid for here as in the
+//! binary.
 //!
 //! ```text
 //! cargo bench --bench core            # N = 1, 10, 100, 1000, 10000
@@ -15,23 +16,28 @@
 use std::time::Instant as Clock;
 
 use lockstep::core::{Conductor, ConnId, CoreConfig, Input, Output};
+use lockstep::driver::log_events::{EventLog, Logger};
 use lockstep::time::Instant;
 use lockstep::wire::{ClientMsg, Id, RawHello, VERSION};
 
 /// Messages per figure: enough to take a noticeable fraction of a second.
 const MESSAGES: u64 = 4_000_000;
 
-fn drain(core: &mut Conductor, now: Instant) {
+fn drain(core: &mut Conductor, log: &mut EventLog, now: Instant) {
     while let Some(output) = core.poll_output() {
-        if let Output::Transmit(conn) = output {
-            let n = core.pending(conn).len();
-            core.handle_input(now, Input::Sent { conn, n });
+        match output {
+            Output::Transmit(conn) => {
+                let n = core.pending(conn).len();
+                core.handle_input(now, Input::Sent { conn, n });
+            }
+            Output::Event(event) => log.record(now, &event, &mut Logger),
+            Output::Close(_) | Output::StatusDue | Output::Exit(_) => {}
         }
     }
 }
 
 /// A conductor with `n` clients past their hello and the first wave sent.
-fn setup(n: u32) -> (Conductor, Vec<ConnId>) {
+fn setup(n: u32, log: &mut EventLog) -> (Conductor, Vec<ConnId>) {
     let mut config = CoreConfig::new(Id::new("conductor").expect("valid id"));
     config.rounds.min_clients = n;
     config.max_clients = n;
@@ -56,7 +62,7 @@ fn setup(n: u32) -> (Conductor, Vec<ConnId>) {
                 bytes: &hello,
             },
         );
-        drain(&mut core, Instant::ZERO);
+        drain(&mut core, log, Instant::ZERO);
         conns.push(conn);
     }
     (core, conns)
@@ -64,18 +70,19 @@ fn setup(n: u32) -> (Conductor, Vec<ConnId>) {
 
 /// Runs `rounds` rounds and returns the messages handled and the seconds taken.
 fn run(n: u32, rounds: u64) -> (u64, f64) {
-    let (mut core, conns) = setup(n);
+    let mut log = EventLog::new();
+    let (mut core, conns) = setup(n, &mut log);
     let started = Clock::now();
     let mut now = Instant::ZERO;
     for _ in 0..rounds {
         now = Instant::from_micros(now.as_micros() + 10);
         for &conn in &conns {
             core.handle_input(now, Input::Received { conn, bytes: b"K!" });
-            drain(&mut core, now);
+            drain(&mut core, &mut log, now);
         }
         if core.poll_timeout().is_some_and(|t| t <= now) {
             core.handle_input(now, Input::Tick);
-            drain(&mut core, now);
+            drain(&mut core, &mut log, now);
         }
     }
     let seconds = started.elapsed().as_secs_f64();

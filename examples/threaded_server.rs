@@ -12,7 +12,8 @@
 //! ```
 //!
 //! serves rounds on 127.0.0.1:7878 as soon as 2 clients are ready and ends after 5 rounds.
-//! Signals and status files are left out; the binary shows both.
+//! Signals and status files are left out, and only a few of the core's events are printed;
+//! the binary shows all three.
 
 // An embedding does the I/O itself: sockets, threads and the clock (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -23,7 +24,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread;
 
-use lockstep::core::{Conductor, ConnId, CoreConfig, Input, Output};
+use lockstep::core::{Conductor, ConnId, CoreConfig, Event as CoreEvent, Input, Output};
 use lockstep::round::EndKind;
 use lockstep::time::{Duration, Instant};
 use lockstep::wire::Id;
@@ -50,6 +51,17 @@ struct Peer {
     writer: Sender<Vec<u8>>,
     /// Bytes are with the writing thread; the next batch waits for its report.
     writing: bool,
+}
+
+/// Tells the operator about joins, refusals and the end; the core outputs much more (waves,
+/// round ends, leaves, ...), for a driver to log as it likes.
+fn report(event: &CoreEvent) {
+    match event {
+        CoreEvent::Joined { id, peer, .. } => eprintln!("joined: {id} from {peer}"),
+        CoreEvent::Refused { who, reason, .. } => eprintln!("refused: {}: {reason}", who.peer),
+        CoreEvent::Ending(kind) => eprintln!("ending: {kind}"),
+        _ => {}
+    }
 }
 
 /// Runs a conductor on `listener` until it ends; returns how it ended.
@@ -80,6 +92,7 @@ pub fn serve(listener: TcpListener, config: CoreConfig) -> EndKind {
                     }
                 }
                 Output::StatusDue => {} // render core.status(now) here to keep status files
+                Output::Event(event) => report(&event),
                 Output::Exit(kind) => exit = Some((kind, clock() + DRAIN)),
             }
         }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::conn::Event;
-use crate::core::{Conductor, ConnId, CoreConfig, Input, Output, StopRequest};
+use crate::core::{self, Conductor, ConnId, CoreConfig, Input, Output, StopRequest};
 use crate::invariants::{check_state, check_step, Snapshot, Step, StepInput};
 use crate::round::EndKind;
 use crate::time::{Duration, Instant};
@@ -23,6 +23,8 @@ pub struct Observed {
     pub closed: Vec<ConnId>,
     /// The ending, if the core exited in this step.
     pub exit: Option<EndKind>,
+    /// The events the core output, in order.
+    pub events: Vec<core::Event>,
 }
 
 /// Drives a [`Conductor`] in virtual time and records what it does.
@@ -42,6 +44,11 @@ pub struct Harness {
     pub exit: Option<EndKind>,
     /// How many times status was due.
     pub status_due: usize,
+    /// Keep every event in [`events`](Self::events), not only the last step's (off by
+    /// default: the model checker clones harnesses and wants them small).
+    pub keep_events: bool,
+    /// Every event output while `keep_events` was on, in order.
+    pub events: Vec<core::Event>,
     next_port: u16,
     /// What the last step did.
     observed: Observed,
@@ -59,6 +66,8 @@ impl Harness {
             closed: Vec::new(),
             exit: None,
             status_due: 0,
+            keep_events: false,
+            events: Vec::new(),
             next_port: 40000,
             observed: Observed::default(),
         };
@@ -215,6 +224,12 @@ impl Harness {
                     self.stalled.remove(&conn);
                 }
                 Output::StatusDue => self.status_due += 1,
+                Output::Event(event) => {
+                    if self.keep_events {
+                        self.events.push(event.clone());
+                    }
+                    self.observed.events.push(event);
+                }
                 Output::Exit(kind) => {
                     self.observed.exit = Some(kind.clone());
                     self.exit = Some(kind);

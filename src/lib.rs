@@ -8,7 +8,7 @@
 //! | [`wire`] | SPEC §2: validated ids and reasons, messages, encoding and incremental decoding |
 //! | [`conn`] | SPEC §4: a connection's states and the one transition table |
 //! | [`round`] | SPEC §5–§6: the pure round controller (waves, steps, `T`, `S`, the end) |
-//! | [`core`] | the sans-IO conductor: connections + controller behind three calls |
+//! | [`core`] | the sans-IO conductor: connections + controller behind three calls; it never logs, it outputs events |
 //! | [`cidr`] | the `allow` address blocks |
 //! | [`status`] | SPEC §8: the status snapshot and its JSON and text forms |
 //! | [`harness`] | a deterministic in-memory driver for tests and simulations |
@@ -22,7 +22,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`config`] | SPEC §7: the keys of `config.json`, defined once; file, flags, checks |
-//! | [`driver`] | the mio event loop: sockets, signals, the clock, status files |
+//! | [`driver`] | the mio event loop: sockets, signals, the clock, status files, the log of the core's events |
 //! | [`cli`] | the command line: `conductor`, `conductor status`, `conductor join` |
 //! | [`client`] | a blocking participant on `std::net`: [`client::Client`], [`client::Runner`] |
 //!
@@ -46,6 +46,7 @@
 //!         }
 //!         Output::Close(_c) => { /* drop the socket */ }
 //!         Output::StatusDue => { /* render core.status(now) */ }
+//!         Output::Event(event) => { /* log it: joined, refused, wave, round end, ... */ let _ = event; }
 //!         Output::Exit(kind) => { /* flush, write the final status, exit */ let _ = kind.exit_code(); }
 //!     }
 //! }

@@ -205,6 +205,17 @@ def _printable(data):
     return all(0x20 <= b <= 0x7E for b in data)
 
 
+def _id_problem(data):
+    """What is wrong with an id as it arrived on the wire (12 bytes), or None; worded as the
+    Rust client words it."""
+    for offset, byte in enumerate(data):
+        if not 0x20 <= byte <= 0x7E:
+            return f"byte 0x{byte:02x} at offset {offset} is not printable ASCII"
+    if not data.strip(b" "):
+        return "it is blank"
+    return None
+
+
 def _encode_id(name):
     if not isinstance(name, str):
         raise InvalidId(f"invalid id {name!r}: not a string")
@@ -344,6 +355,10 @@ class Client:
             raise ProtocolError(f"the conductor sent {msg[0]!r} instead of its hello")
         if msg[1] != VERSION:
             raise VersionMismatch(msg[1])
+        problem = _id_problem(msg[2])
+        if problem is not None:
+            raise ProtocolError(
+                f"the conductor sent a hello with an invalid id ({problem}) {self.moment}")
         self.conductor_id = msg[2].decode("ascii", errors="replace").rstrip(" ")
 
     def _recv(self, deadline):

@@ -152,6 +152,17 @@ class FakeConductorTests(unittest.TestCase):
         self.assertIn("version '2'", str(caught.exception))
         fake.join()
 
+    def test_a_conductor_hello_with_an_invalid_id_is_a_protocol_error(self):
+        for name, problem in [(b" " * 12, "it is blank"),
+                              (b"bad\x07id", "byte 0x07 at offset 3 is not printable ASCII")]:
+            fake = Fake(lambda peer, name=name: peer.send(hello(name=name)))
+            with self.assertRaises(lockstep.ProtocolError) as caught:
+                self.connect(fake)
+            self.assertEqual(
+                str(caught.exception),
+                f"the conductor sent a hello with an invalid id ({problem}) before the first step")
+            fake.join()
+
     def test_a_refusal_instead_of_the_hello_carries_the_reason(self):
         fake = Fake(lambda peer: peer.send(refusal(b"address 127.0.0.1 is not allowed")))
         with self.assertRaises(lockstep.Refused) as caught:

@@ -13,7 +13,11 @@
 //! [`Output::Transmit`] the driver writes [`Conductor::pending`] and reports how much the socket
 //! took with [`Input::Sent`]. A connection's [`ConnId`] is dead once [`Output::Close`] has been
 //! polled; its slot may then be reused by a later `accept`.
+//!
+//! The core never logs: what happens comes out as [`Output::Event`] (see [`Event`]), and the
+//! driver decides what to write.
 
+mod event;
 mod fingerprint;
 mod session;
 mod snapshot;
@@ -35,6 +39,7 @@ use crate::round::{EndKind, RoundConfig, RoundController};
 use crate::time::{Duration, Instant};
 use crate::wire::{Id, MAX_MESSAGE_LEN};
 
+pub use event::{Event, Leave, RefusalKind, Who};
 pub(crate) use fingerprint::relative;
 use timers::Timers;
 
@@ -83,6 +88,9 @@ pub struct CoreConfig {
     pub max_queued_bytes: usize,
     /// How long a refused or leaving connection may take to flush before it is closed anyway.
     pub linger: Duration,
+    /// Output the per-message events too ([`Event::MessageReceived`],
+    /// [`Event::StateChanged`]); off, they cost nothing.
+    pub trace_events: bool,
 }
 
 impl CoreConfig {
@@ -105,6 +113,7 @@ impl CoreConfig {
             allow: Vec::new(),
             max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
             linger: Duration::from_millis(2_000),
+            trace_events: false,
         }
     }
 }
@@ -163,6 +172,9 @@ pub enum Output {
     Close(ConnId),
     /// The status files are due: render [`Conductor::status`].
     StatusDue,
+    /// Something happened that a person may want to read about: log it, count it or ignore
+    /// it.
+    Event(Event),
     /// The conductor has ended: keep flushing until every connection is closed (or a deadline
     /// the driver picks passes), write the final status and exit with [`EndKind::exit_code`].
     Exit(EndKind),
@@ -394,7 +406,7 @@ impl Conductor {
             Input::Tick => self.on_tick(now),
             Input::Stop(StopRequest::Graceful) => {
                 if self.rounds.ended().is_none() {
-                    log::info!("graceful stop requested");
+                    self.emit(Event::GracefulStopRequested);
                 }
                 self.rounds.graceful_stop();
             }
@@ -416,6 +428,11 @@ impl Conductor {
     #[cfg(test)]
     pub(crate) fn corrupt_ready_count(&mut self, ready: u32) {
         self.ready = ready;
+    }
+
+    /// Queues an event for the driver.
+    fn emit(&mut self, event: Event) {
+        self.outputs.push_back(Output::Event(event));
     }
 
     /// Runs the controller until it has nothing more to decide, then schedules status.

@@ -2,29 +2,22 @@
 //! transition table's rules, admitting hellos, refusals, removals and the bounded outgoing
 //! queue. Performs no I/O.
 
-use crate::conn::{rule, ConnState, Event, ProtocolViolation, Rule, StateKind};
+use crate::conn::{self, rule, ConnState, ProtocolViolation, Rule, StateKind};
 use crate::time::Instant;
 use crate::wire::{ClientMsg, ConductorMsg, DecodeError, Id, RawHello, Reason, ShowByte, VERSION};
 
-use super::{Conductor, ConnId, Output};
+use super::{Conductor, ConnId, Event, Leave, Output, RefusalKind, Who};
 
-/// Why a member stops counting: for the log line.
-enum Leave<'a> {
-    Exit,
-    Refusal(&'a Reason),
-    Closed,
-}
-
-fn event_of(msg: &ClientMsg) -> Event {
+fn event_of(msg: &ClientMsg) -> conn::Event {
     match msg {
-        ClientMsg::Hello(_) => Event::Hello,
-        ClientMsg::Received => Event::Received,
-        ClientMsg::Done => Event::Done,
-        ClientMsg::Working => Event::Working,
-        ClientMsg::Here => Event::Here,
-        ClientMsg::Ping => Event::Ping,
-        ClientMsg::Exit => Event::Exit,
-        ClientMsg::Refusal(_) => Event::Refusal,
+        ClientMsg::Hello(_) => conn::Event::Hello,
+        ClientMsg::Received => conn::Event::Received,
+        ClientMsg::Done => conn::Event::Done,
+        ClientMsg::Working => conn::Event::Working,
+        ClientMsg::Here => conn::Event::Here,
+        ClientMsg::Ping => conn::Event::Ping,
+        ClientMsg::Exit => conn::Event::Exit,
+        ClientMsg::Refusal(_) => conn::Event::Refusal,
     }
 }
 
@@ -39,10 +32,10 @@ impl Conductor {
         if !self.config.allow.is_empty() && !self.config.allow.iter().any(|c| c.contains(peer.ip()))
         {
             let reason = Reason::lossy(&format!("address {} is not allowed", peer.ip()));
-            self.refuse(now, conn, reason);
+            self.refuse(now, conn, RefusalKind::NotAllowed, reason);
             return;
         }
-        log::debug!("connection {conn} from {peer}");
+        self.emit(Event::Connected { conn, peer });
         let hello = ConductorMsg::Hello(RawHello {
             version: VERSION,
             id: *self.config.server_id.as_wire(),
@@ -104,7 +97,10 @@ impl Conductor {
             match ClientMsg::decode(&buf[used..]) {
                 Ok(Some((msg, n))) => {
                     used += n;
-                    log::trace!("{conn} sent {msg:?}");
+                    if self.config.trace_events {
+                        let msg = msg.clone();
+                        self.emit(Event::MessageReceived { conn, msg });
+                    }
                     self.on_message(now, conn, msg);
                 }
                 Ok(None) => break,
@@ -126,7 +122,7 @@ impl Conductor {
             other => format!("an invalid refusal ({other})"),
         };
         let reason = ProtocolViolation { got, state }.reason();
-        self.refuse(now, conn, reason);
+        self.refuse(now, conn, RefusalKind::Violation, reason);
     }
 
     /// Applies the transition table's rule for one message.
@@ -161,10 +157,10 @@ impl Conductor {
                     other => ShowByte(other.type_byte()).to_string(),
                 };
                 let reason = ProtocolViolation { got, state }.reason();
-                self.refuse(now, conn, reason);
+                self.refuse(now, conn, RefusalKind::Violation, reason);
             }
             Rule::Remove => {
-                let leave = match &msg {
+                let leave = match msg {
                     ClientMsg::Refusal(reason) => Leave::Refusal(reason),
                     _ => Leave::Exit,
                 };
@@ -177,38 +173,44 @@ impl Conductor {
     /// Checks a hello: version, id, uniqueness, capacity. Admits the client as Idle or refuses.
     fn admit(&mut self, now: Instant, conn: ConnId, hello: RawHello) {
         let verdict = if hello.version != VERSION {
-            Err(format!(
-                "unsupported protocol version {}; this conductor speaks version 1",
-                ShowByte(hello.version)
+            Err((
+                RefusalKind::Version,
+                format!(
+                    "unsupported protocol version {}; this conductor speaks version 1",
+                    ShowByte(hello.version)
+                ),
             ))
         } else {
             match Id::from_wire(hello.id) {
-                Err(e) => Err(format!("invalid id: {e}")),
-                Ok(id) if self.ids.contains_key(&id) => Err(format!("duplicate id {id}")),
-                Ok(_) if self.members >= self.config.max_clients => Err("full".to_string()),
+                Err(e) => Err((RefusalKind::InvalidId, format!("invalid id: {e}"))),
+                Ok(id) if self.ids.contains_key(&id) => {
+                    Err((RefusalKind::DuplicateId, format!("duplicate id {id}")))
+                }
+                Ok(_) if self.members >= self.config.max_clients => {
+                    Err((RefusalKind::Full, "full".to_string()))
+                }
                 Ok(id) => Ok(id),
             }
         };
         match verdict {
-            Err(reason) => self.refuse(now, conn, Reason::lossy(&reason)),
+            Err((kind, reason)) => self.refuse(now, conn, kind, Reason::lossy(&reason)),
             Ok(id) => {
                 let c = &mut self.conns[conn.0];
                 c.id = Some(id);
                 let peer = c.peer;
                 self.ids.insert(id, conn);
                 self.set_state(conn, ConnState::Idle);
-                log::info!("joined: {id} from {peer}");
+                self.emit(Event::Joined { conn, id, peer });
                 self.rearm(conn);
             }
         }
     }
 
-    /// The one place a connection's state changes: keeps the counts and logs `old -> new`.
+    /// The one place a connection's state changes: keeps the counts and reports `old -> new`.
     pub(super) fn set_state(&mut self, conn: ConnId, next: ConnState) {
         let c = &mut self.conns[conn.0];
         let old = c.state.kind();
         let new = next.kind();
-        log::trace!("{conn} {old} -> {new}");
         let counts = !c.closing;
         c.state = next;
         if counts {
@@ -216,6 +218,9 @@ impl Conductor {
             self.members = self.members + u32::from(new.is_joined()) - u32::from(old.is_joined());
         }
         self.status.dirty = true;
+        if self.config.trace_events {
+            self.emit(Event::StateChanged { conn, old, new });
+        }
     }
 
     fn participant_done(&mut self, now: Instant, conn: ConnId) {
@@ -251,14 +256,19 @@ impl Conductor {
     }
 
     /// Sends `R reason`, detaches the client and closes once the refusal is flushed.
-    pub(super) fn refuse(&mut self, now: Instant, conn: ConnId, reason: Reason) {
+    pub(super) fn refuse(&mut self, now: Instant, conn: ConnId, kind: RefusalKind, reason: Reason) {
         let Some(c) = self.conns.get(conn.0) else {
             return;
         };
         if c.closing {
             return;
         }
-        log::info!("refused: {}: {reason}", self.describe(conn));
+        let who = self.who(conn);
+        self.emit(Event::Refused {
+            who,
+            kind,
+            reason: reason.clone(),
+        });
         self.detach(now, conn);
         self.send(conn, &ConductorMsg::Refusal(reason.clone()));
         if let Some(c) = self.conns.get_mut(conn.0) {
@@ -269,14 +279,14 @@ impl Conductor {
     }
 
     /// Removes a client that left (`X`, `R`, EOF); nothing is sent back.
-    fn remove(&mut self, now: Instant, conn: ConnId, why: Leave<'_>) {
-        let who = self.describe(conn);
+    fn remove(&mut self, now: Instant, conn: ConnId, how: Leave) {
+        let who = self.who(conn);
         let was_member = self.conns[conn.0].is_member();
-        match why {
-            Leave::Refusal(reason) => log::info!("left: {who} refused: {reason}"),
-            Leave::Exit if was_member => log::info!("left: {who}"),
-            Leave::Closed if was_member => log::info!("left: {who} (connection closed)"),
-            _ => log::debug!("connection {who} closed before its hello"),
+        match how {
+            Leave::Exit | Leave::Closed if !was_member => {
+                self.emit(Event::ClosedBeforeHello { who });
+            }
+            how => self.emit(Event::Left { who, how }),
         }
         self.detach(now, conn);
         self.rearm(conn);
@@ -327,11 +337,9 @@ impl Conductor {
         let was_empty = c.outbox.is_empty();
         c.outbox.extend_from_slice(bytes);
         if c.outbox.len() > self.config.max_queued_bytes {
-            log::info!(
-                "dropped: {}: not reading ({} bytes queued)",
-                self.describe(conn),
-                self.conns[conn.0].outbox.len()
-            );
+            let queued = c.outbox.len();
+            let who = self.who(conn);
+            self.emit(Event::DroppedNotReading { who, queued });
             self.drop_stalled(conn);
         } else if was_empty {
             self.outputs.push_back(Output::Transmit(conn));
@@ -368,14 +376,13 @@ impl Conductor {
         self.outputs.push_back(Output::Close(conn));
     }
 
-    /// A connection for log lines: its id once known, else its address.
-    pub(super) fn describe(&self, conn: ConnId) -> String {
-        match self.conns.get(conn.0) {
-            Some(c) => match c.id {
-                Some(id) => format!("{id} ({})", c.peer),
-                None => c.peer.to_string(),
-            },
-            None => conn.to_string(),
+    /// A connection as events name it. Only for connections the caller knows are open.
+    pub(super) fn who(&self, conn: ConnId) -> Who {
+        let c = &self.conns[conn.0];
+        Who {
+            conn,
+            peer: c.peer,
+            id: c.id,
         }
     }
 }

@@ -38,7 +38,11 @@ impl Conductor {
             waves_sent: self.rounds.waves_sent(),
             round_started_ms_ago: self.rounds.round().map(|r| (now - r.started).as_millis()),
             clients,
-            waiting_on: self.waiting_on(),
+            waiting_on: self
+                .waiting_on()
+                .iter()
+                .map(|id| id.as_str().to_string())
+                .collect(),
             last_round_ms: last.map(|l| l.duration.as_millis_f64()),
             last_round_slowest: last.and_then(|l| {
                 let ms = l.slowest_done?.as_millis_f64();

@@ -834,3 +834,304 @@ fn a_connection_accepted_after_the_end_is_closed_with_nothing_sent() {
     assert_eq!(h.take(late), []);
     assert!(h.is_closed(late));
 }
+
+// --- events ------------------------------------------------------------------------------
+
+use crate::conn::StateKind::{GoSent, Idle, Working};
+use crate::core::{ConnId, Event as Happened, Leave, RefusalKind, Who};
+use crate::wire::Id;
+
+fn id(name: &str) -> Id {
+    Id::new(name).expect("a valid id")
+}
+
+/// An open connection as events name it.
+fn who(h: &Harness, conn: ConnId) -> Who {
+    let info = h
+        .core
+        .connections()
+        .find(|c| c.conn == conn)
+        .expect("connection is open");
+    Who {
+        conn,
+        peer: info.peer,
+        id: info.client_id,
+    }
+}
+
+/// The kind of the refusal the last step produced.
+fn refused_kind(h: &Harness) -> RefusalKind {
+    match &h.observed().events[..] {
+        [Happened::Refused { kind, .. }] => *kind,
+        other => panic!("expected one refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn joins_waves_and_round_ends_come_out_as_events() {
+    let mut h = Harness::with(|c| c.rounds.min_clients = 2);
+    let a = h.connect();
+    let peer = who(&h, a).peer;
+    assert_eq!(h.observed().events, [Happened::Connected { conn: a, peer }]);
+    h.take(a);
+    h.send_msg(a, &hello("a"));
+    assert_eq!(
+        h.observed().events,
+        [Happened::Joined {
+            conn: a,
+            id: id("a"),
+            peer
+        }]
+    );
+    let b = h.join("b");
+    assert_eq!(
+        h.observed().events.last(),
+        Some(&Happened::Wave {
+            step: 0,
+            participants: 2
+        })
+    );
+    h.now = h.now + ms(3);
+    h.send(a, b"K!");
+    assert_eq!(h.observed().events, [], "no per-message events by default");
+    h.now = h.now + ms(2);
+    h.send(b, b"K!");
+    assert_eq!(
+        h.observed().events,
+        [
+            Happened::RoundEnd {
+                step: 0,
+                duration: ms(5),
+                slowest: Some((id("b"), ms(5))),
+            },
+            Happened::Wave {
+                step: 1,
+                participants: 2
+            },
+        ]
+    );
+    // A round that ends by a removal has no slowest Done.
+    h.send(a, b"X");
+    h.close(b);
+    assert!(matches!(
+        h.observed().events[..],
+        [
+            Happened::Left {
+                how: Leave::Closed,
+                ..
+            },
+            Happened::RoundEnd { slowest: None, .. },
+        ]
+    ));
+}
+
+#[test]
+fn per_message_events_come_only_with_trace_events() {
+    for trace in [false, true] {
+        let mut h = Harness::with(|c| c.trace_events = trace);
+        let a = h.join("a");
+        let joined = h.observed().events.clone();
+        h.send(a, b"K");
+        let want = [
+            Happened::MessageReceived {
+                conn: a,
+                msg: ClientMsg::Received,
+            },
+            Happened::StateChanged {
+                conn: a,
+                old: GoSent,
+                new: Working,
+            },
+        ];
+        if trace {
+            assert_eq!(h.observed().events, want);
+            assert!(joined.contains(&Happened::StateChanged {
+                conn: a,
+                old: StateKind::AwaitingHello,
+                new: Idle
+            }));
+        } else {
+            assert_eq!(h.observed().events, []);
+            assert_eq!(joined.len(), 2, "joined and the wave: {joined:?}");
+        }
+    }
+}
+
+#[test]
+fn each_refusal_says_its_kind() {
+    let refuse_hello = |msg: ClientMsg, change: fn(&mut crate::core::CoreConfig)| {
+        let mut h = Harness::with(change);
+        h.join("taken");
+        let c = h.connect();
+        h.send_msg(c, &msg);
+        refused_kind(&h)
+    };
+    let raw = |version, id: &[u8; 12]| ClientMsg::Hello(RawHello { version, id: *id });
+    assert_eq!(
+        refuse_hello(raw(b'2', b"worker      "), |_| {}),
+        RefusalKind::Version
+    );
+    assert_eq!(
+        refuse_hello(raw(b'1', &[b' '; 12]), |_| {}),
+        RefusalKind::InvalidId
+    );
+    assert_eq!(
+        refuse_hello(hello("taken"), |_| {}),
+        RefusalKind::DuplicateId
+    );
+    assert_eq!(
+        refuse_hello(hello("one-more"), |c| c.max_clients = 1),
+        RefusalKind::Full
+    );
+    assert_eq!(
+        refuse_hello(ClientMsg::Done, |_| {}),
+        RefusalKind::Violation
+    );
+
+    let mut h = Harness::with(|c| c.allow = vec!["10.0.0.0/8".parse().expect("a block")]);
+    h.connect();
+    assert_eq!(refused_kind(&h), RefusalKind::NotAllowed);
+
+    let mut h = Harness::with(|c| c.hello_timeout = ms(100));
+    h.connect();
+    assert!(h.fire_next_timer());
+    assert_eq!(refused_kind(&h), RefusalKind::HelloTimeout);
+
+    let mut h = Harness::with(|c| c.drop_after = ms(100));
+    h.join("mute");
+    assert!(h.fire_next_timer());
+    assert!(matches!(
+        &h.observed().events[..],
+        [
+            Happened::Refused {
+                who: Who { id: Some(_), .. },
+                kind: RefusalKind::LivenessTimeout,
+                ..
+            },
+            Happened::RoundEnd { .. }
+        ]
+    ));
+
+    let mut h = Harness::with(|_| {});
+    let c = h.join("garbage");
+    h.send(c, b"Z");
+    let Happened::Refused { who, kind, reason } = &h.observed().events[0] else {
+        panic!("{:?}", h.observed().events)
+    };
+    assert_eq!(
+        (who.id, *kind),
+        (Some(id("garbage")), RefusalKind::Violation)
+    );
+    assert_eq!(
+        reason.as_str(),
+        "protocol violation: received unknown message type 'Z' (0x5a) in state GoSent"
+    );
+}
+
+#[test]
+fn leaving_closing_early_stalling_and_ending_come_out_as_events() {
+    let mut h = Harness::with(|c| {
+        c.rounds.min_clients = 4;
+        c.rounds.slow_round = ms(50);
+        c.max_queued_bytes = 64;
+    });
+    h.keep_events = true;
+    let [a, b, c, d] = ["a", "b", "c", "d"].map(|name| h.join(name));
+    let (who_a, who_b, who_c) = (who(&h, a), who(&h, b), who(&h, c));
+    h.send(a, b"K!");
+    h.advance(ms(50));
+    let early = h.connect();
+    let who_early = who(&h, early);
+    h.close(early);
+    h.send(a, b"X");
+    h.send_msg(
+        b,
+        &ClientMsg::Refusal(Reason::new("bye").expect("a reason")),
+    );
+    h.close(c);
+    h.set_stalled(d, true);
+    h.send(d, &[b'?'; 70]);
+    h.stop(StopRequest::Graceful);
+    let events: Vec<Happened> = h
+        .events
+        .iter()
+        .filter(|e| !matches!(e, Happened::Joined { .. } | Happened::Connected { .. }))
+        .cloned()
+        .collect();
+    assert_eq!(
+        events[..7],
+        [
+            Happened::Wave {
+                step: 0,
+                participants: 4
+            },
+            Happened::SlowRound {
+                step: 0,
+                waiting_on: vec![id("b"), id("c"), id("d")]
+            },
+            Happened::ClosedBeforeHello { who: who_early },
+            Happened::Left {
+                who: who_a,
+                how: Leave::Exit
+            },
+            Happened::Left {
+                who: who_b,
+                how: Leave::Refusal(Reason::new("bye").expect("a reason"))
+            },
+            Happened::Left {
+                who: who_c,
+                how: Leave::Closed
+            },
+            Happened::DroppedNotReading {
+                who: Who {
+                    conn: d,
+                    peer: events_peer(&h.events, d),
+                    id: Some(id("d")),
+                },
+                queued: 65,
+            },
+        ]
+    );
+    assert_eq!(
+        events[7..],
+        [
+            // The only Done came from `a`, at once, before it left.
+            Happened::RoundEnd {
+                step: 0,
+                duration: ms(50),
+                slowest: Some((id("a"), ms(0)))
+            },
+            Happened::GracefulStopRequested,
+            Happened::Ending(EndKind::Graceful),
+        ]
+    );
+}
+
+/// The address a connection had, from its `Connected` event.
+fn events_peer(events: &[Happened], conn: ConnId) -> std::net::SocketAddr {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Happened::Connected { conn: c, peer } if *c == conn => Some(*peer),
+            _ => None,
+        })
+        .expect("a Connected event")
+}
+
+#[test]
+fn a_connection_that_does_not_take_its_last_bytes_is_given_up() {
+    let mut h = Harness::with(|c| c.linger = ms(300));
+    let stuck = h.join("stuck");
+    h.set_stalled(stuck, true);
+    let stuck_who = who(&h, stuck);
+    h.stop(StopRequest::Interrupt);
+    assert_eq!(h.observed().events, [Happened::Ending(EndKind::Interrupt)]);
+    assert!(h.fire_next_timer());
+    assert_eq!(
+        h.observed().events,
+        [Happened::GaveUpFlushing {
+            who: stuck_who,
+            after: ms(300)
+        }]
+    );
+}

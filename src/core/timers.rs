@@ -12,7 +12,7 @@ use crate::conn::{rule, Event, Rule, StateKind};
 use crate::time::Instant;
 use crate::wire::{ConductorMsg, Reason};
 
-use super::{Conductor, Conn, ConnId};
+use super::{Conductor, Conn, ConnId, RefusalKind};
 
 /// A min-heap of (deadline, slot, serial).
 #[derive(Clone, Debug, Default)]
@@ -174,13 +174,15 @@ impl Conductor {
                     self.refuse(
                         now,
                         conn,
+                        RefusalKind::HelloTimeout,
                         Reason::lossy(&format!("hello timeout: no hello within {ms} ms")),
                     );
                 }
             }
             Due::LivenessTimeout => {
                 if rule(kind, Event::LivenessTimeout) == Rule::TimedOut {
-                    self.refuse(now, conn, Reason::lossy("liveness timeout"));
+                    let reason = Reason::lossy("liveness timeout");
+                    self.refuse(now, conn, RefusalKind::LivenessTimeout, reason);
                 }
             }
             Due::Probe => {
@@ -188,11 +190,10 @@ impl Conductor {
                 self.send(conn, &ConductorMsg::Ping);
             }
             Due::Linger => {
-                log::debug!(
-                    "{}: gave up flushing after {}",
-                    self.describe(conn),
-                    self.config.linger
-                );
+                self.emit(super::Event::GaveUpFlushing {
+                    who: self.who(conn),
+                    after: self.config.linger,
+                });
                 self.close_now(conn);
             }
         }

@@ -1,11 +1,11 @@
 //! Carrying out the round controller's decisions inside the core: Go waves (with the `S`
-//! countdown before them), `T` broadcasts with the log of who holds the round up, and the end
+//! countdown before them), `T` broadcasts with the event naming who holds the round up, and the end
 //! (`C` or `E`, then `X`, then closing everything). Performs no I/O.
 
 use crate::conn::{rule, ConnState, Event, Rule, StateKind};
 use crate::round::Decision;
 use crate::time::Instant;
-use crate::wire::ConductorMsg;
+use crate::wire::{ConductorMsg, Id};
 
 use super::{Conductor, ConnId, Output};
 
@@ -15,11 +15,10 @@ impl Conductor {
         match decision {
             Decision::Wave { step, countdown } => self.send_wave(now, step, countdown),
             Decision::Slow => {
-                log::warn!(
-                    "round {} is taking longer than expected; waiting on: {}",
-                    self.rounds.round().map_or(0, |r| r.step),
-                    self.waiting_on().join(", ")
-                );
+                self.emit(super::Event::SlowRound {
+                    step: self.rounds.round().map_or(0, |r| r.step),
+                    waiting_on: self.waiting_on(),
+                });
                 self.broadcast(&ConductorMsg::Slow);
             }
             Decision::End(kind) => {
@@ -28,12 +27,7 @@ impl Conductor {
                 } else {
                     ConductorMsg::Cease
                 };
-                match &kind {
-                    crate::round::EndKind::Fatal(error) => {
-                        log::error!("ending on a fatal error: {error}")
-                    }
-                    other => log::info!("ending: {other}"),
-                }
+                self.emit(super::Event::Ending(kind.clone()));
                 self.broadcast_to_all(&announce);
                 self.broadcast_to_all(&ConductorMsg::Exit);
                 let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
@@ -58,7 +52,7 @@ impl Conductor {
     /// `S n` to every member if a countdown runs, then Go to every ready member.
     fn send_wave(&mut self, now: Instant, step: u32, countdown: Option<u32>) {
         if let Some(n) = countdown {
-            log::info!("shutting down in {n} step(s)");
+            self.emit(super::Event::Countdown { n });
             let counted = self.ready;
             self.broadcast(&ConductorMsg::ShuttingDown(n));
             // The controller counted every ready client as a participant; one that `S`
@@ -69,7 +63,7 @@ impl Conductor {
             self.after_round_change();
         }
         let participants = self.ready;
-        log::info!("wave: step {step} to {participants} client(s)");
+        self.emit(super::Event::Wave { step, participants });
         self.round_latest_done = None;
         let mut go = std::mem::take(&mut self.scratch);
         go.clear();
@@ -114,7 +108,7 @@ impl Conductor {
         }
     }
 
-    /// After a Done or a removal: logs the round's end once the controller reports it.
+    /// After a Done or a removal: reports the round's end once the controller has closed it.
     pub(super) fn after_round_change(&mut self) {
         if self.rounds.round().is_some() {
             return;
@@ -131,23 +125,20 @@ impl Conductor {
         } else {
             None
         };
-        log::info!(
-            "round end: step {} in {} (slowest: {})",
-            self.rounds.last_step().unwrap_or(0),
-            summary.duration,
-            self.last_round_slowest
-                .as_ref()
-                .map_or("-", |id| id.as_str())
-        );
+        self.emit(super::Event::RoundEnd {
+            step: self.rounds.last_step().unwrap_or(0),
+            duration: summary.duration,
+            slowest: self.last_round_slowest.zip(summary.slowest_done),
+        });
         self.status.dirty = true;
     }
 
     /// Ids of the running round's participants that are not Done yet.
-    pub(super) fn waiting_on(&self) -> Vec<String> {
+    pub(super) fn waiting_on(&self) -> Vec<Id> {
         self.conns
             .iter()
             .filter(|(_, c)| !c.closing && c.state.kind().is_pending())
-            .filter_map(|(_, c)| c.id.map(|id| id.as_str().to_string()))
+            .filter_map(|(_, c)| c.id)
             .collect()
     }
 }

@@ -1,7 +1,7 @@
 //! Log lines in batches: the logger writes into memory, and the lines reach the log file or
 //! stderr when the driver flushes them — at most [`FLUSH_AFTER`] after the first line of a
 //! batch, at once when [`BATCH_LIMIT`] bytes have gathered, and on the way out. At thousands
-//! of rounds a second the info lines for each wave and round end would otherwise cost a write
+//! of rounds a second the debug lines for each wave and round end would otherwise cost a write
 //! call each, more than the round's own reads and writes.
 
 use std::io::{self, Write};

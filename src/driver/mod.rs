@@ -1,5 +1,6 @@
 //! The mio readiness loop: the only place that touches sockets, signals, files and the clock.
-//! It feeds the sans-IO [`Conductor`] and carries out its outputs, nothing more.
+//! It feeds the sans-IO [`Conductor`] and carries out its outputs, nothing more; the core's
+//! events become log lines in [`log_events`].
 //!
 //! Tokens: 0 is the listener, 1 the signal pipe, and connection `i` of the core is `i + 2`.
 //! Peers are read until `WouldBlock` (a bounded number of chunks per wake-up, so one busy peer
@@ -13,16 +14,24 @@
 //! loop is stuck (on a blocked log write, say). SIGQUIT keeps its default action: the process
 //! ends at once and dumps core where that is enabled, an escape hatch for debugging.
 
-// The one place for sockets, signals, files and the clock (see clippy.toml).
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+// The one place for sockets, signals, files, the clock and the log (see clippy.toml).
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 
 mod listen;
 mod log_batch;
+pub mod log_events;
 mod peers;
+mod progress;
+mod repeats;
 mod status_files;
 
 pub use listen::{bind, BACKLOG};
 pub use log_batch::{BatchedWriter, LogBatch};
+pub use log_events::EventLog;
 pub use status_files::{write_atomically, StatusFiles};
 
 use std::io;
@@ -76,15 +85,19 @@ pub struct Driver {
     /// The logger's batch, and since when it has held unwritten lines.
     log: LogBatch,
     log_unwritten_since: Option<Instant>,
+    /// The core's events, as log lines.
+    events: EventLog,
 }
 
 impl Driver {
-    /// Sets up the loop around an already bound, non-blocking listener.
+    /// Sets up the loop around an already bound, non-blocking listener. The core reports
+    /// every message and change of state when the log is at `trace`.
     pub fn new(
         listener: std::net::TcpListener,
-        config: CoreConfig,
+        mut config: CoreConfig,
         status_files: StatusFiles,
     ) -> io::Result<Driver> {
+        config.trace_events = log::log_enabled!(log::Level::Trace);
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?.to_string();
         let mut listener = TcpListener::from_std(listener);
@@ -121,6 +134,7 @@ impl Driver {
             exiting: None,
             log: LogBatch::default(),
             log_unwritten_since: None,
+            events: EventLog::new(),
         })
     }
 
@@ -205,12 +219,14 @@ impl Driver {
         }
     }
 
-    /// The wait until the next deadline of the core, the accept back-off or the exit drain.
+    /// The wait until the next deadline of the core, the accept back-off, the exit drain, a
+    /// summary or progress line, or the log's flush.
     fn poll_timeout(&self, now: Instant) -> Option<StdDuration> {
         let deadlines = [
             self.core.poll_timeout(),
             self.accept_paused_until,
             self.exiting.as_ref().map(|(_, d)| *d),
+            self.events.next_due(),
             self.log_unwritten_since.map(|t| t + log_batch::FLUSH_AFTER),
         ];
         let next = deadlines.into_iter().flatten().min()?;
@@ -219,8 +235,10 @@ impl Driver {
         Some(Duration::from_micros(wait).into())
     }
 
-    /// Writes the log's batch out once its first line has waited long enough.
+    /// Writes the summary and progress lines due, then the log's batch once its first line
+    /// has waited long enough.
     fn flush_log(&mut self, now: Instant) {
+        self.events.tick(now, &mut log_events::Logger);
         if !self.log.has_unwritten() {
             self.log_unwritten_since = None;
             return;
@@ -250,6 +268,10 @@ impl Driver {
                 Output::Transmit(conn) => self.flush(conn),
                 Output::Close(conn) => self.peers.close(self.poll.registry(), conn),
                 Output::StatusDue => self.write_status(),
+                Output::Event(event) => {
+                    self.events
+                        .record(self.clock, &event, &mut log_events::Logger);
+                }
                 Output::Exit(kind) => {
                     let drain = if kind == EndKind::Interrupt {
                         INTERRUPT_DRAIN

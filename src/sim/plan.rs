@@ -87,6 +87,8 @@ impl Plan {
             allow,
             max_queued_bytes: rng.pick(&[20, 64, 200, 600, 1_000, 2_048, 8_192]),
             linger: Duration::from_millis(rng.range(5, 2_000)),
+            // The per-message events too: every event the core can output is exercised.
+            trace_events: true,
         };
         let calm_at = Instant::from_millis(rng.range(100, 6_000));
         let mut ops = Vec::new();

@@ -104,6 +104,8 @@ fn config(b: &mut Bytes<'_>) -> CoreConfig {
         allow,
         max_queued_bytes: [20, 64, 600][usize::from(b.next() % 3)],
         linger: Duration::from_millis(500),
+        // The per-message events too: every event the core can output is exercised.
+        trace_events: true,
     }
 }
 

@@ -216,6 +216,7 @@ impl Stepper {
                     let json = self.core.status(self.now).to_json();
                     fold(&mut self.trace, &(json.len() as u64).to_le_bytes());
                 }
+                Output::Event(event) => self.observed.events.push(event),
                 Output::Exit(kind) => {
                     let _ = self.core.status(self.now).to_text();
                     self.observed.exit = Some(kind);

@@ -216,6 +216,27 @@ impl Conductor {
             .collect()
     }
 
+    /// How many refusals of one kind the log accounts for: the lines written in full (their
+    /// reason ends with `reason`) plus the counts of the summaries of that kind, `… and N more
+    /// refused `LABEL` in the last second`.
+    pub fn refusals_logged(&self, reason: &str, label: &str) -> u64 {
+        let summary = format!(" more refused `{label}` in the last second");
+        self.log()
+            .lines()
+            .map(|line| {
+                if let Some(head) = line.strip_suffix(summary.as_str()) {
+                    let count = head.rsplit("… and ").next().unwrap_or_default();
+                    count
+                        .replace(',', "")
+                        .parse()
+                        .unwrap_or_else(|_| panic!("{line}"))
+                } else {
+                    u64::from(line.contains("refused: ") && line.ends_with(reason))
+                }
+            })
+            .sum()
+    }
+
     /// The process id.
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
