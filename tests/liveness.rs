@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::Conductor;
 use lockstep::wire::ConductorMsg;
 
@@ -109,4 +111,65 @@ fn a_dropped_participant_releases_the_round() {
         ConductorMsg::Go(1)
     );
     drop(sleeper);
+}
+
+/// The settings of issue 9's reproduction: probe after 300 ms, drop after 1 s.
+const STALL_SETTINGS: [&str; 6] = [
+    "--probe-after-ms",
+    "300",
+    "--drop-after-ms",
+    "1000",
+    "--slow-round-ms",
+    "0",
+];
+
+#[test]
+fn a_member_sending_w_is_not_dropped_when_the_conductor_stalls() {
+    let conductor = Conductor::start(&STALL_SETTINGS);
+    let mut busy = conductor.join("busy");
+    assert_eq!(busy.recv_go(), 0);
+    busy.send(b"K");
+    // The conductor is stopped for twice `drop_after_ms`; the member says `W` every 100 ms
+    // throughout. Its `W`s wait in the socket and must be read before any deadline counts.
+    conductor.pause(Duration::from_secs(2), || busy.send(b"W"));
+    busy.send(b"?");
+    assert_eq!(
+        busy.recv_skipping(|m| *m == ConductorMsg::Ping),
+        ConductorMsg::Here
+    );
+    busy.send(b"!");
+    assert_eq!(
+        busy.recv_skipping(|m| *m == ConductorMsg::Ping),
+        ConductorMsg::Go(1)
+    );
+    assert!(conductor.log_lines("liveness timeout").is_empty());
+}
+
+#[test]
+fn an_idle_member_is_probed_not_dropped_after_the_conductor_stalls() {
+    let mut settings = STALL_SETTINGS.to_vec();
+    settings.extend(["--min-clients", "2"]);
+    let conductor = Conductor::start(&settings);
+    let mut idle = conductor.join("idle");
+    let mut other = conductor.join("other");
+    assert_eq!(idle.recv_go(), 0);
+    assert_eq!(other.recv_go(), 0);
+    idle.send(b"K!");
+    other.send(b"X");
+    // The round ends without the other; the idle member waits in Done for a second
+    // participant, answering the conductor's probes and saying nothing otherwise.
+    conductor.wait_log("round end: step 0");
+    idle.expect(ConductorMsg::Ping);
+    idle.send(b".");
+    // Stopped for twice `drop_after_ms`: when it goes on, the member has been silent for
+    // longer than that, but only because nobody asked. It is asked first.
+    conductor.pause(Duration::from_secs(2), || {});
+    idle.expect(ConductorMsg::Ping);
+    idle.send(b".");
+    idle.send(b"?");
+    assert_eq!(
+        idle.recv_skipping(|m| *m == ConductorMsg::Ping),
+        ConductorMsg::Here
+    );
+    assert!(conductor.log_lines("liveness timeout").is_empty());
 }

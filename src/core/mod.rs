@@ -204,6 +204,10 @@ pub(crate) struct Conn {
     pub(crate) accepted_at: Instant,
     pub(crate) last_heard: Instant,
     pub(crate) last_probe: Option<Instant>,
+    /// When the first probe after the last byte heard went out: the liveness drop counts from
+    /// it (see [`timers`]). A value not later than `last_heard` belongs to a silence that
+    /// ended.
+    pub(crate) first_probe: Option<Instant>,
     pub(crate) closing_since: Option<Instant>,
     /// The deadline of this connection's entry in the timer queue.
     pub(crate) timer_at: Option<Instant>,
@@ -372,6 +376,7 @@ impl Conductor {
             accepted_at: now,
             last_heard: now,
             last_probe: None,
+            first_probe: None,
             closing_since: None,
             timer_at: None,
             serial,

@@ -275,6 +275,33 @@ impl Conductor {
         nr == Some(libc::SYS_write) && fields.next() == Some("0x2")
     }
 
+    /// True while the conductor process is stopped (SIGSTOP), from Linux's /proc.
+    pub fn is_stopped(&self) -> bool {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())) else {
+            return false;
+        };
+        // The state follows the command name, which is in parentheses.
+        stat.rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state == "T")
+    }
+
+    /// Stops the conductor with SIGSTOP for `pause` (timed from when the process is seen
+    /// stopped), calling `meanwhile` every 100 ms, then continues it with SIGCONT.
+    pub fn pause(&self, pause: Duration, mut meanwhile: impl FnMut()) {
+        self.signal(libc::SIGSTOP);
+        wait_for("the conductor to stop", DEADLINE, || {
+            self.is_stopped().then_some(())
+        });
+        let until = Instant::now() + pause;
+        while Instant::now() < until {
+            meanwhile();
+            // Pacing the other side while the conductor is stopped, not synchronisation.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.signal(libc::SIGCONT);
+    }
+
     /// True while `signal` is pending for the conductor, not yet delivered (Linux: from the
     /// process's and its main thread's pending sets in /proc).
     pub fn signal_pending(&self, signal: i32) -> bool {
