@@ -15,7 +15,7 @@ use common::faults::{
     connect_with_small_receive_buffer, cpu_seconds, join_all, limit_fds, listen, lowest_free_fd,
     raise_fd_limit, round, wave, Heard, ProcessClient,
 };
-use common::{hello, wait_for, Conductor, TempDir, DEADLINE};
+use common::{hello, wait_for, Conductor, Launch, Raw, TempDir, DEADLINE};
 use lockstep::wire::{ClientMsg, ConductorMsg};
 
 #[test]
@@ -383,4 +383,89 @@ fn a_client_pipelining_many_pings_while_reading_is_not_dropped() {
         "every ping answered"
     );
     assert!(!conductor.log().contains("dropped"), "{}", conductor.log());
+}
+
+/// Answers the conductor's probes until nothing more has arrived for a moment; a member that
+/// was refused fails the test.
+fn answer_probes(member: &mut Raw) {
+    loop {
+        match listen(member, Duration::from_millis(1)) {
+            Heard::Msg(ConductorMsg::Ping) => member.send(b"."),
+            Heard::Msg(ConductorMsg::Here) => {}
+            Heard::Silence => return,
+            Heard::Msg(other) => panic!("the member got {other:?}"),
+            Heard::Closed => panic!("the member's connection was closed"),
+        }
+    }
+}
+
+#[test]
+fn a_log_pipe_nobody_reads_while_strangers_are_refused_gets_no_member_dropped() {
+    const STRANGERS: usize = 2000;
+    let limit = raise_fd_limit();
+    assert!(
+        limit > 2 * STRANGERS as u64 + 200,
+        "this test needs a descriptor limit above {} (hard limit {limit})",
+        2 * STRANGERS
+    );
+    let mut conductor = Conductor::launch(
+        &[
+            "--max-clients",
+            "1",
+            "--probe-after-ms",
+            "100",
+            "--drop-after-ms",
+            "500",
+            "--slow-round-ms",
+            "0",
+        ],
+        Launch {
+            stall_log: true,
+            ..Launch::default()
+        },
+    );
+    let mut member = conductor.join("member");
+    assert_eq!(member.recv_go(), 0);
+    member.send(b"K");
+    // Strangers say hello and are refused `full`, each with a few lines of log, until the log
+    // pipe that nobody reads is full and the conductor blocks writing to it. The member
+    // answers its probes throughout.
+    let mut strangers = Vec::with_capacity(STRANGERS);
+    for i in 0..STRANGERS {
+        let mut stranger = conductor.connect();
+        stranger.send_msg(&hello(&format!("stranger{i}")));
+        strangers.push(stranger);
+        if i % 20 == 0 {
+            answer_probes(&mut member);
+        }
+    }
+    wait_for("the conductor to block on its log", DEADLINE, || {
+        answer_probes(&mut member);
+        conductor.blocked_writing_log().then_some(())
+    });
+    // It stays blocked for three times `drop_after_ms`.
+    let blocked = Instant::now();
+    while blocked.elapsed() < Duration::from_millis(1500) {
+        answer_probes(&mut member);
+    }
+    assert!(
+        conductor.blocked_writing_log(),
+        "the log write went through"
+    );
+
+    // Once the log is read, the conductor goes on: it refuses every stranger, and the member,
+    // which has heard nothing meanwhile and so had nothing to answer, is still a member.
+    let log = common::collect(conductor.unread_stderr.take().expect("the unread stderr"));
+    wait_for("every stranger to be refused", DEADLINE, || {
+        answer_probes(&mut member);
+        (log.lock().unwrap().matches(": full").count() == STRANGERS).then_some(())
+    });
+    member.send(b"?");
+    assert_eq!(
+        member.recv_skipping(|m| *m == ConductorMsg::Ping),
+        ConductorMsg::Here
+    );
+    let log = log.lock().unwrap().clone();
+    assert!(!log.contains("liveness timeout"), "{log}");
+    drop(strangers);
 }

@@ -123,14 +123,13 @@ const STALL_SETTINGS: [&str; 6] = [
     "0",
 ];
 
-#[test]
-fn a_member_sending_w_is_not_dropped_when_the_conductor_stalls() {
-    let conductor = Conductor::start(&STALL_SETTINGS);
+/// A member acknowledges its Go and says `W` every 100 ms while the conductor is stopped for
+/// twice `drop_after_ms`; afterwards it is still a member and finishes its round.
+fn a_member_sending_w_survives_a_stall(settings: &[&str]) {
+    let conductor = Conductor::start(settings);
     let mut busy = conductor.join("busy");
     assert_eq!(busy.recv_go(), 0);
     busy.send(b"K");
-    // The conductor is stopped for twice `drop_after_ms`; the member says `W` every 100 ms
-    // throughout. Its `W`s wait in the socket and must be read before any deadline counts.
     conductor.pause(Duration::from_secs(2), || busy.send(b"W"));
     busy.send(b"?");
     assert_eq!(
@@ -143,6 +142,25 @@ fn a_member_sending_w_is_not_dropped_when_the_conductor_stalls() {
         ConductorMsg::Go(1)
     );
     assert!(conductor.log_lines("liveness timeout").is_empty());
+}
+
+#[test]
+fn a_member_sending_w_is_not_dropped_when_the_conductor_stalls() {
+    a_member_sending_w_survives_a_stall(&STALL_SETTINGS);
+}
+
+#[test]
+fn with_probes_off_the_ws_that_arrived_during_a_stall_are_read_before_the_drop() {
+    // Without probes only reading first protects: the `W`s wait in the socket and must be
+    // read before the drop deadline is looked at.
+    a_member_sending_w_survives_a_stall(&[
+        "--probe-after-ms",
+        "0",
+        "--drop-after-ms",
+        "1000",
+        "--slow-round-ms",
+        "0",
+    ]);
 }
 
 #[test]

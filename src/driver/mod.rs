@@ -7,6 +7,13 @@
 //! writability only while a write is pending. Accept errors caused by running out of file
 //! descriptors pause accepting for a moment instead of spinning.
 //!
+//! Each turn of the loop waits, reads the clock once, handles every event (reading what peers
+//! sent), and only then enforces the core's deadlines that had passed at that reading. What
+//! can block (writing out the log) comes after the deadlines and before the next wait; after
+//! any stall the next wait is a poll with timeout zero, because a deadline has passed, so what
+//! arrived meanwhile is read before the deadline is looked at. A participant whose `W` or `!`
+//! waits in its socket is never dropped for silence it did not keep.
+//!
 //! Signals: SIGTERM and a first SIGINT reach the loop through `signal-hook-mio`. A second
 //! SIGINT never waits for the loop: the signal handler itself ends the process with code 130,
 //! so it works even if the loop is stuck (on a blocked log write, say).
@@ -61,8 +68,9 @@ pub struct Driver {
     peers: Peers,
     core: Conductor,
     origin: std::time::Instant,
-    /// The time of the events being handled: the clock is read once per wake-up, not once
-    /// per peer.
+    /// The time of the last wake-up: the clock is read once per wake-up, not once per peer.
+    /// The events of that wake-up and the deadlines enforced after them use this time, so a
+    /// deadline is only ever enforced after everything that had arrived by then was read.
     clock: Instant,
     address: String,
     status_files: StatusFiles,
@@ -133,12 +141,9 @@ impl Driver {
         &self.address
     }
 
-    /// Reads the clock and keeps the reading for the events that follow.
-    fn now(&mut self) -> Instant {
-        self.clock = Instant::from_micros(
-            u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX),
-        );
-        self.clock
+    /// Reads the clock.
+    fn now(&self) -> Instant {
+        Instant::from_micros(u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX))
     }
 
     /// Runs until the conductor ends (a second SIGINT ends the process from its handler).
@@ -146,29 +151,30 @@ impl Driver {
         let mut events = Events::with_capacity(1024);
         self.drain();
         loop {
-            let now = self.now();
-            if self.core.poll_timeout().is_some_and(|t| t <= now) {
-                self.core.handle_input(now, Input::Tick);
+            // The deadlines passed at the last wake-up, whose events have all been handled.
+            let woke = self.clock;
+            if self.core.poll_timeout().is_some_and(|t| t <= woke) {
+                self.core.handle_input(woke, Input::Tick);
                 self.drain();
             }
-            if self.accept_paused_until.is_some_and(|t| t <= now) {
+            if self.accept_paused_until.is_some_and(|t| t <= woke) {
                 self.accept_paused_until = None;
                 self.accept_all();
             }
-            if let Some(kind) = self.finished(now) {
+            if let Some(kind) = self.finished(self.now()) {
                 self.write_status();
                 return kind;
             }
-            self.flush_log(now);
+            // May block on a full pipe; the timeout below is computed after it.
+            self.flush_log(self.now());
             let timeout = if self.peers.has_unfinished_reads() {
                 Some(StdDuration::ZERO)
             } else {
-                self.poll_timeout(now)
+                self.poll_timeout(self.now())
             };
-            let polled = self.poll.poll(&mut events, timeout);
-            self.now();
-            if let Err(e) = polled {
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
+                    // Also what a stop with SIGSTOP ends in: poll again before any deadline.
                     continue;
                 }
                 self.fail(format!("waiting for events failed: {e}"));
@@ -179,6 +185,7 @@ impl Driver {
                 self.write_status();
                 return kind;
             }
+            self.clock = self.now();
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_all(),
@@ -362,7 +369,7 @@ impl Driver {
     fn take_signals(&mut self) {
         let received: Vec<i32> = self.signals.pending().collect();
         for signal in received {
-            let now = self.now();
+            let now = self.clock;
             match signal {
                 SIGTERM => {
                     log::info!("SIGTERM: stopping gracefully");
@@ -383,8 +390,7 @@ impl Driver {
     /// A fatal error: the core broadcasts `E` and `X` and ends.
     fn fail(&mut self, error: String) {
         log::error!("{error}");
-        let now = self.now();
-        self.core.handle_input(now, Input::Fatal(error));
+        self.core.handle_input(self.clock, Input::Fatal(error));
         self.drain();
     }
 
