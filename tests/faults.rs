@@ -469,3 +469,56 @@ fn a_log_pipe_nobody_reads_while_strangers_are_refused_gets_no_member_dropped() 
     assert!(!log.contains("liveness timeout"), "{log}");
     drop(strangers);
 }
+#[test]
+fn a_flood_of_bare_connects_does_not_starve_a_member() {
+    const THREADS: usize = 4;
+    const CONNECTS: usize = 1500;
+    let limit = raise_fd_limit();
+    assert!(
+        limit > (2 * THREADS * CONNECTS) as u64 + 200,
+        "this test needs a descriptor limit above {} (hard limit {limit})",
+        2 * THREADS * CONNECTS
+    );
+    let conductor = Conductor::start(&[
+        "--probe-after-ms",
+        "100",
+        "--drop-after-ms",
+        "300",
+        "--status-interval-ms",
+        "0",
+        "--log-level",
+        "info",
+    ]);
+    let mut member = vec![conductor.join("member")];
+    assert_eq!(round(&mut member), 0);
+    // Strangers connect as fast as they can and send nothing; they stay connected.
+    let addr = conductor.addr;
+    let flood: Vec<_> = (0..THREADS)
+        .map(|_| {
+            std::thread::spawn(move || {
+                (0..CONNECTS)
+                    .filter_map(|_| std::net::TcpStream::connect(addr).ok())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    // The member's rounds go on during the flood and after it.
+    let mut rounds = 0;
+    while !flood.iter().all(|f| f.is_finished()) {
+        round(&mut member);
+        rounds += 1;
+    }
+    let strangers: Vec<_> = flood
+        .into_iter()
+        .flat_map(|f| f.join().expect("flood thread"))
+        .collect();
+    for _ in 0..10 {
+        round(&mut member);
+    }
+    println!(
+        "{rounds} rounds during a flood of {} connects",
+        strangers.len()
+    );
+    let log = conductor.log();
+    assert!(!log.contains("refused: member"), "{log}");
+}

@@ -4,8 +4,10 @@
 //! Tokens: 0 is the listener, 1 the signal pipe, and connection `i` of the core is `i + 2`.
 //! Peers are read until `WouldBlock` (a bounded number of chunks per wake-up, so one busy peer
 //! cannot starve the others), written while the core has bytes for them, and registered for
-//! writability only while a write is pending. Accept errors caused by running out of file
-//! descriptors pause accepting for a moment instead of spinning.
+//! writability only while a write is pending. Accepts are bounded the same way: at most
+//! [`ACCEPTS_PER_WAKE`] per turn, after the peers' reads, so a flood of connects slows the
+//! members' rounds by a bounded share and never leaves their bytes unread. Accept errors caused
+//! by running out of file descriptors pause accepting for a moment instead of spinning.
 //!
 //! Each turn of the loop waits, reads the clock once, handles every event (reading what peers
 //! sent), and only then enforces the core's deadlines that had passed at that reading. What
@@ -49,6 +51,8 @@ use peers::Peers;
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 
+/// Connections accepted per turn of the loop before the ready peers are served again.
+pub const ACCEPTS_PER_WAKE: usize = 64;
 /// How long accepting pauses after the process ran out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// How long queued bytes may take to drain after an interrupt (the SPEC allows one second).
@@ -76,6 +80,10 @@ pub struct Driver {
     status_files: StatusFiles,
     last_status_error: Option<String>,
     accept_paused_until: Option<Instant>,
+    /// The listener said it was ready and the backlog has not been seen empty since. The
+    /// listener is edge-triggered and will not say so again: the loop comes back without
+    /// waiting, as it does for deferred reads.
+    accept_ready: bool,
     /// Accepts that failed for lack of descriptors since accepting last worked.
     accept_failures: u64,
     exiting: Option<(EndKind, Instant)>,
@@ -123,6 +131,7 @@ impl Driver {
             status_files,
             last_status_error: None,
             accept_paused_until: None,
+            accept_ready: false,
             accept_failures: 0,
             exiting: None,
             log: LogBatch::default(),
@@ -159,7 +168,6 @@ impl Driver {
             }
             if self.accept_paused_until.is_some_and(|t| t <= woke) {
                 self.accept_paused_until = None;
-                self.accept_all();
             }
             if let Some(kind) = self.finished(self.now()) {
                 self.write_status();
@@ -167,7 +175,7 @@ impl Driver {
             }
             // May block on a full pipe; the timeout below is computed after it.
             self.flush_log(self.now());
-            let timeout = if self.peers.has_unfinished_reads() {
+            let timeout = if self.peers.has_unfinished_reads() || self.accepts_waiting() {
                 Some(StdDuration::ZERO)
             } else {
                 self.poll_timeout(self.now())
@@ -188,7 +196,7 @@ impl Driver {
             self.clock = self.now();
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept_all(),
+                    LISTENER => self.accept_ready = true,
                     SIGNALS => self.take_signals(),
                     Token(t) => {
                         let conn = crate::core::ConnId::from_index(t - 2);
@@ -206,6 +214,9 @@ impl Driver {
             }
             for conn in self.peers.take_unfinished_reads() {
                 self.read(conn, true);
+            }
+            if self.accepts_waiting() {
+                self.accept_some();
             }
         }
     }
@@ -271,10 +282,19 @@ impl Driver {
         }
     }
 
-    /// Accepts until the backlog is empty. Running out of descriptors pauses accepting for
+    /// True when connections may wait in the backlog and accepting is possible now.
+    fn accepts_waiting(&self) -> bool {
+        self.accept_ready && self.listening && self.accept_paused_until.is_none()
+    }
+
+    /// Accepts until the backlog is empty, or [`ACCEPTS_PER_WAKE`] times; in the second case
+    /// the next turn comes back for more. Running out of descriptors pauses accepting for
     /// [`ACCEPT_BACKOFF`] at a time; it is logged once when it starts and once when it ends.
-    fn accept_all(&mut self) {
-        while self.listening && self.accept_paused_until.is_none() {
+    fn accept_some(&mut self) {
+        for _ in 0..ACCEPTS_PER_WAKE {
+            if !self.listening || self.accept_paused_until.is_some() {
+                return;
+            }
             match self.listener.accept() {
                 Ok((stream, peer)) => {
                     self.accepting_again();
@@ -287,6 +307,7 @@ impl Driver {
                     self.drain();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.accept_ready = false;
                     self.accepting_again();
                     return;
                 }
