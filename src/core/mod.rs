@@ -36,6 +36,7 @@ use crate::time::{Duration, Instant};
 use crate::wire::{Id, MAX_MESSAGE_LEN};
 
 pub(crate) use fingerprint::relative;
+pub use snapshot::MIN_STATUS_INTERVAL;
 use timers::Timers;
 
 /// Names one connection inside the core; the driver maps it to its socket.
@@ -75,7 +76,8 @@ pub struct CoreConfig {
     pub probe_after: Duration,
     /// Silence before a client is refused with `liveness timeout`; zero = never.
     pub drop_after: Duration,
-    /// How often status may be rewritten; `None` = no status outputs at all.
+    /// How often status is rewritten; shorter than [`MIN_STATUS_INTERVAL`] (0 included) acts
+    /// as that. `None` = no status outputs at all.
     pub status_interval: Option<Duration>,
     /// Addresses allowed to connect; empty = all.
     pub allow: Vec<Cidr>,
@@ -247,9 +249,9 @@ pub struct Conductor {
     scratch: Vec<u8>,
 }
 
+/// When status was last due and with which phase.
 #[derive(Clone, Debug, Default)]
 struct StatusSchedule {
-    dirty: bool,
     last_due: Option<Instant>,
     last_phase: Option<crate::round::Phase>,
 }

@@ -798,11 +798,24 @@ fn status_is_due_on_phase_change_and_at_most_every_interval() {
     // A connected member's silence ages in the file: rewritten every interval.
     h.advance(ms(5000));
     assert_eq!(h.status_due, 8, "once a second while a member is connected");
-    // The last member leaves: back to waiting, written at once; then nothing changes.
+    // The last member leaves: back to waiting, written at once; the uptime still grows.
     h.send(a, b"X");
     assert_eq!(h.status_due, 9);
     h.advance(ms(5000));
-    assert_eq!(h.status_due, 9, "nobody connected, nothing written");
+    assert_eq!(h.status_due, 14, "once a second with nobody connected too");
+}
+
+#[test]
+fn an_idle_conductor_with_nobody_connected_is_due_every_interval() {
+    let mut h = Harness::with(|c| c.status_interval = Some(ms(1000)));
+    assert_eq!(h.status_due, 1, "the first phase is written at once");
+    assert_eq!(
+        h.core.poll_timeout(),
+        Some(crate::time::Instant::from_millis(1000))
+    );
+    h.advance(ms(3000));
+    assert_eq!(h.status_due, 4);
+    assert_eq!(h.core.status(h.now).uptime_ms, 3000);
 }
 
 #[test]
@@ -822,15 +835,24 @@ fn a_stalled_round_is_rewritten_every_interval() {
 }
 
 #[test]
-fn an_interval_of_zero_writes_at_every_event_and_never_wakes_for_time_alone() {
-    let mut h = Harness::with(|c| c.status_interval = Some(ms(0)));
-    let a = h.join("a");
-    let before = h.status_due;
-    h.send(a, b"K");
-    assert_eq!(h.status_due, before + 1);
-    h.advance(ms(10_000));
-    assert_eq!(h.status_due, before + 1, "time alone writes nothing");
-    assert_eq!(h.core.poll_timeout(), None, "a stalled round wakes nobody");
+fn an_interval_below_the_floor_acts_as_the_floor() {
+    use crate::core::MIN_STATUS_INTERVAL;
+    for interval in [0, 1, 99] {
+        let mut h = Harness::with(|c| c.status_interval = Some(ms(interval)));
+        let a = h.join("a");
+        let before = h.status_due;
+        for _ in 0..100 {
+            h.send(a, b"K!");
+        }
+        assert_eq!(
+            h.status_due, before,
+            "interval {interval}: not at every event"
+        );
+        h.advance(MIN_STATUS_INTERVAL);
+        assert_eq!(h.status_due, before + 1, "interval {interval}");
+        h.advance(MIN_STATUS_INTERVAL.saturating_mul(10));
+        assert_eq!(h.status_due, before + 11, "interval {interval}");
+    }
 }
 
 // --- fingerprint -------------------------------------------------------------------------

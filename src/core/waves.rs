@@ -49,7 +49,6 @@ impl Conductor {
                 }
                 self.ready = 0;
                 self.members = 0;
-                self.status.dirty = true;
                 self.outputs.push_back(Output::Exit(kind));
             }
         }
@@ -87,7 +86,6 @@ impl Conductor {
             self.send_bytes(ConnId(key), &go);
         }
         self.scratch = go;
-        self.status.dirty = true;
     }
 
     /// Sends a message to every member (clients past their hello).
@@ -139,7 +137,6 @@ impl Conductor {
                 .as_ref()
                 .map_or("-", |id| id.as_str())
         );
-        self.status.dirty = true;
     }
 
     /// Ids of the running round's participants that are not Done yet.
