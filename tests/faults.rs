@@ -1,7 +1,7 @@
 //! Faults end to end against the real binary: clients killed or frozen mid-round, a slowloris
 //! hello, a client that never reads, a crowd beyond `max_clients`, running out of file
-//! descriptors, and status files that cannot be written. In each the conductor keeps serving
-//! the others.
+//! descriptors, status files that cannot be written, a log pipe nobody reads and a flood of
+//! bare connects. In each the conductor keeps serving the others.
 
 // End-to-end tests start processes, open sockets and watch the clock.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -469,10 +469,11 @@ fn a_log_pipe_nobody_reads_while_strangers_are_refused_gets_no_member_dropped() 
     assert!(!log.contains("liveness timeout"), "{log}");
     drop(strangers);
 }
+
 #[test]
 fn a_flood_of_bare_connects_does_not_starve_a_member() {
-    const THREADS: usize = 4;
-    const CONNECTS: usize = 1500;
+    const THREADS: usize = 8;
+    const CONNECTS: usize = 1000;
     let limit = raise_fd_limit();
     assert!(
         limit > (2 * THREADS * CONNECTS) as u64 + 200,
@@ -486,12 +487,11 @@ fn a_flood_of_bare_connects_does_not_starve_a_member() {
         "300",
         "--status-interval-ms",
         "0",
-        "--log-level",
-        "info",
     ]);
     let mut member = vec![conductor.join("member")];
     assert_eq!(round(&mut member), 0);
-    // Strangers connect as fast as they can and send nothing; they stay connected.
+    // Strangers connect from eight threads, faster than the conductor accepts them (at the
+    // debug level each accept also logs a line), send nothing and stay connected.
     let addr = conductor.addr;
     let flood: Vec<_> = (0..THREADS)
         .map(|_| {
