@@ -1,5 +1,10 @@
 //! The core's per-connection deadlines: hello timeout, probe, liveness drop and the linger of a
-//! closing connection.
+//! closing connection. Performs no I/O.
+//!
+//! Each connection has at most one live entry in a min-heap, at its earliest deadline; entries
+//! made stale by a later re-arm or a close are skipped when they come up and pruned from the
+//! top after every input, so the next deadline reported is live. Messages never touch the
+//! heap: a refreshed connection is re-examined when its old entry fires and re-armed later.
 //!
 //! With probing on and `probe_after` shorter than `drop_after`, a member is dropped only once
 //! it was sent `?` and stayed silent for the rest of the drop window: the drop falls due
@@ -9,11 +14,7 @@
 //! not spend listening (stopped, or blocked on a write) is never counted against a member:
 //! after such a stall a silent member is asked first and gets the rest of the window to
 //! answer. With probing off, or not shorter than `drop_after`, the drop falls due
-//! `drop_after` after the last byte heard. Each connection has at most one live entry in a min-heap, at its
-//! earliest deadline; entries made stale by a later re-arm or a close are skipped when they
-//! come up and pruned from the top after every input, so the next deadline reported is live.
-//! Messages never touch the heap: a refreshed connection is re-examined when its old entry
-//! fires and re-armed later. Performs no I/O.
+//! `drop_after` after the last byte heard.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
