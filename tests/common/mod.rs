@@ -227,12 +227,19 @@ impl Conductor {
         assert_eq!(rc, 0, "kill failed");
     }
 
-    /// Waits for the process to exit.
+    /// Waits for the process to exit and for its log to be read to the end.
     pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
         let child = &mut self.child;
-        wait_for("the conductor to exit", within, || {
+        let status = wait_for("the conductor to exit", within, || {
             child.try_wait().expect("try_wait")
-        })
+        });
+        // Its last log lines may still be in the pipe: the collecting thread ends at the end of
+        // the stream.
+        let log = &self.log;
+        wait_for("the conductor's log to end", within, || {
+            (Arc::strong_count(log) == 1).then_some(())
+        });
+        status
     }
 
     /// Waits for the process to exit with `code` (generous deadline) and returns its log.
