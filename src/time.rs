@@ -72,6 +72,11 @@ impl Duration {
         self.0 == 0
     }
 
+    /// `self` less `other`, zero if `other` is longer.
+    pub const fn saturating_sub(self, other: Duration) -> Duration {
+        Duration(self.0.saturating_sub(other.0))
+    }
+
     /// Multiplies, saturating at the largest duration.
     pub const fn saturating_mul(self, n: u64) -> Duration {
         Duration(self.0.saturating_mul(n))

@@ -1,7 +1,7 @@
 //! Faults end to end against the real binary: clients killed or frozen mid-round, a slowloris
 //! hello, a client that never reads, a crowd beyond `max_clients`, running out of file
-//! descriptors, and status files that cannot be written. In each the conductor keeps serving
-//! the others.
+//! descriptors, status files that cannot be written, a log pipe nobody reads and a flood of
+//! bare connects. In each the conductor keeps serving the others.
 
 // End-to-end tests start processes, open sockets and watch the clock.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -15,7 +15,7 @@ use common::faults::{
     connect_with_small_receive_buffer, cpu_seconds, join_all, limit_fds, listen, lowest_free_fd,
     raise_fd_limit, round, wave, Heard, ProcessClient,
 };
-use common::{hello, wait_for, Conductor, TempDir, DEADLINE};
+use common::{hello, wait_for, Conductor, Launch, Raw, TempDir, DEADLINE};
 use lockstep::wire::{ClientMsg, ConductorMsg};
 
 #[test]
@@ -387,4 +387,147 @@ fn a_client_pipelining_many_pings_while_reading_is_not_dropped() {
         "every ping answered"
     );
     assert!(!conductor.log().contains("dropped"), "{}", conductor.log());
+}
+
+/// Answers the conductor's probes until nothing more has arrived for a moment; a member that
+/// was refused fails the test.
+fn answer_probes(member: &mut Raw) {
+    loop {
+        match listen(member, Duration::from_millis(1)) {
+            Heard::Msg(ConductorMsg::Ping) => member.send(b"."),
+            Heard::Msg(ConductorMsg::Here) => {}
+            Heard::Silence => return,
+            Heard::Msg(other) => panic!("the member got {other:?}"),
+            Heard::Closed => panic!("the member's connection was closed"),
+        }
+    }
+}
+
+#[test]
+fn a_log_pipe_nobody_reads_while_strangers_are_refused_gets_no_member_dropped() {
+    const STRANGERS: usize = 2000;
+    let limit = raise_fd_limit();
+    assert!(
+        limit > 2 * STRANGERS as u64 + 200,
+        "this test needs a descriptor limit above {} (hard limit {limit})",
+        2 * STRANGERS
+    );
+    let mut conductor = Conductor::launch(
+        &[
+            "--max-clients",
+            "1",
+            "--probe-after-ms",
+            "100",
+            "--drop-after-ms",
+            "500",
+            "--slow-round-ms",
+            "0",
+            // Refusals of strangers are summarised; at trace every message they send is a
+            // line of its own, enough to fill the pipe.
+            "--log-level",
+            "trace",
+        ],
+        Launch {
+            stall_log: true,
+            ..Launch::default()
+        },
+    );
+    let mut member = conductor.join("member");
+    assert_eq!(member.recv_go(), 0);
+    member.send(b"K");
+    // Strangers say hello and are refused `full`, each with several lines of log, until the log
+    // pipe that nobody reads is full and the conductor blocks writing to it. The member
+    // answers its probes throughout.
+    let mut strangers = Vec::with_capacity(STRANGERS);
+    for i in 0..STRANGERS {
+        let mut stranger = conductor.connect();
+        stranger.send_msg(&hello(&format!("stranger{i}")));
+        strangers.push(stranger);
+        if i % 20 == 0 {
+            answer_probes(&mut member);
+        }
+    }
+    wait_for("the conductor to block on its log", DEADLINE, || {
+        answer_probes(&mut member);
+        conductor.blocked_writing_log().then_some(())
+    });
+    // It stays blocked for three times `drop_after_ms`.
+    let blocked = Instant::now();
+    while blocked.elapsed() < Duration::from_millis(1500) {
+        answer_probes(&mut member);
+    }
+    assert!(
+        conductor.blocked_writing_log(),
+        "the log write went through"
+    );
+
+    // Once the log is read, the conductor goes on: it refuses every stranger, and the member,
+    // which has heard nothing meanwhile and so had nothing to answer, is still a member.
+    let log = common::collect(conductor.unread_stderr.take().expect("the unread stderr"));
+    wait_for("every stranger to be refused", DEADLINE, || {
+        answer_probes(&mut member);
+        (common::refusals_in(&log.lock().unwrap(), ": full", "full") == STRANGERS as u64)
+            .then_some(())
+    });
+    member.send(b"?");
+    assert_eq!(
+        member.recv_skipping(|m| *m == ConductorMsg::Ping),
+        ConductorMsg::Here
+    );
+    let log = log.lock().unwrap().clone();
+    assert!(!log.contains("liveness timeout"), "{log}");
+    drop(strangers);
+}
+
+#[test]
+fn a_flood_of_bare_connects_does_not_starve_a_member() {
+    const THREADS: usize = 8;
+    const CONNECTS: usize = 1000;
+    let limit = raise_fd_limit();
+    assert!(
+        limit > (2 * THREADS * CONNECTS) as u64 + 200,
+        "this test needs a descriptor limit above {} (hard limit {limit})",
+        2 * THREADS * CONNECTS
+    );
+    let conductor = Conductor::start(&[
+        "--probe-after-ms",
+        "100",
+        "--drop-after-ms",
+        "300",
+        "--status-interval-ms",
+        "0",
+    ]);
+    let mut member = vec![conductor.join("member")];
+    assert_eq!(round(&mut member), 0);
+    // Strangers connect from eight threads, faster than the conductor accepts them (at the
+    // debug level each accept also logs a line), send nothing and stay connected.
+    let addr = conductor.addr;
+    let flood: Vec<_> = (0..THREADS)
+        .map(|_| {
+            std::thread::spawn(move || {
+                (0..CONNECTS)
+                    .filter_map(|_| std::net::TcpStream::connect(addr).ok())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    // The member's rounds go on during the flood and after it.
+    let mut rounds = 0;
+    while !flood.iter().all(|f| f.is_finished()) {
+        round(&mut member);
+        rounds += 1;
+    }
+    let strangers: Vec<_> = flood
+        .into_iter()
+        .flat_map(|f| f.join().expect("flood thread"))
+        .collect();
+    for _ in 0..10 {
+        round(&mut member);
+    }
+    println!(
+        "{rounds} rounds during a flood of {} connects",
+        strangers.len()
+    );
+    let log = conductor.log();
+    assert!(!log.contains("refused: member"), "{log}");
 }

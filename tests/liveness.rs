@@ -1,7 +1,10 @@
-//! SPEC §3.4 end to end: probes while a client is silent, the liveness drop, and that a drop
-//! never holds a round up.
+//! SPEC §3.4 end to end: probes while a client is silent, the liveness drop, that a drop
+//! never holds a round up, and that a stall of the conductor itself (SIGSTOP) gets nobody
+//! dropped who kept talking or would have answered a probe.
 
 mod common;
+
+use std::time::Duration;
 
 use common::Conductor;
 use lockstep::wire::ConductorMsg;
@@ -109,4 +112,83 @@ fn a_dropped_participant_releases_the_round() {
         ConductorMsg::Go(1)
     );
     drop(sleeper);
+}
+
+/// The settings of issue 9's reproduction: probe after 300 ms, drop after 1 s.
+const STALL_SETTINGS: [&str; 6] = [
+    "--probe-after-ms",
+    "300",
+    "--drop-after-ms",
+    "1000",
+    "--slow-round-ms",
+    "0",
+];
+
+/// A member acknowledges its Go and says `W` every 100 ms while the conductor is stopped for
+/// twice `drop_after_ms`; afterwards it is still a member and finishes its round.
+fn a_member_sending_w_survives_a_stall(settings: &[&str]) {
+    let conductor = Conductor::start(settings);
+    let mut busy = conductor.join("busy");
+    assert_eq!(busy.recv_go(), 0);
+    busy.send(b"K");
+    conductor.pause(Duration::from_secs(2), || busy.send(b"W"));
+    busy.send(b"?");
+    assert_eq!(
+        busy.recv_skipping(|m| *m == ConductorMsg::Ping),
+        ConductorMsg::Here
+    );
+    busy.send(b"!");
+    assert_eq!(
+        busy.recv_skipping(|m| *m == ConductorMsg::Ping),
+        ConductorMsg::Go(1)
+    );
+    assert!(conductor.log_lines("liveness timeout").is_empty());
+}
+
+#[test]
+fn a_member_sending_w_is_not_dropped_when_the_conductor_stalls() {
+    a_member_sending_w_survives_a_stall(&STALL_SETTINGS);
+}
+
+#[test]
+fn with_probes_off_the_ws_that_arrived_during_a_stall_are_read_before_the_drop() {
+    // Without probes only reading first protects: the `W`s wait in the socket and must be
+    // read before the drop deadline is looked at.
+    a_member_sending_w_survives_a_stall(&[
+        "--probe-after-ms",
+        "0",
+        "--drop-after-ms",
+        "1000",
+        "--slow-round-ms",
+        "0",
+    ]);
+}
+
+#[test]
+fn an_idle_member_is_probed_not_dropped_after_the_conductor_stalls() {
+    let mut settings = STALL_SETTINGS.to_vec();
+    settings.extend(["--min-clients", "2"]);
+    let conductor = Conductor::start(&settings);
+    let mut idle = conductor.join("idle");
+    let mut other = conductor.join("other");
+    assert_eq!(idle.recv_go(), 0);
+    assert_eq!(other.recv_go(), 0);
+    idle.send(b"K!");
+    other.send(b"X");
+    // The round ends without the other; the idle member waits in Done for a second
+    // participant, answering the conductor's probes and saying nothing otherwise.
+    conductor.wait_log("round end: step 0");
+    idle.expect(ConductorMsg::Ping);
+    idle.send(b".");
+    // Stopped for twice `drop_after_ms`: when it goes on, the member has been silent for
+    // longer than that, but only because nobody asked. It is asked first.
+    conductor.pause(Duration::from_secs(2), || {});
+    idle.expect(ConductorMsg::Ping);
+    idle.send(b".");
+    idle.send(b"?");
+    assert_eq!(
+        idle.recv_skipping(|m| *m == ConductorMsg::Ping),
+        ConductorMsg::Here
+    );
+    assert!(conductor.log_lines("liveness timeout").is_empty());
 }

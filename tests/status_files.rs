@@ -217,6 +217,19 @@ fn a_stalled_round_keeps_its_status_current() {
 }
 
 #[test]
+fn an_idle_conductor_with_nobody_connected_still_rewrites_its_status() {
+    let conductor = Conductor::start_quiet(&["--status-interval-ms", "100"]);
+    let first = conductor.wait_status("the first write", |_| true);
+    // Nothing happens and nobody is there, but the uptime moves on, and a health check that
+    // watches it must not take the conductor for dead.
+    let later = conductor.wait_status("a later uptime", |s| {
+        s["uptime_ms"].as_u64() >= first["uptime_ms"].as_u64().map(|t| t + 300)
+    });
+    assert_eq!(later["phase"], "waiting");
+    assert_eq!(later["clients"], json!([]));
+}
+
+#[test]
 fn status_paths_are_configurable_and_can_be_switched_off() {
     let mut off = Conductor::start_quiet(&["--status-json", "", "--status-txt", ""]);
     let mut a = off.join("no-writes");

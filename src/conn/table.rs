@@ -30,7 +30,8 @@ pub enum Event {
     Go,
     /// No hello within `hello_timeout_ms`.
     HelloTimeout,
-    /// Nothing heard for `drop_after_ms`.
+    /// Nothing heard for `drop_after_ms`, or, after a stall of the conductor, no answer to a
+    /// probe within the rest of that window (see `core::timers`).
     LivenessTimeout,
 }
 

@@ -45,8 +45,7 @@ impl Conductor {
         self.members.hash(state);
         self.outputs.hash(state);
         self.rounds.fingerprint(now, state);
-        if let Some(interval) = self.config.status_interval {
-            self.status.dirty.hash(state);
+        if let Some(interval) = self.status_interval() {
             self.status.last_phase.hash(state);
             // When the next write may come; any time already past is the same as now.
             let next_write = self.status.last_due.map(|t| t + interval);

@@ -41,6 +41,7 @@ use crate::wire::{Id, MAX_MESSAGE_LEN};
 
 pub use event::{Event, Leave, RefusalKind, Who};
 pub(crate) use fingerprint::relative;
+pub use snapshot::MIN_STATUS_INTERVAL;
 use timers::Timers;
 
 /// Names one connection inside the core; the driver maps it to its socket.
@@ -80,7 +81,8 @@ pub struct CoreConfig {
     pub probe_after: Duration,
     /// Silence before a client is refused with `liveness timeout`; zero = never.
     pub drop_after: Duration,
-    /// How often status may be rewritten; `None` = no status outputs at all.
+    /// How often status is rewritten; shorter than [`MIN_STATUS_INTERVAL`] (0 included) acts
+    /// as that. `None` = no status outputs at all.
     pub status_interval: Option<Duration>,
     /// Addresses allowed to connect; empty = all.
     pub allow: Vec<Cidr>,
@@ -216,6 +218,10 @@ pub(crate) struct Conn {
     pub(crate) accepted_at: Instant,
     pub(crate) last_heard: Instant,
     pub(crate) last_probe: Option<Instant>,
+    /// When the first probe after the last byte heard went out: the liveness drop counts from
+    /// it (see [`timers`]). A value not later than `last_heard` belongs to a silence that
+    /// ended.
+    pub(crate) first_probe: Option<Instant>,
     pub(crate) closing_since: Option<Instant>,
     /// The deadline of this connection's entry in the timer queue.
     pub(crate) timer_at: Option<Instant>,
@@ -255,9 +261,9 @@ pub struct Conductor {
     scratch: Vec<u8>,
 }
 
+/// When status was last due and with which phase.
 #[derive(Clone, Debug, Default)]
 struct StatusSchedule {
-    dirty: bool,
     last_due: Option<Instant>,
     last_phase: Option<crate::round::Phase>,
 }
@@ -386,6 +392,7 @@ impl Conductor {
             accepted_at: now,
             last_heard: now,
             last_probe: None,
+            first_probe: None,
             closing_since: None,
             timer_at: None,
             serial,

@@ -217,7 +217,6 @@ impl Conductor {
             self.ready = self.ready + u32::from(new.is_ready()) - u32::from(old.is_ready());
             self.members = self.members + u32::from(new.is_joined()) - u32::from(old.is_joined());
         }
-        self.status.dirty = true;
         if self.config.trace_events {
             self.emit(Event::StateChanged { conn, old, new });
         }
@@ -248,7 +247,6 @@ impl Conductor {
         if let Some(id) = c.id {
             self.ids.remove(&id);
         }
-        self.status.dirty = true;
         if kind.is_pending() {
             self.rounds.participant_removed(now);
             self.after_round_change();

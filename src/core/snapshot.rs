@@ -1,12 +1,17 @@
-//! The status snapshot (SPEC §8) built from the core's state, and when it is due: every
-//! `status_interval` while something in it changes, at once when the phase changes. Performs
-//! no I/O.
+//! The status snapshot (SPEC §8) built from the core's state, and when it is due: at once when
+//! the phase changes, and every `status_interval` otherwise, since the uptime it shows always
+//! changes (with nobody connected too). Performs no I/O.
 
 use crate::round::Phase;
 use crate::status::{ClientStatus, Slowest, Status};
 use crate::time::{Duration, Instant};
 
 use super::{Conductor, Output};
+
+/// The shortest status interval: a shorter one (0 included) acts as this, so that the files
+/// are never rewritten at every event; at thousands of rounds a second that would cost more
+/// than the rounds.
+pub const MIN_STATUS_INTERVAL: Duration = Duration::from_millis(100);
 
 impl Conductor {
     /// The phase the status files show.
@@ -55,26 +60,25 @@ impl Conductor {
         }
     }
 
-    /// True while the status changes: an event since the last write, or time alone moving
-    /// it on (a member's `last_heard_ms_ago`, a running round's `round_started_ms_ago`). With
-    /// nobody connected and nothing happening, only the uptime would change, and the files
-    /// are left alone. An interval of zero means "at every event", never "continuously".
-    fn status_changing(&self, interval: Duration) -> bool {
-        let aging = self.members > 0 || self.rounds.round().is_some();
-        self.status.dirty || (aging && !interval.is_zero())
+    /// How often status is due, with [`MIN_STATUS_INTERVAL`] as the floor; `None` when no
+    /// status is written.
+    pub(super) fn status_interval(&self) -> Option<Duration> {
+        self.config
+            .status_interval
+            .map(|interval| interval.max(MIN_STATUS_INTERVAL))
     }
 
-    /// When a deferred status write becomes due.
+    /// When the next periodic status write is due.
     pub(super) fn status_deadline(&self) -> Option<Instant> {
-        let interval = self.config.status_interval?;
-        if !self.status_changing(interval) || self.rounds.ended().is_some() {
+        let interval = self.status_interval()?;
+        if self.rounds.ended().is_some() {
             return None;
         }
         Some(self.status.last_due.map_or(self.started, |t| t + interval))
     }
 
-    /// Emits `StatusDue` when the phase changed, or when something changed and the interval
-    /// has passed. The final status is the driver's to write on `Exit`.
+    /// Emits `StatusDue` when the phase changed or the interval has passed. The final status
+    /// is the driver's to write on `Exit`.
     pub(super) fn schedule_status(&mut self, now: Instant) {
         if self.config.status_interval.is_none() || self.rounds.ended().is_some() {
             return;
@@ -85,7 +89,6 @@ impl Conductor {
         if phase_changed || interval_passed {
             self.status.last_phase = Some(phase);
             self.status.last_due = Some(now);
-            self.status.dirty = false;
             self.outputs.push_back(Output::StatusDue);
         }
     }

@@ -533,6 +533,104 @@ fn probes_repeat_while_silent_and_silence_drops() {
     assert!(h.is_closed(a));
 }
 
+/// A member that joined at time zero and waits for a wave that does not come, with probes
+/// after `probe` ms and the drop after `drop` ms.
+fn stall_setup(probe: u64, drop: u64) -> (Harness, crate::core::ConnId) {
+    let mut h = Harness::with(|c| {
+        c.probe_after = ms(probe);
+        c.drop_after = ms(drop);
+        c.rounds.min_clients = 9;
+    });
+    let a = h.join("a");
+    (h, a)
+}
+
+/// The conductor was not running for a while: its clock jumps to `at` and only then does it
+/// look at its deadlines.
+fn wake_at(h: &mut Harness, at: u64) {
+    h.now = crate::time::Instant::from_millis(at);
+    h.input(Input::Tick);
+}
+
+#[test]
+fn the_drop_comes_drop_after_the_last_byte_heard_when_the_conductor_keeps_time() {
+    let (mut h, a) = stall_setup(300, 1000);
+    h.advance(ms(300));
+    assert_eq!(h.take(a), [ConductorMsg::Ping]);
+    h.advance(ms(699));
+    assert_eq!(h.take(a), [ConductorMsg::Ping, ConductorMsg::Ping]);
+    assert!(!h.is_closed(a));
+    h.advance(ms(1));
+    assert_eq!(refusal(&h.take(a)), "liveness timeout");
+}
+
+#[test]
+fn after_a_stall_a_silent_member_is_asked_before_it_is_dropped() {
+    let (mut h, a) = stall_setup(300, 1000);
+    // Silent since time zero, never asked: at 2 s it is asked, not dropped.
+    wake_at(&mut h, 2000);
+    assert_eq!(h.take(a), [ConductorMsg::Ping]);
+    // It has the rest of the window, 700 ms, to answer; later probes do not extend it.
+    h.advance(ms(699));
+    assert_eq!(h.take(a), [ConductorMsg::Ping, ConductorMsg::Ping]);
+    assert!(!h.is_closed(a));
+    h.advance(ms(1));
+    assert_eq!(refusal(&h.take(a)), "liveness timeout");
+}
+
+#[test]
+fn an_answer_after_a_stall_keeps_the_member_and_starts_a_new_window() {
+    let (mut h, a) = stall_setup(300, 1000);
+    wake_at(&mut h, 2000);
+    assert_eq!(h.take(a), [ConductorMsg::Ping]);
+    h.advance(ms(100));
+    h.send(a, b".");
+    // The next silence is asked about after 300 ms and dropped 700 ms after that.
+    h.advance(ms(300));
+    assert_eq!(h.take(a), [ConductorMsg::Ping]);
+    h.advance(ms(699));
+    assert!(!h.is_closed(a));
+    h.advance(ms(1));
+    assert!(h.is_closed(a));
+}
+
+#[test]
+fn a_byte_heard_at_the_instant_of_a_probe_restarts_the_whole_window() {
+    let (mut h, a) = stall_setup(300, 1000);
+    h.advance(ms(300));
+    assert_eq!(h.take(a), [ConductorMsg::Ping]);
+    // Heard at the same instant as the probe went out: not silent since being asked.
+    h.send(a, b"W");
+    h.advance(ms(999));
+    assert!(!h.is_closed(a));
+    h.advance(ms(1));
+    assert_eq!(refusal(&h.take(a)), "liveness timeout");
+}
+
+#[test]
+fn a_member_asked_before_a_stall_that_never_answered_is_dropped_on_waking() {
+    let (mut h, a) = stall_setup(300, 1000);
+    h.advance(ms(300));
+    assert_eq!(h.take(a), [ConductorMsg::Ping]);
+    // Its window ended at 1 s, and nothing from it was waiting to be read at 2 s.
+    wake_at(&mut h, 2000);
+    assert_eq!(refusal(&h.take(a)), "liveness timeout");
+}
+
+#[test]
+fn without_probes_before_the_drop_a_stall_counts_as_silence() {
+    // Probes off, or not before the drop: the drop is `drop_after` after the last byte.
+    for (probe, drop) in [(0, 1000), (1000, 1000), (1500, 1000)] {
+        let (mut h, a) = stall_setup(probe, drop);
+        wake_at(&mut h, 2000);
+        assert_eq!(
+            refusal(&h.take(a)),
+            "liveness timeout",
+            "probe {probe}, drop {drop}"
+        );
+    }
+}
+
 #[test]
 fn dropped_participant_releases_the_round() {
     let mut h = Harness::with(|c| {
@@ -715,11 +813,24 @@ fn status_is_due_on_phase_change_and_at_most_every_interval() {
     // A connected member's silence ages in the file: rewritten every interval.
     h.advance(ms(5000));
     assert_eq!(h.status_due, 8, "once a second while a member is connected");
-    // The last member leaves: back to waiting, written at once; then nothing changes.
+    // The last member leaves: back to waiting, written at once; the uptime still grows.
     h.send(a, b"X");
     assert_eq!(h.status_due, 9);
     h.advance(ms(5000));
-    assert_eq!(h.status_due, 9, "nobody connected, nothing written");
+    assert_eq!(h.status_due, 14, "once a second with nobody connected too");
+}
+
+#[test]
+fn an_idle_conductor_with_nobody_connected_is_due_every_interval() {
+    let mut h = Harness::with(|c| c.status_interval = Some(ms(1000)));
+    assert_eq!(h.status_due, 1, "the first phase is written at once");
+    assert_eq!(
+        h.core.poll_timeout(),
+        Some(crate::time::Instant::from_millis(1000))
+    );
+    h.advance(ms(3000));
+    assert_eq!(h.status_due, 4);
+    assert_eq!(h.core.status(h.now).uptime_ms, 3000);
 }
 
 #[test]
@@ -739,15 +850,24 @@ fn a_stalled_round_is_rewritten_every_interval() {
 }
 
 #[test]
-fn an_interval_of_zero_writes_at_every_event_and_never_wakes_for_time_alone() {
-    let mut h = Harness::with(|c| c.status_interval = Some(ms(0)));
-    let a = h.join("a");
-    let before = h.status_due;
-    h.send(a, b"K");
-    assert_eq!(h.status_due, before + 1);
-    h.advance(ms(10_000));
-    assert_eq!(h.status_due, before + 1, "time alone writes nothing");
-    assert_eq!(h.core.poll_timeout(), None, "a stalled round wakes nobody");
+fn an_interval_below_the_floor_acts_as_the_floor() {
+    use crate::core::MIN_STATUS_INTERVAL;
+    for interval in [0, 1, 99] {
+        let mut h = Harness::with(|c| c.status_interval = Some(ms(interval)));
+        let a = h.join("a");
+        let before = h.status_due;
+        for _ in 0..100 {
+            h.send(a, b"K!");
+        }
+        assert_eq!(
+            h.status_due, before,
+            "interval {interval}: not at every event"
+        );
+        h.advance(MIN_STATUS_INTERVAL);
+        assert_eq!(h.status_due, before + 1, "interval {interval}");
+        h.advance(MIN_STATUS_INTERVAL.saturating_mul(10));
+        assert_eq!(h.status_due, before + 11, "interval {interval}");
+    }
 }
 
 // --- fingerprint -------------------------------------------------------------------------

@@ -1,9 +1,20 @@
 //! The core's per-connection deadlines: hello timeout, probe, liveness drop and the linger of a
-//! closing connection. Each connection has at most one live entry in a min-heap, at its
-//! earliest deadline; entries made stale by a later re-arm or a close are skipped when they
-//! come up and pruned from the top after every input, so the next deadline reported is live.
-//! Messages never touch the heap: a refreshed connection is re-examined when its old entry
-//! fires and re-armed later. Performs no I/O.
+//! closing connection. Performs no I/O.
+//!
+//! Each connection has at most one live entry in a min-heap, at its earliest deadline; entries
+//! made stale by a later re-arm or a close are skipped when they come up and pruned from the
+//! top after every input, so the next deadline reported is live. Messages never touch the
+//! heap: a refreshed connection is re-examined when its old entry fires and re-armed later.
+//!
+//! With probing on and `probe_after` shorter than `drop_after`, a member is dropped only once
+//! it was sent `?` and stayed silent for the rest of the drop window: the drop falls due
+//! `drop_after - probe_after` after the first probe that followed the last byte heard. Probes
+//! go out `probe_after` into a silence, so this is `drop_after` after the last byte heard, as
+//! SPEC §3.4 says, whenever the conductor keeps its own timing; but time the conductor did
+//! not spend listening (stopped, or blocked on a write) is never counted against a member:
+//! after such a stall a silent member is asked first and gets the rest of the window to
+//! answer. With probing off, or not shorter than `drop_after`, the drop falls due
+//! `drop_after` after the last byte heard.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -99,12 +110,26 @@ impl Conductor {
             }
             StateKind::Refused => {}
             _ => {
-                d.drop = (!cfg.drop_after.is_zero()).then(|| c.last_heard + cfg.drop_after);
+                d.drop = self.drop_deadline(c);
                 d.probe =
                     (!cfg.probe_after.is_zero()).then(|| Self::next_probe(c, cfg.probe_after));
             }
         }
         d
+    }
+
+    /// When a member's silence gets it dropped (see the module docs); `None` while it has not
+    /// yet been asked, when asking comes first.
+    fn drop_deadline(&self, c: &Conn) -> Option<Instant> {
+        let (probe, drop) = (self.config.probe_after, self.config.drop_after);
+        if drop.is_zero() {
+            None
+        } else if probe.is_zero() || probe >= drop {
+            Some(c.last_heard + drop)
+        } else {
+            let asked = c.first_probe.filter(|&p| p > c.last_heard)?;
+            Some(asked + drop.saturating_sub(probe))
+        }
     }
 
     /// Probes go out `probe_after` after the last thing heard, then every `probe_after`.
@@ -186,7 +211,11 @@ impl Conductor {
                 }
             }
             Due::Probe => {
-                self.conns[conn.0].last_probe = Some(now);
+                let c = &mut self.conns[conn.0];
+                if c.first_probe.is_none_or(|p| p <= c.last_heard) {
+                    c.first_probe = Some(now);
+                }
+                c.last_probe = Some(now);
                 self.send(conn, &ConductorMsg::Ping);
             }
             Due::Linger => {

@@ -43,7 +43,6 @@ impl Conductor {
                 }
                 self.ready = 0;
                 self.members = 0;
-                self.status.dirty = true;
                 self.outputs.push_back(Output::Exit(kind));
             }
         }
@@ -81,7 +80,6 @@ impl Conductor {
             self.send_bytes(ConnId(key), &go);
         }
         self.scratch = go;
-        self.status.dirty = true;
     }
 
     /// Sends a message to every member (clients past their hello).
@@ -130,7 +128,6 @@ impl Conductor {
             duration: summary.duration,
             slowest: self.last_round_slowest.zip(summary.slowest_done),
         });
-        self.status.dirty = true;
     }
 
     /// Ids of the running round's participants that are not Done yet.

@@ -5,8 +5,17 @@
 //! Tokens: 0 is the listener, 1 the signal pipe, and connection `i` of the core is `i + 2`.
 //! Peers are read until `WouldBlock` (a bounded number of chunks per wake-up, so one busy peer
 //! cannot starve the others), written while the core has bytes for them, and registered for
-//! writability only while a write is pending. Accept errors caused by running out of file
-//! descriptors pause accepting for a moment instead of spinning.
+//! writability only while a write is pending. Accepts are bounded the same way: at most
+//! [`ACCEPTS_PER_WAKE`] per turn, after the peers' reads, so a flood of connects slows the
+//! members' rounds by a bounded share and never leaves their bytes unread. Accept errors caused
+//! by running out of file descriptors pause accepting for a moment instead of spinning.
+//!
+//! Each turn of the loop waits, reads the clock once, handles every event (reading what peers
+//! sent), and only then enforces the core's deadlines that had passed at that reading. What
+//! can block (writing out the log) comes after the deadlines and before the next wait; after
+//! any stall the next wait is a poll with timeout zero, because a deadline has passed, so what
+//! arrived meanwhile is read before the deadline is looked at. A participant whose `W` or `!`
+//! waits in its socket is never dropped for silence it did not keep.
 //!
 //! Signals: SIGTERM, SIGHUP (a closing terminal or SSH session; the same graceful stop) and a
 //! first SIGINT reach the loop through `signal-hook-mio`. A second SIGINT never waits for the
@@ -53,6 +62,8 @@ use peers::Peers;
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 
+/// Connections accepted per turn of the loop before the ready peers are served again.
+pub const ACCEPTS_PER_WAKE: usize = 64;
 /// How long accepting pauses after the process ran out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// How long queued bytes may take to drain after an interrupt (the SPEC allows one second).
@@ -72,13 +83,18 @@ pub struct Driver {
     peers: Peers,
     core: Conductor,
     origin: std::time::Instant,
-    /// The time of the events being handled: the clock is read once per wake-up, not once
-    /// per peer.
+    /// The time of the last wake-up: the clock is read once per wake-up, not once per peer.
+    /// The events of that wake-up and the deadlines enforced after them use this time, so a
+    /// deadline is only ever enforced after everything that had arrived by then was read.
     clock: Instant,
     address: String,
     status_files: StatusFiles,
     last_status_error: Option<String>,
     accept_paused_until: Option<Instant>,
+    /// The listener said it was ready and the backlog has not been seen empty since. The
+    /// listener is edge-triggered and will not say so again: the loop comes back without
+    /// waiting, as it does for deferred reads.
+    accept_ready: bool,
     /// Accepts that failed for lack of descriptors since accepting last worked.
     accept_failures: u64,
     exiting: Option<(EndKind, Instant)>,
@@ -130,6 +146,7 @@ impl Driver {
             status_files,
             last_status_error: None,
             accept_paused_until: None,
+            accept_ready: false,
             accept_failures: 0,
             exiting: None,
             log: LogBatch::default(),
@@ -149,12 +166,9 @@ impl Driver {
         &self.address
     }
 
-    /// Reads the clock and keeps the reading for the events that follow.
-    fn now(&mut self) -> Instant {
-        self.clock = Instant::from_micros(
-            u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX),
-        );
-        self.clock
+    /// Reads the clock.
+    fn now(&self) -> Instant {
+        Instant::from_micros(u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX))
     }
 
     /// Runs until the conductor ends (a second SIGINT ends the process from its handler).
@@ -162,29 +176,29 @@ impl Driver {
         let mut events = Events::with_capacity(1024);
         self.drain();
         loop {
-            let now = self.now();
-            if self.core.poll_timeout().is_some_and(|t| t <= now) {
-                self.core.handle_input(now, Input::Tick);
+            // The deadlines passed at the last wake-up, whose events have all been handled.
+            let woke = self.clock;
+            if self.core.poll_timeout().is_some_and(|t| t <= woke) {
+                self.core.handle_input(woke, Input::Tick);
                 self.drain();
             }
-            if self.accept_paused_until.is_some_and(|t| t <= now) {
+            if self.accept_paused_until.is_some_and(|t| t <= woke) {
                 self.accept_paused_until = None;
-                self.accept_all();
             }
-            if let Some(kind) = self.finished(now) {
+            if let Some(kind) = self.finished(self.now()) {
                 self.write_status();
                 return kind;
             }
-            self.flush_log(now);
-            let timeout = if self.peers.has_unfinished_reads() {
+            // May block on a full pipe; the timeout below is computed after it.
+            self.flush_log(self.now());
+            let timeout = if self.peers.has_unfinished_reads() || self.accepts_waiting() {
                 Some(StdDuration::ZERO)
             } else {
-                self.poll_timeout(now)
+                self.poll_timeout(self.now())
             };
-            let polled = self.poll.poll(&mut events, timeout);
-            self.now();
-            if let Err(e) = polled {
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
+                    // Also what a stop with SIGSTOP ends in: poll again before any deadline.
                     continue;
                 }
                 self.fail(format!("waiting for events failed: {e}"));
@@ -195,9 +209,10 @@ impl Driver {
                 self.write_status();
                 return kind;
             }
+            self.clock = self.now();
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept_all(),
+                    LISTENER => self.accept_ready = true,
                     SIGNALS => self.take_signals(),
                     Token(t) => {
                         let conn = crate::core::ConnId::from_index(t - 2);
@@ -215,6 +230,9 @@ impl Driver {
             }
             for conn in self.peers.take_unfinished_reads() {
                 self.read(conn, true);
+            }
+            if self.accepts_waiting() {
+                self.accept_some();
             }
         }
     }
@@ -288,10 +306,19 @@ impl Driver {
         }
     }
 
-    /// Accepts until the backlog is empty. Running out of descriptors pauses accepting for
+    /// True when connections may wait in the backlog and accepting is possible now.
+    fn accepts_waiting(&self) -> bool {
+        self.accept_ready && self.listening && self.accept_paused_until.is_none()
+    }
+
+    /// Accepts until the backlog is empty, or [`ACCEPTS_PER_WAKE`] times; in the second case
+    /// the next turn comes back for more. Running out of descriptors pauses accepting for
     /// [`ACCEPT_BACKOFF`] at a time; it is logged once when it starts and once when it ends.
-    fn accept_all(&mut self) {
-        while self.listening && self.accept_paused_until.is_none() {
+    fn accept_some(&mut self) {
+        for _ in 0..ACCEPTS_PER_WAKE {
+            if !self.listening || self.accept_paused_until.is_some() {
+                return;
+            }
             match self.listener.accept() {
                 Ok((stream, peer)) => {
                     self.accepting_again();
@@ -304,6 +331,7 @@ impl Driver {
                     self.drain();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.accept_ready = false;
                     self.accepting_again();
                     return;
                 }
@@ -386,7 +414,7 @@ impl Driver {
     fn take_signals(&mut self) {
         let received: Vec<i32> = self.signals.pending().collect();
         for signal in received {
-            let now = self.now();
+            let now = self.clock;
             match signal {
                 SIGTERM => {
                     log::info!("SIGTERM: stopping gracefully");
@@ -412,8 +440,7 @@ impl Driver {
     /// A fatal error: the core broadcasts `E` and `X` and ends.
     fn fail(&mut self, error: String) {
         log::error!("{error}");
-        let now = self.now();
-        self.core.handle_input(now, Input::Fatal(error));
+        self.core.handle_input(self.clock, Input::Fatal(error));
         self.drain();
     }
 

@@ -52,6 +52,26 @@ pub fn collect(stream: impl Read + Send + 'static) -> Arc<Mutex<String>> {
     sink
 }
 
+/// How many refusals of one kind `log` accounts for: the lines written in full (their reason
+/// ends with `reason`) plus the counts of the summaries of that kind, `… and N more refused
+/// `LABEL` in the last second`.
+pub fn refusals_in(log: &str, reason: &str, label: &str) -> u64 {
+    let summary = format!(" more refused `{label}` in the last second");
+    log.lines()
+        .map(|line| {
+            if let Some(head) = line.strip_suffix(summary.as_str()) {
+                let count = head.rsplit("… and ").next().unwrap_or_default();
+                count
+                    .replace(',', "")
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{line}"))
+            } else {
+                u64::from(line.contains("refused: ") && line.ends_with(reason))
+            }
+        })
+        .sum()
+}
+
 /// A fresh scratch directory under the target dir, removed on drop.
 pub struct TempDir(pub PathBuf);
 
@@ -216,25 +236,9 @@ impl Conductor {
             .collect()
     }
 
-    /// How many refusals of one kind the log accounts for: the lines written in full (their
-    /// reason ends with `reason`) plus the counts of the summaries of that kind, `… and N more
-    /// refused `LABEL` in the last second`.
+    /// How many refusals of one kind the log accounts for: see [`refusals_in`].
     pub fn refusals_logged(&self, reason: &str, label: &str) -> u64 {
-        let summary = format!(" more refused `{label}` in the last second");
-        self.log()
-            .lines()
-            .map(|line| {
-                if let Some(head) = line.strip_suffix(summary.as_str()) {
-                    let count = head.rsplit("… and ").next().unwrap_or_default();
-                    count
-                        .replace(',', "")
-                        .parse()
-                        .unwrap_or_else(|_| panic!("{line}"))
-                } else {
-                    u64::from(line.contains("refused: ") && line.ends_with(reason))
-                }
-            })
-            .sum()
+        refusals_in(&self.log(), reason, label)
     }
 
     /// The process id.
@@ -248,12 +252,19 @@ impl Conductor {
         assert_eq!(rc, 0, "kill failed");
     }
 
-    /// Waits for the process to exit.
+    /// Waits for the process to exit and for its log to be read to the end.
     pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
         let child = &mut self.child;
-        wait_for("the conductor to exit", within, || {
+        let status = wait_for("the conductor to exit", within, || {
             child.try_wait().expect("try_wait")
-        })
+        });
+        // Its last log lines may still be in the pipe: the collecting thread ends at the end of
+        // the stream.
+        let log = &self.log;
+        wait_for("the conductor's log to end", within, || {
+            (Arc::strong_count(log) == 1).then_some(())
+        });
+        status
     }
 
     /// Waits for the process to exit with `code` (generous deadline) and returns its log.
@@ -294,6 +305,33 @@ impl Conductor {
         let mut fields = text.split_whitespace();
         let nr = fields.next().and_then(|n| n.parse::<libc::c_long>().ok());
         nr == Some(libc::SYS_write) && fields.next() == Some("0x2")
+    }
+
+    /// True while the conductor process is stopped (SIGSTOP), from Linux's /proc.
+    pub fn is_stopped(&self) -> bool {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())) else {
+            return false;
+        };
+        // The state follows the command name, which is in parentheses.
+        stat.rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state == "T")
+    }
+
+    /// Stops the conductor with SIGSTOP for `pause` (timed from when the process is seen
+    /// stopped), calling `meanwhile` every 100 ms, then continues it with SIGCONT.
+    pub fn pause(&self, pause: Duration, mut meanwhile: impl FnMut()) {
+        self.signal(libc::SIGSTOP);
+        wait_for("the conductor to stop", DEADLINE, || {
+            self.is_stopped().then_some(())
+        });
+        let until = Instant::now() + pause;
+        while Instant::now() < until {
+            meanwhile();
+            // Pacing the other side while the conductor is stopped, not synchronisation.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.signal(libc::SIGCONT);
     }
 
     /// True while `signal` is pending for the conductor, not yet delivered (Linux: from the
