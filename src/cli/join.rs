@@ -91,8 +91,13 @@ fn participate(join: &Join) -> i32 {
             Event::Slow | Event::ShuttingDown(_) | Event::Cease | Event::ErrorShutdown => {
                 eprintln!("{tag}: the conductor says: {event}")
             }
-            // The run's result reports these.
-            Event::Go(_) | Event::Exit | Event::Refused(_) => {}
+            // The run's result reports these; the client handles the rest itself.
+            Event::Go(_)
+            | Event::Exit
+            | Event::Refused(_)
+            | Event::Hello(_)
+            | Event::Probed
+            | Event::Here => {}
         })
         .run(|step| {
             let status = Command::new(&join.program)
