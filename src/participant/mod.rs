@@ -7,7 +7,8 @@
 //!
 //! # The contract
 //! 1. [`Participant::new`] queues the hello; write [`Participant::pending`] to the socket and
-//!    report what it took with [`Participant::sent`] whenever it is non-empty.
+//!    report what it took with [`Participant::sent`] whenever it is non-empty (or move it all
+//!    out with [`Participant::take_pending`]).
 //! 2. Feed every received chunk to [`Participant::handle`], then drain
 //!    [`Participant::poll_event`].
 //! 3. Answer a Go with [`Participant::ack`] and then [`Participant::done`] (or
@@ -142,7 +143,14 @@ pub enum ProtocolError {
         /// When.
         at: Moment,
     },
-    /// A well-formed message that is not valid in the participant's state.
+    /// A Go while a step is in progress: its Done has not been sent.
+    GoDuringStep {
+        /// The new Go's step.
+        step: u32,
+        /// The step in progress.
+        during: u32,
+    },
+    /// Any other well-formed message that is not valid in the participant's state.
     Unexpected {
         /// What arrived, e.g. "a Go for step 5", "a second hello".
         got: String,
@@ -169,6 +177,11 @@ impl fmt::Display for ProtocolError {
                     "the conductor sent bytes that are no message ({error}) {at}"
                 )
             }
+            ProtocolError::GoDuringStep { step, during } => write!(
+                f,
+                "the conductor sent a Go for step {step} during step {during}, expected no Go \
+                 before Done"
+            ),
             ProtocolError::Unexpected { got, expected, at } => {
                 write!(f, "the conductor sent {got} {at}, expected {expected}")
             }
@@ -300,6 +313,12 @@ impl Participant {
     pub fn sent(&mut self, n: usize) {
         let n = n.min(self.outbox.len());
         self.outbox.drain(..n);
+    }
+
+    /// Takes every pending byte at once, for a caller that hands them on as a buffer of their
+    /// own (a simulated network, say): afterwards nothing is pending.
+    pub fn take_pending(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.outbox)
     }
 
     /// The next event, if any.
@@ -506,8 +525,9 @@ impl Participant {
                 self.moment = Moment::During(step);
                 Event::Go(step)
             }
-            (State::GoReceived { .. } | State::Working { .. }, M::Go(step)) => {
-                return Err(self.unexpected(format!("a Go for step {step}"), "no Go before Done"))
+            (State::GoReceived { step: during } | State::Working { step: during }, M::Go(step)) => {
+                let during = *during;
+                return Err(self.broken(ProtocolError::GoDuringStep { step, during }));
             }
             // A probe is answered according to the state: W during a step, . otherwise.
             (state, M::Ping) => {

@@ -56,6 +56,24 @@ fn the_hello_is_queued_at_once() {
 }
 
 #[test]
+fn pending_bytes_leave_in_parts_or_all_at_once() {
+    let mut p = Participant::new(id("worker-1"));
+    p.sent(2);
+    assert_eq!(p.pending(), b"worker-1    ");
+    assert_eq!(p.take_pending(), b"worker-1    ");
+    assert!(p.pending().is_empty());
+    assert!(p.take_pending().is_empty());
+    // What is queued later is pending again; a report past the end takes it all.
+    p.handle(&bytes_of(&[conductor_hello(), ConductorMsg::Go(0)]))
+        .unwrap();
+    p.ack().unwrap();
+    p.done().unwrap();
+    assert_eq!(p.pending(), b"K!");
+    p.sent(5);
+    assert!(p.pending().is_empty());
+}
+
+#[test]
 fn the_conductors_hello_is_checked() {
     let p = greeted();
     assert_eq!(p.state(), &State::Waiting { last_done: None });
@@ -237,6 +255,7 @@ fn a_go_while_a_step_runs_is_an_error() {
     let mut p = greeted();
     p.handle(b"!\x05\0\0\0").unwrap();
     let err = p.handle(b"!\x06\0\0\0").unwrap_err();
+    assert_eq!(err, ProtocolError::GoDuringStep { step: 6, during: 5 });
     assert_eq!(
         err.to_string(),
         "the conductor sent a Go for step 6 during step 5, expected no Go before Done"
