@@ -87,13 +87,7 @@ impl Link {
                         self.broken = Some(error);
                     }
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) => {}
+                Err(e) if again(&e) => {}
                 Err(e) => return Err(self.closed(Some(e))),
             }
         }
@@ -136,15 +130,17 @@ impl Link {
             match self.stream.read(&mut chunk) {
                 Ok(0) => return,
                 Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) => {}
+                Err(e) if again(&e) => {}
                 Err(_) => return,
             }
         }
     }
+}
+
+/// A read that ended without data and without harm (its timeout, a signal): read again.
+fn again(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }

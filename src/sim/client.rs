@@ -14,7 +14,7 @@
 
 use crate::participant::{Event, OutOfTurn, Participant, ProtocolError, State};
 use crate::time::Duration;
-use crate::wire::{Id, Reason, ID_LEN, VERSION};
+use crate::wire::{ClientMsg, Id, RawHello, Reason, ID_LEN, VERSION};
 
 use super::rng::Rng;
 
@@ -147,18 +147,11 @@ pub struct Client {
     hello: Vec<u8>,
 }
 
-fn hello_bytes(version: u8, id: [u8; ID_LEN]) -> Vec<u8> {
-    let mut bytes = vec![b'A', version];
-    bytes.extend_from_slice(&id);
+/// A hello with any version and id bytes, encoded by the codec.
+fn raw_hello(version: u8, id: [u8; ID_LEN]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    ClientMsg::Hello(RawHello { version, id }).encode_into(&mut bytes);
     bytes
-}
-
-fn padded(name: &str) -> [u8; ID_LEN] {
-    let mut id = [b' '; ID_LEN];
-    for (slot, b) in id.iter_mut().zip(name.bytes()) {
-        *slot = b;
-    }
-    id
 }
 
 fn ms(rng: &mut Rng, lo: u64, hi: u64) -> Duration {
@@ -168,23 +161,23 @@ fn ms(rng: &mut Rng, lo: u64, hi: u64) -> Duration {
 impl Client {
     /// A client called `name` (at most 12 printable characters).
     pub fn new(name: String, kind: Kind) -> Client {
-        let valid = |name: &str| {
+        let id = |name: &str| {
             Id::new(name)
                 .unwrap_or_else(|_| unreachable!("a name of at most 12 printable characters"))
         };
         // A duplicate's session is the other client's, hello and all.
-        let mut session = Participant::new(valid(match &kind {
+        let mut session = Participant::new(id(match &kind {
             Kind::Duplicate(other) => other,
             _ => &name,
         }));
         let machine_hello = session.take_pending();
         let hello = match &kind {
-            Kind::BadVersion => hello_bytes(b'2', padded(&name)),
-            Kind::BlankId => hello_bytes(VERSION, [b' '; ID_LEN]),
+            Kind::BadVersion => raw_hello(b'2', *id(&name).as_wire()),
+            Kind::BlankId => raw_hello(VERSION, [b' '; ID_LEN]),
             Kind::BadId => {
-                let mut id = padded(&name);
-                id[0] = 0x07;
-                hello_bytes(VERSION, id)
+                let mut bell = *id(&name).as_wire();
+                bell[0] = 0x07;
+                raw_hello(VERSION, bell)
             }
             _ => machine_hello,
         };
