@@ -9,6 +9,7 @@
 //! | [`conn`] | SPEC §4: a connection's states and the one transition table |
 //! | [`round`] | SPEC §5–§6: the pure round controller (waves, steps, `T`, `S`, the end) |
 //! | [`core`] | the sans-IO conductor: connections + controller behind three calls; it never logs, it outputs events |
+//! | [`participant`] | the participant's side as a state machine: bytes in, events and answers out |
 //! | [`cidr`] | the `allow` address blocks |
 //! | [`status`] | SPEC §8: the status snapshot and its JSON and text forms |
 //! | [`harness`] | a deterministic in-memory driver for tests and simulations |
@@ -74,6 +75,7 @@ pub mod diagram;
 pub mod driver;
 pub mod harness;
 pub mod invariants;
+pub mod participant;
 pub mod round;
 pub mod sim;
 pub mod status;

@@ -1,9 +1,14 @@
 //! `conductor bench` end to end: against a conductor it starts, the raw-barrier baseline, a
-//! conductor already running, and with one client per process. Asserts counts and the absence
-//! of violations, never timings.
+//! conductor already running, with one client per process, and a server that breaks the
+//! protocol. Asserts counts and the absence of violations, never timings.
+
+// A test server of its own: sockets and a thread (see clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -125,6 +130,34 @@ fn bench_drives_a_running_conductor_by_address() {
     // The clients said X and left; the conductor runs on, waiting for new ones.
     conductor.wait_log("left: bench0000001");
     assert!(conductor.child.try_wait().unwrap().is_none());
+}
+
+#[test]
+fn bench_stops_on_a_server_that_breaks_the_protocol() {
+    // A server that answers the hello with two hellos.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address").to_string();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut hello = [0u8; 14];
+        stream.read_exact(&mut hello).expect("the client's hello");
+        stream
+            .write_all(b"A1fake        A1fake        ")
+            .expect("write");
+        // Until the client closes.
+        let _ = stream.read(&mut hello);
+    });
+    let output = Command::new(conductor_exe())
+        .args(["bench", "--addr", &addr, "--rounds", "5"])
+        .output()
+        .expect("run conductor bench");
+    server.join().expect("server thread");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bench0000000: the conductor sent a second hello"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The embedding example (`examples/threaded_server.rs`) really serves rounds: its `serve`
-//! loop runs here on a free port and raw clients go through two rounds and the planned end.
+//! loop runs here on a free port and two members go through two rounds and the planned end.
 
 // Tests drive the example over real sockets (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -13,10 +13,11 @@ mod common;
 use std::net::TcpListener;
 use std::sync::mpsc;
 
-use common::{hello, Raw, DEADLINE};
+use common::{Member, DEADLINE};
 use lockstep::core::CoreConfig;
+use lockstep::participant::Event;
 use lockstep::round::EndKind;
-use lockstep::wire::{ConductorMsg, Id};
+use lockstep::wire::Id;
 
 #[test]
 fn the_threaded_example_runs_rounds_and_a_planned_end() {
@@ -29,27 +30,22 @@ fn the_threaded_example_runs_rounds_and_a_planned_end() {
     let (done, ended) = mpsc::channel();
     std::thread::spawn(move || done.send(threaded_server::serve(listener, config)));
 
-    let mut clients: Vec<Raw> = ["a", "b"]
+    let mut clients: Vec<Member> = ["a", "b"]
         .iter()
-        .map(|name| {
-            let mut c = Raw::connect(addr);
-            assert!(matches!(c.recv(), ConductorMsg::Hello(_)));
-            c.send_msg(&hello(name));
-            c
-        })
+        .map(|name| Member::join(addr, name))
         .collect();
     for c in &mut clients {
         assert_eq!(c.recv_go(), 0);
-        c.send(b"K!");
+        c.finish();
     }
     for c in &mut clients {
-        assert_eq!(c.recv(), ConductorMsg::ShuttingDown(1));
+        c.expect(Event::ShuttingDown(1));
         assert_eq!(c.recv_go(), 1);
-        c.send(b"!");
+        c.done();
     }
     for c in &mut clients {
-        assert_eq!(c.recv(), ConductorMsg::Cease);
-        assert_eq!(c.recv(), ConductorMsg::Exit);
+        c.expect(Event::Cease);
+        c.expect(Event::Exit);
         c.expect_closed();
     }
     let end = ended

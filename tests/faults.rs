@@ -12,11 +12,12 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use common::faults::{
-    connect_with_small_receive_buffer, cpu_seconds, join_all, limit_fds, listen, lowest_free_fd,
-    raise_fd_limit, round, wave, Heard, ProcessClient,
+    connect_with_small_receive_buffer, cpu_seconds, join_all, limit_fds, lowest_free_fd,
+    raise_fd_limit, round, wave, ProcessClient,
 };
-use common::{hello, wait_for, Conductor, Launch, Raw, TempDir, DEADLINE};
-use lockstep::wire::{ClientMsg, ConductorMsg};
+use common::{hello_bytes, wait_for, Conductor, Heard, Launch, Member, TempDir, DEADLINE};
+use lockstep::participant::Event;
+use lockstep::wire::ConductorMsg;
 
 #[test]
 fn clients_killed_with_sigkill_mid_round_do_not_hold_the_round() {
@@ -79,7 +80,7 @@ fn a_frozen_client_is_dropped_after_drop_after_ms_and_the_round_completes() {
     let log = conductor.log();
     assert!(log.contains("refused: frozen"), "{log}");
     for c in live.iter_mut() {
-        c.send(b"K!");
+        c.finish();
     }
     assert_eq!(round(&mut live), 2);
     frozen.kill9();
@@ -89,15 +90,14 @@ fn a_frozen_client_is_dropped_after_drop_after_ms_and_the_round_completes() {
 fn a_slowloris_hello_is_refused_at_the_hello_timeout() {
     const HELLO_TIMEOUT: Duration = Duration::from_millis(500);
     let conductor = Conductor::start(&["--hello-timeout-ms", "500"]);
-    let mut honest = vec![conductor.join("honest")];
+    let mut honest = vec![conductor.member("honest")];
     // Taken before connecting: the conductor may accept (and start the hello timeout) before
     // connect() returns here.
     let connected = Instant::now();
     let mut slow = conductor.connect();
     assert!(matches!(slow.recv(), ConductorMsg::Hello(_)));
 
-    let mut bytes = Vec::new();
-    hello("slowloris").encode_into(&mut bytes);
+    let bytes = hello_bytes("slowloris");
     let mut sent = 0;
     let mut rounds = 0;
     // One byte of the hello every 100 ms (the whole hello would take 1.4 s); meanwhile the
@@ -112,7 +112,7 @@ fn a_slowloris_hello_is_refused_at_the_hello_timeout() {
         }
         round(&mut honest);
         rounds += 1;
-        match listen(&mut slow, Duration::from_millis(100)) {
+        match slow.listen(Duration::from_millis(100)) {
             Heard::Msg(msg) => break msg,
             Heard::Silence => {}
             Heard::Closed => panic!("closed without a refusal"),
@@ -130,7 +130,7 @@ fn a_slowloris_hello_is_refused_at_the_hello_timeout() {
         "the whole hello went out ({sent} bytes)"
     );
     assert!(
-        matches!(listen(&mut slow, DEADLINE), Heard::Closed),
+        matches!(slow.listen(DEADLINE), Heard::Closed),
         "the connection stays open after the refusal"
     );
     assert!(rounds >= 3, "the honest client ran only {rounds} rounds");
@@ -147,9 +147,7 @@ fn a_client_that_never_reads_is_dropped_when_its_queue_is_full() {
 
     // The staller says hello, then sends pings without ever reading the answers.
     let mut staller = connect_with_small_receive_buffer(conductor.addr);
-    let mut hello_bytes = Vec::new();
-    hello("staller").encode_into(&mut hello_bytes);
-    staller.write_all(&hello_bytes).expect("hello");
+    staller.write_all(&hello_bytes("staller")).expect("hello");
     let flood = std::thread::spawn(move || {
         let pings = vec![b'?'; 64 * 1024];
         let mut total: u64 = 0;
@@ -165,8 +163,8 @@ fn a_client_that_never_reads_is_dropped_when_its_queue_is_full() {
     // The readers are answered throughout.
     wait_for("the staller to be dropped", Duration::from_secs(60), || {
         for c in readers.iter_mut() {
-            c.send_msg(&ClientMsg::Ping);
-            assert_eq!(c.recv(), ConductorMsg::Here);
+            c.ping();
+            c.expect(Event::Here);
         }
         conductor.log().contains("dropped: staller").then_some(())
     });
@@ -179,7 +177,7 @@ fn a_client_that_never_reads_is_dropped_when_its_queue_is_full() {
 
     // The staller never took part in a round; the readers go on.
     for c in readers.iter_mut() {
-        c.send(b"K!");
+        c.finish();
     }
     assert_eq!(round(&mut readers), 2);
     assert_eq!(round(&mut readers), 3);
@@ -199,7 +197,7 @@ fn five_thousand_connections_beyond_max_clients_are_refused_full() {
 
     let mut crowd: Vec<_> = (0..CROWD).map(|_| conductor.connect()).collect();
     for (i, c) in crowd.iter_mut().enumerate() {
-        c.send_msg(&hello(&format!("crowd-{i}")));
+        c.send(&hello_bytes(&format!("crowd-{i}")));
     }
     // The members' rounds go on while the crowd is turned away.
     assert_eq!(round(&mut members), 1);
@@ -236,10 +234,9 @@ fn running_out_of_file_descriptors_keeps_rounds_going_without_spinning() {
     // Leave the conductor no free descriptor, then let three newcomers connect. The kernel
     // queues them; the conductor cannot accept them.
     limit_fds(pid, lowest_free_fd(pid));
-    let mut newcomers: Vec<_> = (0..3).map(|_| conductor.connect()).collect();
-    for (i, c) in newcomers.iter_mut().enumerate() {
-        c.send_msg(&hello(&format!("newcomer-{i}")));
-    }
+    let mut newcomers: Vec<_> = (0..3)
+        .map(|i| Member::connect(conductor.addr, &format!("newcomer-{i}")))
+        .collect();
     conductor.wait_log("cannot accept");
 
     // The members keep their rounds.
@@ -250,11 +247,11 @@ fn running_out_of_file_descriptors_keeps_rounds_going_without_spinning() {
     // go silent until the conductor probes them (after 1 s). It must sleep meanwhile.
     assert_eq!(wave(&mut members), 3);
     for c in members.iter_mut() {
-        c.send(b"K");
+        c.ack();
     }
     let (wall_start, cpu_start) = (Instant::now(), cpu_seconds(pid));
     for c in members.iter_mut() {
-        assert_eq!(c.recv(), ConductorMsg::Ping);
+        c.expect(Event::Probed);
     }
     let wall = wall_start.elapsed().as_secs_f64();
     let cpu = cpu_seconds(pid) - cpu_start;
@@ -271,22 +268,22 @@ fn running_out_of_file_descriptors_keeps_rounds_going_without_spinning() {
     );
     for c in newcomers.iter_mut() {
         assert!(
-            matches!(listen(c, Duration::from_millis(1)), Heard::Silence),
+            matches!(c.listen(Duration::from_millis(1)), Heard::Silence),
             "a newcomer was served without a descriptor"
         );
     }
     for c in members.iter_mut() {
-        c.send(b".!");
+        c.done();
     }
 
     // Three members leave mid-round: their descriptors free up and the newcomers get in.
     assert_eq!(wave(&mut members), 4);
     members.truncate(1);
     for c in newcomers.iter_mut() {
-        assert!(matches!(c.recv(), ConductorMsg::Hello(_)));
+        assert!(matches!(c.next_event(), Event::Hello(_)));
     }
     conductor.wait_log("accepting connections again");
-    members[0].send(b"K!");
+    members[0].finish();
     members.extend(newcomers);
     assert_eq!(round(&mut members), 5);
     assert_eq!(round(&mut members), 6);
@@ -391,11 +388,11 @@ fn a_client_pipelining_many_pings_while_reading_is_not_dropped() {
 
 /// Answers the conductor's probes until nothing more has arrived for a moment; a member that
 /// was refused fails the test.
-fn answer_probes(member: &mut Raw) {
+fn answer_probes(member: &mut Member) {
     loop {
-        match listen(member, Duration::from_millis(1)) {
-            Heard::Msg(ConductorMsg::Ping) => member.send(b"."),
-            Heard::Msg(ConductorMsg::Here) => {}
+        // The member's machine answers a probe as it reads it.
+        match member.listen(Duration::from_millis(1)) {
+            Heard::Msg(Event::Probed | Event::Here) => {}
             Heard::Silence => return,
             Heard::Msg(other) => panic!("the member got {other:?}"),
             Heard::Closed => panic!("the member's connection was closed"),
@@ -432,16 +429,16 @@ fn a_log_pipe_nobody_reads_while_strangers_are_refused_gets_no_member_dropped() 
             ..Launch::default()
         },
     );
-    let mut member = conductor.join("member");
+    let mut member = conductor.member("member");
     assert_eq!(member.recv_go(), 0);
-    member.send(b"K");
+    member.ack();
     // Strangers say hello and are refused `full`, each with several lines of log, until the log
     // pipe that nobody reads is full and the conductor blocks writing to it. The member
     // answers its probes throughout.
     let mut strangers = Vec::with_capacity(STRANGERS);
     for i in 0..STRANGERS {
         let mut stranger = conductor.connect();
-        stranger.send_msg(&hello(&format!("stranger{i}")));
+        stranger.send(&hello_bytes(&format!("stranger{i}")));
         strangers.push(stranger);
         if i % 20 == 0 {
             answer_probes(&mut member);
@@ -469,11 +466,16 @@ fn a_log_pipe_nobody_reads_while_strangers_are_refused_gets_no_member_dropped() 
         (common::refusals_in(&log.lock().unwrap(), ": full", "full") == STRANGERS as u64)
             .then_some(())
     });
-    member.send(b"?");
-    assert_eq!(
-        member.recv_skipping(|m| *m == ConductorMsg::Ping),
-        ConductorMsg::Here
-    );
+    member.ping();
+    loop {
+        match member.next_event() {
+            Event::Probed => {}
+            event => {
+                assert_eq!(event, Event::Here);
+                break;
+            }
+        }
+    }
     let log = log.lock().unwrap().clone();
     assert!(!log.contains("liveness timeout"), "{log}");
     drop(strangers);
@@ -497,7 +499,7 @@ fn a_flood_of_bare_connects_does_not_starve_a_member() {
         "--status-interval-ms",
         "0",
     ]);
-    let mut member = vec![conductor.join("member")];
+    let mut member = vec![conductor.member("member")];
     assert_eq!(round(&mut member), 0);
     // Strangers connect from eight threads, faster than the conductor accepts them (at the
     // debug level each accept also logs a line), send nothing and stay connected.

@@ -10,11 +10,12 @@ mod common;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use common::{hello_bytes, names, raise_fd_limit, run_round, Conductor, Launch, Raw};
+use common::{hello_bytes, names, raise_fd_limit, run_round, Conductor, Launch, Member, Raw};
+use lockstep::participant::Event;
 use lockstep::wire::ConductorMsg;
 
 /// Runs `n` rounds with `clients` and checks the steps follow on from `first`.
-fn run_rounds(clients: &mut [Raw], first: u32, n: u32) {
+fn run_rounds(clients: &mut [Member], first: u32, n: u32) {
     for step in first..first + n {
         assert_eq!(run_round(clients), step);
     }
@@ -23,7 +24,7 @@ fn run_rounds(clients: &mut [Raw], first: u32, n: u32) {
 #[test]
 fn a_client_that_never_reads_is_dropped_while_the_others_run_1000_rounds() {
     let mut conductor = Conductor::start_quiet(&["--min-clients", "2"]);
-    let mut good = conductor.join_all(&names("good", 2));
+    let mut good = conductor.members(&names("good", 2));
     assert_eq!(run_round(&mut good), 0);
     // It joins, then asks `?` without end and never reads a single answer.
     let mut deaf = Raw::connect_small_window(conductor.addr);
@@ -68,7 +69,7 @@ fn a_thousand_connections_opened_and_closed_rapidly_do_not_disturb_service() {
     let limit = raise_fd_limit(2600);
     let held = (limit.saturating_sub(200) / 2).min(1000) as usize;
     let conductor = Conductor::start_quiet(&["--min-clients", "2"]);
-    let mut good = conductor.join_all(&names("steady", 2));
+    let mut good = conductor.members(&names("steady", 2));
     let mut step = 0;
     // One after another, in every way of leaving early.
     for i in 0..1000 {
@@ -101,7 +102,7 @@ fn a_thousand_connections_opened_and_closed_rapidly_do_not_disturb_service() {
     run_rounds(&mut good, step, 5);
     step += 5;
     // Still serving newcomers, and none of the churn is left.
-    good.push(conductor.join("newcomer"));
+    good.push(conductor.member("newcomer"));
     let s = conductor.wait_status("three members", |s| {
         s["clients"].as_array().is_some_and(|c| c.len() == 3)
     });
@@ -164,7 +165,7 @@ fn two_hundred_clients_sending_garbage_leave_five_good_ones_unaffected() {
     raise_fd_limit(1024);
     let conductor = Conductor::start_quiet(&["--min-clients", "5", "--max-clients", "300"]);
     let addr = conductor.addr;
-    let mut good = conductor.join_all(&names("good", 5));
+    let mut good = conductor.members(&names("good", 5));
     let vandals = std::thread::spawn(move || {
         let mut garbage = Garbage(0x9e37_79b9_7f4a_7c15);
         let mut reasons = Vec::new();
@@ -227,7 +228,7 @@ fn running_out_of_file_descriptors_backs_off_and_keeps_serving() {
             ..Launch::default()
         },
     );
-    let mut good = conductor.join_all(&names("serve", 2));
+    let mut good = conductor.members(&names("serve", 2));
     run_rounds(&mut good, 0, 3);
     // More connections than the conductor has descriptors for; the kernel queues the rest.
     let mut extra: Vec<TcpStream> = (0..80)
@@ -241,13 +242,10 @@ fn running_out_of_file_descriptors_backs_off_and_keeps_serving() {
         "warned once per shortage"
     );
     // Freeing descriptors lets it accept again: the queued connections and a newcomer.
-    let newcomer_addr = conductor.addr;
     extra.clear();
-    let mut newcomer = Raw::connect(newcomer_addr);
-    newcomer.expect_conductor_hello();
-    newcomer.send(&hello_bytes("newcomer"));
-    newcomer.send(b"?");
-    newcomer.expect(ConductorMsg::Here);
+    let mut newcomer = conductor.member("newcomer");
+    newcomer.ping();
+    newcomer.expect(Event::Here);
     conductor.wait_log("accepting connections again");
     let _ = run_round(&mut good);
     good.push(newcomer);

@@ -26,7 +26,7 @@ fn the_start_up_line_gives_the_bound_address_even_for_port_0() {
 fn each_join_leave_and_refusal_has_one_info_line_and_waves_are_debug() {
     for level in ["info", "debug"] {
         let conductor = Conductor::start_quiet(&["--log-level", level, "--min-clients", "2"]);
-        let mut clients = conductor.join_all(&names("logged", 2));
+        let mut clients = conductor.members(&names("logged", 2));
         let mut dup = conductor.connect();
         dup.expect_conductor_hello();
         dup.send(&hello_bytes("logged-0"));
@@ -34,9 +34,9 @@ fn each_join_leave_and_refusal_has_one_info_line_and_waves_are_debug() {
         assert_eq!(run_round(&mut clients), 0);
         assert_eq!(clients[0].recv_go(), 1);
         assert_eq!(clients[1].recv_go(), 1);
-        clients[0].send(b"X");
+        clients[0].leave();
         clients[0].expect_closed();
-        clients[1].send(b"K!");
+        clients[1].finish();
         conductor.wait_log("left: logged-0");
 
         let one = |text: &str, tag: &str| {

@@ -14,7 +14,7 @@ use lockstep::wire::ConductorMsg;
 #[test]
 fn one_client_runs_rounds_alone() {
     let conductor = Conductor::start_quiet(&[]);
-    let mut a = conductor.join("solo");
+    let mut a = conductor.member("solo");
     for step in 0..10 {
         assert_eq!(run_round(std::slice::from_mut(&mut a)), step);
     }
@@ -48,7 +48,7 @@ fn three_clients_advance_only_when_all_are_done() {
 #[test]
 fn fifty_clients_run_rounds_in_lockstep() {
     let conductor = Conductor::start_quiet(&["--min-clients", "50"]);
-    let mut clients = conductor.join_all(&names("fifty", 50));
+    let mut clients = conductor.members(&names("fifty", 50));
     for step in 0..20 {
         assert_eq!(run_round(&mut clients), step);
     }
@@ -217,14 +217,14 @@ fn when_every_participant_leaves_the_round_ends_at_once() {
     b.reset();
     conductor.wait_log_count("left: gone-", 2);
     conductor.wait_log("round end: step 0 in");
-    let mut fresh = conductor.join_all(&names("fresh", 2));
+    let mut fresh = conductor.members(&names("fresh", 2));
     assert_eq!(run_round(&mut fresh), 1);
 }
 
 #[test]
 fn steps_return_to_zero_after_step_wrap_minus_one() {
     let conductor = Conductor::start_quiet(&["--step-wrap", "3"]);
-    let mut a = conductor.join("wrapper");
+    let mut a = conductor.member("wrapper");
     let steps: Vec<u32> = (0..7)
         .map(|_| run_round(std::slice::from_mut(&mut a)))
         .collect();
@@ -235,7 +235,7 @@ fn steps_return_to_zero_after_step_wrap_minus_one() {
     assert_eq!(status["step"], 1);
 
     let single = Conductor::start_quiet(&["--step-wrap", "1"]);
-    let mut b = single.join("always-0");
+    let mut b = single.member("always-0");
     let steps: Vec<u32> = (0..3)
         .map(|_| run_round(std::slice::from_mut(&mut b)))
         .collect();

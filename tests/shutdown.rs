@@ -9,34 +9,35 @@ mod common;
 
 use std::io::Write;
 
-use common::{hello_bytes, names, run_round, run_to_exit, Conductor, Launch, Raw, TempDir};
-use lockstep::wire::ConductorMsg::{self, *};
+use common::{hello_bytes, names, run_round, run_to_exit, Conductor, Launch, Member, Raw, TempDir};
+use lockstep::participant::Event::{self, *};
+use lockstep::wire::ConductorMsg;
 
-/// Everything a client receives until the conductor closes the connection.
+/// Everything a raw client receives until the conductor closes the connection.
 fn rest_of(c: &mut Raw) -> Vec<ConductorMsg> {
     std::iter::from_fn(|| c.try_recv_within(common::DEADLINE)).collect()
 }
 
-/// Answers every Go with `K!` until the conductor closes; returns everything received.
-fn play_to_the_end(c: &mut Raw) -> Vec<ConductorMsg> {
-    play_all_to_the_end(std::slice::from_mut(c)).remove(0)
+/// Answers every Go with `K!` until the conductor closes; returns every event.
+fn play_to_the_end(m: &mut Member) -> Vec<Event> {
+    play_all_to_the_end(std::slice::from_mut(m)).remove(0)
 }
 
-/// Like [`play_to_the_end`] for clients taking part in the same rounds: each answers its Go
+/// Like [`play_to_the_end`] for members taking part in the same rounds: each answers its Go
 /// in turn.
-fn play_all_to_the_end(clients: &mut [Raw]) -> Vec<Vec<ConductorMsg>> {
-    let mut seen = vec![Vec::new(); clients.len()];
-    let mut open = vec![true; clients.len()];
+fn play_all_to_the_end(members: &mut [Member]) -> Vec<Vec<Event>> {
+    let mut seen = vec![Vec::new(); members.len()];
+    let mut open = vec![true; members.len()];
     while open.iter().any(|o| *o) {
-        for (i, c) in clients.iter_mut().enumerate() {
+        for (i, m) in members.iter_mut().enumerate() {
             while open[i] {
-                let Some(msg) = c.try_recv_within(common::DEADLINE) else {
+                let Some(event) = m.try_next_event_within(common::DEADLINE) else {
                     open[i] = false;
                     break;
                 };
-                seen[i].push(msg.clone());
-                if let Go(_) = msg {
-                    c.send(b"K!");
+                seen[i].push(event.clone());
+                if let Go(_) = event {
+                    m.finish();
                     break;
                 }
             }
@@ -48,7 +49,7 @@ fn play_all_to_the_end(clients: &mut [Raw]) -> Vec<Vec<ConductorMsg>> {
 #[test]
 fn a_planned_end_counts_down_then_ceases() {
     let mut conductor = Conductor::start_quiet(&["--rounds", "2", "--shutdown-countdown", "5"]);
-    let mut a = conductor.join("planner");
+    let mut a = conductor.member("planner");
     // Every wave left (including the one about to go) is within the countdown.
     assert_eq!(
         play_to_the_end(&mut a),
@@ -60,7 +61,7 @@ fn a_planned_end_counts_down_then_ceases() {
     assert_eq!(status["waves_sent"], 2);
 
     let mut silent = Conductor::start_quiet(&["--rounds", "3", "--shutdown-countdown", "0"]);
-    let mut b = silent.join("no-countdown");
+    let mut b = silent.member("no-countdown");
     assert_eq!(play_to_the_end(&mut b), [Go(0), Go(1), Go(2), Cease, Exit]);
     silent.expect_exit(0);
 }
@@ -68,16 +69,16 @@ fn a_planned_end_counts_down_then_ceases() {
 #[test]
 fn sigterm_counts_down_from_the_next_wave_then_ceases() {
     let mut conductor = Conductor::start_quiet(&["--min-clients", "2"]);
-    let mut clients = conductor.join_all(&names("term", 2));
+    let mut clients = conductor.members(&names("term", 2));
     assert_eq!(run_round(&mut clients), 0);
     assert_eq!(clients[0].recv_go(), 1);
     assert_eq!(clients[1].recv_go(), 1);
-    clients[0].send(b"K!");
+    clients[0].finish();
     // Round 1 is running (waiting on term-1) when the signal comes.
     conductor.signal(libc::SIGTERM);
     conductor.wait_log("graceful stop requested");
     conductor.wait_status("phase stopping", |s| s["phase"] == "stopping");
-    clients[1].send(b"K!");
+    clients[1].finish();
     for seen in play_all_to_the_end(&mut clients) {
         assert_eq!(
             seen,
@@ -100,13 +101,13 @@ fn sigterm_counts_down_from_the_next_wave_then_ceases() {
 #[test]
 fn sighup_is_a_graceful_stop_like_sigterm() {
     let mut conductor = Conductor::start_quiet(&["--shutdown-countdown", "2"]);
-    let mut a = conductor.join("hung-up");
+    let mut a = conductor.member("hung-up");
     assert_eq!(a.recv_go(), 0);
     // A closing terminal or SSH session while round 0 runs.
     conductor.signal(libc::SIGHUP);
     conductor.wait_log("SIGHUP: stopping gracefully");
     conductor.wait_status("phase stopping", |s| s["phase"] == "stopping");
-    a.send(b"K!");
+    a.finish();
     assert_eq!(
         play_to_the_end(&mut a),
         [ShuttingDown(2), Go(1), ShuttingDown(1), Go(2), Cease, Exit]
@@ -119,23 +120,23 @@ fn sighup_is_a_graceful_stop_like_sigterm() {
 #[test]
 fn sigterm_with_countdown_zero_ends_after_the_running_round() {
     let mut conductor = Conductor::start_quiet(&["--shutdown-countdown", "0"]);
-    let mut a = conductor.join("last-round");
+    let mut a = conductor.member("last-round");
     assert_eq!(a.recv_go(), 0);
     conductor.signal(libc::SIGTERM);
     conductor.wait_log("graceful stop requested");
-    a.send(b"K!");
-    assert_eq!(rest_of(&mut a), [Cease, Exit]);
+    a.finish();
+    assert_eq!(a.rest(), [Cease, Exit]);
     conductor.expect_exit(0);
 }
 
 #[test]
 fn sigterm_ends_at_once_when_no_round_can_run() {
     let mut conductor = Conductor::start_quiet(&["--min-clients", "2"]);
-    let mut a = conductor.join("alone");
-    a.send(b"?");
+    let mut a = conductor.member("alone");
+    a.ping();
     a.expect(Here);
     conductor.signal(libc::SIGTERM);
-    assert_eq!(rest_of(&mut a), [Cease, Exit]);
+    assert_eq!(a.rest(), [Cease, Exit]);
     conductor.expect_exit(0);
 
     let mut empty = Conductor::start_quiet(&[]);
@@ -151,14 +152,14 @@ fn sigint_ceases_and_exits_0_whatever_the_clients_are_doing() {
     let mut pending = conductor.connect();
     pending.expect_conductor_hello();
     // In a round, working.
-    let mut clients = conductor.join_all(&names("busy", 2));
+    let mut clients = conductor.members(&names("busy", 2));
     for c in clients.iter_mut() {
         assert_eq!(c.recv_go(), 0);
-        c.send(b"K");
+        c.ack();
     }
     // Joined mid-round, idle.
-    let mut idle = conductor.join("idle");
-    idle.send(b"?");
+    let mut idle = conductor.member("idle");
+    idle.ping();
     idle.expect(Here);
     // Stopped reading while asking for answers it never takes.
     let mut stuck = Raw::connect_small_window(conductor.addr);
@@ -166,10 +167,13 @@ fn sigint_ceases_and_exits_0_whatever_the_clients_are_doing() {
     let _ = stuck.stream.write_all(&vec![b'?'; 256 * 1024]);
 
     conductor.signal(libc::SIGINT);
-    clients.push(pending);
+    assert_eq!(
+        rest_of(&mut pending),
+        [ConductorMsg::Cease, ConductorMsg::Exit]
+    );
     clients.push(idle);
     for c in clients.iter_mut() {
-        assert_eq!(rest_of(c), [Cease, Exit]);
+        assert_eq!(c.rest(), [Cease, Exit]);
     }
     let log = conductor.expect_exit(0);
     assert!(log.contains("SIGINT"), "{log}");
@@ -212,16 +216,18 @@ fn a_failing_listening_socket_is_fatal_error_then_exit_1() {
     let mut conductor = Conductor::start_quiet(&["--hello-timeout-ms", "0"]);
     let mut pending = conductor.connect();
     pending.expect_conductor_hello();
-    let mut a = conductor.join("witness");
+    let mut a = conductor.member("witness");
     assert_eq!(a.recv_go(), 0);
     // Shutting the listening socket down makes the next accept fail for good.
     let listener = conductor.steal_listener();
     listener
         .shutdown(std::net::Shutdown::Read)
         .expect("shutdown the listener");
-    for c in [&mut pending, &mut a] {
-        assert_eq!(rest_of(c), [Error, Exit]);
-    }
+    assert_eq!(
+        rest_of(&mut pending),
+        [ConductorMsg::Error, ConductorMsg::Exit]
+    );
+    assert_eq!(a.rest(), [ErrorShutdown, Exit]);
     let log = conductor.expect_exit(1);
     assert!(
         log.contains("conductor: error: the listening socket failed"),

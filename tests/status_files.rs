@@ -122,7 +122,7 @@ fn slowest_is_null_when_nobody_in_the_round_was_done() {
 #[test]
 fn status_is_not_rewritten_at_every_wave_but_written_last_on_the_way_out() {
     let mut conductor = Conductor::start_quiet(&["--status-interval-ms", "600000"]);
-    let mut a = conductor.join("busy");
+    let mut a = conductor.member("busy");
     // Joining moved the phase to running: that write happens at once.
     let first = conductor.wait_status("phase running", |s| s["phase"] == "running");
     for _ in 0..50 {
@@ -169,7 +169,7 @@ fn readers_never_see_a_partial_status_file() {
             reads
         })
     };
-    let mut clients = conductor.join_all(&names("rewrite", 2));
+    let mut clients = conductor.members(&names("rewrite", 2));
     for _ in 0..300 {
         run_round(&mut clients);
     }
@@ -232,7 +232,7 @@ fn an_idle_conductor_with_nobody_connected_still_rewrites_its_status() {
 #[test]
 fn status_paths_are_configurable_and_can_be_switched_off() {
     let mut off = Conductor::start_quiet(&["--status-json", "", "--status-txt", ""]);
-    let mut a = off.join("no-writes");
+    let mut a = off.member("no-writes");
     run_round(std::slice::from_mut(&mut a));
     off.signal(libc::SIGINT);
     off.expect_exit(0);
@@ -257,7 +257,7 @@ fn status_paths_are_configurable_and_can_be_switched_off() {
 #[test]
 fn an_unwritable_status_file_is_logged_and_rounds_go_on() {
     let conductor = Conductor::start_quiet(&["--status-json", "no/such/dir/status.json"]);
-    let mut a = conductor.join("unbothered");
+    let mut a = conductor.member("unbothered");
     for step in 0..3 {
         assert_eq!(run_round(std::slice::from_mut(&mut a)), step);
     }
@@ -392,7 +392,7 @@ fn links_planted_at_the_old_temporary_names_are_not_written_through() {
             .path(&format!("{name}.{}.tmp", conductor.pid()));
         std::os::unix::fs::symlink(&victim, tmp).unwrap();
     }
-    let mut a = conductor.join("linked");
+    let mut a = conductor.member("linked");
     run_round(std::slice::from_mut(&mut a));
     conductor.wait_status("the client", |s| s["clients"][0]["id"] == "linked");
     let text = conductor.dir.path("status.txt");

@@ -2,7 +2,9 @@
 //! every client of a wave gets the same step, each client's steps go up by one (or wrap to
 //! 0), no client gets a Go before it has answered the last one, and no wave starts before
 //! the previous one reached every client and was answered. Also records when each wave began
-//! (its first Go). Pure: times are given in microseconds, no I/O, no clock.
+//! (its first Go). Pure: times are given in microseconds, no I/O, no clock. A Go before Done
+//! is also a protocol error for the clients' participant machines, which stop the load
+//! generator's run before it is counted here.
 
 use serde::{Deserialize, Serialize};
 

@@ -4,7 +4,9 @@
 //! Connections are opened a window at a time so a burst of thousands never overflows the
 //! server's accept queue. Each socket stays registered for reading and writing (the loop is
 //! edge-triggered, so an idle writable socket does not wake it), which saves re-registering
-//! it whenever a write is left over. Messages are decoded with the crate's `wire` codec.
+//! it whenever a write is left over. Each client's session is a
+//! [`Participant`] state machine, which decodes and checks what the server sends, answers its
+//! probes and encodes the answers; the loop only moves bytes and says when to answer a Go.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -16,7 +18,8 @@ use mio::net::TcpStream;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::wire::{ClientMsg, ConductorMsg, Id, RawHello, VERSION};
+use crate::participant::{Event, Participant};
+use crate::wire::Id;
 
 use super::check::{Checker, Violations};
 
@@ -91,11 +94,8 @@ pub fn client_id(n: u64) -> Result<Id, String> {
 struct Client {
     stream: TcpStream,
     connected: bool,
-    greeted: bool,
-    /// Bytes of an incomplete message from the server.
-    inbox: Vec<u8>,
-    /// Bytes the socket did not take yet.
-    outbox: Vec<u8>,
+    /// The session: what was received, what is still to be written.
+    session: Participant,
 }
 
 /// A one-shot timer on the loop, with microsecond resolution (epoll's own timeout has
@@ -177,8 +177,9 @@ struct Load {
 }
 
 /// Runs the clients until they have taken part in `spec.waves` waves, then sends `X` and
-/// closes. Fails on anything that stops the run: a refusal, a connection lost, bytes that are
-/// no message, or no event for 30 seconds.
+/// closes. Fails on anything that stops the run: a refusal, a connection lost, a server that
+/// breaks the protocol (bytes that are no message, a message out of turn), or no event for 30
+/// seconds.
 pub fn run(spec: LoadSpec) -> Result<LoadOutcome, String> {
     let poll = Poll::new().map_err(|e| format!("cannot create the event loop: {e}"))?;
     let timer = if spec.work.is_zero() {
@@ -291,9 +292,7 @@ impl Load {
             self.clients.push(Client {
                 stream,
                 connected: false,
-                greeted: false,
-                inbox: Vec::new(),
-                outbox: Vec::new(),
+                session: Participant::new(self.ids[i]),
             });
         }
         Ok(())
@@ -314,44 +313,20 @@ impl Load {
             c.stream
                 .set_nodelay(true)
                 .map_err(|e| format!("cannot set TCP_NODELAY: {e}"))?;
-            let mut hello = Vec::with_capacity(14);
-            ClientMsg::Hello(RawHello {
-                version: VERSION,
-                id: *self.ids[i].as_wire(),
-            })
-            .encode_into(&mut hello);
-            return self.send(i, &hello);
         }
         self.flush(i)
     }
 
-    /// Writes `bytes` now if nothing is queued, queueing what the socket does not take.
-    fn send(&mut self, i: usize, bytes: &[u8]) -> Result<(), String> {
-        let c = &mut self.clients[i];
-        if c.outbox.is_empty() {
-            let mut written = 0;
-            while written < bytes.len() {
-                match c.stream.write(&bytes[written..]) {
-                    Ok(n) => written += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(format!("client {}: write failed: {e}", self.ids[i])),
-                }
-            }
-            c.outbox.extend_from_slice(&bytes[written..]);
-        } else {
-            c.outbox.extend_from_slice(bytes);
-        }
-        Ok(())
-    }
-
+    /// Writes what client `i`'s session has queued, as far as the socket takes it; the rest
+    /// stays queued for the next writable event.
     fn flush(&mut self, i: usize) -> Result<(), String> {
         let c = &mut self.clients[i];
-        while !c.outbox.is_empty() {
-            match c.stream.write(&c.outbox) {
-                Ok(n) => {
-                    c.outbox.drain(..n);
-                }
+        if !c.connected {
+            return Ok(());
+        }
+        while !c.session.pending().is_empty() {
+            match c.stream.write(c.session.pending()) {
+                Ok(n) => c.session.sent(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(format!("client {}: write failed: {e}", self.ids[i])),
@@ -372,13 +347,22 @@ impl Load {
                 Ok(0) if self.finished() => return Ok(()),
                 Ok(0) => {
                     return Err(format!(
-                        "client {}: the server closed the connection after {} waves",
+                        "client {}: the server closed the connection {} after {} waves",
                         self.ids[i],
+                        self.clients[i].session.moment(),
                         self.checker.waves()
                     ))
                 }
                 Ok(n) => {
-                    self.on_bytes(i, n)?;
+                    self.clients[i]
+                        .session
+                        .handle(&self.buffer[..n])
+                        .map_err(|e| format!("client {}: {e}", self.ids[i]))?;
+                    while let Some(event) = self.clients[i].session.poll_event() {
+                        self.on_event(i, event)?;
+                    }
+                    // Answers to probes, and to a Go when there is no work to wait for.
+                    self.flush(i)?;
                     if n < self.buffer.len() && !closed {
                         return Ok(());
                     }
@@ -390,60 +374,15 @@ impl Load {
         }
     }
 
-    fn on_bytes(&mut self, i: usize, n: usize) -> Result<(), String> {
-        let buffer = std::mem::take(&mut self.buffer);
-        let mut held = std::mem::take(&mut self.clients[i].inbox);
-        let data: &[u8] = if held.is_empty() {
-            &buffer[..n]
-        } else {
-            held.extend_from_slice(&buffer[..n]);
-            &held
-        };
-        let result = self.decode_all(i, data);
-        if let Ok(used) = result {
-            if used < data.len() {
-                let tail = data[used..].to_vec();
-                self.clients[i].inbox = tail;
-            }
-        }
-        self.buffer = buffer;
-        result.map(|_| ())
-    }
-
-    fn decode_all(&mut self, i: usize, data: &[u8]) -> Result<usize, String> {
-        let mut used = 0;
-        while used < data.len() {
-            match ConductorMsg::decode(&data[used..]) {
-                Ok(Some((msg, n))) => {
-                    used += n;
-                    self.on_message(i, msg)?;
-                }
-                Ok(None) => break,
-                Err(e) => return Err(format!("client {}: the server sent {e}", self.ids[i])),
-            }
-        }
-        Ok(used)
-    }
-
-    fn on_message(&mut self, i: usize, msg: ConductorMsg) -> Result<(), String> {
-        match msg {
-            ConductorMsg::Hello(hello) => {
-                if hello.version != VERSION {
-                    return Err(format!(
-                        "the server speaks protocol version {}, not 1",
-                        crate::wire::ShowByte(hello.version)
-                    ));
-                }
-                let c = &mut self.clients[i];
-                if !c.greeted {
-                    c.greeted = true;
-                    self.greeted += 1;
-                    if self.greeted == self.spec.clients {
-                        self.connect_time = Some(self.now.duration_since(self.start));
-                    }
+    fn on_event(&mut self, i: usize, event: Event) -> Result<(), String> {
+        match event {
+            Event::Hello(_) => {
+                self.greeted += 1;
+                if self.greeted == self.spec.clients {
+                    self.connect_time = Some(self.now.duration_since(self.start));
                 }
             }
-            ConductorMsg::Go(step) => {
+            Event::Go(step) => {
                 let waves = self.checker.waves();
                 self.checker.on_go(i, step, self.micros());
                 if self.checker.waves() > waves {
@@ -465,18 +404,18 @@ impl Load {
                         .and_then(|pid| super::procfs::status_kib(pid, "VmHWM"));
                 }
             }
-            ConductorMsg::Ping => self.send(i, b".")?,
-            ConductorMsg::Refusal(reason) => {
+            Event::Refused(reason) => {
                 return Err(format!("client {} was refused: {reason}", self.ids[i]))
             }
-            ConductorMsg::Error => {
+            Event::ErrorShutdown => {
                 return Err("the server is shutting down because of an error (E)".to_string())
             }
-            ConductorMsg::Exit
-            | ConductorMsg::Cease
-            | ConductorMsg::Here
-            | ConductorMsg::Slow
-            | ConductorMsg::ShuttingDown(_) => {}
+            Event::Probed
+            | Event::Here
+            | Event::Exit
+            | Event::Cease
+            | Event::Slow
+            | Event::ShuttingDown(_) => {}
         }
         Ok(())
     }
@@ -498,10 +437,15 @@ impl Load {
         }
     }
 
-    /// Answers client `i`'s Go with `K!` (received and done, in one write).
+    /// Answers client `i`'s Go with `K!` (received and done); the caller writes them, in one
+    /// write.
     fn answer(&mut self, i: usize) -> Result<(), String> {
         self.checker.on_done(i);
-        self.send(i, b"K!")
+        let session = &mut self.clients[i].session;
+        session
+            .ack()
+            .and_then(|()| session.done())
+            .map_err(|e| format!("client {}: {e}", self.ids[i]))
     }
 
     fn arm_timer(&mut self) -> Result<(), String> {
@@ -524,6 +468,7 @@ impl Load {
             }
             self.due.pop_front();
             self.answer(i)?;
+            self.flush(i)?;
         }
         self.arm_timer()
     }
@@ -540,7 +485,9 @@ impl Load {
     fn leave(&mut self) {
         for c in &mut self.clients {
             while matches!(c.stream.read(&mut self.buffer), Ok(n) if n > 0) {}
-            let _ = c.stream.write(b"X");
+            if c.session.leave().is_ok() {
+                let _ = c.stream.write(c.session.pending());
+            }
             let _ = c.stream.shutdown(Shutdown::Write);
         }
         self.clients.clear();

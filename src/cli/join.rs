@@ -90,8 +90,8 @@ fn participate(join: &Join) -> i32 {
         Err(e) => return report(&tag, &e),
     };
     let watch = match client
-        .clone_stream()
-        .and_then(|stream| Watch::start(stream, tag.clone()))
+        .watcher()
+        .and_then(|fd| Watch::start(fd, client.sender(), tag.clone()))
     {
         Ok(watch) => watch,
         Err(e) => {
@@ -107,8 +107,13 @@ fn participate(join: &Join) -> i32 {
             Event::Slow | Event::ShuttingDown(_) | Event::Cease | Event::ErrorShutdown => {
                 eprintln!("{tag}: the conductor says: {event}")
             }
-            // The run's result reports these.
-            Event::Go(_) | Event::Exit | Event::Refused(_) => {}
+            // The run's result reports these; the client handles the rest itself.
+            Event::Go(_)
+            | Event::Exit
+            | Event::Refused(_)
+            | Event::Hello(_)
+            | Event::Probed
+            | Event::Here => {}
         })
         .run(|step| {
             let mut command = Command::new(&join.program);

@@ -1,14 +1,17 @@
-//! [`Client`]: one participant's blocking connection. It does the hello, turns what the
-//! conductor sends into [`Event`]s, answers probes itself and sends the participant's answers,
-//! checking that each fits the session (no Done without a Go).
+//! [`Client`]: one participant's blocking connection. It opens the socket, lets the
+//! [participant state machine](crate::participant) do the hello, turn what the conductor sends
+//! into [`Event`]s, answer probes and check each answer against the session (no Done without a
+//! Go), and writes what the machine queues.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::{OwnedFd, RawFd};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::error::{ClientError, Moment};
-use super::event::Event;
-use super::framed::{Framed, Recv, RecvError};
-use crate::wire::{ClientMsg, ConductorMsg, Id, RawHello, Reason, VERSION};
+use super::error::ClientError;
+use super::link::{self, Ended, Link, Shared};
+use crate::participant::{Event, Moment, OutOfTurn, Participant, ProtocolError};
+use crate::wire::{Id, Reason};
 
 /// How long [`Client::connect`] waits for the conductor's hello, which a live conductor sends
 /// as soon as it accepts the connection.
@@ -16,27 +19,6 @@ pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long [`Client::leave`] and [`Client::refuse`] wait for the conductor to close.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
-
-/// Where the participant is in the step cycle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    /// No step in progress; the last one finished, if any.
-    Waiting(Option<u32>),
-    /// A Go arrived and `K` has not been sent.
-    GoReceived(u32),
-    /// `K` was sent; Done has not.
-    Working(u32),
-}
-
-impl Phase {
-    fn moment(self) -> Moment {
-        match self {
-            Phase::Waiting(None) => Moment::BeforeFirstStep,
-            Phase::Waiting(Some(step)) => Moment::After(step),
-            Phase::GoReceived(step) | Phase::Working(step) => Moment::During(step),
-        }
-    }
-}
 
 /// A participant connected to a conductor, past the hello.
 ///
@@ -46,13 +28,16 @@ impl Phase {
 /// `?` itself: `W` during a step (after a Go, before Done), `.` otherwise. A `?` that arrives
 /// while the program is busy elsewhere is answered at the next call that reads, so during a long
 /// step send [`working`](Client::working) now and then (the [`Runner`](super::Runner) does).
+/// [`next_event`](Client::next_event) never returns [`Event::Hello`], [`Event::Probed`] or
+/// [`Event::Here`]: the client handles those.
 #[derive(Debug)]
 pub struct Client {
-    framed: Framed,
+    link: Shared,
+    /// The socket's descriptor, waited on without the lock.
+    fd: RawFd,
     id: Id,
     conductor: Id,
     peer: SocketAddr,
-    phase: Phase,
 }
 
 impl Client {
@@ -82,20 +67,39 @@ impl Client {
         let peer = stream.peer_addr().map_err(lost)?;
         // Small messages must leave at once, not wait to be coalesced.
         stream.set_nodelay(true).map_err(lost)?;
-        let mut framed = Framed::new(stream);
-        framed
-            .send(&ClientMsg::Hello(RawHello {
-                version: VERSION,
-                id: *id.as_wire(),
-            }))
-            .map_err(lost)?;
-        let conductor = read_hello(&mut framed, Instant::now() + hello_within, hello_within)?;
+        let link = Link::new(stream, Participant::new(id)).map_err(lost)?;
+        let fd = link.fd();
+        let link = Arc::new(Mutex::new(link));
+        link::lock(&link).flush().map_err(lost)?;
+        let conductor = match receive(&link, fd, Some(Instant::now() + hello_within)) {
+            Ok(Some(Event::Hello(conductor))) => conductor,
+            Ok(Some(Event::Refused(reason))) => {
+                return Err(ClientError::Refused {
+                    reason,
+                    at: Moment::BeforeFirstStep,
+                })
+            }
+            // The machine lets nothing else through before the hello.
+            Ok(Some(other)) => {
+                return Err(ClientError::Protocol(ProtocolError::Unexpected {
+                    got: other.to_string(),
+                    expected: "its hello",
+                    at: Moment::BeforeFirstStep,
+                }))
+            }
+            Ok(None) => {
+                return Err(ClientError::HelloTimeout {
+                    waited: hello_within,
+                })
+            }
+            Err(ended) => return Err(failure(ended)),
+        };
         Ok(Client {
-            framed,
+            link,
+            fd,
             id,
             conductor,
             peer,
-            phase: Phase::Waiting(None),
         })
     }
 
@@ -116,15 +120,12 @@ impl Client {
 
     /// The step in progress (a Go arrived, Done not yet sent), if any.
     pub fn step(&self) -> Option<u32> {
-        match self.phase {
-            Phase::GoReceived(step) | Phase::Working(step) => Some(step),
-            Phase::Waiting(_) => None,
-        }
+        link::lock(&self.link).participant.step()
     }
 
     /// Where the session is, as used in error messages.
     pub fn moment(&self) -> Moment {
-        self.phase.moment()
+        link::lock(&self.link).participant.moment()
     }
 
     /// Waits for the next event, answering probes meanwhile.
@@ -144,118 +145,132 @@ impl Client {
 
     fn receive(&mut self, deadline: Option<Instant>) -> Result<Option<Event>, ClientError> {
         loop {
-            let at = self.moment();
-            let Some(msg) = recv(&mut self.framed, deadline, at)? else {
-                return Ok(None);
+            return match receive(&self.link, self.fd, deadline) {
+                Ok(Some(Event::Hello(_) | Event::Probed | Event::Here)) => continue,
+                Ok(event) => Ok(event),
+                Err(ended) => Err(failure(ended)),
             };
-            let event = match msg {
-                ConductorMsg::Ping => {
-                    let answer = match self.phase {
-                        Phase::Waiting(_) => ClientMsg::Here,
-                        Phase::GoReceived(_) | Phase::Working(_) => ClientMsg::Working,
-                    };
-                    // A failed write means the connection is gone; the next read says so.
-                    let _ = self.framed.send(&answer);
-                    continue;
-                }
-                ConductorMsg::Here => continue,
-                ConductorMsg::Hello(_) => {
-                    return Err(ClientError::unexpected("a second hello", at))
-                }
-                ConductorMsg::Go(step) => match self.phase {
-                    Phase::Waiting(_) => {
-                        self.phase = Phase::GoReceived(step);
-                        Event::Go(step)
-                    }
-                    _ => {
-                        return Err(ClientError::unexpected(
-                            format_args!("a Go for step {step}"),
-                            at,
-                        ))
-                    }
-                },
-                ConductorMsg::Refusal(reason) => Event::Refused(reason),
-                ConductorMsg::Exit => Event::Exit,
-                ConductorMsg::Slow => Event::Slow,
-                ConductorMsg::ShuttingDown(n) => Event::ShuttingDown(n),
-                ConductorMsg::Error => Event::ErrorShutdown,
-                ConductorMsg::Cease => Event::Cease,
-            };
-            return Ok(Some(event));
         }
     }
 
     /// Sends `K`: the Go was received and work starts.
     pub fn ack(&mut self) -> Result<(), ClientError> {
-        match self.phase {
-            Phase::GoReceived(step) => {
-                self.send(&ClientMsg::Received)?;
-                self.phase = Phase::Working(step);
-                Ok(())
-            }
-            _ => Err(self.out_of_turn("ack (K)")),
-        }
+        self.act(Participant::ack)
     }
 
     /// Sends `W`: still working on the step.
     pub fn working(&mut self) -> Result<(), ClientError> {
-        match self.phase {
-            Phase::GoReceived(_) | Phase::Working(_) => self.send(&ClientMsg::Working),
-            Phase::Waiting(_) => Err(self.out_of_turn("working (W)")),
-        }
+        self.act(Participant::working)
     }
 
     /// Sends Done (`!`) for the step in progress.
     pub fn done(&mut self) -> Result<(), ClientError> {
-        match self.phase {
-            Phase::GoReceived(step) | Phase::Working(step) => {
-                self.send(&ClientMsg::Done)?;
-                self.phase = Phase::Waiting(Some(step));
-                Ok(())
-            }
-            Phase::Waiting(_) => Err(self.out_of_turn("done (!)")),
-        }
+        self.act(Participant::done)
     }
 
     /// Leaves with `X` and waits briefly for the conductor to close the connection.
-    pub fn leave(mut self) -> Result<(), ClientError> {
-        self.send(&ClientMsg::Exit)?;
-        self.framed.finish(CLOSE_WAIT);
+    pub fn leave(self) -> Result<(), ClientError> {
+        self.act(Participant::leave)?;
+        link::lock(&self.link).finish(CLOSE_WAIT);
         Ok(())
     }
 
     /// Refuses to go on: sends `R` with `reason` (made printable and cut to 531 bytes) and
     /// waits briefly for the conductor to close the connection. Returns the reason as sent.
-    pub fn refuse(mut self, reason: &str) -> Result<Reason, ClientError> {
+    pub fn refuse(self, reason: &str) -> Result<Reason, ClientError> {
         let reason = Reason::lossy(reason);
-        self.send(&ClientMsg::Refusal(reason.clone()))?;
-        self.framed.finish(CLOSE_WAIT);
-        Ok(reason)
+        let sent = reason.clone();
+        self.act(move |p| p.refuse(reason).map(drop))?;
+        link::lock(&self.link).finish(CLOSE_WAIT);
+        Ok(sent)
     }
 
-    /// A second handle on the socket, for a thread that must watch the connection or write
-    /// to it while this one blocks: the runner's heartbeat, `conductor join`'s signal
-    /// handling. What it writes must be whole messages, one write each, so that they never
-    /// interleave with this client's own.
-    pub fn clone_stream(&self) -> std::io::Result<TcpStream> {
-        self.framed.stream.try_clone()
-    }
-
-    fn send(&mut self, msg: &ClientMsg) -> Result<(), ClientError> {
-        let at = self.moment();
-        self.framed
-            .send(msg)
-            .map_err(|error| ClientError::ConnectionLost {
-                at,
-                error: Some(error),
-            })
-    }
-
-    fn out_of_turn(&self, call: &'static str) -> ClientError {
-        ClientError::OutOfTurn {
-            call,
-            at: self.moment(),
+    /// A handle that sends through this client from another thread (a heartbeat, a signal
+    /// handler), even while this one waits for the conductor.
+    pub fn sender(&self) -> Sender {
+        Sender {
+            link: Arc::clone(&self.link),
         }
+    }
+
+    /// A second descriptor of the connection, for a thread that watches it for its end (with
+    /// `poll` or an event loop). Reading from it or writing to it would break the session.
+    pub fn watcher(&self) -> std::io::Result<OwnedFd> {
+        let stream: TcpStream = link::lock(&self.link).try_clone_stream()?;
+        Ok(OwnedFd::from(stream))
+    }
+
+    fn act(
+        &self,
+        call: impl FnOnce(&mut Participant) -> Result<(), OutOfTurn>,
+    ) -> Result<(), ClientError> {
+        act(&self.link, call)
+    }
+}
+
+/// Sends through a [`Client`] from another thread: see [`Client::sender`].
+#[derive(Clone, Debug)]
+pub struct Sender {
+    link: Shared,
+}
+
+impl Sender {
+    /// Sends `W`: still working on the step in progress.
+    pub fn working(&self) -> Result<(), ClientError> {
+        act(&self.link, Participant::working)
+    }
+
+    /// Leaves with `X`. The client's own calls fail from then on; whatever the conductor still
+    /// sends is ignored.
+    pub fn leave(&self) -> Result<(), ClientError> {
+        act(&self.link, Participant::leave)
+    }
+}
+
+/// Lets the machine queue a message, then writes it.
+fn act(
+    link: &Shared,
+    call: impl FnOnce(&mut Participant) -> Result<(), OutOfTurn>,
+) -> Result<(), ClientError> {
+    let mut link = link::lock(link);
+    call(&mut link.participant).map_err(|e| ClientError::OutOfTurn {
+        call: e.call,
+        at: e.at,
+    })?;
+    let at = link.participant.moment();
+    link.flush().map_err(|error| ClientError::ConnectionLost {
+        at,
+        error: Some(error),
+    })
+}
+
+/// The next event, waiting for the socket until `deadline` (forever if `None`) without holding
+/// the lock; `None` when the deadline passed.
+fn receive(link: &Shared, fd: RawFd, deadline: Option<Instant>) -> Result<Option<Event>, Ended> {
+    loop {
+        if let Some(event) = link::lock(link).try_receive()? {
+            return Ok(Some(event));
+        }
+        match link::wait(fd, libc::POLLIN, deadline) {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(error) => {
+                let mut link = link::lock(link);
+                link.participant.closed();
+                return Err(Ended::Closed(link.participant.moment(), Some(error)));
+            }
+        }
+    }
+}
+
+/// The error for a connection that ended or broke.
+fn failure(ended: Ended) -> ClientError {
+    match ended {
+        Ended::Closed(at, error) => ClientError::ConnectionLost { at, error },
+        Ended::Broken(ProtocolError::VersionMismatch { theirs }) => {
+            ClientError::VersionMismatch { theirs }
+        }
+        Ended::Broken(error) => ClientError::Protocol(error),
     }
 }
 
@@ -284,49 +299,4 @@ fn open(addr: impl ToSocketAddrs) -> Result<TcpStream, ClientError> {
             ),
         },
     })
-}
-
-/// The next message, `None` when `deadline` passes; a closed or broken connection and bytes
-/// that are no message are errors.
-fn recv(
-    framed: &mut Framed,
-    deadline: Option<Instant>,
-    at: Moment,
-) -> Result<Option<ConductorMsg>, ClientError> {
-    match framed.recv(deadline) {
-        Ok(Recv::Msg(msg)) => Ok(Some(msg)),
-        Ok(Recv::TimedOut) => Ok(None),
-        Ok(Recv::Closed) => Err(ClientError::ConnectionLost { at, error: None }),
-        Err(RecvError::Io(error)) => Err(ClientError::ConnectionLost {
-            at,
-            error: Some(error),
-        }),
-        Err(RecvError::Garbage(e)) => Err(ClientError::unexpected(
-            format_args!("bytes that are no message ({e})"),
-            at,
-        )),
-    }
-}
-
-/// Reads the conductor's hello and returns its id.
-fn read_hello(framed: &mut Framed, deadline: Instant, waited: Duration) -> Result<Id, ClientError> {
-    let at = Moment::BeforeFirstStep;
-    let hello = match recv(framed, Some(deadline), at)? {
-        Some(ConductorMsg::Hello(hello)) => hello,
-        Some(ConductorMsg::Refusal(reason)) => return Err(ClientError::Refused { reason, at }),
-        Some(other) => {
-            return Err(ClientError::unexpected(
-                format_args!("{other:?} instead of its hello"),
-                at,
-            ))
-        }
-        None => return Err(ClientError::HelloTimeout { waited }),
-    };
-    if hello.version != VERSION {
-        return Err(ClientError::VersionMismatch {
-            theirs: hello.version,
-        });
-    }
-    Id::from_wire(hello.id)
-        .map_err(|e| ClientError::unexpected(format_args!("a hello with an invalid id ({e})"), at))
 }

@@ -6,28 +6,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::participant::{Moment, ProtocolError};
 use crate::wire::{Reason, ShowByte, TextError};
-
-/// Where in the session something happened, for error messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Moment {
-    /// No Go has arrived yet.
-    BeforeFirstStep,
-    /// A Go for this step arrived and its Done has not been sent.
-    During(u32),
-    /// Done was sent for this step and no Go has arrived since.
-    After(u32),
-}
-
-impl fmt::Display for Moment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Moment::BeforeFirstStep => f.write_str("before the first step"),
-            Moment::During(step) => write!(f, "during step {step}"),
-            Moment::After(step) => write!(f, "after step {step}"),
-        }
-    }
-}
 
 /// Everything [`Client`](super::Client) and [`Runner`](super::Runner) report as a failure.
 #[derive(Debug)]
@@ -76,10 +56,7 @@ pub enum ClientError {
         error: Option<io::Error>,
     },
     /// The conductor sent something that is not valid here.
-    Protocol {
-        /// What arrived, and why it is wrong.
-        detail: String,
-    },
+    Protocol(ProtocolError),
     /// The step's work failed; the reason was sent to the conductor as a refusal (if the
     /// connection still allowed it).
     StepFailed {
@@ -99,13 +76,6 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// Builds a protocol error for an unexpected conductor message.
-    pub(super) fn unexpected(what: impl fmt::Display, at: Moment) -> ClientError {
-        ClientError::Protocol {
-            detail: format!("the conductor sent {what} {at}"),
-        }
-    }
-
     /// The reason the conductor gave, for a refusal.
     pub fn refusal_reason(&self) -> Option<&Reason> {
         match self {
@@ -151,7 +121,7 @@ impl fmt::Display for ClientError {
                 at,
                 error: Some(error),
             } => write!(f, "connection to the conductor lost {at}: {error}"),
-            ClientError::Protocol { detail } => write!(f, "protocol error: {detail}"),
+            ClientError::Protocol(error) => write!(f, "protocol error: {error}"),
             ClientError::StepFailed { reason, .. } => {
                 write!(f, "step failed, refusal sent to the conductor: {reason}")
             }
@@ -170,6 +140,7 @@ impl std::error::Error for ClientError {
                 error: Some(error), ..
             } => Some(error),
             ClientError::InvalidId { error, .. } => Some(error),
+            ClientError::Protocol(error) => Some(error),
             _ => None,
         }
     }

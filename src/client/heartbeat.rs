@@ -1,19 +1,17 @@
 //! The runner's heartbeat: a helper thread that sends `W` every interval while a step's work
 //! runs on the caller's thread.
 //!
-//! The helper writes on its own handle of the socket, and only while holding the lock whose
-//! flag says a step is running. The caller clears that flag (taking the same lock) before it
-//! sends Done, and it sends nothing else while the flag is set, so the two threads never write
-//! at the same time and every `W` of a step goes out before that step's Done. The helper never
-//! reads: the conductor's messages stay in the socket for the caller.
+//! The helper sends through the shared link (the participant machine queues the `W`, the link
+//! writes it), and only while holding the lock whose flag says a step is running. The caller
+//! clears that flag (taking the same lock) before it sends Done, so every `W` of a step goes
+//! out before that step's Done. The helper never reads: the conductor's messages stay in the
+//! socket for the caller.
 
-use std::io::Write;
-use std::net::TcpStream;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::wire::ClientMsg;
+use super::connection::Sender;
 
 #[derive(Default)]
 struct State {
@@ -26,12 +24,12 @@ struct State {
 }
 
 #[derive(Default)]
-struct Shared {
+struct Beat {
     state: Mutex<State>,
     wake: Condvar,
 }
 
-impl Shared {
+impl Beat {
     fn lock(&self) -> MutexGuard<'_, State> {
         // Neither thread can panic while holding the lock; take the state either way.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -40,23 +38,23 @@ impl Shared {
 
 /// The helper thread; stopped and joined on drop.
 pub(super) struct Heartbeat {
-    shared: Arc<Shared>,
+    shared: Arc<Beat>,
     thread: Option<JoinHandle<()>>,
 }
 
 /// A step in progress: the helper beats until this is dropped.
 pub(super) struct Beating<'a> {
-    shared: &'a Shared,
+    shared: &'a Beat,
 }
 
 impl Heartbeat {
-    /// Starts the helper, idle, with its own handle `stream` of the connection.
-    pub(super) fn start(stream: TcpStream, every: Duration) -> std::io::Result<Heartbeat> {
-        let shared = Arc::new(Shared::default());
+    /// Starts the helper, idle, sending through `sender`.
+    pub(super) fn start(sender: Sender, every: Duration) -> std::io::Result<Heartbeat> {
+        let shared = Arc::new(Beat::default());
         let theirs = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("lockstep-heartbeat".to_string())
-            .spawn(move || beat(&theirs, stream, every))?;
+            .spawn(move || beat(&theirs, &sender, every))?;
         Ok(Heartbeat {
             shared,
             thread: Some(thread),
@@ -94,9 +92,7 @@ impl Drop for Heartbeat {
 }
 
 /// The helper's loop: idle until a step starts, then a `W` each time the interval passes.
-fn beat(shared: &Shared, mut stream: TcpStream, every: Duration) {
-    let mut beat = Vec::with_capacity(1);
-    ClientMsg::Working.encode_into(&mut beat);
+fn beat(shared: &Beat, sender: &Sender, every: Duration) {
     let mut state = shared.lock();
     loop {
         if state.stop {
@@ -115,7 +111,7 @@ fn beat(shared: &Shared, mut stream: TcpStream, every: Duration) {
             let now = Instant::now();
             if now >= due {
                 // A failed write means the connection is gone; the caller's next read says so.
-                let _ = stream.write_all(&beat);
+                let _ = sender.working();
                 due = now + every;
             } else {
                 state = shared

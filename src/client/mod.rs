@@ -1,5 +1,5 @@
-//! A participant in Rust: a blocking client on `std::net` that speaks the protocol with the
-//! [`wire`](crate::wire) codec. [`Client`] is the connection (hello, events, answers);
+//! A participant in Rust: a blocking client on `std::net` around the
+//! [participant state machine](crate::participant). [`Client`] is the connection (hello, events, answers);
 //! [`Runner`] turns a closure into a whole participant (`K`, heartbeat `W`, Done, the end).
 //!
 //! Unlike the core, this module does I/O: it owns a socket, reads the clock for timeouts and
@@ -48,14 +48,13 @@
 
 mod connection;
 mod error;
-mod event;
-mod framed;
 mod heartbeat;
+mod link;
 mod runner;
 
-pub use connection::{Client, HELLO_TIMEOUT};
-pub use error::{ClientError, Moment};
-pub use event::Event;
+pub use crate::participant::{Event, Moment, ProtocolError};
+pub use connection::{Client, Sender, HELLO_TIMEOUT};
+pub use error::ClientError;
 pub use runner::{Runner, StepError, Summary, DEFAULT_HEARTBEAT};
 
 #[cfg(test)]

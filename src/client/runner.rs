@@ -4,7 +4,7 @@
 //! carries the conductor's words on `E` or `R`.
 //!
 //! Design: the closure runs on the calling thread, so it may borrow anything and need not be
-//! `Send`. The heartbeat thread only writes `W`, on its own handle of the socket, while a step
+//! `Send`. The heartbeat thread only sends `W`, through the same participant machine, while a step
 //! runs; the caller writes nothing during a step and stops the heartbeat before sending Done
 //! (see the heartbeat module), so socket writes never overlap. Nobody reads during a step: a
 //! `?` or broadcast that arrives meanwhile is handled when the step ends (the `W` heartbeat
@@ -14,9 +14,9 @@ use std::fmt;
 use std::time::Duration;
 
 use super::connection::Client;
-use super::error::{ClientError, Moment};
-use super::event::Event;
+use super::error::ClientError;
 use super::heartbeat::Heartbeat;
+use crate::participant::{Event, Moment};
 use crate::wire::Reason;
 
 /// The heartbeat interval unless [`Runner::heartbeat`] says otherwise; well under the
@@ -111,15 +111,12 @@ impl<'a> Runner<'a> {
         F: FnMut(u32) -> Result<(), StepError>,
     {
         let heartbeat = match self.heartbeat {
-            Some(every) => Some(
-                self.client
-                    .clone_stream()
-                    .and_then(|stream| Heartbeat::start(stream, every))
-                    .map_err(|error| ClientError::ConnectionLost {
-                        at: self.client.moment(),
-                        error: Some(error),
-                    })?,
-            ),
+            Some(every) => Some(Heartbeat::start(self.client.sender(), every).map_err(
+                |error| ClientError::ConnectionLost {
+                    at: self.client.moment(),
+                    error: Some(error),
+                },
+            )?),
             None => None,
         };
         let mut summary = Summary::default();

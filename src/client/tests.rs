@@ -205,14 +205,7 @@ fn events_arrive_whole_from_any_split() {
         peer.expect(ClientMsg::Here);
         peer.expect(ClientMsg::Received);
         peer.expect(ClientMsg::Done);
-        peer.send_bytewise(&[
-            Slow,
-            ShuttingDown(2),
-            Refusal(reason("liveness timeout")),
-            Error,
-            Cease,
-            Exit,
-        ]);
+        peer.send_bytewise(&[Slow, ShuttingDown(2), Error, Cease, Exit]);
     });
     let mut client = Client::connect(addr, "w").expect("connect");
     assert_eq!(next(&mut client), Event::Go(0x0102_0304));
@@ -223,13 +216,36 @@ fn events_arrive_whole_from_any_split() {
     for expected in [
         Event::Slow,
         Event::ShuttingDown(2),
-        Event::Refused(reason("liveness timeout")),
         Event::ErrorShutdown,
         Event::Cease,
         Event::Exit,
     ] {
         assert_eq!(next(&mut client), expected);
     }
+    fake.join().expect("fake conductor");
+}
+
+#[test]
+fn a_refusal_is_the_last_event_and_whatever_follows_is_an_error() {
+    let (addr, fake) = fake_conductor(|mut peer| {
+        peer.greet("w");
+        peer.send_bytewise(&[
+            ConductorMsg::Refusal(reason("liveness timeout")),
+            ConductorMsg::Slow,
+        ]);
+    });
+    let mut client = Client::connect(addr, "w").expect("connect");
+    assert_eq!(
+        next(&mut client),
+        Event::Refused(reason("liveness timeout"))
+    );
+    let error = client.next_event_within(DEADLINE).expect_err("T after R");
+    assert!(
+        error
+            .to_string()
+            .contains("expected nothing after its goodbye"),
+        "{error}"
+    );
     fake.join().expect("fake conductor");
 }
 
@@ -295,7 +311,7 @@ fn garbage_and_a_second_go_are_protocol_errors() {
     });
     let mut client = Client::connect(addr, "w").expect("connect");
     let error = client.next_event_within(DEADLINE).expect_err("garbage");
-    assert!(matches!(error, ClientError::Protocol { .. }), "{error:?}");
+    assert!(matches!(error, ClientError::Protocol(_)), "{error:?}");
     assert!(error.to_string().contains("'Z'"), "{error}");
     fake.join().expect("fake conductor");
 

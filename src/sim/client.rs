@@ -1,10 +1,20 @@
 //! A simulated client: how it says hello (properly or not), how it takes part in rounds, and
 //! the faults it may commit. It decides what to send and when, as [`Effect`]s; the network
-//! carries them. It also checks what it receives: only whole conductor messages, nothing after
-//! an `R` or an `X`. Performs no I/O.
+//! carries them. Performs no I/O.
+//!
+//! Its session is a [`Participant`] state machine: everything it reads goes through it, which
+//! checks what the conductor sends (only whole messages, the hello first, no Go during a step,
+//! nothing after an `R` or `X`), answers probes and encodes `K`, `!`, `X` and `R`. The faults
+//! it commits on purpose (a bad or missing hello, garbage, wrong or partial messages, a long
+//! refusal, a flood) are raw bytes the machine never sees. Those that may change what the
+//! conductor has seen of it without its machine knowing (a bad or unfinished hello, garbage, a
+//! stray `K` or `!` the conductor may take for an answer, an unfinished message) put the
+//! client *off script*: a Go during a step then says its machine is stale, not that the
+//! conductor is wrong, and at calm it closes its connection rather than carry on.
 
+use crate::participant::{Event, OutOfTurn, Participant, ProtocolError, State};
 use crate::time::Duration;
-use crate::wire::{ConductorMsg, ID_LEN, VERSION};
+use crate::wire::{ClientMsg, Id, RawHello, Reason, ID_LEN, VERSION};
 
 use super::rng::Rng;
 
@@ -84,8 +94,8 @@ pub enum Act {
     Done,
     /// Send `K!` in one write.
     AckDone,
-    /// Answer a probe with this byte (`.` or `W`).
-    Answer(u8),
+    /// Send the answers to probes its machine has queued.
+    Answer,
     /// Send byte `i` of a slow hello.
     HelloByte(usize),
     /// Commit a fault.
@@ -124,35 +134,24 @@ pub struct Client {
     pub frozen: bool,
     /// It takes long over everything.
     pub slow: bool,
-    /// Its byte stream is no longer a sequence of whole messages.
-    pub broken: bool,
+    /// Its machine no longer describes what the conductor has seen of it (see the module
+    /// docs).
+    pub off_script: bool,
     /// It has sent `X`, `R`, closed or reset: it sends nothing more.
     pub quiet: bool,
     /// It has closed or reset its side of the connection.
     pub closed: bool,
-    /// The step it works on.
-    pub working: Option<u32>,
-    /// It has sent `K` for that step.
-    acked: bool,
-    /// It has received `R` or `X`: nothing may follow.
-    pub finished: bool,
-    /// Bytes read and not yet a whole message.
-    rx: Vec<u8>,
+    /// Its session.
+    session: Participant,
+    /// The hello it sends, proper or not.
     hello: Vec<u8>,
 }
 
-fn hello_bytes(version: u8, id: [u8; ID_LEN]) -> Vec<u8> {
-    let mut bytes = vec![b'A', version];
-    bytes.extend_from_slice(&id);
+/// A hello with any version and id bytes, encoded by the codec.
+fn raw_hello(version: u8, id: [u8; ID_LEN]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    ClientMsg::Hello(RawHello { version, id }).encode_into(&mut bytes);
     bytes
-}
-
-fn padded(name: &str) -> [u8; ID_LEN] {
-    let mut id = [b' '; ID_LEN];
-    for (slot, b) in id.iter_mut().zip(name.bytes()) {
-        *slot = b;
-    }
-    id
 }
 
 fn ms(rng: &mut Rng, lo: u64, hi: u64) -> Duration {
@@ -162,18 +161,27 @@ fn ms(rng: &mut Rng, lo: u64, hi: u64) -> Duration {
 impl Client {
     /// A client called `name` (at most 12 printable characters).
     pub fn new(name: String, kind: Kind) -> Client {
-        let hello = match &kind {
-            Kind::BadVersion => hello_bytes(b'2', padded(&name)),
-            Kind::BlankId => hello_bytes(VERSION, [b' '; ID_LEN]),
-            Kind::BadId => {
-                let mut id = padded(&name);
-                id[0] = 0x07;
-                hello_bytes(VERSION, id)
-            }
-            Kind::Duplicate(other) => hello_bytes(VERSION, padded(other)),
-            _ => hello_bytes(VERSION, padded(&name)),
+        let id = |name: &str| {
+            Id::new(name)
+                .unwrap_or_else(|_| unreachable!("a name of at most 12 printable characters"))
         };
-        let broken = matches!(kind, Kind::NoHello | Kind::Slowloris);
+        // A duplicate's session is the other client's, hello and all.
+        let mut session = Participant::new(id(match &kind {
+            Kind::Duplicate(other) => other,
+            _ => &name,
+        }));
+        let machine_hello = session.take_pending();
+        let hello = match &kind {
+            Kind::BadVersion => raw_hello(b'2', *id(&name).as_wire()),
+            Kind::BlankId => raw_hello(VERSION, [b' '; ID_LEN]),
+            Kind::BadId => {
+                let mut bell = *id(&name).as_wire();
+                bell[0] = 0x07;
+                raw_hello(VERSION, bell)
+            }
+            _ => machine_hello,
+        };
+        let off_script = !matches!(kind, Kind::Honest | Kind::Duplicate(_) | Kind::Disallowed);
         Client {
             name,
             kind,
@@ -181,13 +189,10 @@ impl Client {
             reading: true,
             frozen: false,
             slow: false,
-            broken,
+            off_script,
             quiet: false,
             closed: false,
-            working: None,
-            acked: false,
-            finished: false,
-            rx: Vec::new(),
+            session,
             hello,
         }
     }
@@ -203,52 +208,31 @@ impl Client {
 
     /// Takes what it read; returns what it does about it, or what the conductor did wrong.
     pub fn receive(&mut self, bytes: &[u8], rng: &mut Rng) -> Result<Vec<Effect>, String> {
-        self.rx.extend_from_slice(bytes);
-        let mut effects = Vec::new();
-        loop {
-            let (msg, n) = match ConductorMsg::decode(&self.rx) {
-                Ok(Some(found)) => found,
-                Ok(None) => return Ok(effects),
-                Err(e) => {
-                    return Err(format!(
-                        "{} received bytes that are no message: {e}",
-                        self.name
-                    ))
-                }
-            };
-            self.rx.drain(..n);
-            if self.finished {
-                return Err(format!("{} received {msg:?} after R or X", self.name));
+        if let Err(error) = self.session.handle(bytes) {
+            // Off script, the conductor may have taken a stray `!` for an answer and sent the
+            // next Go: the machine is stale, and checks nothing more on this connection.
+            let stale = self.off_script && matches!(error, ProtocolError::GoDuringStep { .. });
+            if !stale {
+                return Err(format!("{}: {error}", self.name));
             }
-            match msg {
-                ConductorMsg::Hello(h) if h.version != VERSION => {
-                    return Err(format!(
-                        "{} received a hello of version {}",
-                        self.name, h.version
-                    ))
-                }
-                ConductorMsg::Go(step) if !self.quiet => {
-                    self.working = Some(step);
-                    self.acked = false;
-                    effects.extend(self.plan_work(rng));
-                }
-                ConductorMsg::Ping if !self.quiet => {
-                    let answer = if self.working.is_some() { b'W' } else { b'.' };
+        }
+        let mut effects = Vec::new();
+        while let Some(event) = self.session.poll_event() {
+            match event {
+                Event::Go(_) if !self.quiet => effects.extend(self.plan_work(rng)),
+                Event::Probed if !self.quiet => {
                     let delay = if self.slow {
                         ms(rng, 0, 400)
                     } else {
                         ms(rng, 0, 5)
                     };
-                    effects.push(Effect::Later(delay, Act::Answer(answer)));
+                    effects.push(Effect::Later(delay, Act::Answer));
                 }
-                ConductorMsg::Refusal(reason) => {
-                    self.finished = true;
-                    effects.push(Effect::Refused(reason.as_str().to_string()));
-                }
-                ConductorMsg::Exit => self.finished = true,
+                Event::Refused(reason) => effects.push(Effect::Refused(reason.as_str().into())),
                 _ => {}
             }
         }
+        Ok(effects)
     }
 
     /// Schedules the work on the current step: `K` then `!`, `K!` at once, or just `!`.
@@ -261,7 +245,7 @@ impl Client {
             }
         };
         let (first, second) = (work(), work());
-        if self.acked {
+        if matches!(self.session.state(), State::Working { .. }) {
             return vec![Effect::Later(first, Act::Done)];
         }
         match rng.below(3) {
@@ -282,30 +266,31 @@ impl Client {
         if self.quiet || self.frozen {
             return Vec::new();
         }
-        match act {
-            Act::Ack if self.working.is_some() && !self.acked => {
-                self.acked = true;
-                vec![Effect::Send(b"K".to_vec())]
+        let session = &mut self.session;
+        let queued = match act {
+            Act::Ack => session.ack().is_ok(),
+            Act::Done => session.done().is_ok(),
+            Act::AckDone => {
+                // `!` alone once `K` has gone.
+                let _ = session.ack();
+                session.done().is_ok()
             }
-            Act::Done | Act::AckDone if self.working.is_some() => {
-                self.working = None;
-                let bytes = if act == Act::Done || self.acked {
-                    "!"
-                } else {
-                    "K!"
-                };
-                vec![Effect::Send(bytes.as_bytes().to_vec())]
+            Act::Answer => !session.pending().is_empty(),
+            Act::HelloByte(i) => {
+                return match self.hello.get(i) {
+                    Some(&b) => vec![
+                        Effect::Send(vec![b]),
+                        Effect::Later(ms(rng, 1, 300), Act::HelloByte(i + 1)),
+                    ],
+                    None => Vec::new(),
+                }
             }
-            Act::Answer(byte) => vec![Effect::Send(vec![byte])],
-            Act::HelloByte(i) => match self.hello.get(i) {
-                Some(&b) => vec![
-                    Effect::Send(vec![b]),
-                    Effect::Later(ms(rng, 1, 300), Act::HelloByte(i + 1)),
-                ],
-                None => Vec::new(),
-            },
-            Act::Fault(fault) => self.commit(fault, rng),
-            _ => Vec::new(),
+            Act::Fault(fault) => return self.commit(fault, rng),
+        };
+        if queued {
+            vec![Effect::Send(session.take_pending())]
+        } else {
+            Vec::new()
         }
     }
 
@@ -313,15 +298,15 @@ impl Client {
         match fault {
             Fault::Exit => {
                 self.quiet = true;
-                vec![Effect::Send(b"X".to_vec())]
+                self.say_goodbye(Participant::leave)
             }
             Fault::Refuse => {
                 self.quiet = true;
                 let len = rng.below(30) as usize;
-                let mut bytes = vec![b'R'];
-                bytes.extend_from_slice(&(len as u32).to_le_bytes());
-                bytes.extend((0..len).map(|_| rng.range(0x20, 0x7e) as u8));
-                vec![Effect::Send(bytes)]
+                let text: String = (0..len)
+                    .map(|_| rng.range(0x20, 0x7e) as u8 as char)
+                    .collect();
+                self.say_goodbye(|session| session.refuse(Reason::lossy(&text)).map(drop))
             }
             Fault::Close => {
                 self.quiet = true;
@@ -334,7 +319,7 @@ impl Client {
                 vec![Effect::Reset]
             }
             Fault::Garbage => {
-                self.broken = true;
+                self.off_script = true;
                 let len = rng.range(1, 24) as usize;
                 vec![Effect::Send(
                     (0..len).map(|_| rng.below(256) as u8).collect(),
@@ -349,6 +334,10 @@ impl Client {
                     3 => b"W".to_vec(),
                     _ => b"?".to_vec(),
                 };
+                // The conductor may take a stray `K` or `!` for an answer.
+                if matches!(bytes[..], [b'K' | b'!']) {
+                    self.off_script = true;
+                }
                 vec![Effect::Send(bytes)]
             }
             Fault::Stall => {
@@ -366,14 +355,14 @@ impl Client {
                 vec![Effect::Flood]
             }
             Fault::LongRefusal => {
-                self.broken = true;
+                self.off_script = true;
                 let mut bytes = vec![b'R'];
                 bytes
                     .extend_from_slice(&(rng.range(532, u64::from(u32::MAX)) as u32).to_le_bytes());
                 vec![Effect::Send(bytes)]
             }
             Fault::Partial => {
-                self.broken = true;
+                self.off_script = true;
                 let whole: &[u8] = if rng.chance(500) {
                     &self.hello
                 } else {
@@ -389,9 +378,20 @@ impl Client {
         }
     }
 
-    /// Faults stop: it reads again, speeds up, and either finishes its work or, if its byte
-    /// stream is broken (the conductor may be waiting for the rest of a message that will
-    /// never come, even an `X` sent after it), closes its connection.
+    /// Sends `X` or `R` through its machine (nothing once the session has ended).
+    fn say_goodbye(
+        &mut self,
+        goodbye: impl FnOnce(&mut Participant) -> Result<(), OutOfTurn>,
+    ) -> Vec<Effect> {
+        match goodbye(&mut self.session) {
+            Ok(()) => vec![Effect::Send(self.session.take_pending())],
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Faults stop: it reads again, speeds up, and either finishes its work or, off script
+    /// (the conductor may even be waiting for the rest of a message that will never come, an
+    /// `X` sent after it included), closes its connection.
     pub fn calm(&mut self, rng: &mut Rng) -> Vec<Effect> {
         self.generation += 1;
         self.reading = true;
@@ -400,12 +400,12 @@ impl Client {
         if self.closed {
             return Vec::new();
         }
-        if self.broken {
+        if self.off_script {
             self.quiet = true;
             self.closed = true;
             return vec![Effect::Fin];
         }
-        if self.working.is_some() && !self.quiet {
+        if self.session.step().is_some() && !self.quiet {
             return self.plan_work(rng);
         }
         Vec::new()

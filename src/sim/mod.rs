@@ -12,9 +12,11 @@
 //!
 //! After every step — one input to the core and the drain of its outputs, see [`Stepper`] —
 //! the [`invariants`](crate::invariants) are checked, and the simulation adds its own:
-//! no buffer grows past its bound, clients receive only whole messages and nothing after an
-//! `R` or `X`, and once faults stop every round completes within a bound, three more rounds
-//! complete, and a final stop ends the conductor with every connection closed.
+//! no buffer grows past its bound, clients (each driven by a
+//! [`Participant`](crate::participant::Participant) state machine) receive only whole messages,
+//! no Go during a step and nothing after an `R` or `X`, and once faults stop every round
+//! completes within a bound, three more rounds complete, and a final stop ends the conductor
+//! with every connection closed.
 //!
 //! [`run`] returns a [`Failure`] naming the seed; running that seed again replays the same
 //! steps exactly (the [`Outcome::trace_hash`] covers every input, time and output).

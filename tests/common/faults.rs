@@ -1,15 +1,15 @@
 //! Support for the fault-injection tests: client processes that can be killed or frozen,
-//! descriptor limits and CPU time of the conductor process, and round helpers that keep raw
-//! clients alive (answering probes) while they wait.
+//! descriptor limits and CPU time of the conductor process, and round helpers that keep
+//! members alive (their machines answer probes) while they wait.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 
-use lockstep::wire::ConductorMsg;
+use lockstep::participant::Event;
 
-use super::{Raw, DEADLINE};
+use super::{Heard, Member, DEADLINE};
 
 /// A client in a separate `python3` process: it says hello as `name`, answers probes, and on
 /// its first Go prints `go <step>` (after sending `K` when `ack` is set), then sleeps without
@@ -182,27 +182,25 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     ticks as f64 / per_second.max(1) as f64
 }
 
-/// The next wave's Go for every client, all answering probes while they wait (so a long wait
+/// The next wave's Go for every member, all answering probes while they wait (so a long wait
 /// does not get any of them dropped). Returns the step, checked to be the same for all.
-pub fn wave(clients: &mut [Raw]) -> u32 {
-    let mut steps: Vec<Option<u32>> = vec![None; clients.len()];
+pub fn wave(members: &mut [Member]) -> u32 {
+    let mut steps: Vec<Option<u32>> = vec![None; members.len()];
     let end = std::time::Instant::now() + DEADLINE;
     while steps.iter().any(Option::is_none) {
         assert!(
             std::time::Instant::now() < end,
             "no wave within {DEADLINE:?}"
         );
-        for (c, step) in clients.iter_mut().zip(steps.iter_mut()) {
+        for (m, step) in members.iter_mut().zip(steps.iter_mut()) {
             if step.is_some() {
                 continue;
             }
-            match listen(c, std::time::Duration::from_millis(5)) {
-                Heard::Msg(ConductorMsg::Go(s)) => *step = Some(s),
-                Heard::Msg(ConductorMsg::Ping) => c.send(b"."),
-                Heard::Msg(ConductorMsg::Slow | ConductorMsg::ShuttingDown(_))
-                | Heard::Msg(ConductorMsg::Here)
+            match m.listen(std::time::Duration::from_millis(5)) {
+                Heard::Msg(Event::Go(s)) => *step = Some(s),
+                Heard::Msg(Event::Probed | Event::Slow | Event::ShuttingDown(_) | Event::Here)
                 | Heard::Silence => {}
-                Heard::Msg(other) => panic!("expected a Go, got {other:?}"),
+                Heard::Msg(other) => panic!("expected a Go, got {other}"),
                 Heard::Closed => panic!("closed while waiting for a Go"),
             }
         }
@@ -215,67 +213,20 @@ pub fn wave(clients: &mut [Raw]) -> u32 {
     first
 }
 
-/// One round with every client: each receives the same Go and answers `K!`. Returns the step.
-pub fn round(clients: &mut [Raw]) -> u32 {
-    let step = wave(clients);
-    for c in clients.iter_mut() {
-        c.send(b"K!");
+/// One round with every member: each receives the same Go and answers `K!`. Returns the step.
+pub fn round(members: &mut [Member]) -> u32 {
+    let step = wave(members);
+    for m in members.iter_mut() {
+        m.finish();
     }
     step
 }
 
-/// Joins `n` raw clients named `{prefix}{i}` and checks nothing but the conductor's hello.
-pub fn join_all(conductor: &super::Conductor, prefix: &str, n: usize) -> Vec<Raw> {
+/// Joins `n` members named `{prefix}{i}`.
+pub fn join_all(conductor: &super::Conductor, prefix: &str, n: usize) -> Vec<Member> {
     (0..n)
-        .map(|i| conductor.join(&format!("{prefix}{i}")))
+        .map(|i| conductor.member(&format!("{prefix}{i}")))
         .collect()
-}
-
-/// What [`listen`] heard.
-#[derive(Debug)]
-pub enum Heard {
-    /// A whole message.
-    Msg(ConductorMsg),
-    /// Nothing complete within the wait.
-    Silence,
-    /// The conductor closed or reset the connection.
-    Closed,
-}
-
-/// Waits up to `wait` for the next message without failing on silence.
-pub fn listen(c: &mut Raw, wait: std::time::Duration) -> Heard {
-    use std::io::Read;
-    let decode = |c: &mut Raw| match ConductorMsg::decode(&c.buf) {
-        Ok(Some((msg, n))) => {
-            c.buf.drain(..n);
-            Some(msg)
-        }
-        Ok(None) => None,
-        Err(e) => panic!("conductor sent undecodable bytes: {e}"),
-    };
-    if let Some(msg) = decode(c) {
-        return Heard::Msg(msg);
-    }
-    c.stream
-        .set_read_timeout(Some(wait.max(std::time::Duration::from_millis(1))))
-        .expect("timeout");
-    let mut chunk = [0u8; 4096];
-    match c.stream.read(&mut chunk) {
-        Ok(0) => Heard::Closed,
-        Ok(n) => {
-            c.buf.extend_from_slice(&chunk[..n]);
-            decode(c).map_or(Heard::Silence, Heard::Msg)
-        }
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) =>
-        {
-            Heard::Silence
-        }
-        Err(_) => Heard::Closed,
-    }
 }
 
 /// Connects with a receive buffer as small as the kernel allows, so that a client which does

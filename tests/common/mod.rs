@@ -1,5 +1,6 @@
 //! Shared support for the end-to-end tests: start the real `conductor` binary on a free port,
-//! talk to it with raw TCP clients, and wait for conditions with deadlines (never sleeps as
+//! talk to it as correct participants ([`Member`], driven by the participant state machine) or
+//! with raw bytes ([`Raw`]), and wait for conditions with deadlines (never sleeps as
 //! synchronisation).
 
 // Tests drive the binary over real sockets and wait with deadlines (see clippy.toml).
@@ -7,17 +8,24 @@
 #![allow(dead_code)] // each test file uses a different part of this module
 
 pub mod faults;
+mod member;
+pub mod participants;
+mod raw;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+// Each test file uses a different part of these, too.
+#[allow(unused_imports)]
+pub use member::{run_round, Member};
+#[allow(unused_imports)]
+pub use raw::{hello_bytes, Heard, Raw};
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use lockstep::wire::{ClientMsg, ConductorMsg, Id, RawHello, VERSION};
 
 /// The default time a test waits for anything.
 pub const DEADLINE: Duration = Duration::from_secs(10);
@@ -404,6 +412,16 @@ impl Conductor {
     pub fn join_all(&self, names: &[String]) -> Vec<Raw> {
         names.iter().map(|n| self.join(n)).collect()
     }
+
+    /// Joins a correct participant as `name`.
+    pub fn member(&self, name: &str) -> Member {
+        Member::join(self.addr, name)
+    }
+
+    /// Joins one correct participant per name, in order.
+    pub fn members(&self, names: &[String]) -> Vec<Member> {
+        names.iter().map(|n| self.member(n)).collect()
+    }
 }
 
 impl Drop for Conductor {
@@ -489,206 +507,7 @@ pub fn names(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}-{i}")).collect()
 }
 
-/// Every client receives a Go for the same step and answers `K!`; returns the step.
-pub fn run_round(clients: &mut [Raw]) -> u32 {
-    let mut step = None;
-    for c in clients.iter_mut() {
-        let got = c.recv_go();
-        assert_eq!(
-            *step.get_or_insert(got),
-            got,
-            "participants got different steps"
-        );
-        c.send(b"K!");
-    }
-    step.expect("at least one client")
-}
-
-/// The encoded bytes of a valid client hello.
-pub fn hello_bytes(name: &str) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    hello(name).encode_into(&mut bytes);
-    bytes
-}
-
-/// A valid client hello.
-pub fn hello(name: &str) -> ClientMsg {
-    ClientMsg::Hello(RawHello {
-        version: VERSION,
-        id: *Id::new(name).expect("test id").as_wire(),
-    })
-}
-
-/// A raw TCP client that decodes what the conductor sends.
-pub struct Raw {
-    pub stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Raw {
-    /// Connects to `addr`.
-    pub fn connect(addr: SocketAddr) -> Raw {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
-        Raw {
-            stream,
-            buf: Vec::new(),
-        }
-    }
-
-    /// Connects with a small receive buffer, so that not reading soon stops the conductor's
-    /// writes.
-    pub fn connect_small_window(addr: SocketAddr) -> Raw {
-        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-            .expect("socket");
-        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-        socket.connect(&addr.into()).expect("connect");
-        socket.set_nodelay(true).expect("nodelay");
-        Raw {
-            stream: socket.into(),
-            buf: Vec::new(),
-        }
-    }
-
-    /// Completes the hello as `name` on a fresh connection; checks the conductor's hello.
-    pub fn join(addr: SocketAddr, name: &str) -> Raw {
-        let mut c = Raw::connect(addr);
-        c.expect_conductor_hello();
-        c.send_msg(&hello(name));
-        c
-    }
-
-    /// Expects the conductor's hello (version 1).
-    pub fn expect_conductor_hello(&mut self) {
-        match self.recv() {
-            ConductorMsg::Hello(h) => assert_eq!(h.version, VERSION),
-            other => panic!("expected the conductor's hello, got {other:?}"),
-        }
-    }
-
-    /// Closes the connection with a reset (SO_LINGER 0) instead of a FIN.
-    pub fn reset(self) {
-        socket2::SockRef::from(&self.stream)
-            .set_linger(Some(Duration::ZERO))
-            .expect("SO_LINGER");
-        drop(self);
-    }
-
-    /// Expects exactly `msg` next.
-    pub fn expect(&mut self, msg: ConductorMsg) {
-        assert_eq!(self.recv(), msg);
-    }
-
-    /// The next message that `skip` does not pass over.
-    pub fn recv_skipping(&mut self, skip: impl Fn(&ConductorMsg) -> bool) -> ConductorMsg {
-        loop {
-            let msg = self.recv();
-            if !skip(&msg) {
-                return msg;
-            }
-        }
-    }
-
-    /// Sends raw bytes.
-    pub fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).expect("send");
-    }
-
-    /// Sends one message.
-    pub fn send_msg(&mut self, msg: &ClientMsg) {
-        let mut bytes = Vec::new();
-        msg.encode_into(&mut bytes);
-        self.send(&bytes);
-    }
-
-    /// The next message, or `None` when the conductor closed the connection. Panics if
-    /// nothing arrives within `within`.
-    pub fn try_recv_within(&mut self, within: Duration) -> Option<ConductorMsg> {
-        let end = Instant::now() + within;
-        loop {
-            match ConductorMsg::decode(&self.buf) {
-                Ok(Some((msg, n))) => {
-                    self.buf.drain(..n);
-                    return Some(msg);
-                }
-                Ok(None) => {}
-                Err(e) => panic!("conductor sent undecodable bytes: {e}"),
-            }
-            let left = end.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "nothing from the conductor within {within:?}"
-            );
-            self.stream.set_read_timeout(Some(left)).expect("timeout");
-            let mut chunk = [0u8; 4096];
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return None,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
-                Err(e) => panic!("read failed: {e}"),
-            }
-        }
-    }
-
-    /// The next message; panics on close or timeout.
-    pub fn recv(&mut self) -> ConductorMsg {
-        self.try_recv_within(DEADLINE)
-            .expect("the conductor closed the connection")
-    }
-
-    /// Expects a Go and returns its step.
-    pub fn recv_go(&mut self) -> u32 {
-        match self.recv() {
-            ConductorMsg::Go(step) => step,
-            other => panic!("expected a Go, got {other:?}"),
-        }
-    }
-
-    /// Expects a refusal and returns its text; then expects the connection to close.
-    pub fn recv_refusal(&mut self) -> String {
-        let reason = match self.recv() {
-            ConductorMsg::Refusal(r) => r.as_str().to_string(),
-            other => panic!("expected a refusal, got {other:?}"),
-        };
-        self.expect_closed();
-        reason
-    }
-
-    /// Expects the conductor to close the connection with nothing more sent.
-    pub fn expect_closed(&mut self) {
-        if let Some(msg) = self.try_recv_within(DEADLINE) {
-            panic!("expected the connection to close, got {msg:?}");
-        }
-    }
-
-    /// Nothing arrives for `quiet` (the connection stays open and silent).
-    pub fn expect_silence(&mut self, quiet: Duration) {
-        self.stream.set_read_timeout(Some(quiet)).expect("timeout");
-        if !self.buf.is_empty() {
-            panic!("unexpected bytes pending: {:?}", self.buf);
-        }
-        let mut chunk = [0u8; 64];
-        match self.stream.read(&mut chunk) {
-            Ok(0) => panic!("connection closed, expected silence"),
-            Ok(n) => panic!("expected silence, got {:?}", &chunk[..n]),
-            Err(_) => {}
-        }
-    }
-
-    /// Half-closes the writing side.
-    pub fn shutdown_write(&self) {
-        let _ = self.stream.shutdown(Shutdown::Write);
-    }
-}
-
 /// True when `path` exists.
 pub fn exists(path: &Path) -> bool {
     path.exists()
 }
-
-pub mod participants;

@@ -16,9 +16,8 @@
 //! reaped the command (it waits with `WNOWAIT` first), so a signal never reaches a process
 //! group whose id was given to someone else.
 
-use std::io::{self, Write};
-use std::net::TcpStream;
-use std::os::fd::AsRawFd;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -29,7 +28,7 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGKILL, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use crate::wire::ClientMsg;
+use crate::client::Sender;
 
 /// How long a command may take to end after the signal is passed on, before SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(5);
@@ -65,22 +64,23 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// Starts the helper, with `stream`, a second handle on the connection; `tag` opens its
-    /// lines on stderr.
-    pub fn start(stream: TcpStream, tag: String) -> io::Result<Watch> {
+    /// Starts the helper, watching `connection` (a second descriptor of the connection) for
+    /// its end and leaving through `sender`; `tag` opens its lines on stderr.
+    pub fn start(connection: OwnedFd, sender: Sender, tag: String) -> io::Result<Watch> {
         let poll = Poll::new()?;
         let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         poll.registry().register(
-            &mut SourceFd(&stream.as_raw_fd()),
+            &mut SourceFd(&connection.as_raw_fd()),
             CONNECTION,
             Interest::READABLE,
         )?;
         let shared = Arc::new(Shared::default());
         let helper = Helper {
             shared: Arc::clone(&shared),
-            stream,
+            connection,
+            sender,
             tag,
         };
         std::thread::Builder::new()
@@ -170,7 +170,10 @@ fn group_exists(group: i32) -> bool {
 /// The helper thread's side.
 struct Helper {
     shared: Arc<Shared>,
-    stream: TcpStream,
+    /// Kept open while the helper watches it.
+    #[allow(dead_code)]
+    connection: OwnedFd,
+    sender: Sender,
     tag: String,
 }
 
@@ -234,8 +237,9 @@ impl Helper {
             }
             None => eprintln!("{}: {name}: leaving", self.tag),
         }
-        // One write of one byte: it cannot interleave with the main thread's messages.
-        let _ = (&self.stream).write_all(&[ClientMsg::Exit.type_byte()]);
+        // Through the client's own machine, so it cannot interleave with the main thread's
+        // messages; the main thread sends nothing more afterwards.
+        let _ = self.sender.leave();
         if let Some((pid, _)) = running {
             let state = self.shared.lock();
             let (state, _) = self
