@@ -15,10 +15,10 @@
 
 use std::time::Instant as Clock;
 
-use lockstep::core::{Conductor, ConnId, CoreConfig, Input, Output};
-use lockstep::driver::log_events::{EventLog, Logger};
-use lockstep::time::Instant;
-use lockstep::wire::{ClientMsg, Id, RawHello, VERSION};
+use lockstep_conductor::driver::log_events::{EventLog, Logger};
+use lockstep_proto::core::{Conductor, ConnId, CoreConfig, Input, Output};
+use lockstep_proto::time::Instant;
+use lockstep_proto::wire::{ClientMsg, Id, RawHello, VERSION};
 
 /// Messages per figure: enough to take a noticeable fraction of a second.
 const MESSAGES: u64 = 4_000_000;

@@ -39,7 +39,7 @@ fn main() -> io::Result<()> {
         .opt_value_from_str("--port")
         .map_err(|e| io::Error::other(e.to_string()))?
         .unwrap_or(0);
-    let std_listener = lockstep::driver::bind("127.0.0.1", port)?;
+    let std_listener = lockstep_conductor::driver::bind("127.0.0.1", port)?;
     let mut listener = TcpListener::from_std(std_listener);
     println!("listening on {}", listener.local_addr()?);
     io::stdout().flush()?;

@@ -1,6 +1,6 @@
 //! A conductor on plain threads: how to drive the sans-IO core from an event loop of your own.
 //!
-//! The `conductor` binary drives `lockstep::core::Conductor` from a mio readiness loop. This
+//! The `conductor` binary drives `lockstep_proto::core::Conductor` from a mio readiness loop. This
 //! example drives the same core with nothing but the standard library: one thread accepts, each
 //! connection has a reading and a writing thread, and one thread owns the core. Everything
 //! reaches that thread as a message on one channel; it is the only one that reads the clock,
@@ -24,10 +24,10 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread;
 
-use lockstep::core::{Conductor, ConnId, CoreConfig, Event as CoreEvent, Input, Output};
-use lockstep::round::EndKind;
-use lockstep::time::{Duration, Instant};
-use lockstep::wire::Id;
+use lockstep_proto::core::{Conductor, ConnId, CoreConfig, Event as CoreEvent, Input, Output};
+use lockstep_proto::round::EndKind;
+use lockstep_proto::time::{Duration, Instant};
+use lockstep_proto::wire::Id;
 
 /// How long queued bytes may take to reach the clients once the conductor has ended.
 const DRAIN: Duration = Duration::from_millis(2_000);

@@ -19,7 +19,7 @@
 use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use lockstep::client::{Client, ClientError, Runner};
+use lockstep::{Client, ClientError, Runner};
 
 /// Cells in a row.
 const WIDTH: usize = 31;

@@ -1,70 +1,28 @@
-//! The status snapshot of SPEC §8 and its two renderings: JSON for scripts, a table for people.
-//! Builds strings only; writing files belongs to the driver.
+//! The two forms of the status snapshot (`lockstep_proto::status::Status`) that the status
+//! files hold: JSON for scripts, a table for people. Builds strings only; writing files belongs
+//! to the driver.
 
 use std::fmt::Write as _;
 
-use serde::{Deserialize, Serialize};
+pub use lockstep_proto::status::{ClientStatus, Slowest, Status};
 
-/// One client past its hello.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ClientStatus {
-    /// Its id, without padding.
-    pub id: String,
-    /// Its address.
-    pub peer: String,
-    /// Its state, by the SPEC's names.
-    pub state: String,
-    /// Milliseconds since it last sent anything.
-    pub last_heard_ms_ago: u64,
-}
-
-/// The participant whose Done came last in the last finished round.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Slowest {
-    /// Its id.
-    pub id: String,
-    /// Milliseconds from its Go to its Done.
-    pub ms: f64,
-}
-
-/// Everything the status files show.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Status {
-    /// The conductor's id.
-    pub server_id: String,
-    /// The bound address, filled in by the driver.
-    pub address: String,
-    /// `waiting`, `running`, `stopping` or `stopped`.
-    pub phase: String,
-    /// The step of the last wave sent.
-    pub step: Option<u32>,
-    /// Waves sent so far.
-    pub waves_sent: u64,
-    /// Milliseconds since the running round's wave; `null` between rounds.
-    pub round_started_ms_ago: Option<u64>,
-    /// Clients past their hello.
-    pub clients: Vec<ClientStatus>,
-    /// Participants of the running round that are not Done yet.
-    pub waiting_on: Vec<String>,
-    /// Duration of the last finished round.
-    pub last_round_ms: Option<f64>,
-    /// Who finished last in the last finished round.
-    pub last_round_slowest: Option<Slowest>,
-    /// Milliseconds since the conductor started.
-    pub uptime_ms: u64,
-}
-
-impl Status {
+/// Renders a status snapshot.
+pub trait Render {
     /// The JSON form, pretty-printed, ending in a newline.
-    pub fn to_json(&self) -> String {
+    fn to_json(&self) -> String;
+    /// The form for a person: a summary, then one line per client.
+    fn to_text(&self) -> String;
+}
+
+impl Render for Status {
+    fn to_json(&self) -> String {
         // Serialising plain strings and numbers cannot fail.
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
         text.push('\n');
         text
     }
 
-    /// The form for a person: a summary, then one line per client.
-    pub fn to_text(&self) -> String {
+    fn to_text(&self) -> String {
         let mut out = String::new();
         let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
         let _ = writeln!(out, "conductor {} on {}", self.server_id, self.address);

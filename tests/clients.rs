@@ -9,7 +9,7 @@ mod common;
 
 use common::participants::{join, python3, python_dir, Participant};
 use common::{Conductor, TempDir, DEADLINE};
-use lockstep::client::{Client, ClientError, Event, Runner, Summary};
+use lockstep::{Client, ClientError, Event, Runner, Summary};
 
 #[test]
 fn runners_take_part_in_planned_rounds() {

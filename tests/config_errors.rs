@@ -8,7 +8,7 @@
 mod common;
 
 use common::{run_to_exit, Conductor, TempDir};
-use lockstep::wire::ConductorMsg;
+use lockstep_proto::wire::ConductorMsg;
 
 /// Runs the conductor with `config.json` holding `contents` and `args` after `--config`;
 /// expects exit 2 before start-up and returns stderr.

@@ -14,10 +14,10 @@ use std::net::TcpListener;
 use std::sync::mpsc;
 
 use common::{Member, DEADLINE};
-use lockstep::core::CoreConfig;
-use lockstep::participant::Event;
-use lockstep::round::EndKind;
-use lockstep::wire::Id;
+use lockstep_proto::core::CoreConfig;
+use lockstep_proto::participant::Event;
+use lockstep_proto::round::EndKind;
+use lockstep_proto::wire::Id;
 
 #[test]
 fn the_threaded_example_runs_rounds_and_a_planned_end() {

@@ -16,8 +16,8 @@ use common::faults::{
     raise_fd_limit, round, wave, ProcessClient,
 };
 use common::{hello_bytes, wait_for, Conductor, Heard, Launch, Member, TempDir, DEADLINE};
-use lockstep::participant::Event;
-use lockstep::wire::ConductorMsg;
+use lockstep_proto::participant::Event;
+use lockstep_proto::wire::ConductorMsg;
 
 #[test]
 fn clients_killed_with_sigkill_mid_round_do_not_hold_the_round() {

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::Conductor;
-use lockstep::wire::ConductorMsg;
+use lockstep_proto::wire::ConductorMsg;
 
 #[test]
 fn a_silent_client_is_probed_again_and_again_and_never_dropped_with_drop_off() {

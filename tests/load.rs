@@ -11,8 +11,8 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
 use common::{hello_bytes, names, raise_fd_limit, run_round, Conductor, Launch, Member, Raw};
-use lockstep::participant::Event;
-use lockstep::wire::ConductorMsg;
+use lockstep_proto::participant::Event;
+use lockstep_proto::wire::ConductorMsg;
 
 /// Runs `n` rounds with `clients` and checks the steps follow on from `first`.
 fn run_rounds(clients: &mut [Member], first: u32, n: u32) {

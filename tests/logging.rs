@@ -9,7 +9,7 @@
 mod common;
 
 use common::{hello_bytes, names, run_round, Conductor, TempDir};
-use lockstep::wire::ConductorMsg;
+use lockstep_proto::wire::ConductorMsg;
 
 #[test]
 fn the_start_up_line_gives_the_bound_address_even_for_port_0() {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{hello_bytes, Conductor, Raw};
-use lockstep::wire::ConductorMsg;
+use lockstep_proto::wire::ConductorMsg;
 
 /// Connects, takes the conductor's hello, sends `bytes` and returns the refusal's reason.
 fn refused_after(conductor: &Conductor, bytes: &[u8]) -> String {

@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::{hello_bytes, names, run_round, Conductor, Raw};
-use lockstep::wire::ConductorMsg;
+use lockstep_proto::wire::ConductorMsg;
 
 #[test]
 fn one_client_runs_rounds_alone() {

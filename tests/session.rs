@@ -4,7 +4,7 @@
 mod common;
 
 use common::{hello_bytes, Conductor, Raw};
-use lockstep::wire::{ConductorMsg, ID_LEN};
+use lockstep_proto::wire::{ConductorMsg, ID_LEN};
 
 #[test]
 fn the_conductor_says_hello_at_once_and_the_client_need_not_wait() {

@@ -10,8 +10,8 @@ mod common;
 use std::io::Write;
 
 use common::{hello_bytes, names, run_round, run_to_exit, Conductor, Launch, Member, Raw, TempDir};
-use lockstep::participant::Event::{self, *};
-use lockstep::wire::ConductorMsg;
+use lockstep_proto::participant::Event::{self, *};
+use lockstep_proto::wire::ConductorMsg;
 
 /// Everything a raw client receives until the conductor closes the connection.
 fn rest_of(c: &mut Raw) -> Vec<ConductorMsg> {

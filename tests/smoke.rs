@@ -3,7 +3,7 @@
 mod common;
 
 use common::Conductor;
-use lockstep::wire::ConductorMsg;
+use lockstep_proto::wire::ConductorMsg;
 
 #[test]
 fn two_clients_run_a_planned_end() {

@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lockstep::wire::{ClientMsg, ConductorMsg, Decoded, MAX_MESSAGE_LEN};
+use lockstep_proto::wire::{ClientMsg, ConductorMsg, Decoded, MAX_MESSAGE_LEN};
 
 fuzz_target!(|data: &[u8]| {
     check_stream(data, ClientMsg::decode, ClientMsg::encode_into);

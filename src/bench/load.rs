@@ -18,8 +18,8 @@ use mio::net::TcpStream;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::participant::{Event, Participant};
-use crate::wire::Id;
+use lockstep_proto::participant::{Event, Participant};
+use lockstep_proto::wire::Id;
 
 use super::check::{Checker, Violations};
 

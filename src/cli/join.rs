@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use pico_args::Arguments;
 
-use crate::client::{Client, ClientError, Event, Runner, StepError, DEFAULT_HEARTBEAT};
 use crate::config::Config;
+use lockstep::{Client, ClientError, Event, Runner, StepError, DEFAULT_HEARTBEAT};
 
 use watch::Watch;
 

@@ -9,7 +9,7 @@ use pico_args::Arguments;
 
 use crate::config::{Config, ConfigError};
 use crate::driver::{self, Driver, StatusFiles};
-use crate::round::EndKind;
+use lockstep_proto::round::EndKind;
 
 /// Runs the conductor with the flags in `args`.
 pub fn run(mut args: Arguments) -> i32 {

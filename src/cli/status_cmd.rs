@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use pico_args::Arguments;
 
-use crate::status::Status;
+use crate::status::{Render, Status};
 
 /// Runs the subcommand.
 pub fn run(mut args: Arguments) -> i32 {

@@ -18,11 +18,11 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::cidr::Cidr;
-use crate::core::CoreConfig;
-use crate::round::RoundConfig;
-use crate::time::Duration;
-use crate::wire::Id;
+use lockstep_proto::cidr::Cidr;
+use lockstep_proto::core::CoreConfig;
+use lockstep_proto::round::RoundConfig;
+use lockstep_proto::time::Duration;
+use lockstep_proto::wire::Id;
 
 use values::{quoted, shorten};
 

@@ -9,8 +9,8 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serializer};
 use serde_json::Value;
 
-use crate::cidr::Cidr;
-use crate::wire::Id;
+use lockstep_proto::cidr::Cidr;
+use lockstep_proto::wire::Id;
 
 /// The most characters of a value (or key) a message shows.
 pub const MAX_SHOWN: usize = 80;

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::time::Duration;
+use lockstep_proto::time::Duration;
 
 /// How long a logged line may wait in memory before the driver writes it out.
 pub const FLUSH_AFTER: Duration = Duration::from_millis(100);

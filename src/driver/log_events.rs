@@ -14,10 +14,10 @@ use std::fmt;
 
 use log::Level;
 
-use crate::core::{Event, Leave, RefusalKind, Who};
-use crate::round::EndKind;
-use crate::time::Instant;
-use crate::wire::Id;
+use lockstep_proto::core::{Event, Leave, RefusalKind, Who};
+use lockstep_proto::round::EndKind;
+use lockstep_proto::time::Instant;
+use lockstep_proto::wire::Id;
 
 use super::progress::{Progress, Thousands, PROGRESS_EVERY};
 use super::repeats::Repeats;
@@ -263,9 +263,9 @@ impl fmt::Display for Ids<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::ConnId;
-    use crate::time::Duration;
-    use crate::wire::Reason;
+    use lockstep_proto::core::ConnId;
+    use lockstep_proto::time::Duration;
+    use lockstep_proto::wire::Reason;
 
     /// The lines written, at their levels.
     #[derive(Default)]
@@ -340,8 +340,8 @@ mod tests {
             Event::Ending(EndKind::Fatal("the listening socket failed".into())),
             Event::StateChanged {
                 conn: who.conn,
-                old: crate::conn::StateKind::GoSent,
-                new: crate::conn::StateKind::Working,
+                old: lockstep_proto::conn::StateKind::GoSent,
+                new: lockstep_proto::conn::StateKind::Working,
             },
         ];
         for event in &events {

@@ -53,9 +53,9 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use crate::core::{Conductor, CoreConfig, Input, Output, StopRequest};
-use crate::round::EndKind;
-use crate::time::{Duration, Instant};
+use lockstep_proto::core::{Conductor, CoreConfig, Input, Output, StopRequest};
+use lockstep_proto::round::EndKind;
+use lockstep_proto::time::{Duration, Instant};
 
 use peers::Peers;
 
@@ -215,7 +215,7 @@ impl Driver {
                     LISTENER => self.accept_ready = true,
                     SIGNALS => self.take_signals(),
                     Token(t) => {
-                        let conn = crate::core::ConnId::from_index(t - 2);
+                        let conn = lockstep_proto::core::ConnId::from_index(t - 2);
                         if event.is_writable() {
                             self.flush(conn);
                             // Finishing a write may close the connection or let others on.
@@ -374,7 +374,7 @@ impl Driver {
     /// bytes arriving later wake it again, and the read that would only say `WouldBlock` is
     /// saved. Only when the peer has also closed (`until_eof`, from the readiness event) does
     /// reading go on to the end of the stream, which no later event would report.
-    fn read(&mut self, conn: crate::core::ConnId, until_eof: bool) {
+    fn read(&mut self, conn: lockstep_proto::core::ConnId, until_eof: bool) {
         let now = self.clock;
         for _ in 0..peers::READS_PER_WAKE {
             match self.peers.read_chunk(conn) {
@@ -398,7 +398,7 @@ impl Driver {
     }
 
     /// Writes what the core has queued for a peer, as far as the socket takes it.
-    fn flush(&mut self, conn: crate::core::ConnId) {
+    fn flush(&mut self, conn: lockstep_proto::core::ConnId) {
         let now = self.clock;
         let result = self
             .peers

@@ -8,7 +8,7 @@ use std::net::Shutdown;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use crate::core::ConnId;
+use lockstep_proto::core::ConnId;
 
 /// Size of the shared read buffer.
 pub const READ_CHUNK: usize = 64 * 1024;

@@ -6,8 +6,8 @@
 
 use std::fmt;
 
-use crate::time::{Duration, Instant};
-use crate::wire::Id;
+use lockstep_proto::time::{Duration, Instant};
+use lockstep_proto::wire::Id;
 
 /// The shortest time between two progress lines.
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(5_000);

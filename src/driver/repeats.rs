@@ -3,7 +3,7 @@
 //! window ends. So a stranger who opens a thousand connections a second adds two lines a
 //! second to the log, not a thousand. Works in the core's virtual time; performs no I/O.
 
-use crate::time::{Duration, Instant};
+use lockstep_proto::time::{Duration, Instant};
 
 /// How long repeats are counted after a line written in full.
 pub const REPEAT_WINDOW: Duration = Duration::from_millis(1_000);

@@ -18,7 +18,7 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::status::Status;
+use crate::status::{Render, Status};
 
 /// Names drawn for the temporary file before a write gives up.
 const NAME_ATTEMPTS: usize = 16;

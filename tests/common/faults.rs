@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 
-use lockstep::participant::Event;
+use lockstep_proto::participant::Event;
 
 use super::{Heard, Member, DEADLINE};
 

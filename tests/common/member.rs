@@ -1,5 +1,5 @@
 //! A correct participant for the end-to-end tests: a TCP connection driven by the participant
-//! state machine (`lockstep::participant`), which says hello, checks and decodes what the
+//! state machine (`lockstep_proto::participant`), which says hello, checks and decodes what the
 //! conductor sends, answers its probes and encodes every answer. Anything the conductor sends
 //! that breaks the protocol fails the test. Tests that send wrong bytes on purpose use
 //! [`Raw`](super::Raw) instead.
@@ -8,8 +8,8 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use lockstep::participant::{Event, OutOfTurn, Participant};
-use lockstep::wire::Id;
+use lockstep_proto::participant::{Event, OutOfTurn, Participant};
+use lockstep_proto::wire::Id;
 
 use super::raw::{next_within, read_within, Got};
 use super::{Heard, Raw, DEADLINE};

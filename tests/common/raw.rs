@@ -7,8 +7,8 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use lockstep::participant::Participant;
-use lockstep::wire::{ClientMsg, ConductorMsg, Id, VERSION};
+use lockstep_proto::participant::Participant;
+use lockstep_proto::wire::{ClientMsg, ConductorMsg, Id, VERSION};
 
 use super::{Member, DEADLINE};
 

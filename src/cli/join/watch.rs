@@ -28,7 +28,7 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGKILL, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use crate::client::Sender;
+use lockstep::Sender;
 
 /// How long a command may take to end after the signal is passed on, before SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(5);

@@ -1,5 +1,5 @@
 //! Every input the fuzzers ever found a fault with, replayed on every `cargo test`:
-//! `tests/fuzz-regressions/core/` through the whole-core script (`lockstep::sim::script`,
+//! `tests/fuzz-regressions/core/` through the whole-core script (`lockstep_proto::sim::script`,
 //! every invariant checked after every step), `tests/fuzz-regressions/decode/` through both
 //! decoders. A new finding goes into the matching folder once it is fixed; the README's
 //! "Fuzzing" section says how.
@@ -33,7 +33,7 @@ fn core_findings_keep_every_invariant() {
     let found = inputs("core");
     assert!(!found.is_empty(), "no core regression inputs");
     for (path, data) in found {
-        if let Err(violation) = lockstep::sim::script::run(&data) {
+        if let Err(violation) = lockstep_proto::sim::script::run(&data) {
             panic!("{}: {violation}", path.display());
         }
     }

@@ -340,7 +340,7 @@ pub fn files() -> Vec<(&'static str, String)> {
             "connection.md",
             conn.to_mermaid_page(
                 "Every transition of one client connection, generated from the transition table \
-                 `lockstep::conn::rule` that the conductor runs. Self-loops are liveness \
+                 `lockstep_proto::conn::rule` that the conductor runs. Self-loops are liveness \
                  traffic; `removed` means the connection is closed and the client counts for \
                  nothing any more. Not part of the table: a connection from an address outside \
                  `allow` is refused as soon as it is accepted, and when the conductor ends every \
@@ -352,7 +352,7 @@ pub fn files() -> Vec<(&'static str, String)> {
             "round.md",
             round.to_mermaid_page(
                 "The round controller's phases (as `status.json` names them), found by driving \
-                 the real `lockstep::round::RoundController` through every input with up to two \
+                 the real `lockstep_proto::round::RoundController` through every input with up to two \
                  clients (`min_clients` 1, `step_wrap` 2, `shutdown_countdown` 1), once running \
                  until stopped and once for a planned end after 2 rounds. States are told apart \
                  by the controller's fingerprint, which keeps the next step but not the count \

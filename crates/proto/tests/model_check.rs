@@ -6,7 +6,7 @@
 //! its connection; time jumping to the core's
 //! next deadline; a graceful stop (SIGTERM), an interrupt (SIGINT) and a fatal error; and, in
 //! the second model, each client stopping and resuming reading. The harness checks the
-//! invariants of `lockstep::invariants` after every step, so every state and every transition
+//! invariants of `lockstep_proto::invariants` after every step, so every state and every transition
 //! of the search is checked.
 //!
 //! States are told apart by the core's fingerprint (times relative to now, the next step
@@ -22,7 +22,7 @@
 //! search that keeps its edges answers with one backward pass; the whole checker stays a page
 //! of code with no new dependency.
 //!
-//! Figures: `cargo test --test model_check -- --nocapture`.
+//! Figures: `cargo test -p lockstep-proto --test model_check -- --nocapture`.
 
 // The search times itself (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -31,11 +31,11 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::time::Instant as Clock;
 
-use lockstep::conn::{Event, ALL_EVENTS};
-use lockstep::core::{ConnId, CoreConfig, Input, StopRequest};
-use lockstep::harness::{client_bytes, Harness};
-use lockstep::round::EndKind;
-use lockstep::time::Duration;
+use lockstep_proto::conn::{Event, ALL_EVENTS};
+use lockstep_proto::core::{ConnId, CoreConfig, Input, StopRequest};
+use lockstep_proto::harness::{client_bytes, Harness};
+use lockstep_proto::round::EndKind;
+use lockstep_proto::time::Duration;
 
 /// One event of the model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

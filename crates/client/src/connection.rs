@@ -1,5 +1,5 @@
 //! [`Client`]: one participant's blocking connection. It opens the socket, lets the
-//! [participant state machine](crate::participant) do the hello, turn what the conductor sends
+//! [participant state machine](lockstep_proto::participant) do the hello, turn what the conductor sends
 //! into [`Event`]s, answer probes and check each answer against the session (no Done without a
 //! Go), and writes what the machine queues.
 
@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use super::error::ClientError;
 use super::link::{self, Ended, Link, Shared};
-use crate::participant::{Event, Moment, OutOfTurn, Participant, ProtocolError};
-use crate::wire::{Id, Reason};
+use lockstep_proto::participant::{Event, Moment, OutOfTurn, Participant, ProtocolError};
+use lockstep_proto::wire::{Id, Reason};
 
 /// How long [`Client::connect`] waits for the conductor's hello, which a live conductor sends
 /// as soon as it accepts the connection.

@@ -155,7 +155,7 @@ impl fmt::Display for Failure {
         )?;
         writeln!(
             f,
-            "replay it: LOCKSTEP_SIM_SEED={} cargo test --test simulation replay -- --nocapture",
+            "replay it: LOCKSTEP_SIM_SEED={} cargo test -p lockstep-proto --test simulation replay -- --nocapture",
             self.seed
         )?;
         writeln!(f, "plan: {}", self.plan)?;

@@ -1,9 +1,9 @@
 //! Deterministic simulation: the real core against seeded hostile worlds (see
-//! `lockstep::sim`), every invariant checked after every step. `cargo test` runs a few thousand
+//! `lockstep_proto::sim`), every invariant checked after every step. `cargo test` runs a few thousand
 //! seeds; a soak runs more:
 //!
 //! ```sh
-//! LOCKSTEP_SIM_SEEDS=100000 cargo test --release --test simulation -- --nocapture
+//! LOCKSTEP_SIM_SEEDS=100000 cargo test --release -p lockstep-proto --test simulation -- --nocapture
 //! ```
 //!
 //! `LOCKSTEP_SIM_FIRST` moves the first seed (default 0); `LOCKSTEP_SIM_SEED=n` replays one
@@ -12,7 +12,7 @@
 // Measures its own wall time for the report it prints.
 #![allow(clippy::disallowed_methods)]
 
-use lockstep::sim::{self, Stats, FAULTS, REFUSALS};
+use lockstep_proto::sim::{self, Stats, FAULTS, REFUSALS};
 
 /// Seeds `cargo test` runs unless `LOCKSTEP_SIM_SEEDS` says otherwise.
 const DEFAULT_SEEDS: u64 = 5_000;

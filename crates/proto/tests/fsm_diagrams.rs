@@ -1,6 +1,7 @@
-//! The committed `fsm-diagrams/` must be exactly what the code generates from the transition
-//! table and the round controller. After changing either, regenerate them with
-//! `LOCKSTEP_BLESS=1 cargo test --test fsm_diagrams` and commit the result.
+//! The committed `fsm-diagrams/` (at the top of the repository) must be exactly what the code
+//! generates from the transition table and the round controller. After changing either,
+//! regenerate them with `LOCKSTEP_BLESS=1 cargo test -p lockstep-proto --test fsm_diagrams`
+//! and commit the result.
 
 // Compares and rewrites the committed files (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -10,8 +11,8 @@ use std::path::Path;
 
 #[test]
 fn committed_diagrams_match_the_code() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fsm-diagrams");
-    let generated = lockstep::diagram::files();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fsm-diagrams");
+    let generated = lockstep_proto::diagram::files();
     if std::env::var_os("LOCKSTEP_BLESS").is_some() {
         std::fs::create_dir_all(&dir).expect("create fsm-diagrams/");
         for (name, text) in &generated {
@@ -35,6 +36,6 @@ fn committed_diagrams_match_the_code() {
     assert!(
         stale.is_empty() && extra.is_empty(),
         "fsm-diagrams/ differs from the code (stale: {stale:?}, not generated: {extra:?}); \
-         run LOCKSTEP_BLESS=1 cargo test --test fsm_diagrams"
+         run LOCKSTEP_BLESS=1 cargo test -p lockstep-proto --test fsm_diagrams"
     );
 }

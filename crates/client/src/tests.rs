@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::*;
-use crate::wire::{ClientMsg, ConductorMsg, Id, RawHello, Reason, VERSION};
+use lockstep_proto::wire::{ClientMsg, ConductorMsg, Id, RawHello, Reason, VERSION};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 

@@ -6,8 +6,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::participant::{Moment, ProtocolError};
-use crate::wire::{Reason, ShowByte, TextError};
+use lockstep_proto::participant::{Moment, ProtocolError};
+use lockstep_proto::wire::{Reason, ShowByte, TextError};
 
 /// Everything [`Client`](super::Client) and [`Runner`](super::Runner) report as a failure.
 #[derive(Debug)]

@@ -11,7 +11,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::participant::{Event, Moment, Participant, ProtocolError};
+use lockstep_proto::participant::{Event, Moment, Participant, ProtocolError};
 
 /// Why the connection produced no more events.
 #[derive(Debug)]

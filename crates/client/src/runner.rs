@@ -16,8 +16,8 @@ use std::time::Duration;
 use super::connection::Client;
 use super::error::ClientError;
 use super::heartbeat::Heartbeat;
-use crate::participant::{Event, Moment};
-use crate::wire::Reason;
+use lockstep_proto::participant::{Event, Moment};
+use lockstep_proto::wire::Reason;
 
 /// The heartbeat interval unless [`Runner::heartbeat`] says otherwise; well under the
 /// conductor's default `probe_after_ms` of 5 s.

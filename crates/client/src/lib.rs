@@ -1,12 +1,20 @@
-//! A participant in Rust: a blocking client on `std::net` around the
-//! [participant state machine](crate::participant). [`Client`] is the connection (hello, events, answers);
-//! [`Runner`] turns a closure into a whole participant (`K`, heartbeat `W`, Done, the end).
+//! A Lockstep participant in Rust: a blocking client on `std::net` around the participant state
+//! machine of `lockstep-proto` ([`lockstep_proto::participant`]), which makes every protocol
+//! decision. The protocol is described in the repository's `PROTOCOL.md`.
 //!
-//! Unlike the core, this module does I/O: it owns a socket, reads the clock for timeouts and
-//! the runner starts one heartbeat thread. Nothing in the core depends on it.
+//! # Layout
+//! | item | owns |
+//! |---|---|
+//! | [`Client`] | one connection: the hello, the conductor's events, the answers (`K`, `W`, `!`, `X`, `R`) |
+//! | [`Sender`] | sending through a client from another thread (a heartbeat, a signal handler) |
+//! | [`Runner`] | a closure turned into a whole participant: `K`, a heartbeat of `W`, Done, the end |
+//! | [`ClientError`] | what can go wrong, in words that say when |
+//!
+//! Unlike the protocol crate, this one does I/O: a client owns a socket and reads the clock
+//! for its timeouts, and the runner starts one heartbeat thread.
 //!
 //! ```no_run
-//! use lockstep::client::{Client, Runner};
+//! use lockstep::{Client, Runner};
 //!
 //! let client = Client::connect("127.0.0.1:7878", "worker-1")?;
 //! let summary = Runner::new(client).run(|step| {
@@ -14,13 +22,13 @@
 //!     Ok(())
 //! })?;
 //! println!("{} steps done", summary.steps);
-//! # Ok::<(), lockstep::client::ClientError>(())
+//! # Ok::<(), lockstep::ClientError>(())
 //! ```
 //!
 //! The same by hand, for a program that wants to see every event:
 //!
 //! ```no_run
-//! use lockstep::client::{Client, Event};
+//! use lockstep::{Client, Event};
 //!
 //! let mut client = Client::connect("127.0.0.1:7878", "worker-2")?;
 //! loop {
@@ -35,7 +43,7 @@
 //!         other => println!("{other}"),
 //!     }
 //! }
-//! # Ok::<(), lockstep::client::ClientError>(())
+//! # Ok::<(), lockstep::ClientError>(())
 //! ```
 
 // A participant owns a socket, reads the clock for its timeouts, runs a heartbeat thread and
@@ -52,9 +60,9 @@ mod heartbeat;
 mod link;
 mod runner;
 
-pub use crate::participant::{Event, Moment, ProtocolError};
 pub use connection::{Client, Sender, HELLO_TIMEOUT};
 pub use error::ClientError;
+pub use lockstep_proto::participant::{Event, Moment, ProtocolError};
 pub use runner::{Runner, StepError, Summary, DEFAULT_HEARTBEAT};
 
 #[cfg(test)]

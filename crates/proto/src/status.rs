@@ -1,0 +1,54 @@
+//! The status snapshot the conductor's status files show: plain data, in the shape of
+//! `status.json` (serde derives the field names). Rendering it and writing files belong to the
+//! driver.
+
+use serde::{Deserialize, Serialize};
+
+/// One client past its hello.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClientStatus {
+    /// Its id, without padding.
+    pub id: String,
+    /// Its address.
+    pub peer: String,
+    /// Its state, by the SPEC's names.
+    pub state: String,
+    /// Milliseconds since it last sent anything.
+    pub last_heard_ms_ago: u64,
+}
+
+/// The participant whose Done came last in the last finished round.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Slowest {
+    /// Its id.
+    pub id: String,
+    /// Milliseconds from its Go to its Done.
+    pub ms: f64,
+}
+
+/// Everything the status files show.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// The conductor's id.
+    pub server_id: String,
+    /// The bound address, filled in by the driver.
+    pub address: String,
+    /// `waiting`, `running`, `stopping` or `stopped`.
+    pub phase: String,
+    /// The step of the last wave sent.
+    pub step: Option<u32>,
+    /// Waves sent so far.
+    pub waves_sent: u64,
+    /// Milliseconds since the running round's wave; `null` between rounds.
+    pub round_started_ms_ago: Option<u64>,
+    /// Clients past their hello.
+    pub clients: Vec<ClientStatus>,
+    /// Participants of the running round that are not Done yet.
+    pub waiting_on: Vec<String>,
+    /// Duration of the last finished round.
+    pub last_round_ms: Option<f64>,
+    /// Who finished last in the last finished round.
+    pub last_round_slowest: Option<Slowest>,
+    /// Milliseconds since the conductor started.
+    pub uptime_ms: u64,
+}
