@@ -23,7 +23,7 @@
 //! |---|---|
 //! | [`config`] | SPEC §7: the keys of `config.json`, defined once; file, flags, checks |
 //! | [`driver`] | the mio event loop: sockets, signals, the clock, status files, the log of the core's events |
-//! | [`cli`] | the command line: `conductor`, `conductor status`, `conductor join` |
+//! | [`cli`] | the command line: `conductor`, `conductor join`, `conductor status`, `conductor bench`, their help |
 //! | [`client`] | a blocking participant on `std::net`: [`client::Client`], [`client::Runner`] |
 //!
 //! # Driving the core

@@ -1,6 +1,7 @@
 //! The README stays true: its two set-up commands, its configuration table against the shipped
-//! `config.json`, and its walk-through, run as written (the conductor's arguments and the
-//! participant script pasted into `sh`, on a free port instead of 7878).
+//! `config.json` and the configuration's definition, and its walk-through, run as written (the
+//! conductor's arguments and the participant script pasted into `sh`, on a free port instead of
+//! 7878).
 
 // Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -38,11 +39,16 @@ fn the_two_set_up_commands_are_there_as_written() {
 }
 
 #[test]
-fn the_configuration_table_gives_every_shipped_default() {
+fn the_configuration_table_gives_every_shipped_default_and_meaning() {
     let shipped: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(CONFIG).expect("config.json");
     for (key, value) in &shipped {
         let row = format!("| `{key}` | `{value}` |");
+        assert!(README.contains(&row), "README lacks the row {row}");
+    }
+    // The meanings are those of `conductor --help`, from the configuration's definition.
+    for s in lockstep::config::Config::settings() {
+        let row = format!("| `{}` | `{}` | {} |", s.key, s.default, s.meaning);
         assert!(README.contains(&row), "README lacks the row {row}");
     }
     let rows = README

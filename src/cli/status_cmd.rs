@@ -2,28 +2,35 @@
 //! person; with `--watch`, redraws it every second until interrupted.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use pico_args::Arguments;
 
+use super::{flags, Cmd};
 use crate::status::Status;
+
+/// The file shown unless `--file` names another.
+pub const DEFAULT_FILE: &str = "status.json";
+/// How often `--watch` redraws.
+pub const WATCH_PERIOD: Duration = Duration::from_secs(1);
 
 /// Runs the subcommand.
 pub fn run(mut args: Arguments) -> i32 {
-    let file: Option<PathBuf> = match args.opt_value_from_str("--file") {
+    let file = match flags::path(&mut args, "--file") {
         Ok(f) => f,
-        Err(e) => return super::usage_error(&e.to_string()),
+        Err(message) => return super::usage_error(Cmd::Status, message),
     };
     let watch = args.contains("--watch");
-    if let Err(code) = super::finish(args) {
+    if let Err(code) = super::finish(args, Cmd::Status) {
         return code;
     }
-    let path = file.unwrap_or_else(|| PathBuf::from("status.json"));
+    let path = file.unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
     loop {
         let shown = match read(&path) {
             Ok(status) => status.to_text(),
             Err(message) => {
                 if !watch {
-                    eprintln!("conductor status: {message}");
+                    super::error(Cmd::Status, message);
                     return 1;
                 }
                 format!("{message}\n")
@@ -36,7 +43,7 @@ pub fn run(mut args: Arguments) -> i32 {
         // Clear the screen and move home, then draw.
         print!("\x1b[2J\x1b[H{shown}");
         let _ = std::io::Write::flush(&mut std::io::stdout());
-        std::thread::sleep(std::time::Duration::from_secs(1));
+        std::thread::sleep(WATCH_PERIOD);
     }
 }
 
