@@ -1,14 +1,13 @@
 //! SPEC §8 end to end: what `status.json` and `status.txt` hold through the phases, when they
-//! are rewritten, that readers never see a partial file, and `conductor status`.
+//! are rewritten, that readers never see a partial file, and `conductor status` (its `--watch`
+//! is in `tests/status_cmd.rs`).
 
 // Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::FileTypeExt;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -290,34 +289,6 @@ fn conductor_status_shows_the_file_as_a_table() {
     assert!(err.contains("cannot read status.json"), "{err}");
     let (code, _, err) = run_to_exit(&elsewhere.0, &["status", "--bogus"]);
     assert_eq!(code, Some(2), "{err}");
-}
-
-#[test]
-fn conductor_status_watch_redraws_until_stopped() {
-    let conductor = Conductor::start_quiet(&[]);
-    conductor.wait_status("the first write", |_| true);
-    let mut watch = Command::new(env!("CARGO_BIN_EXE_conductor"))
-        .args(["status", "--watch"])
-        .current_dir(&conductor.dir.0)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn status --watch");
-    let out = BufReader::new(watch.stdout.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in out.lines().map_while(Result::ok) {
-            if line.contains("\x1b[2J") && tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    for _ in 0..2 {
-        let screen = rx.recv_timeout(DEADLINE).expect("a redraw");
-        assert!(screen.contains("conductor conductor on"), "{screen:?}");
-    }
-    assert!(watch.try_wait().unwrap().is_none(), "still watching");
-    watch.kill().unwrap();
-    watch.wait().unwrap();
 }
 
 /// Runs the conductor with `--status-json PATH` in `dir`: it must refuse to start (exit 2),
