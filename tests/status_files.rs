@@ -374,3 +374,82 @@ fn links_planted_at_the_old_temporary_names_are_not_written_through() {
     });
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
 }
+
+#[test]
+fn a_second_conductor_on_the_same_status_files_is_refused_naming_the_first() {
+    let mut first = Conductor::start(&[]);
+    first.wait_status("the first write", |_| true);
+    let dir = first.dir.0.clone();
+    let lock = first.dir.path("status.json.lock");
+    assert_eq!(
+        std::fs::read_to_string(&lock).expect("the lock file"),
+        format!("{}\n", first.pid())
+    );
+
+    // The same files, or only status.txt in common: refused before anything starts.
+    for args in [&[][..], &["--status-json", "other.json"]] {
+        let mut all = vec!["--port", "0"];
+        all.extend_from_slice(args);
+        let (code, out, err) = run_to_exit(&dir, &all);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(out.is_empty(), "nothing may start: {out}");
+        let file = if args.is_empty() {
+            "status.json"
+        } else {
+            "status.txt"
+        };
+        assert_eq!(
+            err,
+            format!(
+                "conductor: {file} is in use: another conductor (pid {}) holds {file}.lock; \
+                 stop it, or give this one other status files (--status-json, --status-txt)\n",
+                first.pid()
+            )
+        );
+    }
+    assert!(!first.dir.path("other.json.lock").exists());
+
+    // Files of its own, or none at all: it runs beside the first.
+    for args in [
+        &["--status-json", "b.json", "--status-txt", "b.txt"][..],
+        &["--status-json", "", "--status-txt", ""],
+    ] {
+        let mut all = vec!["--port", "0"];
+        all.extend_from_slice(args);
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_conductor"));
+        command.args(&all).current_dir(&dir);
+        let mut second = common::participants::Participant::spawn(command);
+        wait_for("the second conductor to start", DEADLINE, || {
+            second.stdout().contains("listening on").then_some(())
+        });
+        // SAFETY: kill has no memory effects.
+        unsafe { libc::kill(second.child.id() as i32, libc::SIGINT) };
+        assert_eq!(
+            second.wait_exit(DEADLINE).code(),
+            Some(0),
+            "{}",
+            second.stderr()
+        );
+    }
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".lock"))
+        .collect();
+    assert_eq!(names.len(), 2, "only the first's locks are left: {names:?}");
+
+    // A normal end removes the lock files; after SIGKILL they stay, but do not hold.
+    first.signal(libc::SIGINT);
+    first.expect_exit(0);
+    assert!(!lock.exists());
+    assert!(!first.dir.path("status.txt.lock").exists());
+    let mut killed = Conductor::start_in(TempDir(dir.clone()), &[]);
+    killed.wait_status("the first write", |_| true);
+    killed.signal(libc::SIGKILL);
+    killed.wait_exit(DEADLINE);
+    assert!(lock.exists());
+    let mut third = Conductor::start_in(TempDir(dir.clone()), &[]);
+    third.wait_status("the first write", |_| true);
+    third.signal(libc::SIGINT);
+    third.expect_exit(0);
+}

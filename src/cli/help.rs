@@ -83,8 +83,8 @@ Settings (the keys of config.json; LIST is comma-separated):
         ),
         wrap(
             "Exit codes: 0 after a planned end, a graceful stop, a hang-up or an interrupt; 1 \
-             after a fatal error; 2 for a bad command line or configuration; 130 after a \
-             second SIGINT.",
+             after a fatal error; 2 for a bad command line or configuration, or status \
+             files another conductor is using; 130 after a second SIGINT.",
             0
         ),
     )

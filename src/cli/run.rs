@@ -9,7 +9,7 @@ use pico_args::Arguments;
 
 use super::{flags, Cmd};
 use crate::config::{Config, ConfigError};
-use crate::driver::{self, Driver, StatusFiles};
+use crate::driver::{self, Driver, StatusFiles, StatusLock};
 use crate::round::EndKind;
 
 /// Runs the conductor with the flags in `args`.
@@ -37,6 +37,14 @@ pub fn run(mut args: Arguments) -> i32 {
         super::error(Cmd::Run, error);
         return 2;
     }
+    // Held until the conductor has written its last status and returns.
+    let status_lock = match StatusLock::take(status_files.paths()) {
+        Ok(lock) => lock,
+        Err(in_use) => {
+            super::error(Cmd::Run, in_use);
+            return 2;
+        }
+    };
     let log_batch = match super::logging::init(level, log_file.as_deref()) {
         Ok(batch) => batch,
         Err(message) => {
@@ -44,6 +52,9 @@ pub fn run(mut args: Arguments) -> i32 {
             return 2;
         }
     };
+    for problem in status_lock.problems() {
+        log::warn!("{problem}");
+    }
     let listener = match driver::bind(&config.host, config.port) {
         Ok(l) => l,
         Err(e) => {
@@ -72,6 +83,7 @@ pub fn run(mut args: Arguments) -> i32 {
     if let EndKind::Fatal(error) = &end {
         super::error(Cmd::Run, format!("error: {error}"));
     }
+    drop(status_lock);
     end.exit_code()
 }
 
