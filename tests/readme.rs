@@ -1,7 +1,7 @@
 //! The README stays true: its two set-up commands, its configuration table against the shipped
 //! `config.json` and the configuration's definition, and its walk-through, run as written (the
 //! conductor's arguments and the participant script pasted into `sh`, on a free port instead of
-//! 7878).
+//! 7878), and its participant refusing an id the protocol cannot carry.
 
 // Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -126,4 +126,20 @@ fn the_walk_through_works_as_written() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("phase        stopped"), "{out}");
     assert!(out.contains("waves sent   10"), "{out}");
+}
+
+#[test]
+fn the_walk_through_participant_refuses_an_id_longer_than_12_characters() {
+    let script = block("python3 - alice <<'EOF'");
+    let long = "a-twenty-char-id-xyz";
+    let output = Command::new("sh")
+        .args(["-c", &script.replace("alice", long)])
+        .output()
+        .expect("sh and python3 are needed for the walk-through");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!("'{long}': an id is 1 to 12 characters\n")
+    );
 }
