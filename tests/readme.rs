@@ -1,7 +1,8 @@
 //! The README stays true: its two set-up commands, its configuration table against the shipped
 //! `config.json` and the configuration's definition, and its walk-through, run as written (the
 //! conductor's arguments and the participant script pasted into `sh`, on a free port instead of
-//! 7878), and its participant refusing an id the protocol cannot carry.
+//! 7878), its participant refusing an id the protocol cannot carry, and what it says of
+//! installing and of the license.
 
 // Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -142,4 +143,24 @@ fn the_walk_through_participant_refuses_an_id_longer_than_12_characters() {
         String::from_utf8_lossy(&output.stderr),
         format!("'{long}': an id is 1 to 12 characters\n")
     );
+}
+
+#[test]
+fn install_and_license_are_as_the_readme_says() {
+    assert!(README.contains("## Install\n\n```sh\ncargo install --path .\n```\n"));
+    let manifest = include_str!("../Cargo.toml");
+    assert!(manifest.contains("\nlicense = \"MIT OR Apache-2.0\"\n"));
+    let mit = include_str!("../LICENSE-MIT");
+    assert!(
+        mit.starts_with("Copyright (c) the Lockstep developers\n\nPermission is hereby granted")
+    );
+    let apache = include_str!("../LICENSE-APACHE");
+    assert!(apache.contains("Apache License\n                           Version 2.0, January 2004"));
+    assert!(apache.contains("END OF TERMS AND CONDITIONS"));
+    for file in ["LICENSE-MIT", "LICENSE-APACHE"] {
+        assert!(
+            README.contains(&format!("]({file})")),
+            "README links {file}"
+        );
+    }
 }

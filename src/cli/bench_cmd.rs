@@ -46,14 +46,8 @@ fn parse(args: &mut Arguments) -> Result<(Options, bool), String> {
         (None, false, Some(path)) => Target::Baseline(path),
         _ => return Err("give exactly one of --addr H:P, --spawn, --baseline PATH".to_string()),
     };
-    let clients = match (clients, procs) {
-        (Some(_), Some(_)) => {
-            return Err("--procs N runs N clients, one per process: drop --clients".to_string())
-        }
-        (Some(c), None) => c,
-        (None, Some(p)) => p,
-        (None, None) => 1,
-    };
+    // Without --clients, one client per process.
+    let clients = clients.or(procs).unwrap_or(1);
     let options = Options {
         target,
         clients,
