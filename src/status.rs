@@ -10,8 +10,12 @@ pub use lockstep_proto::status::{ClientStatus, Slowest, Status};
 pub trait Render {
     /// The JSON form, pretty-printed, ending in a newline.
     fn to_json(&self) -> String;
-    /// The form for a person: a summary, then one line per client.
+    /// The form for a person (`status.txt`): a summary, then one line per client.
     fn to_text(&self) -> String;
+    /// [`to_text`](Self::to_text) with a line saying how long ago the file was written
+    /// (`age_ms`), as `conductor status` shows it: a file that keeps getting older belongs to a
+    /// conductor that is stuck or gone.
+    fn to_text_written(&self, age_ms: u64) -> String;
 }
 
 impl Render for Status {
@@ -23,62 +27,134 @@ impl Render for Status {
     }
 
     fn to_text(&self) -> String {
-        let mut out = String::new();
-        let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
-        let _ = writeln!(out, "conductor {} on {}", self.server_id, self.address);
-        let _ = writeln!(out, "phase        {}", self.phase);
+        render(self, None)
+    }
+
+    fn to_text_written(&self, age_ms: u64) -> String {
+        render(self, Some(age_ms))
+    }
+}
+
+/// The form for a person. The summary fits an 80-column screen (a long `waiting on` list is
+/// cut short) and 24 lines; the clients follow.
+fn render(status: &Status, age_ms: Option<u64>) -> String {
+    let mut out = String::new();
+    let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
+    let _ = writeln!(
+        out,
+        "{} on {}",
+        conductor_name(&status.server_id),
+        status.address
+    );
+    if let Some(ms) = age_ms {
+        let _ = writeln!(out, "written      {} ago", age(ms));
+    }
+    let _ = writeln!(out, "phase        {}", status.phase);
+    let _ = writeln!(
+        out,
+        "step         {}",
+        or_dash(status.step.map(|s| s.to_string()))
+    );
+    let _ = writeln!(out, "waves sent   {}", status.waves_sent);
+    let _ = writeln!(
+        out,
+        "round        {}",
+        match status.round_started_ms_ago {
+            Some(ms) => format!("running for {ms} ms"),
+            None => "none running".to_string(),
+        }
+    );
+    let waiting = if status.waiting_on.is_empty() {
+        "-".to_string()
+    } else {
+        summary(&status.waiting_on, SCREEN_WIDTH - LABEL_WIDTH)
+    };
+    let _ = writeln!(out, "waiting on   {waiting}");
+    let _ = writeln!(
+        out,
+        "last round   {}",
+        or_dash(status.last_round_ms.map(|ms| format!("{ms:.3} ms")))
+    );
+    let _ = writeln!(
+        out,
+        "slowest      {}",
+        or_dash(
+            status
+                .last_round_slowest
+                .as_ref()
+                .map(|s| format!("{} ({:.3} ms)", s.id, s.ms))
+        )
+    );
+    let _ = writeln!(
+        out,
+        "uptime       {:.1} s",
+        status.uptime_ms as f64 / 1000.0
+    );
+    let _ = writeln!(out, "clients      {}", status.clients.len());
+    if !status.clients.is_empty() {
+        let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "step         {}",
-            or_dash(self.step.map(|s| s.to_string()))
+            "{:<12}  {:<13}  {:>10}  peer",
+            "id", "state", "heard ago"
         );
-        let _ = writeln!(out, "waves sent   {}", self.waves_sent);
-        let _ = writeln!(
-            out,
-            "round        {}",
-            match self.round_started_ms_ago {
-                Some(ms) => format!("running for {ms} ms"),
-                None => "none running".to_string(),
-            }
-        );
-        let waiting = if self.waiting_on.is_empty() {
-            "-".to_string()
-        } else {
-            self.waiting_on.join(", ")
-        };
-        let _ = writeln!(out, "waiting on   {waiting}");
-        let _ = writeln!(
-            out,
-            "last round   {}",
-            or_dash(self.last_round_ms.map(|ms| format!("{ms:.3} ms")))
-        );
-        let _ = writeln!(
-            out,
-            "slowest      {}",
-            or_dash(
-                self.last_round_slowest
-                    .as_ref()
-                    .map(|s| format!("{} ({:.3} ms)", s.id, s.ms))
-            )
-        );
-        let _ = writeln!(out, "uptime       {:.1} s", self.uptime_ms as f64 / 1000.0);
-        let _ = writeln!(out, "clients      {}", self.clients.len());
-        if !self.clients.is_empty() {
-            let _ = writeln!(out);
+        for c in &status.clients {
             let _ = writeln!(
                 out,
-                "{:<12}  {:<13}  {:>10}  peer",
-                "id", "state", "heard ago"
+                "{:<12}  {:<13}  {:>7} ms  {}",
+                c.id, c.state, c.last_heard_ms_ago, c.peer
             );
-            for c in &self.clients {
-                let _ = writeln!(
-                    out,
-                    "{:<12}  {:<13}  {:>7} ms  {}",
-                    c.id, c.state, c.last_heard_ms_ago, c.peer
-                );
-            }
         }
-        out
+    }
+    out
+}
+
+/// `conductor` and the conductor's id, unless the id is that word itself (the default id),
+/// which would say it twice.
+fn conductor_name(server_id: &str) -> String {
+    if server_id == "conductor" {
+        "conductor".to_string()
+    } else {
+        format!("conductor {server_id}")
+    }
+}
+
+/// The screen the summary must fit.
+const SCREEN_WIDTH: usize = 80;
+/// The width of the summary's labels (`waiting on   `).
+const LABEL_WIDTH: usize = 13;
+
+/// `names` joined with commas, as many as fit in `width` characters; the others are counted:
+/// `alice, bob and 28 more`.
+fn summary(names: &[String], width: usize) -> String {
+    let mut shown = String::new();
+    for (n, name) in names.iter().enumerate() {
+        let next = if shown.is_empty() {
+            name.clone()
+        } else {
+            format!("{shown}, {name}")
+        };
+        let left = names.len() - n - 1;
+        let tail = if left == 0 {
+            0
+        } else {
+            format!(" and {left} more").len()
+        };
+        if next.chars().count() + tail > width && !shown.is_empty() {
+            return format!("{shown} and {} more", names.len() - n);
+        }
+        shown = next;
+    }
+    shown
+}
+
+/// A file's age for a person: tenths of a second under a minute, then minutes, then hours.
+fn age(ms: u64) -> String {
+    let secs = ms / 1000;
+    match secs {
+        0..=59 => format!("{:.1} s", ms as f64 / 1000.0),
+        60..=3599 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
     }
 }
 
@@ -153,5 +229,58 @@ mod tests {
         let text = sample().to_text();
         assert!(text.contains("waiting on   worker-1"), "{text}");
         assert!(text.contains("Working"), "{text}");
+    }
+
+    #[test]
+    fn the_header_names_the_conductor_once() {
+        let text = sample().to_text();
+        assert!(text.starts_with("conductor on 127.0.0.1:7878\n"), "{text}");
+        let named = Status {
+            server_id: "boss".into(),
+            ..sample()
+        };
+        assert!(named
+            .to_text()
+            .starts_with("conductor boss on 127.0.0.1:7878\n"));
+    }
+
+    #[test]
+    fn a_long_waiting_list_is_cut_to_fit_the_screen() {
+        let names: Vec<String> = ["alice", "bob"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain((0..28).map(|n| format!("worker-{n:05}")))
+            .collect();
+        let s = Status {
+            waiting_on: names.clone(),
+            ..sample()
+        };
+        let text = s.to_text();
+        let line = text.lines().find(|l| l.starts_with("waiting on")).unwrap();
+        assert!(line.chars().count() <= SCREEN_WIDTH, "{line}");
+        assert!(
+            line.starts_with("waiting on   alice, bob, worker-00000, "),
+            "{line}"
+        );
+        assert!(line.ends_with(" more"), "{line}");
+        assert_eq!(summary(&names[..2], 67), "alice, bob");
+        assert_eq!(summary(&names[..3], 21), "alice, bob and 1 more");
+        assert_eq!(summary(&names[..3], 20), "alice and 2 more");
+        assert_eq!(summary(&names, 10), "alice and 29 more");
+        // However many, the summary (before the clients) fits 80 x 24.
+        let shown = s.to_text_written(5);
+        let header: Vec<&str> = shown.lines().take_while(|l| !l.is_empty()).collect();
+        assert!(header.len() <= 24, "{header:?}");
+        assert!(header.iter().all(|l| l.chars().count() <= SCREEN_WIDTH));
+    }
+
+    #[test]
+    fn the_age_of_the_file_is_shown_for_a_person() {
+        let text = sample().to_text_written(1234);
+        assert!(text.contains("\nwritten      1.2 s ago\n"), "{text}");
+        assert!(!sample().to_text().contains("written"));
+        assert_eq!(age(59_960), "60.0 s");
+        assert_eq!(age(61_000), "1 min 1 s");
+        assert_eq!(age(7_380_000), "2 h 3 min");
     }
 }

@@ -1,6 +1,7 @@
 //! `conductor bench` end to end: against a conductor it starts, the raw-barrier baseline, a
-//! conductor already running, with one client per process, and a server that breaks the
-//! protocol. Asserts counts and the absence of violations, never timings.
+//! conductor already running, with one client per process, with clients spread over processes,
+//! and a server that breaks the protocol. Asserts counts and the absence of violations, never
+//! timings.
 
 // A test server of its own: sockets and a thread (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -117,6 +118,47 @@ fn bench_runs_one_client_per_process() {
     let report = bench(&["--spawn", "--procs", "3", "--rounds", "30"]);
     assert_clean(&report, 3, 3, 30);
     assert_eq!(report["server_exit"], 0, "{report}");
+}
+
+#[test]
+fn bench_spreads_clients_over_processes() {
+    let report = bench(&[
+        "--spawn",
+        "--clients",
+        "7",
+        "--procs",
+        "3",
+        "--rounds",
+        "20",
+    ]);
+    assert_clean(&report, 7, 3, 20);
+    assert_eq!(report["server_exit"], 0, "{report}");
+}
+
+#[test]
+fn bench_rejects_more_processes_than_clients() {
+    for (args, expected) in [
+        (
+            &["--clients", "2", "--procs", "3"][..],
+            "--procs 3 is more than --clients 2",
+        ),
+        (
+            &["--procs", "0"],
+            "--clients, --procs and --rounds must be at least 1",
+        ),
+    ] {
+        let output = Command::new(conductor_exe())
+            .args(["bench", "--spawn"])
+            .args(args)
+            .output()
+            .expect("run conductor bench");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with(&format!("conductor bench: {expected}")),
+            "{args:?}: {stderr}"
+        );
+    }
 }
 
 #[test]

@@ -130,6 +130,40 @@ fn rust_python_and_join_participants_share_the_rounds() {
     }
 }
 
+/// Without being told, the Python tests find the conductor `cargo test` built, so that
+/// `python3 -m unittest test_lockstep` after a build runs every test.
+#[test]
+fn python_tests_find_the_built_conductor_by_themselves() {
+    let dir = TempDir::new("python-find");
+    let output = python3()
+        .current_dir(&dir.0)
+        .env("PYTHONPATH", python_dir())
+        .env_remove("LOCKSTEP_CONDUCTOR")
+        .args(["-c", "import test_lockstep; print(test_lockstep.CONDUCTOR)"])
+        .output()
+        .expect("run python3");
+    let found = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let found = std::path::Path::new(&found);
+    assert_eq!(
+        found.file_name().and_then(|n| n.to_str()),
+        Some("conductor"),
+        "{found:?}"
+    );
+    let built = std::path::Path::new(env!("CARGO_BIN_EXE_conductor"));
+    // The same target directory (the newest of its debug and release builds).
+    let target = |p: &std::path::Path| {
+        p.canonicalize()
+            .ok()
+            .and_then(|p| p.parent()?.parent().map(std::path::Path::to_path_buf))
+    };
+    assert_eq!(target(found), target(built), "{found:?} beside {built:?}");
+}
+
 /// The Python client's unit tests, with its real-conductor tests run against this binary.
 #[test]
 fn python_client_unit_tests_pass() {

@@ -119,6 +119,21 @@ fn settings_that_contradict_each_other_are_refused() {
 }
 
 #[test]
+fn without_a_config_file_messages_name_only_the_command_line() {
+    let dir = TempDir::new("config-none");
+    let (code, out, err) = run_to_exit(&dir.0, &["--min-clients", "5", "--max-clients", "2"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.starts_with(
+            "conductor: command line: key \"min_clients\": 5 is more than max_clients (2)"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("config.json"), "{err}");
+}
+
+#[test]
 fn a_given_file_that_is_missing_is_an_error() {
     let dir = TempDir::new("config-missing");
     let (code, out, err) = run_to_exit(&dir.0, &["--config", "nowhere/config.json"]);
@@ -203,20 +218,6 @@ fn the_shipped_config_json_runs() {
     a.expect(ConductorMsg::Cease);
     a.expect(ConductorMsg::Exit);
     conductor.expect_exit(0);
-}
-
-#[test]
-fn help_is_printed_with_exit_0() {
-    let dir = TempDir::new("help");
-    let (code, out, _) = run_to_exit(&dir.0, &["--help"]);
-    assert_eq!(code, Some(0));
-    assert!(
-        out.contains("conductor status [--file status.json] [--watch]"),
-        "{out}"
-    );
-    let (code, _, err) = run_to_exit(&dir.0, &["frobnicate"]);
-    assert_eq!(code, Some(2));
-    assert!(err.contains("unknown subcommand \"frobnicate\""), "{err}");
 }
 
 #[test]

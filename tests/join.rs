@@ -32,17 +32,25 @@ fn three_joined_commands_run_every_step_in_order() {
             join(&conductor, &format!("p{}", n + 1), &["sh", "-c", &script])
         })
         .collect();
-    for (participant, file) in participants.iter_mut().zip(&files) {
+    for (n, (participant, file)) in participants.iter_mut().zip(&files).enumerate() {
         let status = participant.wait_exit(DEADLINE);
         assert_eq!(status.code(), Some(0), "stderr: {}", participant.stderr());
         let written = std::fs::read_to_string(file).expect("the step file");
         assert_eq!(written, "0\n1\n2\n3\n4\n");
-        // The countdown and the end, in plain words.
+        // The countdown and the end, in plain words: the countdown in the conductor's own.
         let said = participant.stderr();
         assert!(said.contains("shutting down after 1 more step"), "{said}");
         assert!(said.contains("ceasing operation"), "{said}");
+        assert!(
+            said.contains(&format!(
+                "conductor join: p{}: the conductor says: shutting down after 3 more steps\n",
+                n + 1
+            )),
+            "{said}"
+        );
     }
     assert_eq!(conductor.wait_exit(DEADLINE).code(), Some(0));
+    conductor.wait_log("[INFO] shutting down after 3 more steps");
 }
 
 #[test]
@@ -107,13 +115,54 @@ fn signals_and_missing_commands_give_shell_exit_codes() {
     let mut killed = join(&conductor, "killed", &["sh", "-c", "kill -9 $$"]);
     assert_eq!(killed.wait_exit(DEADLINE).code(), Some(137));
     conductor.wait_log("step 0: command exited with status 137 (killed by signal 9)");
+}
 
-    let mut missing = join(&conductor, "missing", &["/nonexistent/step-command"]);
-    assert_eq!(missing.wait_exit(DEADLINE).code(), Some(127));
-    let said = missing.stderr();
+#[test]
+fn a_command_that_cannot_run_is_reported_before_connecting() {
+    // Nobody listens on the port: a command found to be missing never gets that far.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    drop(listener);
+    let dir = TempDir::new("join-unrunnable");
+    let not_executable = dir.path("step.sh");
+    std::fs::write(&not_executable, "#!/bin/sh\n").unwrap();
+    let not_executable = not_executable.display().to_string();
+    let cases = [
+        (
+            "/nonexistent/step-command",
+            127,
+            "cannot run command /nonexistent/step-command: no such file".to_string(),
+        ),
+        (
+            "no-such-step-command",
+            127,
+            "cannot run command no-such-step-command: not found in PATH".to_string(),
+        ),
+        (
+            not_executable.as_str(),
+            126,
+            format!(
+                "cannot run command {not_executable}: {not_executable} is not an executable file"
+            ),
+        ),
+    ];
+    for (command, code, message) in cases {
+        let mut participant = join_port(port, "w1", &[command]);
+        assert_eq!(
+            participant.wait_exit(DEADLINE).code(),
+            Some(code),
+            "{command}"
+        );
+        let said = participant.stderr();
+        assert_eq!(said, format!("conductor join: w1: {message}\n"));
+    }
+    // A name in PATH is found there, and then join connects (and finds nobody).
+    let mut found = join_port(port, "w1", &["true"]);
+    assert_eq!(found.wait_exit(DEADLINE).code(), Some(1));
     assert!(
-        said.contains("cannot run command /nonexistent/step-command"),
-        "{said}"
+        found.stderr().contains("cannot connect"),
+        "{}",
+        found.stderr()
     );
 }
 

@@ -107,8 +107,8 @@ fn ten_thousand_fast_rounds_log_a_few_lines_at_info() {
     assert!(last.contains("progress: 10,000 rounds, "), "{last}");
     assert!(last.contains(" rounds/s); round time p50 "), "{last}");
     assert!(last.contains("; slowest: fast ("), "{last}");
-    conductor.wait_log("shutting down in 3 step(s)");
-    assert_eq!(conductor.log_lines("shutting down in").len(), 1, "{log}");
+    conductor.wait_log("shutting down after 3 more steps");
+    assert_eq!(conductor.log_lines("shutting down after").len(), 1, "{log}");
     conductor.wait_log("[INFO] ending: planned end: every round has run");
 }
 

@@ -1,6 +1,8 @@
 //! The README stays true: its two set-up commands, its configuration table against the shipped
-//! `config.json`, and its walk-through, run as written (the conductor's arguments and the
-//! participant script pasted into `sh`, on a free port instead of 7878).
+//! `config.json` and the configuration's definition, and its walk-through, run as written (the
+//! conductor's arguments and the participant script pasted into `sh`, on a free port instead of
+//! 7878), its participant refusing an id the protocol cannot carry, and what it says of
+//! installing and of the license.
 
 // Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -38,11 +40,16 @@ fn the_two_set_up_commands_are_there_as_written() {
 }
 
 #[test]
-fn the_configuration_table_gives_every_shipped_default() {
+fn the_configuration_table_gives_every_shipped_default_and_meaning() {
     let shipped: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(CONFIG).expect("config.json");
     for (key, value) in &shipped {
         let row = format!("| `{key}` | `{value}` |");
+        assert!(README.contains(&row), "README lacks the row {row}");
+    }
+    // The meanings are those of `conductor --help`, from the configuration's definition.
+    for s in lockstep_conductor::config::Config::settings() {
+        let row = format!("| `{}` | `{}` | {} |", s.key, s.default, s.meaning);
         assert!(README.contains(&row), "README lacks the row {row}");
     }
     let rows = README
@@ -120,4 +127,40 @@ fn the_walk_through_works_as_written() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("phase        stopped"), "{out}");
     assert!(out.contains("waves sent   10"), "{out}");
+}
+
+#[test]
+fn the_walk_through_participant_refuses_an_id_longer_than_12_characters() {
+    let script = block("python3 - alice <<'EOF'");
+    let long = "a-twenty-char-id-xyz";
+    let output = Command::new("sh")
+        .args(["-c", &script.replace("alice", long)])
+        .output()
+        .expect("sh and python3 are needed for the walk-through");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!("'{long}': an id is 1 to 12 characters\n")
+    );
+}
+
+#[test]
+fn install_and_license_are_as_the_readme_says() {
+    assert!(README.contains("## Install\n\n```sh\ncargo install --path .\n```\n"));
+    let manifest = include_str!("../Cargo.toml");
+    assert!(manifest.contains("\nlicense = \"MIT OR Apache-2.0\"\n"));
+    let mit = include_str!("../LICENSE-MIT");
+    assert!(
+        mit.starts_with("Copyright (c) the Lockstep developers\n\nPermission is hereby granted")
+    );
+    let apache = include_str!("../LICENSE-APACHE");
+    assert!(apache.contains("Apache License\n                           Version 2.0, January 2004"));
+    assert!(apache.contains("END OF TERMS AND CONDITIONS"));
+    for file in ["LICENSE-MIT", "LICENSE-APACHE"] {
+        assert!(
+            README.contains(&format!("]({file})")),
+            "README links {file}"
+        );
+    }
 }

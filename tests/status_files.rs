@@ -1,14 +1,13 @@
 //! SPEC §8 end to end: what `status.json` and `status.txt` hold through the phases, when they
-//! are rewritten, that readers never see a partial file, and `conductor status`.
+//! are rewritten, that readers never see a partial file, and `conductor status` (its `--watch`
+//! is in `tests/status_cmd.rs`).
 
 // Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::FileTypeExt;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -292,34 +291,6 @@ fn conductor_status_shows_the_file_as_a_table() {
     assert_eq!(code, Some(2), "{err}");
 }
 
-#[test]
-fn conductor_status_watch_redraws_until_stopped() {
-    let conductor = Conductor::start_quiet(&[]);
-    conductor.wait_status("the first write", |_| true);
-    let mut watch = Command::new(env!("CARGO_BIN_EXE_conductor"))
-        .args(["status", "--watch"])
-        .current_dir(&conductor.dir.0)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn status --watch");
-    let out = BufReader::new(watch.stdout.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in out.lines().map_while(Result::ok) {
-            if line.contains("\x1b[2J") && tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    for _ in 0..2 {
-        let screen = rx.recv_timeout(DEADLINE).expect("a redraw");
-        assert!(screen.contains("conductor conductor on"), "{screen:?}");
-    }
-    assert!(watch.try_wait().unwrap().is_none(), "still watching");
-    watch.kill().unwrap();
-    watch.wait().unwrap();
-}
-
 /// Runs the conductor with `--status-json PATH` in `dir`: it must refuse to start (exit 2),
 /// naming the key and the path. Returns stderr.
 fn refused_status_path(dir: &TempDir, path: &std::path::Path) -> String {
@@ -402,4 +373,83 @@ fn links_planted_at_the_old_temporary_names_are_not_written_through() {
             .then_some(())
     });
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+}
+
+#[test]
+fn a_second_conductor_on_the_same_status_files_is_refused_naming_the_first() {
+    let mut first = Conductor::start(&[]);
+    first.wait_status("the first write", |_| true);
+    let dir = first.dir.0.clone();
+    let lock = first.dir.path("status.json.lock");
+    assert_eq!(
+        std::fs::read_to_string(&lock).expect("the lock file"),
+        format!("{}\n", first.pid())
+    );
+
+    // The same files, or only status.txt in common: refused before anything starts.
+    for args in [&[][..], &["--status-json", "other.json"]] {
+        let mut all = vec!["--port", "0"];
+        all.extend_from_slice(args);
+        let (code, out, err) = run_to_exit(&dir, &all);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(out.is_empty(), "nothing may start: {out}");
+        let file = if args.is_empty() {
+            "status.json"
+        } else {
+            "status.txt"
+        };
+        assert_eq!(
+            err,
+            format!(
+                "conductor: {file} is in use: another conductor (pid {}) holds {file}.lock; \
+                 stop it, or give this one other status files (--status-json, --status-txt)\n",
+                first.pid()
+            )
+        );
+    }
+    assert!(!first.dir.path("other.json.lock").exists());
+
+    // Files of its own, or none at all: it runs beside the first.
+    for args in [
+        &["--status-json", "b.json", "--status-txt", "b.txt"][..],
+        &["--status-json", "", "--status-txt", ""],
+    ] {
+        let mut all = vec!["--port", "0"];
+        all.extend_from_slice(args);
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_conductor"));
+        command.args(&all).current_dir(&dir);
+        let mut second = common::participants::Participant::spawn(command);
+        wait_for("the second conductor to start", DEADLINE, || {
+            second.stdout().contains("listening on").then_some(())
+        });
+        // SAFETY: kill has no memory effects.
+        unsafe { libc::kill(second.child.id() as i32, libc::SIGINT) };
+        assert_eq!(
+            second.wait_exit(DEADLINE).code(),
+            Some(0),
+            "{}",
+            second.stderr()
+        );
+    }
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".lock"))
+        .collect();
+    assert_eq!(names.len(), 2, "only the first's locks are left: {names:?}");
+
+    // A normal end removes the lock files; after SIGKILL they stay, but do not hold.
+    first.signal(libc::SIGINT);
+    first.expect_exit(0);
+    assert!(!lock.exists());
+    assert!(!first.dir.path("status.txt.lock").exists());
+    let mut killed = Conductor::start_in(TempDir(dir.clone()), &[]);
+    killed.wait_status("the first write", |_| true);
+    killed.signal(libc::SIGKILL);
+    killed.wait_exit(DEADLINE);
+    assert!(lock.exists());
+    let mut third = Conductor::start_in(TempDir(dir.clone()), &[]);
+    third.wait_status("the first write", |_| true);
+    third.signal(libc::SIGINT);
+    third.expect_exit(0);
 }

@@ -13,9 +13,11 @@ Iterating yields each step number. ``K`` is sent before the step is yielded, ``W
 ``heartbeat`` seconds (from a helper thread) while the loop body runs, and Done when the loop
 asks for the next step. Iteration ends when the conductor ends the run (``C`` then ``X``).
 The broadcasts ``T`` (slow round), ``S n`` (shutting down after n steps), ``C``, ``E`` and
-``X`` go to the ``on_event`` callback given to :func:`connect` (by default they are logged at
-INFO level on the ``lockstep`` logger). A refusal raises :class:`Refused` with the conductor's
-words; ``E`` raises :class:`ConductorFailed`.
+``X`` go to the ``on_event`` callback given to :func:`connect`. By default ``T``, ``S n``,
+``C`` and ``E`` are printed to stderr in the words ``conductor join`` uses
+(``lockstep: worker-1: the conductor says: shutting down after 3 more steps``); give
+``on_event`` to handle them yourself (``on_event=lambda event: None`` keeps quiet). A refusal
+raises :class:`Refused` with the conductor's words; ``E`` raises :class:`ConductorFailed`.
 
 If the loop body raises, leaving the ``with`` block refuses the step with the reason
 ``step N: <ExceptionType>: <message>`` and the exception goes on. Leaving the block any other
@@ -37,9 +39,9 @@ While waiting for an event the client answers the conductor's ``?`` itself: ``W`
 step (after a Go, before Done), ``.`` otherwise.
 """
 
-import logging
 import socket
 import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -62,8 +64,6 @@ HELLO_TIMEOUT = 10.0
 ID_LEN = 12
 MAX_REASON_LEN = 531
 _CLOSE_WAIT = 2.0
-
-log = logging.getLogger("lockstep")
 
 
 # --- Events --------------------------------------------------------------------------------
@@ -280,7 +280,8 @@ def connect(id, host=DEFAULT_HOST, port=DEFAULT_PORT, *, heartbeat=DEFAULT_HEART
     """Connects to the conductor as ``id`` and exchanges hellos; returns a :class:`Client`.
 
     ``heartbeat`` is the interval of ``W`` while a step runs (``None`` or 0: none);
-    ``on_event`` is called with every event other than Go met while iterating. A refusal sent
+    ``on_event`` is called with every event other than Go met while iterating (by default
+    ``T``, ``S n``, ``C`` and ``E`` are printed to stderr). A refusal sent
     instead of the hello raises :class:`Refused`; a refusal of the hello itself (duplicate id,
     ``full``) comes as the first event, so iterating raises it.
     """
@@ -309,7 +310,7 @@ class Client:
         self.conductor_id = None
         self.peer = sock.getpeername()[:2]
         self._heartbeat = heartbeat if heartbeat else None
-        self._on_event = on_event if on_event is not None else _log_event
+        self._on_event = on_event if on_event is not None else self._say
         # (phase, step): ("waiting", last done or None), ("go", n), ("working", n)
         self._phase = ("waiting", None)
         self._ended = False
@@ -502,6 +503,13 @@ class Client:
 
     # -- the step loop
 
+    def _say(self, event):
+        """The default ``on_event``: the broadcasts a person wants to see, on stderr, in the
+        words of ``conductor join``."""
+        if isinstance(event, (Slow, ShuttingDown, Cease, ErrorShutdown)):
+            print(f"lockstep: {self.id}: the conductor says: {event}", file=sys.stderr,
+                  flush=True)
+
     def __iter__(self):
         return self.steps()
 
@@ -616,6 +624,3 @@ class Client:
                         pass  # the main thread's next read says how the connection ended
                     due = time.monotonic() + self._heartbeat
 
-
-def _log_event(event):
-    log.info("conductor: %s", event)

@@ -1,9 +1,13 @@
-"""Tests of lockstep.py: against a scripted fake conductor on loopback, and, when
-LOCKSTEP_CONDUCTOR names the conductor binary (as `cargo test` does), against the real one.
+"""Tests of lockstep.py: against a scripted fake conductor on loopback, and against the real
+conductor binary: the one LOCKSTEP_CONDUCTOR names, or else the newest one cargo built in this
+repository's target directory (target/debug or target/release, or under CARGO_TARGET_DIR).
+They are skipped only when no binary has been built.
 
-Run with: python3 -m unittest -v test_lockstep   (from this directory)
+Run with: python3 -m unittest -v test_lockstep   (from this directory, after cargo build)
 """
 
+import contextlib
+import io
 import os
 import socket
 import struct
@@ -362,6 +366,28 @@ class FakeConductorTests(unittest.TestCase):
             self.assertEqual(caught.exception.at, "after step 9")
             fake.join()
 
+    def test_broadcasts_reach_stderr_by_default(self):
+        def script(peer):
+            peer.greet()
+            peer.send(b"T" + shutting_down(2) + go(0))
+            peer.expect(b"K")
+            assert peer.recv_skipping_beats() == b"!"
+            peer.send(shutting_down(1) + b"CX")
+            return peer.recv()
+
+        fake = Fake(script)
+        said = io.StringIO()
+        with contextlib.redirect_stderr(said):
+            with self.connect(fake, heartbeat=None) as client:
+                self.assertEqual(list(client), [0])
+        self.assertIsNone(fake.join())
+        self.assertEqual(said.getvalue().splitlines(), [
+            "lockstep: w: the conductor says: this round is taking longer than expected",
+            "lockstep: w: the conductor says: shutting down after 2 more steps",
+            "lockstep: w: the conductor says: shutting down after 1 more step",
+            "lockstep: w: the conductor says: ceasing operation by the operator's decision",
+        ])
+
     def test_a_close_after_cease_is_a_clean_end(self):
         fake = Fake(lambda peer: (peer.greet(), peer.send(b"C")))
         with self.connect(fake, heartbeat=None, on_event=lambda e: None) as client:
@@ -375,7 +401,20 @@ class FakeConductorTests(unittest.TestCase):
         self.assertEqual(fake.join(), refusal(b"tab?here"))
 
 
-CONDUCTOR = os.environ.get("LOCKSTEP_CONDUCTOR")
+def find_conductor():
+    """The conductor binary to test against, or None if none has been built."""
+    given = os.environ.get("LOCKSTEP_CONDUCTOR")
+    if given:
+        return given
+    repository = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    target = os.path.join(repository, os.environ.get("CARGO_TARGET_DIR", "target"))
+    built = [os.path.normpath(os.path.join(target, profile, "conductor"))
+             for profile in ("debug", "release")]
+    built = [path for path in built if os.access(path, os.X_OK)]
+    return max(built, key=os.path.getmtime) if built else None
+
+
+CONDUCTOR = find_conductor()
 
 
 class RealConductor:
@@ -414,7 +453,7 @@ class RealConductor:
         self.dir.cleanup()
 
 
-@unittest.skipUnless(CONDUCTOR, "set LOCKSTEP_CONDUCTOR to the conductor binary")
+@unittest.skipUnless(CONDUCTOR, "no conductor binary: run cargo build (or set LOCKSTEP_CONDUCTOR)")
 class RealConductorTests(unittest.TestCase):
 
     def start(self, *args):
@@ -452,6 +491,17 @@ class RealConductorTests(unittest.TestCase):
                 with self.assertRaises(lockstep.Refused) as caught:
                     list(second)
         self.assertEqual(caught.exception.reason, "duplicate id twin")
+
+    def test_the_countdown_reaches_stderr_in_the_conductors_words(self):
+        conductor = self.start("--rounds", "1", "--shutdown-countdown", "1")
+        said = io.StringIO()
+        with contextlib.redirect_stderr(said):
+            with lockstep.connect("py-say", port=conductor.port) as c:
+                self.assertEqual(list(c), [0])
+        self.assertEqual(conductor.wait(), 0)
+        words = "shutting down after 1 more step"
+        self.assertIn(f"lockstep: py-say: the conductor says: {words}\n", said.getvalue())
+        conductor.wait_log(words)
 
     def test_a_failing_step_reaches_the_conductors_log(self):
         conductor = self.start()

@@ -4,7 +4,7 @@
 //!
 //! Layout: [`check`] verifies the waves (pure), [`report`] computes and renders the figures
 //! (pure), [`load`] runs N clients in one mio loop, [`server`] starts a conductor or the
-//! baseline on a free port, [`procs`] runs one client per process, [`procfs`] reads
+//! baseline on a free port, [`procs`] spreads the clients over processes, [`procfs`] reads
 //! `/proc` and raises the open-files limit. This is an I/O module like the driver; the core
 //! knows nothing of it.
 
@@ -34,7 +34,7 @@ pub struct Options {
     pub target: Target,
     /// Simulated clients.
     pub clients: u32,
-    /// Processes to spread them over, one client each; `None` = all in this process.
+    /// Processes to spread them over (as evenly as they go); `None` = all in this process.
     pub procs: Option<u32>,
     /// Rounds to measure.
     pub rounds: u64,
@@ -69,8 +69,14 @@ impl Options {
 
     /// Refuses numbers no run can measure.
     pub fn check(&self) -> Result<(), String> {
-        if self.clients == 0 || self.rounds == 0 {
-            return Err("--clients and --rounds must be at least 1".to_string());
+        if self.clients == 0 || self.rounds == 0 || self.procs == Some(0) {
+            return Err("--clients, --procs and --rounds must be at least 1".to_string());
+        }
+        if let Some(procs) = self.procs.filter(|&p| p > self.clients) {
+            return Err(format!(
+                "--procs {procs} is more than --clients {}: each process runs at least one client",
+                self.clients
+            ));
         }
         if self.rounds > MAX_ROUNDS || self.warmup() > MAX_ROUNDS {
             return Err(format!(

@@ -1,19 +1,21 @@
 //! `conductor bench`: parses the flags, runs the load generator and prints its report, as
 //! text or as one JSON object.
 
-use std::path::PathBuf;
-
 use pico_args::Arguments;
 
+use super::{flags, Cmd};
 use crate::bench::{self, Options, Target};
+
+/// Rounds measured unless `--rounds` says otherwise.
+pub const DEFAULT_ROUNDS: u64 = 1000;
 
 /// Runs the subcommand.
 pub fn run(mut args: Arguments) -> i32 {
     let (options, json) = match parse(&mut args) {
         Ok(v) => v,
-        Err(message) => return super::usage_error(&message),
+        Err(message) => return super::usage_error(Cmd::Bench, message),
     };
-    if let Err(code) = super::finish(args) {
+    if let Err(code) = super::finish(args, Cmd::Bench) {
         return code;
     }
     match bench::run(&options) {
@@ -26,51 +28,35 @@ pub fn run(mut args: Arguments) -> i32 {
             0
         }
         Err(message) => {
-            eprintln!("conductor bench: {message}");
+            super::error(Cmd::Bench, message);
             1
         }
     }
 }
 
 fn parse(args: &mut Arguments) -> Result<(Options, bool), String> {
-    let text = |e: pico_args::Error| e.to_string();
-    let addr: Option<String> = args.opt_value_from_str("--addr").map_err(text)?;
+    let addr: Option<String> = flags::value(args, "--addr")?;
     let spawn = args.contains("--spawn");
-    let baseline: Option<PathBuf> = args.opt_value_from_str("--baseline").map_err(text)?;
-    let clients: Option<u32> = args.opt_value_from_str("--clients").map_err(text)?;
-    let procs: Option<u32> = args.opt_value_from_str("--procs").map_err(text)?;
+    let baseline = flags::path(args, "--baseline")?;
+    let clients: Option<u32> = flags::value(args, "--clients")?;
+    let procs: Option<u32> = flags::value(args, "--procs")?;
     let target = match (addr, spawn, baseline) {
         (Some(a), false, None) => Target::Addr(a),
         (None, true, None) => Target::Spawn,
         (None, false, Some(path)) => Target::Baseline(path),
         _ => return Err("give exactly one of --addr H:P, --spawn, --baseline PATH".to_string()),
     };
-    let clients = match (clients, procs) {
-        (Some(_), Some(_)) => {
-            return Err("--procs N runs N clients, one per process: drop --clients".to_string())
-        }
-        (Some(c), None) => c,
-        (None, Some(p)) => p,
-        (None, None) => 1,
-    };
+    // Without --clients, one client per process.
+    let clients = clients.or(procs).unwrap_or(1);
     let options = Options {
         target,
         clients,
         procs,
-        rounds: args
-            .opt_value_from_str("--rounds")
-            .map_err(text)?
-            .unwrap_or(1000),
-        warmup: args.opt_value_from_str("--warmup").map_err(text)?,
-        work_us: args
-            .opt_value_from_str("--work-us")
-            .map_err(text)?
-            .unwrap_or(0),
-        server_pid: args.opt_value_from_str("--server-pid").map_err(text)?,
-        first_id: args
-            .opt_value_from_str("--first-id")
-            .map_err(text)?
-            .unwrap_or(0),
+        rounds: flags::value(args, "--rounds")?.unwrap_or(DEFAULT_ROUNDS),
+        warmup: flags::value(args, "--warmup")?,
+        work_us: flags::value(args, "--work-us")?.unwrap_or(0),
+        server_pid: flags::value(args, "--server-pid")?,
+        first_id: flags::value(args, "--first-id")?.unwrap_or(0),
         samples: args.contains("--samples"),
     };
     options.check()?;

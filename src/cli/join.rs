@@ -5,8 +5,11 @@
 //! exits 0. A failing CMD is refused with `step N: command exited with status S` and its status
 //! becomes the exit code. Broadcasts are printed to stderr in plain words. CMD runs in a
 //! process group of its own; SIGTERM, SIGINT and SIGHUP are passed on to it, join leaves with
-//! `X` and exits with 128 + the signal (see the `watch` module).
+//! `X` and exits with 128 + the signal (see the `watch` module). Before it connects, join
+//! checks that CMD can be found and executed (the `find` module), so that a typo does not
+//! hold a run up until the first Go.
 
+mod find;
 mod watch;
 
 use std::ffi::OsString;
@@ -16,10 +19,14 @@ use std::time::Duration;
 
 use pico_args::Arguments;
 
-use crate::config::Config;
-use lockstep::{Client, ClientError, Event, Runner, StepError, DEFAULT_HEARTBEAT};
+use lockstep::{Client, ClientError, Event, Runner, StepError};
 
+use super::{flags, Cmd};
+use crate::config::Config;
+
+pub use lockstep::DEFAULT_HEARTBEAT;
 use watch::Watch;
+pub use watch::GRACE;
 
 /// Exit code when the connection fails or the conductor ends on an error.
 const EXIT_FAILED: i32 = 1;
@@ -42,37 +49,61 @@ struct Join {
 
 /// Runs the subcommand; `command` is everything after `--`.
 pub fn run(args: Arguments, command: Vec<OsString>) -> i32 {
-    match parse(args, command) {
-        Ok(join) => participate(&join),
-        Err(code) => code,
+    let join = match parse(args, command) {
+        Ok(join) => join,
+        Err(code) => return code,
+    };
+    if let Err(problem) = find::find(&join.program, std::env::var_os("PATH").as_deref()) {
+        super::error(
+            Cmd::Join,
+            format!(
+                "{}: cannot run command {}: {}",
+                join.id,
+                join.program.to_string_lossy(),
+                problem.describe(&join.program)
+            ),
+        );
+        return problem.exit_code();
     }
+    participate(&join)
 }
 
 fn parse(mut args: Arguments, command: Vec<OsString>) -> Result<Join, i32> {
-    let usage = |e: pico_args::Error| super::usage_error(&format!("join: {e}"));
-    let id: String = args.value_from_str("--id").map_err(usage)?;
+    let usage = |message: String| super::usage_error(Cmd::Join, message);
+    let id: String = flags::required(&mut args, "--id").map_err(usage)?;
     let defaults = Config::default();
-    let host = args
-        .opt_value_from_str("--host")
+    let host = flags::value(&mut args, "--host")
         .map_err(usage)?
         .unwrap_or(defaults.host);
-    let port = args
-        .opt_value_from_str("--port")
+    let port = flags::value(&mut args, "--port")
         .map_err(usage)?
         .unwrap_or(defaults.port);
-    let heartbeat_ms: Option<u64> = args.opt_value_from_str("--heartbeat-ms").map_err(usage)?;
+    let heartbeat_ms: Option<u64> = flags::value(&mut args, "--heartbeat-ms").map_err(usage)?;
     let heartbeat = match heartbeat_ms {
         Some(0) => None,
         Some(ms) => Some(Duration::from_millis(ms)),
         None => Some(DEFAULT_HEARTBEAT),
     };
-    super::finish(args)?;
     let mut command = command.into_iter();
     let Some(program) = command.next() else {
-        return Err(super::usage_error(
-            "join: give the command to run after '--', e.g. conductor join --id w1 -- ./step.sh",
-        ));
+        let rest = args.finish();
+        let looks_like_a_command = rest
+            .first()
+            .is_some_and(|first| !first.to_string_lossy().starts_with('-'));
+        return Err(usage(if looks_like_a_command {
+            format!(
+                "the command is missing: put '--' before it, as in \
+                 'conductor join --id {id} -- {}'",
+                super::shown(&rest)
+            )
+        } else {
+            format!(
+                "the command is missing: give it after '--', as in \
+                 'conductor join --id {id} -- ./step.sh'"
+            )
+        }));
     };
+    super::finish(args, Cmd::Join)?;
     Ok(Join {
         id,
         host,
@@ -84,7 +115,7 @@ fn parse(mut args: Arguments, command: Vec<OsString>) -> Result<Join, i32> {
 }
 
 fn participate(join: &Join) -> i32 {
-    let tag = format!("conductor join: {}", join.id);
+    let tag = format!("{}: {}", Cmd::Join.name(), join.id);
     let client = match Client::connect((join.host.as_str(), join.port), &join.id) {
         Ok(client) => client,
         Err(e) => return report(&tag, &e),

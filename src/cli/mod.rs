@@ -1,5 +1,7 @@
-//! The `conductor` command line: picks the subcommand and hands over to it. Each subcommand
-//! returns the process exit code.
+//! The `conductor` command line: picks the command (the conductor itself, `join`, `status`,
+//! `bench`, `help`), answers `--help` and `--version`, and hands over to the command, which
+//! returns the process exit code. Every message on stderr goes through [`error`], so each
+//! command names itself one way (`conductor: …`, `conductor join: …`).
 
 // The command line prints, logs, reads status files, runs commands and waits between them
 // (see clippy.toml).
@@ -10,53 +12,60 @@
 )]
 
 mod bench_cmd;
+mod flags;
+mod help;
 mod join;
 mod logging;
 mod run;
 mod status_cmd;
 
 use std::ffi::OsString;
+use std::fmt::Display;
 
 use pico_args::Arguments;
 
-/// Usage text for `conductor --help`.
-pub const USAGE: &str = "\
-conductor — makes many processes advance in lockstep over TCP
+/// The version printed by `--version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-USAGE:
-  conductor [--config FILE] [--KEY VALUE ...] [--log-level LEVEL] [--log-file FILE]
-  conductor status [--file status.json] [--watch]
-  conductor join --id ID [--host H] [--port P] [--heartbeat-ms N] -- CMD [ARGS...]
-  conductor bench (--addr H:P | --spawn | --baseline PATH) [--clients N | --procs N]
-                  [--rounds R] [--warmup W] [--work-us U] [--server-pid PID] [--json]
+/// The commands of the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cmd {
+    /// No command: run the conductor.
+    Run,
+    /// `conductor join`.
+    Join,
+    /// `conductor status`.
+    Status,
+    /// `conductor bench`.
+    Bench,
+}
 
-Runs the conductor. Settings come from config.json (or --config FILE) and are overridden by
-flags: --host, --port, --min-clients, --rounds, and --KEY VALUE in kebab-case for any key of
-config.json (--allow takes comma-separated CIDR blocks).
---log-level is one of off, error, warn, info (default), debug, trace.
+impl Cmd {
+    /// The commands given by a word, in the order the help lists them.
+    const NAMED: [(&'static str, Cmd); 3] = [
+        ("join", Cmd::Join),
+        ("status", Cmd::Status),
+        ("bench", Cmd::Bench),
+    ];
 
-`conductor bench` runs N simulated clients (in one event loop, or one per process with
---procs) against a server: one listening at --addr, a conductor it starts itself (--spawn,
-with min_clients = N and the rounds needed), or the raw-barrier baseline at PATH. It reports
-connect time, rounds per second, round-time percentiles, protocol violations and, for a
-server it started or --server-pid, the server's memory per client. --work-us simulates work
-between each Go and its answer. Defaults: 1 client, 1000 rounds, no work.
+    /// The command called `word`.
+    fn named(word: &str) -> Option<Cmd> {
+        Cmd::NAMED
+            .iter()
+            .find(|(name, _)| *name == word)
+            .map(|&(_, cmd)| cmd)
+    }
 
-Signals: SIGTERM and SIGHUP stop gracefully (a countdown, then C and X); SIGINT ceases at
-once (C, X), a second SIGINT exits at once; SIGQUIT keeps its default (ends at once, core dump).
-Exit codes: 0 after a planned end, a graceful stop, a hang-up or an interrupt; 1 after a fatal
-error; 2 for a bad command line or configuration; 130 after a second SIGINT.
-
-`conductor join` makes CMD a participant: for each Go it runs CMD with LOCKSTEP_STEP,
-LOCKSTEP_ID and LOCKSTEP_SERVER (host:port) in its environment, sending W every
---heartbeat-ms (default 1000; 0 = none) while it runs and Done when it exits 0. Defaults:
---host 127.0.0.1, --port 7878. Broadcasts are printed to stderr. Exit codes: 0 after the
-conductor's end; CMD's own status if it fails (128+N if signal N killed it, 126/127 if it
-could not be started), after refusing the step with the reason; 1 if the connection fails or
-the conductor ends on an error; 2 for a bad command line; 3 if the conductor refuses it. CMD
-runs in a process group of its own: SIGTERM, SIGINT or SIGHUP to join is passed on to it, join
-sends X and exits with 128+N (the rest of CMD's group is killed after 5 s at most).
-";
+    /// How the command names itself at the start of its messages.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Cmd::Run => "conductor",
+            Cmd::Join => "conductor join",
+            Cmd::Status => "conductor status",
+            Cmd::Bench => "conductor bench",
+        }
+    }
+}
 
 /// Runs the command line given in `raw` (without the program name) and returns the exit code.
 /// Everything after the first `--` is a command for `conductor join`.
@@ -66,46 +75,113 @@ pub fn main(mut raw: Vec<OsString>) -> i32 {
         .position(|arg| arg == "--")
         .map(|at| raw.drain(at..).skip(1).collect::<Vec<_>>());
     let mut args = Arguments::from_vec(raw);
+    let word = match args.subcommand() {
+        Ok(word) => word,
+        Err(e) => return usage_error(Cmd::Run, e),
+    };
+    let cmd = match word.as_deref() {
+        None => Cmd::Run,
+        Some("help") => return help_command(args),
+        Some(word) => match Cmd::named(word) {
+            Some(cmd) => cmd,
+            None => {
+                return usage_error(
+                    Cmd::Run,
+                    format!(
+                        "unknown command {word:?} (the commands are join, status, bench, help)"
+                    ),
+                )
+            }
+        },
+    };
     if args.contains(["-h", "--help"]) {
-        print!("{USAGE}");
+        print!("{}", help::page(cmd));
         return 0;
     }
-    let sub = match args.subcommand() {
-        Ok(sub) => sub,
-        Err(e) => return usage_error(&e.to_string()),
-    };
-    if command.is_some() && sub.as_deref() != Some("join") {
-        return usage_error("'--' introduces the command of 'conductor join' only");
+    if args.contains(["-V", "--version"]) {
+        println!("conductor {VERSION}");
+        return 0;
     }
-    match sub.as_deref() {
-        Some("join") => join::run(args, command.unwrap_or_default()),
-        None => run::run(args),
-        Some("status") => status_cmd::run(args),
-        Some("bench") => bench_cmd::run(args),
-        Some(other) => usage_error(&format!("unknown subcommand {other:?}")),
+    if command.is_some() && cmd != Cmd::Join {
+        return usage_error(cmd, "'--' introduces the command of 'conductor join' only");
+    }
+    match cmd {
+        Cmd::Run => run::run(args),
+        Cmd::Join => join::run(args, command.unwrap_or_default()),
+        Cmd::Status => status_cmd::run(args),
+        Cmd::Bench => bench_cmd::run(args),
     }
 }
 
-/// Prints a command-line error and returns exit code 2.
-pub(crate) fn usage_error(message: &str) -> i32 {
-    eprintln!("conductor: {message}");
-    eprintln!("try 'conductor --help'");
+/// `conductor help [COMMAND]`: the page of the conductor, or of COMMAND.
+fn help_command(mut args: Arguments) -> i32 {
+    let topic = match args.subcommand() {
+        Ok(topic) => topic,
+        Err(e) => return usage_error(Cmd::Run, e),
+    };
+    if let Err(code) = finish(args, Cmd::Run) {
+        return code;
+    }
+    let cmd = match topic.as_deref() {
+        None | Some("help") => Cmd::Run,
+        Some(word) => match Cmd::named(word) {
+            Some(cmd) => cmd,
+            None => {
+                return usage_error(
+                    Cmd::Run,
+                    format!("help: no command {word:?} (the commands are join, status, bench)"),
+                )
+            }
+        },
+    };
+    print!("{}", help::page(cmd));
+    0
+}
+
+/// Prints `message` on stderr as `cmd` says everything: `conductor join: <message>`.
+pub(crate) fn error(cmd: Cmd, message: impl Display) {
+    eprintln!("{}: {message}", cmd.name());
+}
+
+/// Prints a command-line error of `cmd` and where its help is; returns exit code 2.
+pub(crate) fn usage_error(cmd: Cmd, message: impl Display) -> i32 {
+    error(cmd, message);
+    eprintln!("try '{} --help'", cmd.name());
     2
 }
 
 /// Fails with exit code 2 if arguments are left over.
-pub(crate) fn finish(args: Arguments) -> Result<(), i32> {
+pub(crate) fn finish(args: Arguments, cmd: Cmd) -> Result<(), i32> {
     let rest = args.finish();
     if rest.is_empty() {
-        Ok(())
-    } else {
-        let rest: Vec<String> = rest
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        Err(usage_error(&format!(
-            "unexpected argument(s): {}",
-            rest.join(" ")
-        )))
+        return Ok(());
+    }
+    Err(usage_error(
+        cmd,
+        format!("unexpected argument(s): {}", shown(&rest)),
+    ))
+}
+
+/// Arguments as a message shows them, separated by spaces.
+fn shown(args: &[OsString]) -> String {
+    let words: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    words.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_named_command_names_itself_with_its_word() {
+        for (word, cmd) in Cmd::NAMED {
+            assert_eq!(Cmd::named(word), Some(cmd));
+            assert_eq!(cmd.name(), format!("conductor {word}"));
+        }
+        assert_eq!(Cmd::named("run"), None);
+        assert_eq!(Cmd::Run.name(), "conductor");
     }
 }

@@ -7,19 +7,20 @@ use std::path::PathBuf;
 
 use pico_args::Arguments;
 
+use super::{flags, Cmd};
 use crate::config::{Config, ConfigError};
-use crate::driver::{self, Driver, StatusFiles};
+use crate::driver::{self, Driver, StatusFiles, StatusLock};
 use lockstep_proto::round::EndKind;
 
 /// Runs the conductor with the flags in `args`.
 pub fn run(mut args: Arguments) -> i32 {
-    let given: Option<PathBuf> = match args.opt_value_from_str("--config") {
+    let given = match flags::path(&mut args, "--config") {
         Ok(given) => given,
-        Err(e) => return super::usage_error(&e.to_string()),
+        Err(message) => return super::usage_error(Cmd::Run, message),
     };
     let (level, log_file) = match logging_flags(&mut args) {
         Ok(v) => v,
-        Err(message) => return super::usage_error(&message),
+        Err(message) => return super::usage_error(Cmd::Run, message),
     };
     let (config, source) = match configure(given, args.finish()) {
         Ok(c) => c,
@@ -33,27 +34,38 @@ pub fn run(mut args: Arguments) -> i32 {
             key: Some(key.to_string()),
             problem,
         };
-        eprintln!("conductor: {error}");
+        super::error(Cmd::Run, error);
         return 2;
     }
-    let log_batch = match super::logging::init(level, log_file.as_deref()) {
-        Ok(batch) => batch,
-        Err(message) => {
-            eprintln!("conductor: {message}");
+    // Held until the conductor has written its last status and returns.
+    let status_lock = match StatusLock::take(status_files.paths()) {
+        Ok(lock) => lock,
+        Err(in_use) => {
+            super::error(Cmd::Run, in_use);
             return 2;
         }
     };
+    let log_batch = match super::logging::init(level, log_file.as_deref()) {
+        Ok(batch) => batch,
+        Err(message) => {
+            super::error(Cmd::Run, message);
+            return 2;
+        }
+    };
+    for problem in status_lock.problems() {
+        log::warn!("{problem}");
+    }
     let listener = match driver::bind(&config.host, config.port) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("conductor: error: {e}");
+            super::error(Cmd::Run, format!("error: {e}"));
             return 1;
         }
     };
     let mut driver = match Driver::new(listener, config.core_config(), status_files) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("conductor: error: cannot start the event loop: {e}");
+            super::error(Cmd::Run, format!("error: cannot start the event loop: {e}"));
             return 1;
         }
     };
@@ -69,34 +81,38 @@ pub fn run(mut args: Arguments) -> i32 {
     log::info!("exiting with code {}", end.exit_code());
     log::logger().flush();
     if let EndKind::Fatal(error) = &end {
-        eprintln!("conductor: error: {error}");
+        super::error(Cmd::Run, format!("error: {error}"));
     }
+    drop(status_lock);
     end.exit_code()
 }
 
 /// Loads the configuration file (`given`, or `./config.json` if present) and applies the
 /// setting flags in `rest`, the arguments no other flag took; returns the settings and where
-/// they came from. Errors are printed and give exit code 2.
+/// they came from (the file, the command line, or both: only what was read is named). Errors
+/// are printed and give exit code 2.
 fn configure(given: Option<PathBuf>, rest: Vec<OsString>) -> Result<(Config, String), i32> {
+    let fail = |e: ConfigError| {
+        super::error(Cmd::Run, e);
+        2
+    };
     let (path, required) = match given {
         Some(p) => (p, true),
         None => (PathBuf::from("config.json"), false),
     };
-    let mut config = Config::load(&path, required).map_err(|e| {
-        eprintln!("conductor: {e}");
-        2
-    })?;
-    for (key, value) in setting_flags(rest)? {
-        config.set_flag(&key, &value).map_err(|e| {
-            eprintln!("conductor: {e}");
-            2
-        })?;
+    let loaded = Config::load(&path, required).map_err(fail)?;
+    let read = loaded.is_some();
+    let mut config = loaded.unwrap_or_default();
+    let flags = setting_flags(rest)?;
+    for (key, value) in &flags {
+        config.set_flag(key, value).map_err(fail)?;
     }
-    let source = format!("{} and the command line", path.display());
-    config.check(&source).map_err(|e| {
-        eprintln!("conductor: {e}");
-        2
-    })?;
+    let source = match (read, flags.is_empty()) {
+        (true, true) => path.display().to_string(),
+        (true, false) => format!("{} and the command line", path.display()),
+        (false, _) => "command line".to_string(),
+    };
+    config.check(&source).map_err(fail)?;
     Ok((config, source))
 }
 
@@ -111,14 +127,14 @@ fn setting_flags(rest: Vec<OsString>) -> Result<Vec<(String, String)>, i32> {
         match keys.iter().find(|key| Config::flag(key) == arg) {
             Some(key) => match rest.next() {
                 Some(value) => pairs.push((key.clone(), value)),
-                None => return Err(super::usage_error(&format!("the flag {arg} needs a value"))),
+                None => return Err(super::usage_error(Cmd::Run, format!("{arg} needs a value"))),
             },
             None => {
                 let unexpected: Vec<String> = std::iter::once(arg).chain(rest).collect();
-                return Err(super::usage_error(&format!(
-                    "unexpected argument(s): {}",
-                    unexpected.join(" ")
-                )));
+                return Err(super::usage_error(
+                    Cmd::Run,
+                    format!("unexpected argument(s): {}", unexpected.join(" ")),
+                ));
             }
         }
     }
@@ -126,16 +142,12 @@ fn setting_flags(rest: Vec<OsString>) -> Result<Vec<(String, String)>, i32> {
 }
 
 fn logging_flags(args: &mut Arguments) -> Result<(log::LevelFilter, Option<PathBuf>), String> {
-    let level: Option<String> = args
-        .opt_value_from_str("--log-level")
-        .map_err(|e| e.to_string())?;
+    let level: Option<String> = flags::value(args, "--log-level")?;
     let level = match level {
         Some(text) => super::logging::parse_level(&text)?,
         None => log::LevelFilter::Info,
     };
-    let file: Option<PathBuf> = args
-        .opt_value_from_str("--log-file")
-        .map_err(|e| e.to_string())?;
+    let file = flags::path(args, "--log-file")?;
     Ok((level, file))
 }
 

@@ -3,9 +3,12 @@
 //! it, in `config/values.rs`) and its default ([`Config::default`]); serde derive reads the file,
 //! refusing unknown and duplicate keys, and `serde_path_to_error` names the key of an error.
 //! Everything else is derived from or checked against this one definition: the command-line
-//! flags `--KEY VALUE` ([`Config::keys`], [`Config::set_flag`]), the shipped `config.json`
-//! ([`Config::defaults_json`], checked by a test), and the core's defaults (`CoreConfig::new`,
-//! checked by a test). Adding a key is one field here, plus its line in the README.
+//! flags `--KEY VALUE` ([`Config::keys`], [`Config::set_flag`]), the settings listed by
+//! `conductor --help` with their defaults and meanings (the one-line doc comment of each
+//! field, [`Config::settings`]), the shipped `config.json` ([`Config::defaults_json`], checked
+//! by a test), the README's table of keys (checked by a test) and the core's defaults
+//! (`CoreConfig::new`, checked by a test). Adding a key is one field here, plus its line in the
+//! README.
 //!
 //! Errors name the source (the file or the command line), the key and the problem. Reads the
 //! file it is given; everything else is pure.
@@ -24,7 +27,8 @@ use lockstep_proto::round::RoundConfig;
 use lockstep_proto::time::Duration;
 use lockstep_proto::wire::Id;
 
-use values::{quoted, shorten};
+pub(crate) use values::quoted;
+use values::shorten;
 
 /// Upper bounds of the ranges below.
 const U16: u64 = u16::MAX as u64;
@@ -35,61 +39,95 @@ const MS: u64 = u64::MAX / 1000;
 /// SPEC §2: steps are `u32`, so they can count at most 2^32 values.
 const WRAP: u64 = 1 << 32;
 
-/// The conductor's settings: the keys of `config.json`, in the SPEC's order.
+/// Defines [`Config`] and, from the same text, [`Config::MEANINGS`]: every key in the order of
+/// the fields, with the one line of its doc comment. That line is the key's meaning wherever it
+/// is shown: `conductor --help` and the README's table (checked by a test).
+macro_rules! settings {
+    (
+        $(#[$outer:meta])*
+        pub struct Config {
+            $(
+                #[doc = $meaning:literal]
+                $(#[$inner:meta])*
+                pub $key:ident: $type:ty,
+            )*
+        }
+    ) => {
+        $(#[$outer])*
+        pub struct Config {
+            $(
+                #[doc = $meaning]
+                $(#[$inner])*
+                pub $key: $type,
+            )*
+        }
+
+        impl Config {
+            /// Every key, in the SPEC's order, with its meaning.
+            const MEANINGS: &'static [(&'static str, &'static str)] =
+                &[$((stringify!($key), $meaning)),*];
+        }
+    };
+}
+
+settings! {
+/// The conductor's settings: the keys of `config.json`, in the SPEC's order. Each doc comment
+/// is one line, the key's meaning as `conductor --help` shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Address to bind. An IPv6 address may be written in brackets (`"[::1]"`).
+    /// address to bind; an IPv6 address may be written in brackets (`[::1]`)
     #[serde(deserialize_with = "values::host")]
     pub host: String,
-    /// TCP port; 0 picks a free one.
+    /// TCP port; 0 picks a free one (printed at start-up and in status.json)
     #[serde(deserialize_with = "values::int::<_, u16, 0, U16>")]
     pub port: u16,
-    /// The conductor's id, 1 to 12 printable characters.
+    /// the conductor's id, 1 to 12 printable characters
     #[serde(deserialize_with = "values::id", serialize_with = "values::id_text")]
     pub server_id: Id,
-    /// Ready clients needed before a wave.
+    /// clients that must be ready before a wave is sent
     #[serde(deserialize_with = "values::int::<_, u32, 1, U32>")]
     pub min_clients: u32,
-    /// Clients past their hello beyond this are refused.
+    /// clients past their hello beyond this are refused with `full`
     #[serde(deserialize_with = "values::int::<_, u32, 1, U32>")]
     pub max_clients: u32,
-    /// Waves before a planned end; 0 = until stopped.
+    /// waves to run before a planned end; 0 = until stopped
     #[serde(deserialize_with = "values::int::<_, u64, 0, ANY>")]
     pub rounds: u64,
-    /// Steps count 0..step_wrap-1.
+    /// steps count 0..step_wrap-1, then return to 0
     #[serde(deserialize_with = "values::int::<_, u64, 1, WRAP>")]
     pub step_wrap: u64,
-    /// The N of the `S` countdown.
+    /// the N of the `S` countdown before a planned or graceful end
     #[serde(deserialize_with = "values::int::<_, u32, 0, U32>")]
     pub shutdown_countdown: u32,
-    /// Time allowed for a hello, ms; 0 = unlimited.
+    /// time allowed for a client's hello; 0 = unlimited
     #[serde(deserialize_with = "values::int::<_, u64, 0, MS>")]
     pub hello_timeout_ms: u64,
-    /// Silence before `?`, ms; 0 = never.
+    /// silence before `?` is sent, and its period; 0 = never
     #[serde(deserialize_with = "values::int::<_, u64, 0, MS>")]
     pub probe_after_ms: u64,
-    /// Silence before removal, ms; 0 = never.
+    /// silence before a client is removed; 0 = never
     #[serde(deserialize_with = "values::int::<_, u64, 0, MS>")]
     pub drop_after_ms: u64,
-    /// `T` period, ms; 0 = never.
+    /// a round longer than this broadcasts `T`, and again each period; 0 = never
     #[serde(deserialize_with = "values::int::<_, u64, 0, MS>")]
     pub slow_round_ms: u64,
-    /// Status rewrite period, ms.
+    /// how often the status files are rewritten; below 100 (0 included) acts as 100
     #[serde(deserialize_with = "values::int::<_, u64, 0, MS>")]
     pub status_interval_ms: u64,
-    /// Human-readable status file; empty = none.
+    /// human-readable status; `""` = don't write
     #[serde(deserialize_with = "values::string")]
     pub status_txt: String,
-    /// Machine-readable status file; empty = none.
+    /// machine-readable status; `""` = don't write
     #[serde(deserialize_with = "values::string")]
     pub status_json: String,
-    /// Allowed address blocks; empty = all.
+    /// CIDR blocks allowed to connect; empty = all
     #[serde(
         deserialize_with = "values::blocks",
         serialize_with = "values::block_texts"
     )]
     pub allow: Vec<Cidr>,
+}
 }
 
 impl Default for Config {
@@ -113,6 +151,21 @@ impl Default for Config {
             allow: Vec::new(),
         }
     }
+}
+
+/// One key as the help page and the README show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Setting {
+    /// The key, as `config.json` spells it.
+    pub key: &'static str,
+    /// Its command-line flag.
+    pub flag: String,
+    /// What the flag's value is: `N`, `TEXT`, or `LIST` (comma-separated).
+    pub placeholder: &'static str,
+    /// Its default, as JSON.
+    pub default: String,
+    /// What it means: one line, with Markdown code marks.
+    pub meaning: &'static str,
 }
 
 /// A configuration problem: where it was found, which key, and what is wrong.
@@ -174,14 +227,13 @@ fn key_of(path: &serde_path_to_error::Path) -> Option<String> {
 }
 
 impl Config {
-    /// Loads `path` over the defaults. With `required` false a missing file means defaults.
+    /// Loads `path` over the defaults. With `required` false a missing file is `None`: the
+    /// defaults apply, and messages do not name a file that was not read.
     #[allow(clippy::disallowed_methods)] // reading the configuration file is this function's job
-    pub fn load(path: &Path, required: bool) -> Result<Config, ConfigError> {
+    pub fn load(path: &Path, required: bool) -> Result<Option<Config>, ConfigError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Config::parse(path, &text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                Ok(Config::default())
-            }
+            Ok(text) => Config::parse(path, &text).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(None),
             Err(e) => Err(ConfigError::in_file(
                 path,
                 None,
@@ -239,6 +291,30 @@ impl Config {
             .to_map()
             .into_iter()
             .map(|(key, _)| key)
+            .collect()
+    }
+
+    /// Every key in the SPEC's order, with its default and its meaning, as `conductor --help`
+    /// lists them.
+    pub fn settings() -> Vec<Setting> {
+        let defaults = Config::default().to_map();
+        Config::MEANINGS
+            .iter()
+            .map(|&(key, meaning)| {
+                let default = defaults.get(key).cloned().unwrap_or(Value::Null);
+                let placeholder = match default {
+                    Value::String(_) => "TEXT",
+                    Value::Array(_) => "LIST",
+                    _ => "N",
+                };
+                Setting {
+                    key,
+                    flag: Config::flag(key),
+                    placeholder,
+                    default: default.to_string(),
+                    meaning: meaning.trim(),
+                }
+            })
             .collect()
     }
 
@@ -599,7 +675,7 @@ mod tests {
     #[test]
     fn missing_default_file_means_defaults_but_a_given_one_is_an_error() {
         let missing = Path::new("/nonexistent/lockstep/config.json");
-        assert_eq!(Config::load(missing, false).unwrap(), Config::default());
+        assert_eq!(Config::load(missing, false).unwrap(), None);
         let e = Config::load(missing, true).unwrap_err().to_string();
         assert!(
             e.starts_with("/nonexistent/lockstep/config.json: cannot read the file"),
@@ -613,6 +689,30 @@ mod tests {
         assert_eq!(c, Config::default());
         assert_eq!(Config::keys().len(), 16);
         assert_eq!(from_json("{}").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_key_has_a_meaning_and_a_default() {
+        let settings = Config::settings();
+        let mut keys: Vec<String> = settings.iter().map(|s| s.key.to_string()).collect();
+        assert_eq!(
+            keys.first().map(String::as_str),
+            Some("host"),
+            "the SPEC's order"
+        );
+        keys.sort();
+        assert_eq!(keys, Config::keys());
+        for s in &settings {
+            assert!(!s.meaning.is_empty() && !s.meaning.contains('\n'), "{s:?}");
+            assert_eq!(s.flag, Config::flag(s.key));
+        }
+        let port = settings.iter().find(|s| s.key == "port").unwrap();
+        assert_eq!((port.placeholder, port.default.as_str()), ("N", "7878"));
+        let host = settings.iter().find(|s| s.key == "host").unwrap();
+        assert_eq!(
+            (host.placeholder, host.default.as_str()),
+            ("TEXT", "\"127.0.0.1\"")
+        );
     }
 
     #[test]

@@ -118,7 +118,9 @@ impl EventLog {
                     Level::Info
                 };
                 self.counting_down = true;
-                out.line(level, format_args!("shutting down in {n} step(s)"));
+                // In the words `conductor join` and the clients use for `S n`.
+                let steps = if *n == 1 { "step" } else { "steps" };
+                out.line(level, format_args!("shutting down after {n} more {steps}"));
             }
             Event::Wave { step, participants } => {
                 self.progress.wave(now);

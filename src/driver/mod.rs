@@ -37,11 +37,13 @@ mod peers;
 mod progress;
 mod repeats;
 mod status_files;
+mod status_lock;
 
 pub use listen::{bind, BACKLOG};
 pub use log_batch::{BatchedWriter, LogBatch};
 pub use log_events::EventLog;
 pub use status_files::{write_atomically, StatusFiles};
+pub use status_lock::{InUse, StatusLock};
 
 use std::io;
 use std::sync::atomic::AtomicBool;

@@ -69,6 +69,11 @@ impl StatusFiles {
         Ok(())
     }
 
+    /// The paths that are switched on.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.json.iter().chain(&self.txt).map(PathBuf::as_path)
+    }
+
     /// Writes both files; returns a message for each one that failed.
     pub fn write(&self, status: &Status) -> Vec<String> {
         let mut errors = Vec::new();
