@@ -67,3 +67,9 @@ pub use runner::{Runner, StepError, Summary, DEFAULT_HEARTBEAT};
 
 #[cfg(test)]
 mod tests;
+
+/// Every Rust snippet of the repository's README, compiled (and, unless marked `no_run`,
+/// run) as a doc test of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeSnippets;

@@ -25,8 +25,11 @@ pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// Why a step's work failed; its text becomes the refusal `step N: <text>`.
 ///
-/// Any [`std::error::Error`] converts into it, so `?` works inside the step closure; for a
-/// message of your own use [`StepError::new`].
+/// Whatever converts into `Box<dyn Error + Send + Sync>` converts into it — any error type that
+/// is `Send + Sync`, such a box, a `String`, a `&str` — so `?` works inside the step closure on
+/// what the functions it calls return. For a message of your own use [`StepError::new`] or
+/// `Err("…".into())`. (A `Box<dyn Error>` without `Send + Sync` cannot convert: pass its text,
+/// `.map_err(|e| e.to_string())?`.)
 pub struct StepError(String);
 
 impl StepError {
@@ -36,9 +39,9 @@ impl StepError {
     }
 }
 
-impl<E: std::error::Error> From<E> for StepError {
+impl<E: Into<Box<dyn std::error::Error + Send + Sync>>> From<E> for StepError {
     fn from(error: E) -> StepError {
-        StepError(error.to_string())
+        StepError(error.into().to_string())
     }
 }
 

@@ -528,3 +528,44 @@ fn leave_and_refuse_say_goodbye_and_wait_for_the_close() {
         Some(ClientMsg::Refusal(reason("tab?here")))
     );
 }
+
+#[test]
+fn a_step_closure_takes_any_error_that_boxes_as_send_and_sync() {
+    #[derive(Debug)]
+    struct Mine;
+    impl std::fmt::Display for Mine {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("mine")
+        }
+    }
+    impl std::error::Error for Mine {}
+
+    fn text() -> Result<(), String> {
+        Err("a string".to_string())
+    }
+    fn io() -> Result<(), std::io::Error> {
+        Err(std::io::Error::other("an io error"))
+    }
+    fn boxed() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Err("a box".into())
+    }
+    fn own() -> Result<(), Mine> {
+        Err(Mine)
+    }
+    // What `?` inside a step closure does with each.
+    let steps: [&dyn Fn() -> Result<(), StepError>; 5] = [
+        &|| Ok(text()?),
+        &|| Ok(io()?),
+        &|| Ok(boxed()?),
+        &|| Ok(own()?),
+        &|| Err("a literal".into()),
+    ];
+    let texts: Vec<String> = steps
+        .iter()
+        .map(|step| step().expect_err("fails").to_string())
+        .collect();
+    assert_eq!(
+        texts,
+        ["a string", "an io error", "a box", "mine", "a literal"]
+    );
+}
