@@ -1,8 +1,9 @@
 //! The HTTP endpoint end to end: `/metrics` follows the rounds, joins, removals and refusals
 //! and passes `promtool check metrics`; `/status.json` is the status document of the moment;
-//! the answers to wrong requests; and hostile clients (slowloris, a 1 MiB request, random
-//! bytes, a flood) and running out of descriptors never stop a member's rounds, and the
-//! endpoint serves again after them.
+//! the answers to wrong requests; the status page rendered by headless Chromium shows the step
+//! and the participants and refreshes itself; and hostile clients (slowloris, a 1 MiB request,
+//! random bytes, a flood) never stop a member's rounds, and the endpoint serves again after
+//! them.
 
 // Tests drive the binary over real sockets, from threads, and wait with deadlines (see
 // clippy.toml).
@@ -15,6 +16,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use common::http::{self, get, metric, raw, sample};
 use common::{hello_bytes, quiet, run_round, wait_for, Conductor, Launch, DEADLINE};
@@ -128,6 +130,13 @@ fn a_stalled_round_and_a_silent_participant_show_in_the_metrics() {
         Some(1.0)
     );
     assert_eq!(sample(&text, "lockstep_rounds_completed_total"), Some(1.0));
+    let recent: serde_json::Value = serde_json::from_str(&get(addr, "/recent.json").body).unwrap();
+    assert_eq!(recent["removals"][0]["id"], "mute");
+    assert_eq!(recent["removals"][0]["cause"], "liveness_timeout");
+    assert_eq!(recent["removals"][0]["reason"], "liveness timeout");
+    assert_eq!(recent["removed"]["liveness_timeout"], 1);
+    assert_eq!(recent["rounds"][0]["step"], 0);
+    assert!(recent["rounds"][0]["us"].as_u64().unwrap() >= 1_000_000);
 }
 
 #[test]
@@ -181,6 +190,19 @@ fn wrong_requests_get_the_status_that_says_why() {
 
     let huge = format!("GET / HTTP/1.1\r\nCookie: {}\r\n\r\n", "c".repeat(9_000));
     assert_eq!(raw(addr, huge.as_bytes()).code, 431);
+
+    let page = get(addr, "/");
+    assert_eq!(page.code, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page.body.contains("<svg"));
+    assert!(page.header("content-security-policy").is_some());
+    let recent = get(addr, "/recent.json?x=1");
+    assert_eq!(recent.code, 200);
+    let recent: serde_json::Value = serde_json::from_str(&recent.body).unwrap();
+    assert!(recent["rounds"].is_array());
 
     let text = get(addr, "/metrics").body;
     for (code, n) in [("404", 1.0), ("405", 1.0), ("400", 1.0), ("431", 1.0)] {
@@ -239,6 +261,47 @@ impl Drop for Rounds {
             }
         }
     }
+}
+
+#[test]
+fn the_page_in_a_browser_shows_the_step_and_the_participants_and_refreshes() {
+    let Some(chromium) = http::tool("chromium") else {
+        return;
+    };
+    let (conductor, addr) = start(&["--min-clients", "2"]);
+    let rounds = Rounds::run(&conductor, &["alice", "bob"]);
+    rounds.wait_more(10, "before the page loads");
+    let url = format!("http://{addr}/");
+    let step_of = |dom: &str| -> u64 {
+        let start = dom.find("id=\"step\">").expect("the step figure") + "id=\"step\">".len();
+        let text = &dom[start..start + dom[start..].find('<').unwrap()];
+        text.replace(',', "")
+            .parse()
+            .unwrap_or_else(|_| panic!("step {text:?}"))
+    };
+    let first = http::rendered_dom(&chromium, &url, Duration::from_millis(2_500));
+    let refreshes = first
+        .split("data-refreshes=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or_else(|| panic!("no refresh counted in\n{first}"));
+    assert!(refreshes >= 2, "the page refreshed {refreshes} time(s)");
+    for id in ["alice", "bob"] {
+        assert!(
+            first.contains(&format!("data-id=\"{id}\"")),
+            "{id} missing in\n{first}"
+        );
+    }
+    assert!(first.contains("class=\"phase running\""), "{first}");
+    assert!(
+        first.contains("<path class=\"bars\""),
+        "no chart in\n{first}"
+    );
+    let step = step_of(&first);
+    rounds.wait_more(10, "between the two loads");
+    let second = http::rendered_dom(&chromium, &url, Duration::from_millis(1_500));
+    assert!(step_of(&second) > step, "the step did not move on");
 }
 
 /// Opens `n` connections that send the start of a request head and never finish it.

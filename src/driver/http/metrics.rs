@@ -169,6 +169,11 @@ impl Metrics {
         }
     }
 
+    /// Rounds completed so far.
+    pub fn rounds(&self) -> u64 {
+        self.rounds
+    }
+
     /// Members removed so far, by cause: every cause that can happen to a member, and any
     /// other that did.
     pub fn removals(&self) -> Vec<(&'static str, u64)> {
@@ -184,6 +189,21 @@ impl Metrics {
         RefusalKind::ALL
             .iter()
             .map(|&k| (refusal_label(k), self.refusals[k as usize]))
+            .collect()
+    }
+
+    /// Refusals of connections that had not joined, by kind: every refusal but those that
+    /// removed a member.
+    pub fn refusals_before_hello(&self) -> Vec<(&'static str, u64)> {
+        RefusalKind::ALL
+            .iter()
+            .map(|&k| {
+                let members = self.removals[Cause::Refused(k).index()];
+                (
+                    refusal_label(k),
+                    self.refusals[k as usize].saturating_sub(members),
+                )
+            })
             .collect()
     }
 
@@ -545,6 +565,12 @@ mod tests {
         for event in &events {
             m.record(event);
         }
+        let before_hello = m.refusals_before_hello();
+        assert!(before_hello.contains(&("full", 1)), "{before_hello:?}");
+        assert!(
+            before_hello.contains(&("liveness_timeout", 0)),
+            "{before_hello:?}"
+        );
         let text = encode(&m);
         assert_eq!(value(&text, "lockstep_joins_total"), 1.0);
         assert_eq!(value(&text, "lockstep_waves_sent_total"), 2.0);

@@ -1,5 +1,6 @@
-//! The HTTP endpoint (key `http`): `/metrics` for Prometheus and `/status.json` (the status
-//! file's document, current at the request). It is served from the driver's
+//! The HTTP endpoint (key `http`): `/metrics` for Prometheus, `/status.json` (the status file's
+//! document, current at the request), `/recent.json` (the last rounds, removals and refusals)
+//! and `/`, a status page that refreshes itself from those two. It is served from the driver's
 //! own mio loop, so the rounds and the answers never race for the core; and it is bounded so
 //! that it can never slow the rounds by more than a small share: per turn of the loop at most
 //! [`ACCEPTS_PER_WAKE`](server::ACCEPTS_PER_WAKE) accepts and [`ANSWERS_PER_WAKE`] answers
@@ -13,9 +14,13 @@
 //! | [`response`] | the bytes of an answer |
 //! | [`metrics`] | counters from the events, and the Prometheus text (`prometheus-client`) |
 //! | [`process`] | the `process_*` metrics, from `/proc` |
+//! | [`recent`] | the rings of recent round durations, removals and refusals |
+//! | [`page`] | the status page |
 
 mod metrics;
+mod page;
 mod process;
+mod recent;
 mod request;
 mod response;
 mod server;
@@ -32,6 +37,7 @@ use crate::status::Render;
 
 use metrics::{Metrics, Now};
 use process::Process;
+use recent::Recent;
 use request::Request;
 use response::Code;
 use server::Server;
@@ -43,6 +49,7 @@ pub const ANSWERS_PER_WAKE: usize = 4;
 pub struct Http {
     server: Server,
     metrics: Metrics,
+    recent: Recent,
     process: Process,
 }
 
@@ -52,6 +59,7 @@ impl Http {
         Ok(Http {
             server: Server::new(listener, registry)?,
             metrics: Metrics::default(),
+            recent: Recent::default(),
             process: Process::new(),
         })
     }
@@ -71,9 +79,10 @@ impl Http {
         self.server.ready(registry, event, now);
     }
 
-    /// Counts one of the core's events.
-    pub fn record(&mut self, _now: Instant, event: &Event) {
+    /// Counts and keeps what it shows of one of the core's events.
+    pub fn record(&mut self, now: Instant, event: &Event) {
         self.metrics.record(event);
+        self.recent.record(now, event);
     }
 
     /// True when the next turn has work without waiting for an event.
@@ -117,6 +126,7 @@ impl Http {
     ) -> (Code, Vec<u8>) {
         let head_only = request.head_only;
         let (content_type, body) = match request.path.as_str() {
+            "/" | "/index.html" => ("text/html; charset=utf-8", page::PAGE.to_string()),
             "/metrics" => {
                 let status = super::snapshot(core, now, address);
                 let process = self.process.stats();
@@ -136,6 +146,15 @@ impl Http {
                 "application/json",
                 super::snapshot(core, now, address).to_json(),
             ),
+            "/recent.json" => {
+                let text = self.recent.to_json(
+                    now,
+                    &self.metrics.removals(),
+                    &self.metrics.refusals_before_hello(),
+                    self.metrics.rounds(),
+                );
+                ("application/json", text)
+            }
             _ => return (Code::NotFound, response::error(Code::NotFound)),
         };
         (

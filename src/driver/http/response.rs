@@ -66,7 +66,7 @@ impl Code {
         match self {
             Code::Ok => "",
             Code::BadRequest => "not an HTTP/1.x request\n",
-            Code::NotFound => "not found: try /metrics or /status.json\n",
+            Code::NotFound => "not found: try /, /metrics, /status.json or /recent.json\n",
             Code::MethodNotAllowed => "only GET and HEAD are answered\n",
             Code::RequestTimeout => "the request did not arrive in time\n",
             Code::HeadTooLarge => "the request head is too large (8 KiB at most)\n",
