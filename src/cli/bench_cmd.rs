@@ -72,6 +72,7 @@ fn parse(args: &mut Arguments) -> Result<(Options, bool), String> {
             .map_err(text)?
             .unwrap_or(0),
         samples: args.contains("--samples"),
+        scrape_http: args.contains("--scrape-http"),
     };
     options.check()?;
     Ok((options, args.contains("--json")))

@@ -29,6 +29,7 @@ USAGE:
   conductor join --id ID [--host H] [--port P] [--heartbeat-ms N] -- CMD [ARGS...]
   conductor bench (--addr H:P | --spawn | --baseline PATH) [--clients N | --procs N]
                   [--rounds R] [--warmup W] [--work-us U] [--server-pid PID] [--json]
+                  [--scrape-http]
 
 Runs the conductor. Settings come from config.json (or --config FILE) and are overridden by
 flags: --host, --port, --min-clients, --rounds, and --KEY VALUE in kebab-case for any key of
@@ -40,7 +41,9 @@ config.json (--allow takes comma-separated CIDR blocks).
 with min_clients = N and the rounds needed), or the raw-barrier baseline at PATH. It reports
 connect time, rounds per second, round-time percentiles, protocol violations and, for a
 server it started or --server-pid, the server's memory per client. --work-us simulates work
-between each Go and its answer. Defaults: 1 client, 1000 rounds, no work.
+between each Go and its answer. --scrape-http (with --spawn) switches the conductor's HTTP
+endpoint on and scrapes its /metrics every second during the run. Defaults: 1 client, 1000
+rounds, no work.
 
 Signals: SIGTERM and SIGHUP stop gracefully (a countdown, then C and X); SIGINT ceases at
 once (C, X), a second SIGINT exits at once; SIGQUIT keeps its default (ends at once, core dump).
