@@ -17,7 +17,7 @@
 //! arrived meanwhile is read before the deadline is looked at. A participant whose `W` or `!`
 //! waits in its socket is never dropped for silence it did not keep.
 //!
-//! With the key `http`, the same loop serves the HTTP endpoint ([`http`]: metrics, the status
+//! With the key `http`, the same loop serves the HTTP endpoint (`http/`: metrics, the status
 //! document and a status page) on tokens of its own, with its own bounds per wake-up; it is fed
 //! the core's events as the log is.
 //!
