@@ -5,7 +5,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`config`] | the keys of `config.json`, defined once; file, flags, checks |
-//! | [`driver`] | the mio event loop: sockets, signals, the clock, status files, the log of the core's events |
+//! | [`driver`] | the mio event loop: sockets, signals, the clock, status files, the log of the core's events, the HTTP endpoint |
 //! | [`status`] | the status files' two forms: JSON for scripts, a table for people |
 //! | [`cli`] | the command line: `conductor`, `conductor join`, `conductor status`, `conductor bench`, their help |
 //! | [`bench`] | `conductor bench`: the load generator, its checks and its report |

@@ -77,6 +77,29 @@ fn bench_against_a_spawned_conductor_sees_every_round_and_no_violation() {
 }
 
 #[test]
+fn bench_can_scrape_the_spawned_conductors_metrics_during_the_run() {
+    let report = bench(&[
+        "--spawn",
+        "--clients",
+        "2",
+        "--rounds",
+        "100",
+        "--scrape-http",
+    ]);
+    assert_clean(&report, 2, 1, 100);
+    assert_eq!(report["server_exit"], 0, "{report}");
+    // The first scrape goes out before the clients start, the others every second.
+    assert!(
+        report["http_scrapes"]["ok"].as_u64().unwrap() >= 1,
+        "{report}"
+    );
+    assert_eq!(report["http_scrapes"]["failed"], 0, "{report}");
+    // Without the flag the report has no scrapes at all.
+    let plain = bench(&["--spawn", "--clients", "1", "--rounds", "10"]);
+    assert!(plain.get("http_scrapes").is_none(), "{plain}");
+}
+
+#[test]
 fn bench_with_simulated_work_waits_that_long_before_answering() {
     let report = bench(&[
         "--spawn",

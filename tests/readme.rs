@@ -164,3 +164,35 @@ fn install_and_license_are_as_the_readme_says() {
         );
     }
 }
+
+#[test]
+fn the_monitoring_examples_are_the_files_and_prometheus_accepts_them() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/monitoring");
+    let file = |name: &str| std::fs::read_to_string(dir.join(name)).expect(name);
+    assert_eq!(block("# Scrapes a conductor"), file("prometheus.yml"));
+    assert_eq!(block("groups:"), file("alerts.yml"));
+    assert!(README.contains("(docs/monitoring/status-page.png)"));
+    assert!(dir.join("status-page.png").is_file());
+
+    let Some(promtool) = common::http::tool("promtool") else {
+        return;
+    };
+    for args in [
+        ["check", "config", "prometheus.yml"],
+        ["check", "rules", "alerts.yml"],
+        ["test", "rules", "alerts_test.yml"],
+    ] {
+        let out = Command::new(&promtool)
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("run promtool");
+        assert!(
+            out.status.success(),
+            "promtool {}: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

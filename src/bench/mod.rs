@@ -5,7 +5,8 @@
 //! Layout: [`check`] verifies the waves (pure), [`report`] computes and renders the figures
 //! (pure), [`load`] runs N clients in one mio loop, [`server`] starts a conductor or the
 //! baseline on a free port, [`procs`] spreads the clients over processes, [`procfs`] reads
-//! `/proc` and raises the open-files limit. This is an I/O module like the driver; the core
+//! `/proc` and raises the open-files limit, [`scrape`] scrapes a spawned conductor's
+//! `/metrics` during the run. This is an I/O module like the driver; the core
 //! knows nothing of it.
 
 // The load generator owns sockets, reads the clock and starts servers (see clippy.toml: only
@@ -17,6 +18,7 @@ pub mod load;
 pub mod procfs;
 pub mod procs;
 pub mod report;
+pub mod scrape;
 pub mod server;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -25,6 +27,7 @@ use std::time::Duration;
 
 use load::LoadSpec;
 use report::{Memory, Percentiles, Report};
+use scrape::Scraper;
 use server::{ConductorRun, Server};
 
 /// What to measure and how.
@@ -48,6 +51,8 @@ pub struct Options {
     pub first_id: u64,
     /// Put every round time in the report (for aggregating processes).
     pub samples: bool,
+    /// Switch the spawned conductor's HTTP endpoint on and scrape its `/metrics` every second.
+    pub scrape_http: bool,
 }
 
 /// The server a run measures.
@@ -77,6 +82,11 @@ impl Options {
                 "--procs {procs} is more than --clients {}: each process runs at least one client",
                 self.clients
             ));
+        }
+        if self.scrape_http && self.target != Target::Spawn {
+            return Err(
+                "--scrape-http scrapes a conductor this command starts: add --spawn".into(),
+            );
         }
         if self.rounds > MAX_ROUNDS || self.warmup() > MAX_ROUNDS {
             return Err(format!(
@@ -108,6 +118,7 @@ pub fn run(options: &Options) -> Result<Report, String> {
         Target::Spawn => Some(Server::conductor(ConductorRun {
             clients: options.clients,
             waves: options.waves(),
+            http: options.scrape_http,
         })?),
         Target::Baseline(path) => Some(Server::baseline(path, options.clients)?),
     };
@@ -119,10 +130,12 @@ pub fn run(options: &Options) -> Result<Report, String> {
     };
     let pid = server.as_ref().map(Server::pid).or(options.server_pid);
     let idle_kib = pid.and_then(|p| procfs::status_kib(p, "VmRSS"));
+    let scraper = server.as_ref().and_then(|s| s.http).map(Scraper::start);
     let measured = match options.procs {
         Some(procs) => procs::run(options, addr, procs, pid),
         None => measure(options, addr, pid),
     };
+    let scrapes = scraper.map(Scraper::stop);
     let mut report = match measured {
         Ok(r) => r,
         Err(e) => {
@@ -131,6 +144,7 @@ pub fn run(options: &Options) -> Result<Report, String> {
         }
     };
     report.target = target;
+    report.http_scrapes = scrapes;
     if let (Some(idle), Some(m)) = (idle_kib, report.server_memory.as_mut()) {
         m.idle_rss_kib = idle;
         m.bytes_per_client =
@@ -176,6 +190,7 @@ fn measure(options: &Options, addr: SocketAddr, pid: Option<u32>) -> Result<Repo
         server_cpu_us_per_round: per_round(outcome.server_cpu_ns),
         client_cpu_us_per_round: per_round(outcome.client_cpu_ns),
         server_exit: None,
+        http_scrapes: None,
         samples_us: if options.samples { samples } else { Vec::new() },
     })
 }

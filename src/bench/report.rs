@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use super::check::Violations;
+use super::scrape::{Scrapes, EVERY};
 
 /// Round-time percentiles in microseconds (nearest rank).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -91,6 +92,9 @@ pub struct Report {
     pub client_cpu_us_per_round: Option<f64>,
     /// The exit code of a server this command started.
     pub server_exit: Option<i32>,
+    /// Scrapes of the server's `/metrics` during the run (`--scrape-http`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_scrapes: Option<Scrapes>,
     /// Every round time, only when asked for (to aggregate processes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub samples_us: Vec<u64>,
@@ -142,6 +146,7 @@ impl Report {
             server_cpu_us_per_round: parts.iter().find_map(|p| p.server_cpu_us_per_round),
             client_cpu_us_per_round: parts.iter().map(|p| p.client_cpu_us_per_round).sum(),
             server_exit: None,
+            http_scrapes: None,
             samples_us: Vec::new(),
         }
     }
@@ -204,6 +209,15 @@ impl Report {
         }
         if let Some(cpu) = self.client_cpu_us_per_round {
             let _ = writeln!(s, "client cpu   {cpu:.2} µs per round");
+        }
+        if let Some(scrapes) = self.http_scrapes {
+            let _ = writeln!(
+                s,
+                "http         {} scrape(s) of /metrics, every {} s; {} failed",
+                scrapes.ok,
+                EVERY.as_secs(),
+                scrapes.failed
+            );
         }
         if let Some(code) = self.server_exit {
             let _ = writeln!(s, "server exit  {code}");

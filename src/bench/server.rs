@@ -16,9 +16,11 @@ const EXIT_DEADLINE: Duration = Duration::from_secs(10);
 pub struct Server {
     child: Child,
     /// Kept open so the server can never fail on a closed stdout.
-    _stdout: BufReader<ChildStdout>,
+    stdout: BufReader<ChildStdout>,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where its HTTP endpoint listens, when it was switched on.
+    pub http: Option<SocketAddr>,
     /// Its scratch directory (configuration and log), removed on drop.
     dir: Option<PathBuf>,
 }
@@ -30,12 +32,14 @@ pub struct ConductorRun {
     pub clients: u32,
     /// Waves to run, = `rounds`, after which it ends by itself.
     pub waves: u64,
+    /// Switch the HTTP endpoint on, on a free loopback port.
+    pub http: bool,
 }
 
 impl Server {
     /// Starts this executable as a conductor on a free loopback port, with every other
     /// setting at its default (so status files are written, once a second), its status files
-    /// and log in a scratch directory.
+    /// and log in a scratch directory; with `http`, its HTTP endpoint on a free port too.
     pub fn conductor(run: ConductorRun) -> Result<Server, String> {
         let exe = std::env::current_exe()
             .map_err(|e| format!("cannot find this executable to start a conductor: {e}"))?;
@@ -54,6 +58,7 @@ impl Server {
             "min_clients": run.clients,
             "max_clients": run.clients.max(1),
             "rounds": run.waves,
+            "http": if run.http { "127.0.0.1:0" } else { "" },
         });
         let config_path = dir.join("config.json");
         std::fs::write(&config_path, config.to_string())
@@ -67,6 +72,9 @@ impl Server {
             .current_dir(&dir);
         let mut server = Server::start(command, "conductor")?;
         server.dir = Some(dir);
+        if run.http {
+            server.http = Some(server.read_http_line()?);
+        }
         Ok(server)
     }
 
@@ -95,8 +103,9 @@ impl Server {
         match (read, addr) {
             (Ok(_), Some(addr)) => Ok(Server {
                 child,
-                _stdout: stdout,
+                stdout,
                 addr,
+                http: None,
                 dir: None,
             }),
             _ => {
@@ -106,6 +115,23 @@ impl Server {
                     "{what} did not say where it listens (first line {line:?}, {status})"
                 ))
             }
+        }
+    }
+
+    /// Reads the conductor's second line, `http on ADDR`.
+    fn read_http_line(&mut self) -> Result<SocketAddr, String> {
+        let mut line = String::new();
+        let read = self.stdout.read_line(&mut line);
+        let addr = line
+            .trim()
+            .strip_prefix("http on ")
+            .and_then(|a| a.parse().ok());
+        match (read, addr) {
+            (Ok(_), Some(addr)) => Ok(addr),
+            _ => Err(format!(
+                "the conductor did not say where it serves HTTP (line {line:?}){}",
+                self.keep_log()
+            )),
         }
     }
 

@@ -58,6 +58,7 @@ fn parse(args: &mut Arguments) -> Result<(Options, bool), String> {
         server_pid: flags::value(args, "--server-pid")?,
         first_id: flags::value(args, "--first-id")?.unwrap_or(0),
         samples: args.contains("--samples"),
+        scrape_http: args.contains("--scrape-http"),
     };
     options.check()?;
     Ok((options, args.contains("--json")))

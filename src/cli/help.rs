@@ -239,6 +239,12 @@ fn bench_page() -> String {
         ),
         ("--json", "print the report as one JSON object".to_string()),
         (
+            "--scrape-http",
+            "with --spawn: switch the conductor's HTTP endpoint on and scrape its /metrics \
+             every second during the run (default: off)"
+                .to_string(),
+        ),
+        (
             "--first-id N",
             "the number in the first client's id (default: 0; set by --procs)".to_string(),
         ),
@@ -254,7 +260,7 @@ fn bench_page() -> String {
 Usage:
   conductor bench (--spawn | --addr HOST:PORT | --baseline PATH)
                   [--clients N] [--procs P] [--rounds R] [--warmup W]
-                  [--work-us U] [--server-pid PID] [--json]
+                  [--work-us U] [--server-pid PID] [--json] [--scrape-http]
 
 {}
 Flags (exactly one of --spawn, --addr, --baseline):

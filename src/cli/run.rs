@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use pico_args::Arguments;
@@ -70,13 +71,29 @@ pub fn run(mut args: Arguments) -> i32 {
         }
     };
     driver.flush_log_batches(log_batch);
+    let http = match config.http_address() {
+        Some(address) => match serve_http(&mut driver, address) {
+            Ok(bound) => Some(bound),
+            Err(e) => {
+                eprintln!("conductor: error: {e}");
+                return 1;
+            }
+        },
+        None => None,
+    };
     println!("listening on {}", driver.address());
+    if let Some(bound) = http {
+        println!("http on {bound}");
+    }
     let _ = std::io::stdout().flush();
     log::info!(
         "conductor {} listening on {}",
         config.server_id,
         driver.address()
     );
+    if let Some(bound) = http {
+        log::info!("http: metrics at http://{bound}/metrics, the status page at http://{bound}/");
+    }
     let end = driver.run();
     log::info!("exiting with code {}", end.exit_code());
     log::logger().flush();
@@ -85,6 +102,16 @@ pub fn run(mut args: Arguments) -> i32 {
     }
     drop(status_lock);
     end.exit_code()
+}
+
+/// Binds the HTTP endpoint's address (port 0 picks a free one) and serves it from the driver's
+/// loop; returns the bound address.
+fn serve_http(driver: &mut Driver, address: SocketAddr) -> Result<SocketAddr, String> {
+    let listener = driver::bind(&address.ip().to_string(), address.port())
+        .map_err(|e| format!("http: {e}"))?;
+    driver
+        .serve_http(listener)
+        .map_err(|e| format!("http: cannot serve on {address}: {e}"))
 }
 
 /// Loads the configuration file (`given`, or `./config.json` if present) and applies the

@@ -16,6 +16,7 @@
 mod values;
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -127,6 +128,9 @@ pub struct Config {
         serialize_with = "values::block_texts"
     )]
     pub allow: Vec<Cidr>,
+    /// `IP:PORT` to serve `/metrics`, `/status.json` and a status page on; empty = off
+    #[serde(deserialize_with = "values::http_address")]
+    pub http: String,
 }
 }
 
@@ -149,6 +153,7 @@ impl Default for Config {
             status_txt: "status.txt".to_string(),
             status_json: "status.json".to_string(),
             allow: Vec::new(),
+            http: String::new(),
         }
     }
 }
@@ -420,6 +425,12 @@ impl Config {
         (path(&self.status_json), path(&self.status_txt))
     }
 
+    /// The HTTP endpoint's address, when it is switched on. The text was checked when it was
+    /// read, so it parses.
+    pub fn http_address(&self) -> Option<SocketAddr> {
+        self.http.parse().ok()
+    }
+
     /// The shipped `config.json`: every key with its default value.
     pub fn defaults_json() -> String {
         let value = Value::Object(Config::default().to_map());
@@ -454,7 +465,8 @@ mod tests {
             r#"{"host":"0.0.0.0","port":9,"server_id":"boss","min_clients":3,"max_clients":4,
                "rounds":5,"step_wrap":6,"shutdown_countdown":7,"hello_timeout_ms":8,
                "probe_after_ms":9,"drop_after_ms":10,"slow_round_ms":11,"status_interval_ms":12,
-               "status_txt":"","status_json":"s.json","allow":["10.0.0.0/8","::1/128"]}"#,
+               "status_txt":"","status_json":"s.json","allow":["10.0.0.0/8","::1/128"],
+               "http":"[::1]:9878"}"#,
         )
         .unwrap();
         assert_eq!(
@@ -473,6 +485,8 @@ mod tests {
         assert_eq!((c.slow_round_ms, c.status_interval_ms), (11, 12));
         assert_eq!(c.status_paths(), (Some(PathBuf::from("s.json")), None));
         assert_eq!(c.allow.len(), 2);
+        assert_eq!(c.http_address(), Some("[::1]:9878".parse().unwrap()));
+        assert_eq!(Config::default().http_address(), None);
     }
 
     #[test]
@@ -546,6 +560,19 @@ mod tests {
                 "test.json: not valid JSON: EOF while parsing",
             ),
             ("[1, 2]", "test.json: the top level must be a JSON object"),
+            (
+                r#"{"http": "localhost:9878"}"#,
+                "key \"http\": \"localhost:9878\" is not an address to serve HTTP on: expected \
+                 IP:PORT",
+            ),
+            (
+                r#"{"http": "::1:9878"}"#,
+                "key \"http\": \"::1:9878\" is not an address",
+            ),
+            (
+                r#"{"http": 9878}"#,
+                "key \"http\": expected a string, got 9878",
+            ),
             ("{} {}", "test.json: not valid JSON: trailing characters"),
         ];
         for (json, expected) in cases {
@@ -625,6 +652,7 @@ mod tests {
             let before = c.to_map()[&key].clone();
             let text = match &before {
                 Value::String(_) if key == "host" => "::1".to_string(),
+                Value::String(_) if key == "http" => "127.0.0.1:0".to_string(),
                 Value::String(_) => "x".to_string(),
                 Value::Array(_) => "10.0.0.0/8".to_string(),
                 _ => "2".to_string(),
@@ -687,7 +715,7 @@ mod tests {
     fn shipped_defaults_parse_back_to_the_defaults() {
         let c = Config::parse(Path::new("config.json"), &Config::defaults_json()).unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!(Config::keys().len(), 16);
+        assert_eq!(Config::keys().len(), 17);
         assert_eq!(from_json("{}").unwrap(), Config::default());
     }
 

@@ -3,7 +3,7 @@
 //! say what was expected and what arrived, and never show a value whole: anything longer than
 //! [`MAX_SHOWN`] characters is cut with an ellipsis. Performs no I/O.
 
-use std::net::Ipv6Addr;
+use std::net::{Ipv6Addr, SocketAddr};
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serializer};
@@ -83,6 +83,20 @@ pub fn host<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         ))),
         None => Ok(host),
     }
+}
+
+/// An address to serve HTTP on, `IP:PORT` (an IPv6 address in brackets, `[::1]:9878`; port 0
+/// picks a free one), or `""` for none.
+pub fn http_address<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let text = string(d)?;
+    if text.is_empty() || text.parse::<SocketAddr>().is_ok() {
+        return Ok(text);
+    }
+    Err(D::Error::custom(format!(
+        "{} is not an address to serve HTTP on: expected IP:PORT, such as \"127.0.0.1:9878\" \
+         or \"[::1]:9878\" (\"\" switches it off)",
+        quoted(&text)
+    )))
 }
 
 /// The conductor's id: 1 to 12 printable ASCII characters.

@@ -17,6 +17,10 @@
 //! arrived meanwhile is read before the deadline is looked at. A participant whose `W` or `!`
 //! waits in its socket is never dropped for silence it did not keep.
 //!
+//! With the key `http`, the same loop serves the HTTP endpoint (`http/`: metrics, the status
+//! document and a status page) on tokens of its own, with its own bounds per wake-up; it is fed
+//! the core's events as the log is.
+//!
 //! Signals: SIGTERM, SIGHUP (a closing terminal or SSH session; the same graceful stop) and a
 //! first SIGINT reach the loop through `signal-hook-mio`. A second SIGINT never waits for the
 //! loop: the signal handler itself ends the process with code 130, so it works even if the
@@ -30,6 +34,7 @@
     clippy::disallowed_macros
 )]
 
+mod http;
 mod listen;
 mod log_batch;
 pub mod log_events;
@@ -46,6 +51,7 @@ pub use status_files::{write_atomically, StatusFiles};
 pub use status_lock::{InUse, StatusLock};
 
 use std::io;
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -57,8 +63,10 @@ use signal_hook_mio::v1_0::Signals;
 
 use lockstep_proto::core::{Conductor, CoreConfig, Input, Output, StopRequest};
 use lockstep_proto::round::EndKind;
+use lockstep_proto::status::Status;
 use lockstep_proto::time::{Duration, Instant};
 
+use http::Http;
 use peers::Peers;
 
 const LISTENER: Token = Token(0);
@@ -105,6 +113,8 @@ pub struct Driver {
     log_unwritten_since: Option<Instant>,
     /// The core's events, as log lines.
     events: EventLog,
+    /// The HTTP endpoint, when it is switched on.
+    http: Option<Http>,
 }
 
 impl Driver {
@@ -154,7 +164,16 @@ impl Driver {
             log: LogBatch::default(),
             log_unwritten_since: None,
             events: EventLog::new(),
+            http: None,
         })
+    }
+
+    /// Serves the HTTP endpoint on an already bound listener; returns its address.
+    pub fn serve_http(&mut self, listener: std::net::TcpListener) -> io::Result<SocketAddr> {
+        let http = Http::new(listener, self.poll.registry())?;
+        let address = http.local_addr()?;
+        self.http = Some(http);
+        Ok(address)
     }
 
     /// Flushes the logger's batches (see [`BatchedWriter`]) within
@@ -193,11 +212,13 @@ impl Driver {
             }
             // May block on a full pipe; the timeout below is computed after it.
             self.flush_log(self.now());
-            let timeout = if self.peers.has_unfinished_reads() || self.accepts_waiting() {
-                Some(StdDuration::ZERO)
-            } else {
-                self.poll_timeout(self.now())
-            };
+            let http_waiting = self.http.as_ref().is_some_and(Http::has_work);
+            let timeout =
+                if self.peers.has_unfinished_reads() || self.accepts_waiting() || http_waiting {
+                    Some(StdDuration::ZERO)
+                } else {
+                    self.poll_timeout(self.now())
+                };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     // Also what a stop with SIGSTOP ends in: poll again before any deadline.
@@ -216,6 +237,11 @@ impl Driver {
                 match event.token() {
                     LISTENER => self.accept_ready = true,
                     SIGNALS => self.take_signals(),
+                    token if Http::owns(token) => {
+                        if let Some(http) = &mut self.http {
+                            http.ready(self.poll.registry(), event, self.clock);
+                        }
+                    }
                     Token(t) => {
                         let conn = lockstep_proto::core::ConnId::from_index(t - 2);
                         if event.is_writable() {
@@ -236,6 +262,9 @@ impl Driver {
             if self.accepts_waiting() {
                 self.accept_some();
             }
+            if let Some(http) = &mut self.http {
+                http.turn(self.poll.registry(), self.clock, &self.core, &self.address);
+            }
         }
     }
 
@@ -248,6 +277,7 @@ impl Driver {
             self.exiting.as_ref().map(|(_, d)| *d),
             self.events.next_due(),
             self.log_unwritten_since.map(|t| t + log_batch::FLUSH_AFTER),
+            self.http.as_ref().and_then(Http::next_deadline),
         ];
         let next = deadlines.into_iter().flatten().min()?;
         // Round up to whole milliseconds so a wake-up is never a little early and busy.
@@ -278,6 +308,9 @@ impl Driver {
             return None;
         }
         self.peers.close_all(self.poll.registry());
+        if let Some(http) = &mut self.http {
+            http.close(self.poll.registry());
+        }
         self.exiting.take().map(|(kind, _)| kind)
     }
 
@@ -289,6 +322,9 @@ impl Driver {
                 Output::Close(conn) => self.peers.close(self.poll.registry(), conn),
                 Output::StatusDue => self.write_status(),
                 Output::Event(event) => {
+                    if let Some(http) = &mut self.http {
+                        http.record(self.clock, &event);
+                    }
                     self.events
                         .record(self.clock, &event, &mut log_events::Logger);
                 }
@@ -448,9 +484,7 @@ impl Driver {
 
     /// Renders the status and writes the files; failures are logged once until they change.
     fn write_status(&mut self) {
-        let now = self.now();
-        let mut status = self.core.status(now);
-        status.address = self.address.clone();
+        let status = snapshot(&self.core, self.now(), &self.address);
         let errors = self.status_files.write(&status).join("; ");
         if errors.is_empty() {
             if self.last_status_error.take().is_some() {
@@ -461,6 +495,14 @@ impl Driver {
             self.last_status_error = Some(errors);
         }
     }
+}
+
+/// The status snapshot as of `now`, with the bound address: what the status files and
+/// `/status.json` show.
+fn snapshot(core: &Conductor, now: Instant, address: &str) -> Status {
+    let mut status = core.status(now);
+    status.address = address.to_string();
+    status
 }
 
 fn is_out_of_descriptors(e: &io::Error) -> bool {

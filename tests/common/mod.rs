@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test file uses a different part of this module
 
 pub mod faults;
+pub mod http;
 mod member;
 pub mod participants;
 mod raw;
@@ -110,6 +111,8 @@ impl Drop for TempDir {
 pub struct Conductor {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The HTTP endpoint's address, when `--http` was given.
+    pub http: Option<SocketAddr>,
     /// Everything it wrote to stderr so far (its log).
     log: Arc<Mutex<String>>,
     /// Its stderr, when the launch asked for it to be left unread.
@@ -131,7 +134,8 @@ pub struct Launch {
 
 impl Conductor {
     /// Starts `conductor --port 0 --log-level debug ARGS` in a fresh directory and waits for
-    /// its `listening on` line. `ARGS` may give `--port` or `--log-level` itself.
+    /// its `listening on` line (and its `http on` line with `--http`). `ARGS` may give
+    /// `--port` or `--log-level` itself.
     pub fn start(args: &[&str]) -> Conductor {
         Self::launch(args, Launch::default())
     }
@@ -209,9 +213,19 @@ impl Conductor {
             })
             .parse()
             .expect("address");
+        let http = args.contains(&"--http").then(|| {
+            let mut line = String::new();
+            stdout.read_line(&mut line).expect("read the http line");
+            line.trim()
+                .strip_prefix("http on ")
+                .unwrap_or_else(|| panic!("unexpected second line {line:?}"))
+                .parse()
+                .expect("http address")
+        });
         Conductor {
             child,
             addr,
+            http,
             log,
             unread_stderr,
             dir,
