@@ -12,6 +12,7 @@
 // the core is kept free of I/O).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+pub mod certs;
 pub mod check;
 pub mod load;
 pub mod procfs;

@@ -36,6 +36,13 @@ pub fn run(mut args: Arguments) -> i32 {
         eprintln!("conductor: {error}");
         return 2;
     }
+    let tls = match driver::tls::Settings::load(&config, &source) {
+        Ok(tls) => tls,
+        Err(error) => {
+            eprintln!("conductor: {error}");
+            return 2;
+        }
+    };
     let log_batch = match super::logging::init(level, log_file.as_deref()) {
         Ok(batch) => batch,
         Err(message) => {
@@ -58,10 +65,16 @@ pub fn run(mut args: Arguments) -> i32 {
         }
     };
     driver.flush_log_batches(log_batch);
+    let tls_note = match &tls {
+        Some(_) if config.tls_client_ca.is_empty() => " (TLS)",
+        Some(_) => " (TLS, client certificates required)",
+        None => "",
+    };
+    driver.use_tls(tls);
     println!("listening on {}", driver.address());
     let _ = std::io::stdout().flush();
     log::info!(
-        "conductor {} listening on {}",
+        "conductor {} listening on {}{tls_note}",
         config.server_id,
         driver.address()
     );

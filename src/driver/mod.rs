@@ -37,6 +37,7 @@ mod peers;
 mod progress;
 mod repeats;
 mod status_files;
+pub mod tls;
 
 pub use listen::{bind, BACKLOG};
 pub use log_batch::{BatchedWriter, LogBatch};
@@ -103,6 +104,8 @@ pub struct Driver {
     log_unwritten_since: Option<Instant>,
     /// The core's events, as log lines.
     events: EventLog,
+    /// TLS on every new connection, when configured (see [`tls`]).
+    tls: Option<tls::Settings>,
 }
 
 impl Driver {
@@ -152,6 +155,7 @@ impl Driver {
             log: LogBatch::default(),
             log_unwritten_since: None,
             events: EventLog::new(),
+            tls: None,
         })
     }
 
@@ -324,7 +328,11 @@ impl Driver {
                     self.accepting_again();
                     let now = self.clock;
                     let conn = self.core.accept(now, peer);
-                    if let Err(e) = self.peers.insert(self.poll.registry(), conn, stream) {
+                    let session = self.tls.as_ref().map(tls::Settings::session);
+                    if let Err(e) = self
+                        .peers
+                        .insert(self.poll.registry(), conn, stream, session)
+                    {
                         log::warn!("cannot watch the connection from {peer}: {e}");
                         self.core.handle_input(now, Input::Closed { conn });
                     }
@@ -383,6 +391,11 @@ impl Driver {
                     self.core.handle_input(now, Input::Received { conn, bytes });
                     self.drain();
                     if n < peers::READ_CHUNK && !until_eof {
+                        return;
+                    }
+                }
+                peers::ReadOutcome::Tls(n, news) => {
+                    if self.on_tls(conn, news) || (n < peers::READ_CHUNK && !until_eof) {
                         return;
                     }
                 }
