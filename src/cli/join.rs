@@ -1,5 +1,6 @@
-//! `conductor join --id ID [--host H] [--port P] [--heartbeat-ms N] -- CMD [ARGS...]`: makes
-//! any program a participant. For each Go it runs CMD (stdin closed, stdout and stderr
+//! `conductor join --id ID [--host H] [--port P] [--heartbeat-ms N] [--tls-ca FILE
+//! [--tls-cert FILE --tls-key FILE] [--tls-name NAME]] -- CMD [ARGS...]`: makes any program a
+//! participant, over TLS when `--tls-ca` is given. For each Go it runs CMD (stdin closed, stdout and stderr
 //! inherited) with `LOCKSTEP_STEP`, `LOCKSTEP_ID` and `LOCKSTEP_SERVER` in its environment,
 //! through the client [`Runner`]: `K` first, `W` every heartbeat while CMD runs, Done when it
 //! exits 0. A failing CMD is refused with `step N: command exited with status S` and its status
@@ -11,13 +12,14 @@ mod watch;
 
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use pico_args::Arguments;
 
 use crate::config::Config;
-use lockstep::{Client, ClientError, Event, Runner, StepError, DEFAULT_HEARTBEAT};
+use lockstep::{Client, ClientError, Event, Runner, StepError, TlsConfig, DEFAULT_HEARTBEAT};
 
 use watch::Watch;
 
@@ -36,8 +38,50 @@ struct Join {
     host: String,
     port: u16,
     heartbeat: Option<Duration>,
+    tls: Option<TlsFlags>,
     program: OsString,
     args: Vec<OsString>,
+}
+
+/// The TLS flags: the CA to trust, a client certificate and its key, the conductor's name.
+#[derive(Debug, PartialEq, Eq)]
+struct TlsFlags {
+    ca: PathBuf,
+    identity: Option<(PathBuf, PathBuf)>,
+    name: Option<String>,
+}
+
+impl TlsFlags {
+    /// Reads the flags; `None` without `--tls-ca`. A certificate without its key (or the
+    /// reverse), or either without a CA, is a usage error.
+    fn parse(args: &mut Arguments) -> Result<Option<TlsFlags>, String> {
+        let text = |e: pico_args::Error| e.to_string();
+        let ca: Option<PathBuf> = args.opt_value_from_str("--tls-ca").map_err(text)?;
+        let cert: Option<PathBuf> = args.opt_value_from_str("--tls-cert").map_err(text)?;
+        let key: Option<PathBuf> = args.opt_value_from_str("--tls-key").map_err(text)?;
+        let name: Option<String> = args.opt_value_from_str("--tls-name").map_err(text)?;
+        let identity = match (cert, key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err("--tls-cert and --tls-key go together".to_string()),
+        };
+        match ca {
+            Some(ca) => Ok(Some(TlsFlags { ca, identity, name })),
+            None if identity.is_some() || name.is_some() => {
+                Err("--tls-cert, --tls-key and --tls-name need --tls-ca".to_string())
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The client's settings: reads the files.
+    fn config(&self, host: &str) -> Result<TlsConfig, lockstep::TlsError> {
+        let mut tls = TlsConfig::new(&self.ca)?;
+        if let Some((cert, key)) = &self.identity {
+            tls = tls.client_certificate(cert, key)?;
+        }
+        tls.server_name(self.name.as_deref().unwrap_or(host))
+    }
 }
 
 /// Runs the subcommand; `command` is everything after `--`.
@@ -66,6 +110,7 @@ fn parse(mut args: Arguments, command: Vec<OsString>) -> Result<Join, i32> {
         Some(ms) => Some(Duration::from_millis(ms)),
         None => Some(DEFAULT_HEARTBEAT),
     };
+    let tls = TlsFlags::parse(&mut args).map_err(|e| super::usage_error(&format!("join: {e}")))?;
     super::finish(args)?;
     let mut command = command.into_iter();
     let Some(program) = command.next() else {
@@ -78,6 +123,7 @@ fn parse(mut args: Arguments, command: Vec<OsString>) -> Result<Join, i32> {
         host,
         port,
         heartbeat,
+        tls,
         program,
         args: command.collect(),
     })
@@ -85,7 +131,24 @@ fn parse(mut args: Arguments, command: Vec<OsString>) -> Result<Join, i32> {
 
 fn participate(join: &Join) -> i32 {
     let tag = format!("conductor join: {}", join.id);
-    let client = match Client::connect((join.host.as_str(), join.port), &join.id) {
+    let connected = match &join.tls {
+        None => Client::connect((join.host.as_str(), join.port), &join.id),
+        Some(flags) => match flags.config(&join.host) {
+            Ok(tls) => {
+                let host = if join.host.contains(':') {
+                    format!("[{}]", join.host)
+                } else {
+                    join.host.clone()
+                };
+                Client::connect_tls(&format!("{host}:{}", join.port), &join.id, &tls)
+            }
+            Err(e) => {
+                eprintln!("{tag}: {e}");
+                return 2;
+            }
+        },
+    };
+    let client = match connected {
         Ok(client) => client,
         Err(e) => return report(&tag, &e),
     };
@@ -195,6 +258,7 @@ mod tests {
         assert_eq!(join.id, "w1");
         assert_eq!((join.host.as_str(), join.port), ("127.0.0.1", 7878));
         assert_eq!(join.heartbeat, Some(DEFAULT_HEARTBEAT));
+        assert_eq!(join.tls, None);
         assert_eq!(join.program, "echo");
         assert_eq!(join.args, ["--id", "x"]);
     }
@@ -228,6 +292,43 @@ mod tests {
             parse_line(&["--id", "w", "extra"], &["true"]).err(),
             Some(2)
         );
+    }
+
+    #[test]
+    fn tls_flags_go_together() {
+        let line = [
+            "--id",
+            "w",
+            "--tls-ca",
+            "ca.pem",
+            "--tls-cert",
+            "w.pem",
+            "--tls-key",
+            "w.key",
+            "--tls-name",
+            "conductor.example",
+        ];
+        let join = parse_line(&line, &["true"]).expect("valid");
+        assert_eq!(
+            join.tls,
+            Some(TlsFlags {
+                ca: "ca.pem".into(),
+                identity: Some(("w.pem".into(), "w.key".into())),
+                name: Some("conductor.example".to_string()),
+            })
+        );
+        let only_ca = parse_line(&["--id", "w", "--tls-ca", "ca.pem"], &["true"]);
+        assert!(only_ca
+            .expect("valid")
+            .tls
+            .is_some_and(|t| t.identity.is_none()));
+        for bad in [
+            &["--id", "w", "--tls-ca", "ca.pem", "--tls-cert", "w.pem"][..],
+            &["--id", "w", "--tls-key", "w.key", "--tls-cert", "w.pem"][..],
+            &["--id", "w", "--tls-name", "x"][..],
+        ] {
+            assert_eq!(parse_line(bad, &["true"]).err(), Some(2), "{bad:?}");
+        }
     }
 
     #[test]

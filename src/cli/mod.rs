@@ -26,7 +26,8 @@ conductor — makes many processes advance in lockstep over TCP
 USAGE:
   conductor [--config FILE] [--KEY VALUE ...] [--log-level LEVEL] [--log-file FILE]
   conductor status [--file status.json] [--watch]
-  conductor join --id ID [--host H] [--port P] [--heartbeat-ms N] -- CMD [ARGS...]
+  conductor join --id ID [--host H] [--port P] [--heartbeat-ms N]
+                 [--tls-ca FILE [--tls-cert FILE --tls-key FILE] [--tls-name NAME]] -- CMD [ARGS...]
   conductor bench (--addr H:P | --spawn | --baseline PATH) [--clients N | --procs N]
                   [--rounds R] [--warmup W] [--work-us U] [--server-pid PID] [--json]
 
@@ -56,6 +57,9 @@ could not be started), after refusing the step with the reason; 1 if the connect
 the conductor ends on an error; 2 for a bad command line; 3 if the conductor refuses it. CMD
 runs in a process group of its own: SIGTERM, SIGINT or SIGHUP to join is passed on to it, join
 sends X and exits with 128+N (the rest of CMD's group is killed after 5 s at most).
+With --tls-ca FILE join speaks TLS, trusting the CA certificates in FILE for the conductor's
+certificate, which must name --tls-name (default: --host); --tls-cert and --tls-key give the
+certificate and key to present when the conductor asks for one. TLS failures exit 1.
 ";
 
 /// Runs the command line given in `raw` (without the program name) and returns the exit code.

@@ -108,6 +108,24 @@ impl Pki {
     }
 }
 
+/// The first flight of a TLS 1.3 client that trusts `pki`'s CA: its ClientHello record.
+pub fn client_hello(pki: &Pki) -> Vec<u8> {
+    let roots = lockstep::tls::read_roots(&pki.ca_file()).expect("the CA");
+    let config = rustls::ClientConfig::builder_with_provider(lockstep::tls::provider())
+        .with_protocol_versions(lockstep::tls::VERSIONS)
+        .expect("TLS 1.3")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("a name");
+    let mut conn =
+        rustls::ClientConnection::new(std::sync::Arc::new(config), name).expect("a client");
+    let mut hello = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut hello).expect("write to a vector");
+    }
+    hello
+}
+
 /// `args` and `more`, as the `&[&str]` that starting a conductor takes.
 pub fn with<'a>(args: &'a [String], more: &[&'a str]) -> Vec<&'a str> {
     args.iter()
