@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use pico_args::Arguments;
 
-use crate::bench::{self, Options, Target};
+use crate::bench::tls::TlsFiles;
+use crate::bench::{self, BenchTls, Options, Target};
 
 /// Runs the subcommand.
 pub fn run(mut args: Arguments) -> i32 {
@@ -29,6 +30,30 @@ pub fn run(mut args: Arguments) -> i32 {
             eprintln!("conductor bench: {message}");
             1
         }
+    }
+}
+
+/// `--tls`, or `--tls-ca FILE [--tls-cert FILE --tls-key FILE] [--tls-name NAME]`.
+fn tls_flags(args: &mut Arguments) -> Result<Option<BenchTls>, String> {
+    let text = |e: pico_args::Error| e.to_string();
+    let generated = args.contains("--tls");
+    let ca: Option<PathBuf> = args.opt_value_from_str("--tls-ca").map_err(text)?;
+    let cert: Option<PathBuf> = args.opt_value_from_str("--tls-cert").map_err(text)?;
+    let key: Option<PathBuf> = args.opt_value_from_str("--tls-key").map_err(text)?;
+    let name: Option<String> = args.opt_value_from_str("--tls-name").map_err(text)?;
+    let identity = match (cert, key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".to_string()),
+    };
+    match (generated, ca) {
+        (true, None) if identity.is_none() && name.is_none() => Ok(Some(BenchTls::Generated)),
+        (true, _) => Err("--tls makes its own certificates: drop --tls-ca and the rest".into()),
+        (false, Some(ca)) => Ok(Some(BenchTls::Files(TlsFiles { ca, identity, name }))),
+        (false, None) if identity.is_some() || name.is_some() => {
+            Err("--tls-cert, --tls-key and --tls-name need --tls-ca".to_string())
+        }
+        (false, None) => Ok(None),
     }
 }
 
@@ -72,6 +97,7 @@ fn parse(args: &mut Arguments) -> Result<(Options, bool), String> {
             .map_err(text)?
             .unwrap_or(0),
         samples: args.contains("--samples"),
+        tls: tls_flags(args)?,
     };
     options.check()?;
     Ok((options, args.contains("--json")))

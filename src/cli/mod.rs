@@ -30,6 +30,7 @@ USAGE:
                  [--tls-ca FILE [--tls-cert FILE --tls-key FILE] [--tls-name NAME]] -- CMD [ARGS...]
   conductor bench (--addr H:P | --spawn | --baseline PATH) [--clients N | --procs N]
                   [--rounds R] [--warmup W] [--work-us U] [--server-pid PID] [--json]
+                  [--tls | --tls-ca FILE [--tls-cert FILE --tls-key FILE] [--tls-name NAME]]
 
 Runs the conductor. Settings come from config.json (or --config FILE) and are overridden by
 flags: --host, --port, --min-clients, --rounds, and --KEY VALUE in kebab-case for any key of
@@ -41,7 +42,10 @@ config.json (--allow takes comma-separated CIDR blocks).
 with min_clients = N and the rounds needed), or the raw-barrier baseline at PATH. It reports
 connect time, rounds per second, round-time percentiles, protocol violations and, for a
 server it started or --server-pid, the server's memory per client. --work-us simulates work
-between each Go and its answer. Defaults: 1 client, 1000 rounds, no work.
+between each Go and its answer. Defaults: 1 client, 1000 rounds, no work. With --spawn --tls
+the clients speak TLS: the run makes a CA, the conductor's certificate and one client
+certificate per client (naming its id), and the conductor requires client certificates. With
+--addr, --tls-ca FILE and the other --tls flags (as for join) give the clients' TLS settings.
 
 Signals: SIGTERM and SIGHUP stop gracefully (a countdown, then C and X); SIGINT ceases at
 once (C, X), a second SIGINT exits at once; SIGQUIT keeps its default (ends at once, core dump).

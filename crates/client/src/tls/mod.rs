@@ -143,7 +143,7 @@ impl TlsConfig {
     }
 
     /// The name to check the conductor's certificate against: the one set, else `host`.
-    pub(crate) fn name_for(&self, host: &str) -> Result<ServerName<'static>, TlsError> {
+    pub fn name_for(&self, host: &str) -> Result<ServerName<'static>, TlsError> {
         if let Some(name) = &self.server_name {
             return Ok(name.clone());
         }
@@ -162,8 +162,9 @@ impl TlsConfig {
         })
     }
 
-    /// The `rustls` settings.
-    pub(crate) fn client_config(&self) -> Arc<ClientConfig> {
+    /// The `rustls` settings, for an event loop that runs its own sessions (a load
+    /// generator).
+    pub fn client_config(&self) -> Arc<ClientConfig> {
         Arc::clone(&self.config)
     }
 }
