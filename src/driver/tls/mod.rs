@@ -97,6 +97,8 @@ impl Settings {
         // of bytes and memory for every connection.
         server.send_tls13_tickets = 0;
         server.session_storage = Arc::new(NoServerSessionStorage {});
+        // The provider's order of suites, not the client's (see `lockstep::tls::provider`).
+        server.ignore_client_order = true;
         Ok(Some(Settings {
             config: Arc::new(server),
             bind_ids: client_auth && config.tls_bind_ids,
