@@ -252,3 +252,30 @@ fn bench_rejects_tls_it_cannot_run() {
         assert!(stderr.contains("--tls"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn bench_over_tls_says_when_the_conductor_does_not_speak_it() {
+    let pki = common::tls::Pki::new();
+    let conductor = common::Conductor::start(&["--min-clients", "2"]);
+    let ca = pki.ca_file().display().to_string();
+    let output = Command::new(conductor_exe())
+        .args([
+            "bench",
+            "--addr",
+            &conductor.addr.to_string(),
+            "--tls-ca",
+            &ca,
+        ])
+        .args(["--tls-name", "localhost", "--rounds", "5"])
+        .output()
+        .expect("run conductor bench");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "bench0000000: the conductor does not speak TLS: it answered the TLS handshake \
+             with its plaintext hello"
+        ),
+        "{stderr}"
+    );
+}

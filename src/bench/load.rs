@@ -107,6 +107,8 @@ struct Client {
     session: Participant,
     /// The TLS session, over TLS.
     tls: Option<Box<Connection>>,
+    /// Some byte has arrived from the server.
+    heard: bool,
 }
 
 /// A one-shot timer on the loop, with microsecond resolution (epoll's own timeout has
@@ -318,6 +320,7 @@ impl Load {
                 connected: false,
                 session: Participant::new(self.ids[i]),
                 tls,
+                heard: false,
             });
         }
         Ok(())
@@ -377,6 +380,12 @@ impl Load {
         let bytes = match &mut c.tls {
             None => &self.buffer[..n],
             Some(tls) => {
+                if !c.heard {
+                    c.heard = true;
+                    if let Some(problem) = self.buffer.first().and_then(|&b| pump::not_tls(b)) {
+                        return Err(format!("client {}: {problem}", self.ids[i]));
+                    }
+                }
                 self.plain.clear();
                 pump::receive(tls, &self.buffer[..n], &mut self.plain).map_err(|e| {
                     format!(

@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use lockstep_proto::participant::{Event, Moment, Participant, ProtocolError};
-use lockstep_proto::wire::ShowByte;
 use rustls::Connection;
 
 use crate::tls::pump;
@@ -144,15 +143,8 @@ impl Link {
         };
         if !tls.heard {
             tls.heard = true;
-            if let Some(&first) = bytes.first().filter(|&&b| b != pump::HANDSHAKE_RECORD) {
-                let what = match first {
-                    b'A' => "its plaintext hello".to_string(),
-                    b'R' => "a plaintext refusal".to_string(),
-                    other => format!("plaintext starting with {}", ShowByte(other)),
-                };
-                self.tls_failed = Some(Ended::NotTls(format!(
-                    "the conductor does not speak TLS: it answered the TLS handshake with {what}"
-                )));
+            if let Some(problem) = bytes.first().and_then(|&b| pump::not_tls(b)) {
+                self.tls_failed = Some(Ended::NotTls(problem));
                 return;
             }
         }

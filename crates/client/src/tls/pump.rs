@@ -10,6 +10,26 @@ use rustls::Connection;
 /// The first byte of every TLS record of a handshake: the content type `handshake` (0x16).
 pub const HANDSHAKE_RECORD: u8 = 0x16;
 
+/// What a client says when the first byte it heard from the conductor does not open a TLS
+/// handshake record: the conductor speaks the plain protocol (its hello `A`, or a refusal
+/// `R`) and not TLS. `None` for a byte that opens a handshake record.
+pub fn not_tls(first: u8) -> Option<String> {
+    if first == HANDSHAKE_RECORD {
+        return None;
+    }
+    let what = match first {
+        b'A' => "its plaintext hello".to_string(),
+        b'R' => "a plaintext refusal".to_string(),
+        other => format!(
+            "plaintext starting with {}",
+            lockstep_proto::wire::ShowByte(other)
+        ),
+    };
+    Some(format!(
+        "the conductor does not speak TLS: it answered the TLS handshake with {what}"
+    ))
+}
+
 /// What feeding bytes to a connection did, besides the plaintext.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Fed {
