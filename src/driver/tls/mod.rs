@@ -1,7 +1,7 @@
 //! TLS in the driver: the server settings read from `tls_cert`, `tls_key` and `tls_client_ca`
 //! ([`Settings::load`], whose errors are configuration errors), one sans-IO `rustls` session
 //! per peer ([`Session`], in `session.rs`), the names of a participant's certificate
-//! (`names.rs`), and the driver's handling of what a session reports ([`Driver::on_tls`]).
+//! (`names.rs`), and the driver's handling of what a session reports (`Driver::on_tls`).
 //!
 //! The core stays unaware of TLS: it gets the plaintext, the names a client certificate
 //! proved ([`Input::Identified`]) and failures ([`Input::TransportFailed`]); the bytes it
