@@ -68,3 +68,45 @@ pub fn check_validity(cert: &CertificateDer<'_>, file: &Path) -> Result<(), TlsE
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair};
+
+    fn cert(sans: &[&str], cn: Option<&str>) -> CertificateDer<'static> {
+        let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
+        let mut params = CertificateParams::new(sans).expect("names");
+        params.distinguished_name = DistinguishedName::new();
+        if let Some(cn) = cn {
+            params.distinguished_name.push(DnType::CommonName, cn);
+        }
+        let key = KeyPair::generate().expect("key");
+        params.self_signed(&key).expect("certificate").der().clone()
+    }
+
+    #[test]
+    fn dns_names_first_the_common_name_without_them() {
+        assert_eq!(
+            of(&cert(&["worker-1", "worker-2"], Some("ignored"))),
+            ["worker-1", "worker-2"]
+        );
+        assert_eq!(of(&cert(&[], Some("worker-7"))), ["worker-7"]);
+        // An address is no id.
+        assert_eq!(of(&cert(&["10.0.0.1"], Some("node"))), ["node"]);
+        assert!(of(&cert(&[], None)).is_empty());
+        assert!(of(&CertificateDer::from(vec![1, 2, 3])).is_empty());
+    }
+
+    #[test]
+    fn a_certificate_valid_now_passes_and_garbage_is_named() {
+        let file = Path::new("c.pem");
+        assert_eq!(check_validity(&cert(&["a"], None), file), Ok(()));
+        let e = check_validity(&CertificateDer::from(vec![1, 2, 3]), file).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("c.pem: its first certificate cannot be parsed"),
+            "{e}"
+        );
+    }
+}

@@ -216,3 +216,81 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    use crate::bench::certs::{Authority, Purpose};
+    use lockstep::tls::{certificates_from_pem, private_key_from_pem};
+
+    fn config() -> Arc<ServerConfig> {
+        let ca = Authority::new("test CA").expect("CA");
+        let issued = ca
+            .issue(Purpose::Conductor, &["localhost"])
+            .expect("certificate");
+        let chain = certificates_from_pem(issued.cert_pem.as_bytes(), None).expect("chain");
+        let key = private_key_from_pem(issued.key_pem.as_bytes(), None).expect("key");
+        let config = ServerConfig::builder_with_provider(lockstep::tls::provider())
+            .with_protocol_versions(lockstep::tls::VERSIONS)
+            .expect("TLS 1.3")
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .expect("server settings");
+        Arc::new(config)
+    }
+
+    /// A connected pair: the conductor's non-blocking end and the peer's.
+    fn pair() -> (TcpStream, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let peer =
+            std::net::TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+        let (ours, _) = listener.accept().expect("accept");
+        ours.set_nonblocking(true).expect("non-blocking");
+        (TcpStream::from_std(ours), peer)
+    }
+
+    #[test]
+    fn the_core_bytes_wait_for_the_handshake_and_plaintext_gets_only_the_refusal() {
+        let (mut ours, mut peer) = pair();
+        let mut session = Session::new(config(), false);
+        // The core's hello, before any byte arrived: held, reported done, nothing written.
+        assert_eq!(
+            session.write(&mut ours, b"A1conductor   ").expect("write"),
+            (14, true)
+        );
+        assert_eq!(session.held.len(), 14);
+        let mut plain = Vec::new();
+        let news = session.receive(b"A1alice       ", &mut plain);
+        assert_eq!(news.failed.as_deref(), Some(TLS_REQUIRED));
+        assert!(plain.is_empty() && session.held.is_empty());
+        // What follows goes out as it is: the refusal.
+        assert_eq!(
+            session
+                .write(&mut ours, b"R\x01\x00\x00\x00x")
+                .expect("write"),
+            (6, true)
+        );
+        let mut got = [0u8; 6];
+        peer.read_exact(&mut got).expect("the refusal");
+        assert_eq!(&got, b"R\x01\x00\x00\x00x");
+        // Whatever else the peer sends is ignored.
+        let news = session.receive(b"more", &mut plain);
+        assert!(news.failed.is_none() && news.identified.is_none() && plain.is_empty());
+    }
+
+    #[test]
+    fn bytes_that_are_no_handshake_fail_the_session_and_the_core_bytes_are_discarded() {
+        let (mut ours, _peer) = pair();
+        let mut session = Session::new(config(), false);
+        let mut plain = Vec::new();
+        let news = session.receive(&[0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5], &mut plain);
+        let failed = news.failed.expect("a failure");
+        assert!(failed.starts_with("TLS handshake failed: "), "{failed}");
+        assert_eq!(
+            session.write(&mut ours, b"R-anything").expect("write").0,
+            10
+        );
+    }
+}
