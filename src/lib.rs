@@ -8,6 +8,7 @@
 //! | [`driver`] | the mio event loop: sockets, signals, the clock, status files, the log of the core's events, the HTTP endpoint |
 //! | [`status`] | the status files' two forms: JSON for scripts, a table for people |
 //! | [`cli`] | the command line: `conductor`, `conductor join`, `conductor status`, `conductor bench`, their help |
+//! | [`tls_files`] | the TLS files a participant is given on the command line (`join`, `bench --addr`) |
 //! | [`bench`] | `conductor bench`: the load generator, its checks and its report |
 //!
 //! The protocol is described in the repository's `PROTOCOL.md`; a participant written in Rust
@@ -20,3 +21,4 @@ pub mod cli;
 pub mod config;
 pub mod driver;
 pub mod status;
+pub mod tls_files;

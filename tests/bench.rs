@@ -252,3 +252,95 @@ fn bench_rejects_numbers_it_cannot_measure() {
         assert!(stderr.contains("--rounds"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn a_thousand_mutual_tls_participants_connect_and_take_part() {
+    let report = bench(&["--spawn", "--tls", "--clients", "1000", "--rounds", "3"]);
+    assert_clean(&report, 1000, 1, 3);
+    assert_eq!(report["tls"], true, "{report}");
+    assert_eq!(report["server_exit"], 0, "{report}");
+    let memory = &report["server_memory"];
+    assert!(memory["rss_kib"].as_u64().unwrap() > 0, "{report}");
+}
+
+#[test]
+fn bench_speaks_tls_to_a_running_conductor() {
+    let pki = common::tls::Pki::new();
+    let shared = pki.participant("fleet", &["fleet"]);
+    let args = pki.conductor_args(true);
+    let args = common::tls::with(&args, &["--min-clients", "2", "--tls-bind-ids", "false"]);
+    let conductor = common::Conductor::start(&args);
+    let addr = conductor.addr.to_string();
+    let (ca, cert, key) = (
+        pki.ca_file().display().to_string(),
+        shared.cert.display().to_string(),
+        shared.key.display().to_string(),
+    );
+    let report = bench(&[
+        "--addr",
+        &addr,
+        "--clients",
+        "2",
+        "--rounds",
+        "10",
+        "--tls-ca",
+        &ca,
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--tls-name",
+        "localhost",
+    ]);
+    assert_clean(&report, 2, 1, 10);
+    assert_eq!(report["tls"], true, "{report}");
+    // One certificate for the whole fleet: with tls_bind_ids false any id may join.
+    conductor.wait_log("left: bench0000001");
+}
+
+#[test]
+fn bench_rejects_tls_it_cannot_run() {
+    let cases: [&[&str]; 4] = [
+        &["--addr", "127.0.0.1:1", "--tls"],
+        &["--spawn", "--tls", "--procs", "2"],
+        &["--spawn", "--tls-ca", "ca.pem"],
+        &["--spawn", "--tls", "--tls-cert", "c.pem"],
+    ];
+    for args in cases {
+        let output = Command::new(conductor_exe())
+            .arg("bench")
+            .args(args)
+            .output()
+            .expect("run conductor bench");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("--tls"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn bench_over_tls_says_when_the_conductor_does_not_speak_it() {
+    let pki = common::tls::Pki::new();
+    let conductor = common::Conductor::start(&["--min-clients", "2"]);
+    let ca = pki.ca_file().display().to_string();
+    let output = Command::new(conductor_exe())
+        .args([
+            "bench",
+            "--addr",
+            &conductor.addr.to_string(),
+            "--tls-ca",
+            &ca,
+        ])
+        .args(["--tls-name", "localhost", "--rounds", "5"])
+        .output()
+        .expect("run conductor bench");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "bench0000000: the conductor does not speak TLS: it answered the TLS handshake \
+             with its plaintext hello"
+        ),
+        "{stderr}"
+    );
+}

@@ -333,3 +333,78 @@ fn on_a_dual_stack_socket_ipv4_clients_are_plain_ipv4_and_match_ipv4_blocks() {
     let mut c = common::Raw::connect(v4(&conductor));
     assert_eq!(c.recv_refusal(), "address 127.0.0.1 is not allowed");
 }
+
+#[test]
+fn bad_certificate_files_name_the_key_the_file_and_the_problem() {
+    let pki = common::tls::Pki::new();
+    let other = common::tls::Pki::named("Another CA");
+    let cert = pki.dir.path("conductor.pem").display().to_string();
+    let key = pki.dir.path("conductor.key").display().to_string();
+    let other_key = other.dir.path("conductor.key").display().to_string();
+    let ca = pki.ca_file().display().to_string();
+    let junk = pki.dir.path("junk.pem");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    let junk = junk.display().to_string();
+    let broken = pki.dir.path("broken.pem");
+    std::fs::write(&broken, "-----BEGIN CERTIFICATE-----\nAAAA\n").unwrap();
+    let broken = broken.display().to_string();
+    let expired = pki.expired_participant("expired", "localhost");
+    let expired_cert = expired.cert.display().to_string();
+    let expired_key = expired.key.display().to_string();
+    let missing = pki.dir.path("missing.pem").display().to_string();
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["--tls-cert", &missing, "--tls-key", &key],
+            format!("key \"tls_cert\": {missing}: cannot read the file: No such file"),
+        ),
+        (
+            vec!["--tls-cert", &junk, "--tls-key", &key],
+            format!("key \"tls_cert\": {junk}: holds no certificate"),
+        ),
+        (
+            vec!["--tls-cert", &broken, "--tls-key", &key],
+            format!("key \"tls_cert\": {broken}: not valid PEM: a section has no end line"),
+        ),
+        (
+            vec!["--tls-cert", &cert, "--tls-key", &cert],
+            format!("key \"tls_key\": {cert}: holds no private key"),
+        ),
+        (
+            vec!["--tls-cert", &cert, "--tls-key", &other_key],
+            format!("key \"tls_key\": {other_key}: does not belong to the certificate in tls_cert"),
+        ),
+        (
+            vec!["--tls-cert", &expired_cert, "--tls-key", &expired_key],
+            format!(
+                "key \"tls_cert\": {expired_cert}: the certificate has expired (it was valid \
+                 until 2020-12-31 00:00:00 UTC)"
+            ),
+        ),
+        (
+            vec![
+                "--tls-cert",
+                &cert,
+                "--tls-key",
+                &key,
+                "--tls-client-ca",
+                &junk,
+            ],
+            format!("key \"tls_client_ca\": {junk}: holds no certificate"),
+        ),
+        (
+            vec!["--tls-cert", &cert],
+            "key \"tls_key\": is empty but tls_cert is set".to_string(),
+        ),
+        (
+            vec!["--tls-client-ca", &ca],
+            "key \"tls_client_ca\": is set but tls_cert is not".to_string(),
+        ),
+    ];
+    for (args, expected) in cases {
+        let (path, err) = rejected("{}", &args);
+        assert!(
+            err.contains(&format!("{path} and the command line: {expected}")),
+            "{args:?}: {err}"
+        );
+    }
+}

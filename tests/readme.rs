@@ -1,8 +1,10 @@
 //! The README stays true: its two set-up commands, its configuration table against the shipped
 //! `config.json` and the configuration's definition, and its walk-through, run as written (the
 //! conductor's arguments and the participant script pasted into `sh`, on a free port instead of
-//! 7878), its participant refusing an id the protocol cannot carry, and what it says of
-//! installing and of the license.
+//! 7878), its participant refusing an id the protocol cannot carry, what it says of installing
+//! and of the license, the monitoring examples, and "Across machines": its `openssl` commands
+//! pasted into `sh`, its configuration and its `join` with certificates (on the loopback
+//! address, checking the conductor's certificate by name).
 
 // Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -195,4 +197,105 @@ fn the_monitoring_examples_are_the_files_and_prometheus_accepts_them() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// The body of the first fenced block that contains `text`.
+fn block_with(text: &str) -> String {
+    let mut lines = README.lines();
+    while let Some(line) = lines.next() {
+        if line.starts_with("```") {
+            let body: Vec<&str> = lines
+                .by_ref()
+                .take_while(|l| !l.starts_with("```"))
+                .collect();
+            let body = body.join("\n") + "\n";
+            if body.contains(text) {
+                return body;
+            }
+        }
+    }
+    panic!("README has no block with {text:?}");
+}
+
+#[test]
+fn the_across_machines_certificates_config_and_join_work_as_written() {
+    let dir = TempDir::new("across-machines");
+    // The openssl commands, pasted into a shell in an empty directory.
+    let script = block("# A CA: ca.key signs every certificate");
+    let made = Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(&dir.0)
+        .output()
+        .expect("sh and openssl are needed for the README's certificates");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    // The configuration, on the loopback address instead of every address.
+    let config = block_with("\"tls_client_ca\": \"ca.pem\"");
+    assert!(config.contains("\"host\": \"0.0.0.0\""), "{config}");
+    std::fs::write(
+        dir.path("config.json"),
+        config.replace("0.0.0.0", "127.0.0.1"),
+    )
+    .unwrap();
+    let mut conductor = Conductor::launch(
+        &[
+            "--config",
+            "config.json",
+            "--min-clients",
+            "2",
+            "--rounds",
+            "3",
+        ],
+        Launch {
+            dir: Some(dir),
+            ..Launch::default()
+        },
+    );
+    // The join, on this machine: the conductor's name is checked, the address is loopback.
+    let join = block_with("join --id worker-1 --host conductor.example");
+    let port = conductor.addr.port().to_string();
+    let line = join
+        .trim()
+        .strip_prefix("cargo run --release -- ")
+        .expect("a cargo run command")
+        .replace(
+            "--host conductor.example",
+            &format!("--host 127.0.0.1 --port {port} --tls-name conductor.example"),
+        )
+        .replace("./step.sh", "true");
+    let participants: Vec<_> = ["worker-1", "worker-2"]
+        .iter()
+        .map(|id| {
+            let args: Vec<String> = line
+                .replace("worker-1", id)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            Command::new(env!("CARGO_BIN_EXE_conductor"))
+                .args(&args)
+                .current_dir(&conductor.dir.0)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("join")
+        })
+        .collect();
+    for mut child in participants {
+        let status = wait_for("a participant to finish", DEADLINE, || {
+            child.try_wait().expect("try_wait")
+        });
+        let output = child.wait_with_output().expect("output");
+        assert!(
+            status.success(),
+            "{status}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let log = conductor.expect_exit(0);
+    assert!(log.contains("(TLS, client certificates required)"), "{log}");
+    assert!(log.contains("joined: worker-1 "), "{log}");
+    assert!(log.contains("joined: worker-2 "), "{log}");
 }

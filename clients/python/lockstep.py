@@ -37,9 +37,21 @@ The same by hand, for a program that wants every event::
 
 While waiting for an event the client answers the conductor's ``?`` itself: ``W`` during a
 step (after a Go, before Done), ``.`` otherwise.
+
+Over TLS, give :func:`connect` an ``ssl.SSLContext``; :func:`tls_context` makes one from the
+CA file and, when the conductor asks for client certificates, this participant's certificate
+and key::
+
+    tls = lockstep.tls_context("ca.pem", cert="worker-1.pem", key="worker-1.key")
+    with lockstep.connect("worker-1", host="conductor.example", tls=tls) as conductor:
+        ...
+
+The conductor's certificate must name ``host`` (or ``tls_name``). Certificate problems raise
+:class:`TlsError`; a conductor that does not speak TLS raises :class:`NotTls`.
 """
 
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -47,10 +59,11 @@ import time
 from dataclasses import dataclass
 
 __all__ = [
-    "connect", "Client",
+    "connect", "Client", "tls_context",
     "Go", "Slow", "ShuttingDown", "Cease", "ErrorShutdown", "Exit", "Refusal",
     "LockstepError", "InvalidId", "ConnectError", "VersionMismatch", "HelloTimeout",
     "Refused", "ConductorFailed", "ConnectionLost", "ProtocolError", "OutOfTurn",
+    "TlsError", "NotTls",
     "DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_HEARTBEAT", "HELLO_TIMEOUT",
 ]
 
@@ -193,6 +206,15 @@ class OutOfTurn(LockstepError):
     """A call the session does not allow now (e.g. done() with no step); nothing was sent."""
 
 
+class TlsError(LockstepError):
+    """The TLS session failed: a certificate problem (unknown issuer, expired, wrong name, a
+    client certificate missing or refused) or a broken record, in words."""
+
+
+class NotTls(TlsError):
+    """The conductor answered the TLS handshake with plaintext: it does not speak TLS."""
+
+
 # --- Wire format ---------------------------------------------------------------------------
 
 def _show_byte(byte):
@@ -273,17 +295,162 @@ def _decode(buf):
 _SIMPLE_EVENTS = {"T": Slow(), "C": Cease(), "E": ErrorShutdown(), "X": Exit()}
 
 
+# --- TLS ---------------------------------------------------------------------------------
+
+def tls_context(ca, cert=None, key=None):
+    """An ``ssl.SSLContext`` for :func:`connect`: TLS 1.3, trusting the CA certificates in the
+    PEM file ``ca`` for the conductor's certificate, and presenting the certificate in ``cert``
+    with its private key in ``key`` when the conductor asks for one."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.load_verify_locations(cafile=ca)
+    if cert is not None:
+        context.load_cert_chain(cert, key)
+    return context
+
+
+_ALERTS = {
+    "UNKNOWN_CA": "it does not trust the CA that signed this participant's certificate "
+                  "(unknown CA)",
+    "CERTIFICATE_REQUIRED": "it requires a client certificate and none was given",
+    "CERTIFICATE_EXPIRED": "this participant's certificate has expired or is not valid yet",
+    "BAD_CERTIFICATE": "this participant's certificate is not acceptable (bad certificate)",
+    "DECRYPT_ERROR": "this participant's certificate or a handshake signature does not verify",
+}
+
+
+def _tls_words(err):
+    """What an ``ssl.SSLError`` means, in the words the Rust client uses."""
+    if isinstance(err, ssl.SSLCertVerificationError):
+        return f"the conductor's certificate cannot be trusted: {err.verify_message}"
+    reason = err.reason or ""
+    for name, words in _ALERTS.items():
+        if "ALERT" in reason and reason.endswith(name):
+            return f"the conductor refused the handshake: {words}"
+    return f"TLS failed: {reason or err}"
+
+
+class _TlsSocket:
+    """The few socket calls :class:`Client` makes, through a TLS session kept in memory
+    (``ssl.MemoryBIO``): the socket's bytes go in, plaintext comes out. One lock guards the
+    session and the order of its records; waiting for the socket happens outside it, so the
+    heartbeat thread can always send."""
+
+    def __init__(self, sock, context, server_hostname):
+        self._sock = sock
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._tls = context.wrap_bio(self._incoming, self._outgoing,
+                                     server_hostname=server_hostname)
+        self._lock = threading.Lock()
+        self._heard = False
+        self._closing = False
+
+    def handshake(self, deadline):
+        """Runs the handshake until ``deadline`` (monotonic seconds)."""
+        while True:
+            with self._lock:
+                try:
+                    self._tls.do_handshake()
+                    self._send_records()
+                    return
+                except ssl.SSLWantReadError:
+                    self._send_records()
+                except ssl.SSLError as err:
+                    self._send_records()
+                    raise TlsError(_tls_words(err)) from None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise HelloTimeout("the TLS handshake did not finish in time")
+            self._sock.settimeout(left)
+            try:
+                raw = self._sock.recv(16384)
+            except socket.timeout:
+                continue
+            if not raw:
+                raise ConnectionLost("during the TLS handshake")
+            with self._lock:
+                self._feed(raw)
+
+    def _feed(self, raw):
+        if not self._heard:
+            self._heard = True
+            if raw[0] != 0x16:
+                what = {ord("A"): "its plaintext hello",
+                        ord("R"): "a plaintext refusal"}.get(raw[0], "plaintext")
+                raise NotTls(f"the conductor does not speak TLS: it answered the TLS "
+                             f"handshake with {what}")
+        self._incoming.write(raw)
+
+    def _send_records(self):
+        """Writes the records the session made; the caller holds the lock."""
+        data = self._outgoing.read()
+        if data:
+            self._sock.sendall(data)
+
+    def settimeout(self, timeout):
+        self._sock.settimeout(timeout)
+
+    def getpeername(self):
+        return self._sock.getpeername()
+
+    def recv(self, size):
+        if self._closing:
+            return self._sock.recv(size)
+        while True:
+            with self._lock:
+                try:
+                    data = self._tls.read(size)
+                    self._send_records()
+                    return data
+                except ssl.SSLWantReadError:
+                    pass
+                except ssl.SSLZeroReturnError:
+                    return b""
+                except ssl.SSLError as err:
+                    raise TlsError(_tls_words(err)) from None
+            raw = self._sock.recv(16384)
+            if not raw:
+                return b""
+            with self._lock:
+                self._feed(raw)
+
+    def sendall(self, data):
+        with self._lock:
+            self._tls.write(data)
+            self._send_records()
+
+    def shutdown(self, how):
+        with self._lock:
+            self._closing = True
+            try:
+                self._tls.unwrap()
+            except ssl.SSLError:
+                pass
+            try:
+                self._send_records()
+            except OSError:
+                pass
+        self._sock.shutdown(how)
+
+    def close(self):
+        self._sock.close()
+
+
 # --- The client ----------------------------------------------------------------------------
 
 def connect(id, host=DEFAULT_HOST, port=DEFAULT_PORT, *, heartbeat=DEFAULT_HEARTBEAT,
-            on_event=None, hello_timeout=HELLO_TIMEOUT):
+            on_event=None, hello_timeout=HELLO_TIMEOUT, tls=None, tls_name=None):
     """Connects to the conductor as ``id`` and exchanges hellos; returns a :class:`Client`.
 
     ``heartbeat`` is the interval of ``W`` while a step runs (``None`` or 0: none);
     ``on_event`` is called with every event other than Go met while iterating (by default
     ``T``, ``S n``, ``C`` and ``E`` are printed to stderr). A refusal sent
     instead of the hello raises :class:`Refused`; a refusal of the hello itself (duplicate id,
-    ``full``) comes as the first event, so iterating raises it.
+    ``full``) comes as the first event, so iterating raises it. With ``tls``, an
+    ``ssl.SSLContext`` (see :func:`tls_context`), the session is TLS and the conductor's
+    certificate must name ``tls_name`` (default: ``host``); ``hello_timeout`` then covers the
+    handshake and the hello.
     """
     wire_id = _encode_id(id)
     try:
@@ -292,6 +459,11 @@ def connect(id, host=DEFAULT_HOST, port=DEFAULT_PORT, *, heartbeat=DEFAULT_HEART
         raise ConnectError(f"cannot connect to the conductor at {host}:{port}: {err}") from err
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            deadline = time.monotonic() + hello_timeout
+            sock = _TlsSocket(sock, tls, tls_name or host)
+            sock.handshake(deadline)
+            hello_timeout = max(deadline - time.monotonic(), 0.001)
         client = Client(sock, wire_id, heartbeat, on_event)
         client._read_hello(hello_timeout)
     except BaseException:

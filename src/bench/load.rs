@@ -7,6 +7,8 @@
 //! it whenever a write is left over. Each client's session is a
 //! [`Participant`] state machine, which decodes and checks what the server sends, answers its
 //! probes and encodes the answers; the loop only moves bytes and says when to answer a Go.
+//! Over TLS each client also has a sans-IO `rustls` session between its socket and its
+//! machine ([`lockstep::tls::pump`]).
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -18,8 +20,11 @@ use mio::net::TcpStream;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
+use lockstep::tls::pump;
+use lockstep::tls::words::{self, Side};
 use lockstep_proto::participant::{Event, Participant};
 use lockstep_proto::wire::Id;
+use rustls::{ClientConnection, Connection};
 
 use super::check::{Checker, Violations};
 
@@ -51,6 +56,8 @@ pub struct LoadSpec {
     pub server_pid: Option<u32>,
     /// Waves before the measured rounds.
     pub warmup: u64,
+    /// TLS for every client; `None` = plaintext.
+    pub tls: Option<super::tls::ClientTls>,
 }
 
 /// What the load generator saw.
@@ -64,6 +71,8 @@ pub struct LoadOutcome {
     pub violations: Violations,
     /// The server's VmHWM in KiB when every client had its first Go.
     pub server_peak_kib: Option<u64>,
+    /// The server's VmRSS in KiB at the same moment: what the connected clients hold.
+    pub server_rss_kib: Option<u64>,
     /// CPU time over the measured rounds, nanoseconds: the server's and this process's.
     pub server_cpu_ns: Option<u64>,
     /// This process's CPU time over the measured rounds, nanoseconds.
@@ -96,6 +105,10 @@ struct Client {
     connected: bool,
     /// The session: what was received, what is still to be written.
     session: Participant,
+    /// The TLS session, over TLS.
+    tls: Option<Box<Connection>>,
+    /// Some byte has arrived from the server.
+    heard: bool,
 }
 
 /// A one-shot timer on the loop, with microsecond resolution (epoll's own timeout has
@@ -169,7 +182,10 @@ struct Load {
     due: VecDeque<(Instant, usize)>,
     timer: Option<WorkTimer>,
     buffer: Vec<u8>,
+    /// Plaintext of the last TLS chunk.
+    plain: Vec<u8>,
     server_peak_kib: Option<u64>,
+    server_rss_kib: Option<u64>,
     memory_read: bool,
     /// CPU times when the measured rounds began, and how much they grew by their end.
     cpu_start: Option<CpuMark>,
@@ -212,7 +228,9 @@ pub fn run(spec: LoadSpec) -> Result<LoadOutcome, String> {
         due: VecDeque::new(),
         timer,
         buffer: vec![0; READ_CHUNK],
+        plain: Vec::new(),
         server_peak_kib: None,
+        server_rss_kib: None,
         memory_read: false,
         cpu_start: None,
         cpu_used: None,
@@ -223,6 +241,7 @@ pub fn run(spec: LoadSpec) -> Result<LoadOutcome, String> {
         wave_starts_us: load.checker.wave_starts().to_vec(),
         violations: load.checker.violations(),
         server_peak_kib: load.server_peak_kib,
+        server_rss_kib: load.server_rss_kib,
         server_cpu_ns: load.cpu_used.and_then(|c| c.server),
         client_cpu_ns: load.cpu_used.and_then(|c| c.client),
     })
@@ -289,10 +308,19 @@ impl Load {
                     Interest::READABLE | Interest::WRITABLE,
                 )
                 .map_err(|e| format!("cannot watch a connection: {e}"))?;
+            let tls = match &self.spec.tls {
+                Some(tls) => Some(Box::new(Connection::Client(
+                    ClientConnection::new(tls.config(i), tls.name.clone())
+                        .map_err(|e| format!("cannot start a TLS session: {e}"))?,
+                ))),
+                None => None,
+            };
             self.clients.push(Client {
                 stream,
                 connected: false,
                 session: Participant::new(self.ids[i]),
+                tls,
+                heard: false,
             });
         }
         Ok(())
@@ -318,10 +346,21 @@ impl Load {
     }
 
     /// Writes what client `i`'s session has queued, as far as the socket takes it; the rest
-    /// stays queued for the next writable event.
+    /// stays queued for the next writable event. Over TLS it is encrypted first.
     fn flush(&mut self, i: usize) -> Result<(), String> {
         let c = &mut self.clients[i];
         if !c.connected {
+            return Ok(());
+        }
+        let failed = |e: io::Error| format!("client {}: write failed: {e}", self.ids[i]);
+        if let Some(tls) = &mut c.tls {
+            let pending = c.session.pending();
+            if !pending.is_empty() {
+                tls.writer().write_all(pending).map_err(failed)?;
+                let n = pending.len();
+                c.session.sent(n);
+            }
+            pump::send(tls, &mut c.stream).map_err(failed)?;
             return Ok(());
         }
         while !c.session.pending().is_empty() {
@@ -329,10 +368,38 @@ impl Load {
                 Ok(n) => c.session.sent(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("client {}: write failed: {e}", self.ids[i])),
+                Err(e) => return Err(failed(e)),
             }
         }
         Ok(())
+    }
+
+    /// Hands bytes read from client `i`'s socket to its machine, through TLS over TLS.
+    fn arrived(&mut self, i: usize, n: usize) -> Result<(), String> {
+        let c = &mut self.clients[i];
+        let bytes = match &mut c.tls {
+            None => &self.buffer[..n],
+            Some(tls) => {
+                if !c.heard {
+                    c.heard = true;
+                    if let Some(problem) = self.buffer.first().and_then(|&b| pump::not_tls(b)) {
+                        return Err(format!("client {}: {problem}", self.ids[i]));
+                    }
+                }
+                self.plain.clear();
+                pump::receive(tls, &self.buffer[..n], &mut self.plain).map_err(|e| {
+                    format!(
+                        "client {}: TLS failed: {}",
+                        self.ids[i],
+                        words::error(&e, Side::Client)
+                    )
+                })?;
+                &self.plain
+            }
+        };
+        c.session
+            .handle(bytes)
+            .map_err(|e| format!("client {}: {e}", self.ids[i]))
     }
 
     /// Reads until the socket is drained. A read shorter than the buffer drained it (the
@@ -354,10 +421,7 @@ impl Load {
                     ))
                 }
                 Ok(n) => {
-                    self.clients[i]
-                        .session
-                        .handle(&self.buffer[..n])
-                        .map_err(|e| format!("client {}: {e}", self.ids[i]))?;
+                    self.arrived(i, n)?;
                     while let Some(event) = self.clients[i].session.poll_event() {
                         self.on_event(i, event)?;
                     }
@@ -398,10 +462,13 @@ impl Load {
                 }
                 if !self.memory_read && self.checker.wave_complete() {
                     self.memory_read = true;
-                    self.server_peak_kib = self
-                        .spec
-                        .server_pid
-                        .and_then(|pid| super::procfs::status_kib(pid, "VmHWM"));
+                    let read = |key| {
+                        self.spec
+                            .server_pid
+                            .and_then(|pid| super::procfs::status_kib(pid, key))
+                    };
+                    self.server_peak_kib = read("VmHWM");
+                    self.server_rss_kib = read("VmRSS");
                 }
             }
             Event::Refused(reason) => {
@@ -486,7 +553,16 @@ impl Load {
         for c in &mut self.clients {
             while matches!(c.stream.read(&mut self.buffer), Ok(n) if n > 0) {}
             if c.session.leave().is_ok() {
-                let _ = c.stream.write(c.session.pending());
+                match &mut c.tls {
+                    Some(tls) => {
+                        let _ = tls.writer().write_all(c.session.pending());
+                        tls.send_close_notify();
+                        let _ = pump::send(tls, &mut c.stream);
+                    }
+                    None => {
+                        let _ = c.stream.write(c.session.pending());
+                    }
+                }
             }
             let _ = c.stream.shutdown(Shutdown::Write);
         }

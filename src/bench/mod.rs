@@ -6,13 +6,15 @@
 //! (pure), [`load`] runs N clients in one mio loop, [`server`] starts a conductor or the
 //! baseline on a free port, [`procs`] spreads the clients over processes, [`procfs`] reads
 //! `/proc` and raises the open-files limit, [`scrape`] scrapes a spawned conductor's
-//! `/metrics` during the run. This is an I/O module like the driver; the core
-//! knows nothing of it.
+//! `/metrics` during the run, [`tls`] and [`certs`] give the clients TLS (and a spawned
+//! conductor its certificates). This is an I/O module like the driver; the core knows nothing
+//! of it.
 
 // The load generator owns sockets, reads the clock and starts servers (see clippy.toml: only
 // the core is kept free of I/O).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+pub mod certs;
 pub mod check;
 pub mod load;
 pub mod procfs;
@@ -20,6 +22,7 @@ pub mod procs;
 pub mod report;
 pub mod scrape;
 pub mod server;
+pub mod tls;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -53,6 +56,18 @@ pub struct Options {
     pub samples: bool,
     /// Switch the spawned conductor's HTTP endpoint on and scrape its `/metrics` every second.
     pub scrape_http: bool,
+    /// TLS for the simulated clients; `None` = plaintext.
+    pub tls: Option<BenchTls>,
+}
+
+/// How the simulated clients speak TLS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BenchTls {
+    /// `--spawn --tls`: the run makes a CA, the conductor's certificate and one client
+    /// certificate per client, and starts the conductor with client certificates required.
+    Generated,
+    /// `--tls-ca` (and a client certificate): the settings every client shares.
+    Files(tls::TlsFiles),
 }
 
 /// The server a run measures.
@@ -88,6 +103,22 @@ impl Options {
                 "--scrape-http scrapes a conductor this command starts: add --spawn".into(),
             );
         }
+        match (&self.tls, &self.target, self.procs) {
+            (Some(_), _, Some(_)) => {
+                return Err("--tls runs all clients in one process: drop --procs".to_string())
+            }
+            (Some(BenchTls::Generated), Target::Addr(_) | Target::Baseline(_), _) => {
+                return Err(
+                    "--tls makes its own certificates for --spawn only; with --addr \
+                            give --tls-ca (and --tls-cert, --tls-key)"
+                        .to_string(),
+                )
+            }
+            (Some(BenchTls::Files(_)), Target::Spawn | Target::Baseline(_), _) => {
+                return Err("--tls-ca is for --addr; --spawn --tls makes its own".to_string())
+            }
+            _ => {}
+        }
         if self.rounds > MAX_ROUNDS || self.warmup() > MAX_ROUNDS {
             return Err(format!(
                 "--rounds and --warmup must be at most {MAX_ROUNDS}"
@@ -113,13 +144,25 @@ pub fn run(options: &Options) -> Result<Report, String> {
     if options.procs.is_none() {
         procfs::raise_open_files(u64::from(options.clients) + 64)?;
     }
+    let mut client_tls = None;
     let mut server = match &options.target {
         Target::Addr(_) => None,
-        Target::Spawn => Some(Server::conductor(ConductorRun {
-            clients: options.clients,
-            waves: options.waves(),
-            http: options.scrape_http,
-        })?),
+        Target::Spawn => {
+            let ids = (0..u64::from(options.clients))
+                .map(|i| load::client_id(options.first_id + i).map(|id| id.as_str().to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let tls_ids = (options.tls == Some(BenchTls::Generated)).then_some(ids.as_slice());
+            let (server, tls) = Server::conductor(
+                ConductorRun {
+                    clients: options.clients,
+                    waves: options.waves(),
+                    http: options.scrape_http,
+                },
+                tls_ids,
+            )?;
+            client_tls = tls;
+            Some(server)
+        }
         Target::Baseline(path) => Some(Server::baseline(path, options.clients)?),
     };
     let (addr, target) = match (&options.target, &server) {
@@ -128,12 +171,16 @@ pub fn run(options: &Options) -> Result<Report, String> {
         (_, Some(s)) => (s.addr, "baseline".to_string()),
         (_, None) => return Err("no server".to_string()),
     };
+    if let (Some(BenchTls::Files(files)), Target::Addr(a)) = (&options.tls, &options.target) {
+        let host = a.rsplit_once(':').map_or(a.as_str(), |(host, _)| host);
+        client_tls = Some(tls::ClientTls::from_files(files, host)?);
+    }
     let pid = server.as_ref().map(Server::pid).or(options.server_pid);
     let idle_kib = pid.and_then(|p| procfs::status_kib(p, "VmRSS"));
     let scraper = server.as_ref().and_then(|s| s.http).map(Scraper::start);
     let measured = match options.procs {
         Some(procs) => procs::run(options, addr, procs, pid),
-        None => measure(options, addr, pid),
+        None => measure(options, addr, pid, client_tls),
     };
     let scrapes = scraper.map(Scraper::stop);
     let mut report = match measured {
@@ -149,6 +196,7 @@ pub fn run(options: &Options) -> Result<Report, String> {
         m.idle_rss_kib = idle;
         m.bytes_per_client =
             m.peak_rss_kib.saturating_sub(idle) * 1024 / u64::from(options.clients);
+        m.rss_bytes_per_client = m.rss_kib.saturating_sub(idle) * 1024 / u64::from(options.clients);
     }
     if let Some(s) = server.as_mut() {
         report.server_exit = Some(s.wait()?);
@@ -157,7 +205,13 @@ pub fn run(options: &Options) -> Result<Report, String> {
 }
 
 /// All clients in this process.
-fn measure(options: &Options, addr: SocketAddr, pid: Option<u32>) -> Result<Report, String> {
+fn measure(
+    options: &Options,
+    addr: SocketAddr,
+    pid: Option<u32>,
+    tls: Option<tls::ClientTls>,
+) -> Result<Report, String> {
+    let tls_on = tls.is_some();
     let outcome = load::run(LoadSpec {
         addr,
         clients: options.clients as usize,
@@ -166,12 +220,14 @@ fn measure(options: &Options, addr: SocketAddr, pid: Option<u32>) -> Result<Repo
         first_id: options.first_id,
         server_pid: pid,
         warmup: options.warmup(),
+        tls,
     })?;
     let per_round = |ns: Option<u64>| ns.map(|ns| ns as f64 / 1e3 / options.rounds as f64);
     let (rounds_per_sec, mut samples) =
         Report::timing(&outcome.wave_starts_us, options.warmup(), options.rounds);
     Ok(Report {
         target: String::new(),
+        tls: tls_on,
         clients: options.clients,
         procs: 1,
         rounds: options.rounds,
@@ -186,6 +242,8 @@ fn measure(options: &Options, addr: SocketAddr, pid: Option<u32>) -> Result<Repo
             idle_rss_kib: 0,
             peak_rss_kib: peak,
             bytes_per_client: 0,
+            rss_kib: outcome.server_rss_kib.unwrap_or(0),
+            rss_bytes_per_client: 0,
         }),
         server_cpu_us_per_round: per_round(outcome.server_cpu_ns),
         client_cpu_us_per_round: per_round(outcome.client_cpu_ns),

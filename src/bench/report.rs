@@ -55,6 +55,13 @@ pub struct Memory {
     pub peak_rss_kib: u64,
     /// `(peak - idle) / clients`, bytes.
     pub bytes_per_client: u64,
+    /// Resident set (VmRSS) at the same moment as the peak, KiB: what the connected clients
+    /// hold once connecting is over.
+    #[serde(default)]
+    pub rss_kib: u64,
+    /// `(rss - idle) / clients`, bytes: the memory per idle connected client.
+    #[serde(default)]
+    pub rss_bytes_per_client: u64,
 }
 
 /// Everything one run measured.
@@ -62,6 +69,9 @@ pub struct Memory {
 pub struct Report {
     /// What was measured: `conductor`, `baseline` or the address given.
     pub target: String,
+    /// The clients spoke TLS.
+    #[serde(default)]
+    pub tls: bool,
     /// Simulated clients in all.
     pub clients: u32,
     /// Processes the clients ran in.
@@ -132,6 +142,7 @@ impl Report {
         let first = parts.first();
         Report {
             target,
+            tls: parts.iter().any(|p| p.tls),
             clients: parts.iter().map(|p| p.clients).sum(),
             procs: parts.len() as u32,
             rounds: first.map_or(0, |p| p.rounds),
@@ -164,7 +175,8 @@ impl Report {
         } else {
             0.0
         };
-        let _ = writeln!(s, "target       {}", self.target);
+        let tls = if self.tls { " (TLS)" } else { "" };
+        let _ = writeln!(s, "target       {}{tls}", self.target);
         let _ = writeln!(
             s,
             "clients      {} in {} process(es)",
@@ -202,6 +214,11 @@ impl Report {
                 s,
                 "server rss   {} KiB idle, {} KiB peak with {} clients: {} bytes per client",
                 m.idle_rss_kib, m.peak_rss_kib, self.clients, m.bytes_per_client
+            );
+            let _ = writeln!(
+                s,
+                "             {} KiB once connected: {} bytes per connected client",
+                m.rss_kib, m.rss_bytes_per_client
             );
         }
         if let Some(cpu) = self.server_cpu_us_per_round {

@@ -39,8 +39,13 @@ pub struct ConductorRun {
 impl Server {
     /// Starts this executable as a conductor on a free loopback port, with every other
     /// setting at its default (so status files are written, once a second), its status files
-    /// and log in a scratch directory; with `http`, its HTTP endpoint on a free port too.
-    pub fn conductor(run: ConductorRun) -> Result<Server, String> {
+    /// and log in a scratch directory; with `http`, its HTTP endpoint on a free port too. With `tls_ids` it speaks TLS and requires client
+    /// certificates: the directory gets a CA and the conductor's certificate, and the clients'
+    /// settings (one certificate per id) are returned.
+    pub fn conductor(
+        run: ConductorRun,
+        tls_ids: Option<&[String]>,
+    ) -> Result<(Server, Option<super::tls::ClientTls>), String> {
         let exe = std::env::current_exe()
             .map_err(|e| format!("cannot find this executable to start a conductor: {e}"))?;
         let dir = std::env::temp_dir().join(format!(
@@ -52,7 +57,7 @@ impl Server {
         ));
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let config = serde_json::json!({
+        let mut config = serde_json::json!({
             "host": "127.0.0.1",
             "port": 0,
             "min_clients": run.clients,
@@ -60,6 +65,14 @@ impl Server {
             "rounds": run.waves,
             "http": if run.http { "127.0.0.1:0" } else { "" },
         });
+        let mut client_tls = None;
+        if let Some(ids) = tls_ids {
+            let (files, clients) = super::tls::spawned(&dir, ids)?;
+            config["tls_cert"] = files.cert.display().to_string().into();
+            config["tls_key"] = files.key.display().to_string().into();
+            config["tls_client_ca"] = files.client_ca.display().to_string().into();
+            client_tls = Some(clients);
+        }
         let config_path = dir.join("config.json");
         std::fs::write(&config_path, config.to_string())
             .map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
@@ -75,7 +88,7 @@ impl Server {
         if run.http {
             server.http = Some(server.read_http_line()?);
         }
-        Ok(server)
+        Ok((server, client_tls))
     }
 
     /// Starts the baseline executable at `path` with `--clients N` on a free port.

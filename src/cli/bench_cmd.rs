@@ -4,7 +4,8 @@
 use pico_args::Arguments;
 
 use super::{flags, Cmd};
-use crate::bench::{self, Options, Target};
+use crate::bench::{self, BenchTls, Options, Target};
+use crate::tls_files::TlsFiles;
 
 /// Rounds measured unless `--rounds` says otherwise.
 pub const DEFAULT_ROUNDS: u64 = 1000;
@@ -34,6 +35,18 @@ pub fn run(mut args: Arguments) -> i32 {
     }
 }
 
+/// `--tls`, or `--tls-ca FILE [--tls-cert FILE --tls-key FILE] [--tls-name NAME]`.
+fn tls_flags(args: &mut Arguments) -> Result<Option<BenchTls>, String> {
+    let generated = args.contains("--tls");
+    match (generated, TlsFiles::from_flags(args)?) {
+        (true, None) => Ok(Some(BenchTls::Generated)),
+        (true, Some(_)) => {
+            Err("--tls makes its own certificates: drop --tls-ca and the rest".into())
+        }
+        (false, files) => Ok(files.map(BenchTls::Files)),
+    }
+}
+
 fn parse(args: &mut Arguments) -> Result<(Options, bool), String> {
     let addr: Option<String> = flags::value(args, "--addr")?;
     let spawn = args.contains("--spawn");
@@ -59,6 +72,7 @@ fn parse(args: &mut Arguments) -> Result<(Options, bool), String> {
         first_id: flags::value(args, "--first-id")?.unwrap_or(0),
         samples: args.contains("--samples"),
         scrape_http: args.contains("--scrape-http"),
+        tls: tls_flags(args)?,
     };
     options.check()?;
     Ok((options, args.contains("--json")))

@@ -112,6 +112,27 @@ fn join_page() -> String {
                 join::DEFAULT_HEARTBEAT.as_millis()
             ),
         ),
+        (
+            "--tls-ca FILE",
+            "speak TLS, trusting the CA certificates in FILE for the conductor's \
+             certificate (default: plaintext)"
+                .to_string(),
+        ),
+        (
+            "--tls-cert FILE",
+            "with --tls-ca: the certificate chain to present when the conductor asks for one \
+             (default: none)"
+                .to_string(),
+        ),
+        (
+            "--tls-key FILE",
+            "with --tls-cert: its private key".to_string(),
+        ),
+        (
+            "--tls-name NAME",
+            "with --tls-ca: the name the conductor's certificate must carry (default: --host)"
+                .to_string(),
+        ),
         ("-h, --help", "show this page".to_string()),
     ]);
     format!(
@@ -119,7 +140,8 @@ fn join_page() -> String {
 
 Usage:
   conductor join --id ID [--host HOST] [--port PORT] [--heartbeat-ms N]
-                 -- COMMAND [ARGS...]
+                 [--tls-ca FILE [--tls-cert FILE --tls-key FILE]
+                 [--tls-name NAME]] -- COMMAND [ARGS...]
 
 {}
 Flags:
@@ -139,7 +161,8 @@ Flags:
             "Exit codes: 0 after the conductor's end; COMMAND's own status if it fails (128+N \
              if signal N killed it), after refusing the step with the reason; 127 if COMMAND \
              is not found and 126 if it is not executable (both before connecting); 1 if the \
-             connection fails or the conductor ends on an error; 2 for a bad command line; 3 \
+             connection fails (TLS failures included) or the conductor ends on an error; 2 for \
+             a bad command line; 3 \
              if the conductor refuses the participant.",
             0
         ),
@@ -239,6 +262,19 @@ fn bench_page() -> String {
         ),
         ("--json", "print the report as one JSON object".to_string()),
         (
+            "--tls",
+            "with --spawn: the clients speak TLS; the run makes a CA, the conductor's \
+             certificate and one client certificate per client, and the conductor requires \
+             them (default: plaintext)"
+                .to_string(),
+        ),
+        (
+            "--tls-ca FILE",
+            "with --addr: the clients speak TLS, trusting FILE; --tls-cert FILE, --tls-key \
+             FILE and --tls-name NAME as for join"
+                .to_string(),
+        ),
+        (
             "--scrape-http",
             "with --spawn: switch the conductor's HTTP endpoint on and scrape its /metrics \
              every second during the run (default: off)"
@@ -261,6 +297,8 @@ Usage:
   conductor bench (--spawn | --addr HOST:PORT | --baseline PATH)
                   [--clients N] [--procs P] [--rounds R] [--warmup W]
                   [--work-us U] [--server-pid PID] [--json] [--scrape-http]
+                  [--tls | --tls-ca FILE [--tls-cert FILE --tls-key FILE]
+                  [--tls-name NAME]]
 
 {}
 Flags (exactly one of --spawn, --addr, --baseline):

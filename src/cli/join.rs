@@ -1,5 +1,6 @@
-//! `conductor join --id ID [--host H] [--port P] [--heartbeat-ms N] -- CMD [ARGS...]`: makes
-//! any program a participant. For each Go it runs CMD (stdin closed, stdout and stderr
+//! `conductor join --id ID [--host H] [--port P] [--heartbeat-ms N] [--tls-ca FILE
+//! [--tls-cert FILE --tls-key FILE] [--tls-name NAME]] -- CMD [ARGS...]`: makes any program a
+//! participant, over TLS when `--tls-ca` is given. For each Go it runs CMD (stdin closed, stdout and stderr
 //! inherited) with `LOCKSTEP_STEP`, `LOCKSTEP_ID` and `LOCKSTEP_SERVER` in its environment,
 //! through the client [`Runner`]: `K` first, `W` every heartbeat while CMD runs, Done when it
 //! exits 0. A failing CMD is refused with `step N: command exited with status S` and its status
@@ -23,6 +24,7 @@ use lockstep::{Client, ClientError, Event, Runner, StepError};
 
 use super::{flags, Cmd};
 use crate::config::Config;
+use crate::tls_files::TlsFiles;
 
 pub use lockstep::DEFAULT_HEARTBEAT;
 use watch::Watch;
@@ -43,6 +45,7 @@ struct Join {
     host: String,
     port: u16,
     heartbeat: Option<Duration>,
+    tls: Option<TlsFiles>,
     program: OsString,
     args: Vec<OsString>,
 }
@@ -84,6 +87,7 @@ fn parse(mut args: Arguments, command: Vec<OsString>) -> Result<Join, i32> {
         Some(ms) => Some(Duration::from_millis(ms)),
         None => Some(DEFAULT_HEARTBEAT),
     };
+    let tls = TlsFiles::from_flags(&mut args).map_err(usage)?;
     let mut command = command.into_iter();
     let Some(program) = command.next() else {
         let rest = args.finish();
@@ -109,6 +113,7 @@ fn parse(mut args: Arguments, command: Vec<OsString>) -> Result<Join, i32> {
         host,
         port,
         heartbeat,
+        tls,
         program,
         args: command.collect(),
     })
@@ -116,7 +121,24 @@ fn parse(mut args: Arguments, command: Vec<OsString>) -> Result<Join, i32> {
 
 fn participate(join: &Join) -> i32 {
     let tag = format!("{}: {}", Cmd::Join.name(), join.id);
-    let client = match Client::connect((join.host.as_str(), join.port), &join.id) {
+    let connected = match &join.tls {
+        None => Client::connect((join.host.as_str(), join.port), &join.id),
+        Some(flags) => match flags.config(&join.host) {
+            Ok(tls) => {
+                let host = if join.host.contains(':') {
+                    format!("[{}]", join.host)
+                } else {
+                    join.host.clone()
+                };
+                Client::connect_tls(&format!("{host}:{}", join.port), &join.id, &tls)
+            }
+            Err(e) => {
+                eprintln!("{tag}: {e}");
+                return 2;
+            }
+        },
+    };
+    let client = match connected {
         Ok(client) => client,
         Err(e) => return report(&tag, &e),
     };
@@ -226,6 +248,7 @@ mod tests {
         assert_eq!(join.id, "w1");
         assert_eq!((join.host.as_str(), join.port), ("127.0.0.1", 7878));
         assert_eq!(join.heartbeat, Some(DEFAULT_HEARTBEAT));
+        assert_eq!(join.tls, None);
         assert_eq!(join.program, "echo");
         assert_eq!(join.args, ["--id", "x"]);
     }
@@ -259,6 +282,43 @@ mod tests {
             parse_line(&["--id", "w", "extra"], &["true"]).err(),
             Some(2)
         );
+    }
+
+    #[test]
+    fn tls_flags_go_together() {
+        let line = [
+            "--id",
+            "w",
+            "--tls-ca",
+            "ca.pem",
+            "--tls-cert",
+            "w.pem",
+            "--tls-key",
+            "w.key",
+            "--tls-name",
+            "conductor.example",
+        ];
+        let join = parse_line(&line, &["true"]).expect("valid");
+        assert_eq!(
+            join.tls,
+            Some(TlsFiles {
+                ca: "ca.pem".into(),
+                identity: Some(("w.pem".into(), "w.key".into())),
+                name: Some("conductor.example".to_string()),
+            })
+        );
+        let only_ca = parse_line(&["--id", "w", "--tls-ca", "ca.pem"], &["true"]);
+        assert!(only_ca
+            .expect("valid")
+            .tls
+            .is_some_and(|t| t.identity.is_none()));
+        for bad in [
+            &["--id", "w", "--tls-ca", "ca.pem", "--tls-cert", "w.pem"][..],
+            &["--id", "w", "--tls-key", "w.key", "--tls-cert", "w.pem"][..],
+            &["--id", "w", "--tls-name", "x"][..],
+        ] {
+            assert_eq!(parse_line(bad, &["true"]).err(), Some(2), "{bad:?}");
+        }
     }
 
     #[test]

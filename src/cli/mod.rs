@@ -12,7 +12,7 @@
 )]
 
 mod bench_cmd;
-mod flags;
+pub(crate) mod flags;
 mod help;
 mod join;
 mod logging;

@@ -38,6 +38,13 @@ pub fn run(mut args: Arguments) -> i32 {
         super::error(Cmd::Run, error);
         return 2;
     }
+    let tls = match driver::tls::Settings::load(&config, &source) {
+        Ok(tls) => tls,
+        Err(error) => {
+            super::error(Cmd::Run, error);
+            return 2;
+        }
+    };
     // Held until the conductor has written its last status and returns.
     let status_lock = match StatusLock::take(status_files.paths()) {
         Ok(lock) => lock,
@@ -75,19 +82,25 @@ pub fn run(mut args: Arguments) -> i32 {
         Some(address) => match serve_http(&mut driver, address) {
             Ok(bound) => Some(bound),
             Err(e) => {
-                eprintln!("conductor: error: {e}");
+                super::error(Cmd::Run, format!("error: {e}"));
                 return 1;
             }
         },
         None => None,
     };
+    let tls_note = match &tls {
+        Some(_) if config.tls_client_ca.is_empty() => " (TLS)",
+        Some(_) => " (TLS, client certificates required)",
+        None => "",
+    };
+    driver.use_tls(tls);
     println!("listening on {}", driver.address());
     if let Some(bound) = http {
         println!("http on {bound}");
     }
     let _ = std::io::stdout().flush();
     log::info!(
-        "conductor {} listening on {}",
+        "conductor {} listening on {}{tls_note}",
         config.server_id,
         driver.address()
     );

@@ -131,6 +131,18 @@ pub struct Config {
     /// `IP:PORT` to serve `/metrics`, `/status.json` and a status page on; empty = off
     #[serde(deserialize_with = "values::http_address")]
     pub http: String,
+    /// PEM certificate chain; set = TLS on every connection (see "Across machines")
+    #[serde(deserialize_with = "values::string")]
+    pub tls_cert: String,
+    /// PEM private key of `tls_cert`
+    #[serde(deserialize_with = "values::string")]
+    pub tls_key: String,
+    /// PEM CA certificates; set = every participant presents a certificate they signed
+    #[serde(deserialize_with = "values::string")]
+    pub tls_client_ca: String,
+    /// with `tls_client_ca`: a hello's id must be a name of the participant's certificate
+    #[serde(deserialize_with = "values::boolean")]
+    pub tls_bind_ids: bool,
 }
 }
 
@@ -154,6 +166,10 @@ impl Default for Config {
             status_json: "status.json".to_string(),
             allow: Vec::new(),
             http: String::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            tls_client_ca: String::new(),
+            tls_bind_ids: true,
         }
     }
 }
@@ -338,7 +354,8 @@ impl Config {
     }
 
     /// Overrides one key from a command-line flag value: a string key takes the text as it
-    /// is, `allow` takes comma-separated blocks, a number key a whole number. The value goes
+    /// is, `allow` takes comma-separated blocks, a switch `true` or `false`, a number key a
+    /// whole number. The value goes
     /// through the same checks as in the file.
     pub fn set_flag(&mut self, key: &str, text: &str) -> Result<(), ConfigError> {
         let mut map = self.to_map();
@@ -352,6 +369,16 @@ impl Config {
                     .map(|s| Value::String(s.to_string()))
                     .collect(),
             ),
+            Some(Value::Bool(_)) => match text.trim() {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                _ => {
+                    return Err(ConfigError::in_flag(
+                        key,
+                        format!("expected true or false, got {}", quoted(text)),
+                    ))
+                }
+            },
             Some(_) => match text.trim().parse::<u64>() {
                 Ok(n) => Value::from(n),
                 Err(_) => {
@@ -386,6 +413,9 @@ impl Config {
                 ),
             ));
         }
+        if let Some((key, problem)) = self.tls_mismatch() {
+            return Err(error(key, problem.to_string()));
+        }
         if !self.status_json.is_empty() && same_path(&self.status_json, &self.status_txt) {
             return Err(error(
                 "status_txt",
@@ -398,6 +428,30 @@ impl Config {
         }
         Ok(())
     }
+    /// TLS keys that make no sense together: a certificate without its key or the reverse,
+    /// or a client CA without TLS.
+    fn tls_mismatch(&self) -> Option<(&'static str, &'static str)> {
+        match (
+            self.tls_cert.is_empty(),
+            self.tls_key.is_empty(),
+            self.tls_client_ca.is_empty(),
+        ) {
+            (false, true, _) => Some((
+                "tls_key",
+                "is empty but tls_cert is set: give the certificate's private key",
+            )),
+            (true, false, _) => Some((
+                "tls_cert",
+                "is empty but tls_key is set: give the certificate the key belongs to",
+            )),
+            (true, true, false) => Some((
+                "tls_client_ca",
+                "is set but tls_cert is not: client certificates are asked for only over TLS",
+            )),
+            _ => None,
+        }
+    }
+
     /// The part of the configuration the sans-IO core uses.
     pub fn core_config(&self) -> CoreConfig {
         let mut core = CoreConfig::new(self.server_id);
@@ -573,6 +627,10 @@ mod tests {
                 r#"{"http": 9878}"#,
                 "key \"http\": expected a string, got 9878",
             ),
+            (
+                r#"{"tls_bind_ids": "yes"}"#,
+                "key \"tls_bind_ids\": expected true or false, got \"yes\"",
+            ),
             ("{} {}", "test.json: not valid JSON: trailing characters"),
         ];
         for (json, expected) in cases {
@@ -639,6 +697,11 @@ mod tests {
             .set_flag("server_id", "x".repeat(13).as_str())
             .unwrap_err();
         assert!(e.to_string().contains("is not a valid id"), "{e}");
+        let e = c.set_flag("tls_bind_ids", "no").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "command line: key \"--tls-bind-ids\": expected true or false, got \"no\""
+        );
         let e = c.set_flag("prot", "1").unwrap_err().to_string();
         assert_eq!(e, "command line: key \"--prot\": no such setting");
         // A failed flag leaves the settings as they were.
@@ -655,6 +718,7 @@ mod tests {
                 Value::String(_) if key == "http" => "127.0.0.1:0".to_string(),
                 Value::String(_) => "x".to_string(),
                 Value::Array(_) => "10.0.0.0/8".to_string(),
+                Value::Bool(_) => "false".to_string(),
                 _ => "2".to_string(),
             };
             c.set_flag(&key, &text).unwrap();
@@ -701,6 +765,33 @@ mod tests {
     }
 
     #[test]
+    fn tls_keys_come_together() {
+        let problem = |cert: &str, key: &str, ca: &str| {
+            let c = Config {
+                tls_cert: cert.to_string(),
+                tls_key: key.to_string(),
+                tls_client_ca: ca.to_string(),
+                ..Config::default()
+            };
+            c.check("x").err().map(|e| e.to_string())
+        };
+        assert_eq!(problem("", "", ""), None);
+        assert_eq!(problem("c.pem", "k.pem", ""), None);
+        assert_eq!(problem("c.pem", "k.pem", "ca.pem"), None);
+        assert_eq!(
+            problem("c.pem", "", "").as_deref(),
+            Some("x: key \"tls_key\": is empty but tls_cert is set: give the certificate's private key")
+        );
+        assert!(problem("", "k.pem", "")
+            .is_some_and(|e| e.starts_with("x: key \"tls_cert\": is empty but tls_key is set")));
+        assert!(
+            problem("", "", "ca.pem").is_some_and(
+                |e| e.starts_with("x: key \"tls_client_ca\": is set but tls_cert is not")
+            )
+        );
+    }
+
+    #[test]
     fn missing_default_file_means_defaults_but_a_given_one_is_an_error() {
         let missing = Path::new("/nonexistent/lockstep/config.json");
         assert_eq!(Config::load(missing, false).unwrap(), None);
@@ -715,7 +806,7 @@ mod tests {
     fn shipped_defaults_parse_back_to_the_defaults() {
         let c = Config::parse(Path::new("config.json"), &Config::defaults_json()).unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!(Config::keys().len(), 17);
+        assert_eq!(Config::keys().len(), 21);
         assert_eq!(from_json("{}").unwrap(), Config::default());
     }
 

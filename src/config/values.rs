@@ -68,6 +68,14 @@ pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     }
 }
 
+/// `true` or `false`.
+pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let value = Value::deserialize(d)?;
+    value
+        .as_bool()
+        .ok_or_else(|| D::Error::custom(format!("expected true or false, got {}", shown(&value))))
+}
+
 /// The address to bind: not empty; an IPv6 address may come in brackets (`[::1]`), as in a
 /// URL, and is kept without them.
 pub fn host<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -43,6 +43,7 @@ mod progress;
 mod repeats;
 mod status_files;
 mod status_lock;
+pub mod tls;
 
 pub use listen::{bind, BACKLOG};
 pub use log_batch::{BatchedWriter, LogBatch};
@@ -115,6 +116,8 @@ pub struct Driver {
     events: EventLog,
     /// The HTTP endpoint, when it is switched on.
     http: Option<Http>,
+    /// TLS on every new connection, when configured (see [`tls`]).
+    tls: Option<tls::Settings>,
 }
 
 impl Driver {
@@ -165,6 +168,7 @@ impl Driver {
             log_unwritten_since: None,
             events: EventLog::new(),
             http: None,
+            tls: None,
         })
     }
 
@@ -362,7 +366,11 @@ impl Driver {
                     self.accepting_again();
                     let now = self.clock;
                     let conn = self.core.accept(now, peer);
-                    if let Err(e) = self.peers.insert(self.poll.registry(), conn, stream) {
+                    let session = self.tls.as_ref().map(tls::Settings::session);
+                    if let Err(e) = self
+                        .peers
+                        .insert(self.poll.registry(), conn, stream, session)
+                    {
                         log::warn!("cannot watch the connection from {peer}: {e}");
                         self.core.handle_input(now, Input::Closed { conn });
                     }
@@ -421,6 +429,11 @@ impl Driver {
                     self.core.handle_input(now, Input::Received { conn, bytes });
                     self.drain();
                     if n < peers::READ_CHUNK && !until_eof {
+                        return;
+                    }
+                }
+                peers::ReadOutcome::Tls(n, news) => {
+                    if self.on_tls(conn, news) || (n < peers::READ_CHUNK && !until_eof) {
                         return;
                     }
                 }

@@ -1,6 +1,7 @@
 //! The driver's table of peer sockets, indexed by the core's connection ids: registration,
 //! reading into one shared buffer, writing with writable-interest only while bytes wait, and
-//! closing without resetting bytes the peer has not read yet.
+//! closing without resetting bytes the peer has not read yet. A peer over TLS has its
+//! session ([`tls::Session`]) between the socket and the core.
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -9,6 +10,8 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use lockstep_proto::core::ConnId;
+
+use super::tls;
 
 /// Size of the shared read buffer.
 pub const READ_CHUNK: usize = 64 * 1024;
@@ -19,6 +22,8 @@ struct Peer {
     stream: TcpStream,
     /// Registered for writability (only while a write is pending).
     wants_write: bool,
+    /// Its TLS session, when the conductor speaks TLS.
+    tls: Option<Box<tls::Session>>,
 }
 
 /// What one read found.
@@ -29,6 +34,9 @@ pub enum ReadOutcome {
     Drained,
     /// The peer closed or reset the connection.
     Closed,
+    /// This many bytes arrived for a TLS session; what they did is in the news, and the
+    /// plaintext they carried in [`Peers::plaintext`].
+    Tls(usize, tls::News),
 }
 
 /// What a write did.
@@ -43,6 +51,8 @@ pub enum WriteOutcome {
 pub struct Peers {
     slots: Vec<Option<Peer>>,
     buffer: Vec<u8>,
+    /// The plaintext of the last TLS chunk read.
+    plain: Vec<u8>,
     unfinished: Vec<ConnId>,
 }
 
@@ -51,6 +61,7 @@ impl Default for Peers {
         Peers {
             slots: Vec::new(),
             buffer: vec![0; READ_CHUNK],
+            plain: Vec::new(),
             unfinished: Vec::new(),
         }
     }
@@ -61,12 +72,14 @@ fn token(conn: ConnId) -> Token {
 }
 
 impl Peers {
-    /// Adds a freshly accepted socket and watches it for reading.
+    /// Adds a freshly accepted socket, with its TLS session if the conductor speaks TLS, and
+    /// watches it for reading.
     pub fn insert(
         &mut self,
         registry: &Registry,
         conn: ConnId,
         mut stream: TcpStream,
+        tls: Option<Box<tls::Session>>,
     ) -> io::Result<()> {
         // Go and Done are tiny: send them at once rather than waiting to coalesce.
         stream.set_nodelay(true)?;
@@ -78,6 +91,7 @@ impl Peers {
         self.slots[index] = Some(Peer {
             stream,
             wants_write: false,
+            tls,
         });
         Ok(())
     }
@@ -90,7 +104,14 @@ impl Peers {
         loop {
             return match peer.stream.read(&mut self.buffer) {
                 Ok(0) => ReadOutcome::Closed,
-                Ok(n) => ReadOutcome::Data(n),
+                Ok(n) => match &mut peer.tls {
+                    None => ReadOutcome::Data(n),
+                    Some(session) => {
+                        self.plain.clear();
+                        let news = session.receive(&self.buffer[..n], &mut self.plain);
+                        ReadOutcome::Tls(n, news)
+                    }
+                },
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => ReadOutcome::Drained,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -105,6 +126,11 @@ impl Peers {
     /// returned.
     pub fn received(&self, n: usize) -> &[u8] {
         &self.buffer[..n.min(self.buffer.len())]
+    }
+
+    /// The plaintext of the last TLS chunk read ([`ReadOutcome::Tls`]).
+    pub fn plaintext(&self) -> &[u8] {
+        &self.plain
     }
 
     /// The peer has used its reads for this wake-up but may have more: read it again on the
@@ -129,20 +155,31 @@ impl Peers {
         let Some(Some(peer)) = self.slots.get_mut(conn.index()) else {
             return WriteOutcome::Wrote(0);
         };
-        let mut written = 0;
-        while written < bytes.len() {
-            match peer.stream.write(&bytes[written..]) {
-                Ok(0) => return WriteOutcome::Failed,
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+        let (written, wants_write) = match &mut peer.tls {
+            Some(session) => match session.write(&mut peer.stream, bytes) {
+                Ok((done, finished)) => (done, !finished),
                 Err(e) => {
                     log::debug!("write to {conn} failed: {e}");
                     return WriteOutcome::Failed;
                 }
+            },
+            None => {
+                let mut written = 0;
+                while written < bytes.len() {
+                    match peer.stream.write(&bytes[written..]) {
+                        Ok(0) => return WriteOutcome::Failed,
+                        Ok(n) => written += n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            log::debug!("write to {conn} failed: {e}");
+                            return WriteOutcome::Failed;
+                        }
+                    }
+                }
+                (written, written < bytes.len())
             }
-        }
-        let wants_write = written < bytes.len();
+        };
         if wants_write != peer.wants_write {
             let interest = if wants_write {
                 Interest::READABLE | Interest::WRITABLE
@@ -168,6 +205,9 @@ impl Peers {
         };
         let Some(mut peer) = slot.take() else { return };
         let _ = registry.deregister(&mut peer.stream);
+        if let Some(session) = &mut peer.tls {
+            session.close(&mut peer.stream);
+        }
         for _ in 0..READS_PER_WAKE {
             match peer.stream.read(&mut self.buffer) {
                 Ok(n) if n > 0 => continue,
@@ -199,7 +239,7 @@ mod tests {
         let mut peers = Peers::default();
         let conn = ConnId::from_index(3);
         peers
-            .insert(poll.registry(), conn, TcpStream::from_std(accepted))
+            .insert(poll.registry(), conn, TcpStream::from_std(accepted), None)
             .unwrap();
         let peer = peers.slots[3].as_ref().unwrap();
         assert!(peer.stream.nodelay().unwrap());
@@ -213,6 +253,7 @@ mod tests {
                 ReadOutcome::Closed => break,
                 ReadOutcome::Data(n) => got.extend_from_slice(peers.received(n)),
                 ReadOutcome::Drained => assert!(std::time::Instant::now() < deadline),
+                ReadOutcome::Tls(..) => unreachable!("no TLS here"),
             }
         }
         assert_eq!(got, b"K!");

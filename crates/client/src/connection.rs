@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::error::ClientError;
 use super::link::{self, Ended, Link, Shared};
+use super::tls::{TlsConfig, TlsError};
 use lockstep_proto::participant::{Event, Moment, OutOfTurn, Participant, ProtocolError};
 use lockstep_proto::wire::{Id, Reason};
 
@@ -55,6 +56,42 @@ impl Client {
         id: &str,
         hello_within: Duration,
     ) -> Result<Client, ClientError> {
+        Self::open_session(addr, id, hello_within, None)
+    }
+
+    /// Like [`connect`](Client::connect), over TLS as `tls` says. `addr` is `host:port`; the
+    /// conductor's certificate must name `host` unless `tls` gives another name. Certificate
+    /// problems, and a conductor that does not speak TLS, are [`ClientError::Tls`] and
+    /// [`ClientError::NotTls`].
+    pub fn connect_tls(addr: &str, id: &str, tls: &TlsConfig) -> Result<Client, ClientError> {
+        Self::connect_tls_within(addr, id, tls, HELLO_TIMEOUT)
+    }
+
+    /// Like [`connect_tls`](Client::connect_tls), waiting at most `hello_within` for the
+    /// handshake and the hello.
+    pub fn connect_tls_within(
+        addr: &str,
+        id: &str,
+        tls: &TlsConfig,
+        hello_within: Duration,
+    ) -> Result<Client, ClientError> {
+        let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+        let name = tls.name_for(host).map_err(ClientError::TlsConfig)?;
+        let session = rustls::ClientConnection::new(tls.client_config(), name).map_err(|e| {
+            ClientError::TlsConfig(TlsError {
+                file: None,
+                problem: e.to_string(),
+            })
+        })?;
+        Self::open_session(addr, id, hello_within, Some(session))
+    }
+
+    fn open_session(
+        addr: impl ToSocketAddrs,
+        id: &str,
+        hello_within: Duration,
+        tls: Option<rustls::ClientConnection>,
+    ) -> Result<Client, ClientError> {
         let id = Id::new(id).map_err(|error| ClientError::InvalidId {
             id: id.to_string(),
             error,
@@ -67,7 +104,7 @@ impl Client {
         let peer = stream.peer_addr().map_err(lost)?;
         // Small messages must leave at once, not wait to be coalesced.
         stream.set_nodelay(true).map_err(lost)?;
-        let link = Link::new(stream, Participant::new(id)).map_err(lost)?;
+        let link = Link::new(stream, Participant::new(id), tls).map_err(lost)?;
         let fd = link.fd();
         let link = Arc::new(Mutex::new(link));
         link::lock(&link).flush().map_err(lost)?;
@@ -271,6 +308,8 @@ fn failure(ended: Ended) -> ClientError {
             ClientError::VersionMismatch { theirs }
         }
         Ended::Broken(error) => ClientError::Protocol(error),
+        Ended::Tls(at, problem) => ClientError::Tls { at, problem },
+        Ended::NotTls(problem) => ClientError::NotTls { problem },
     }
 }
 

@@ -9,6 +9,8 @@ use std::time::Duration;
 use lockstep_proto::participant::{Moment, ProtocolError};
 use lockstep_proto::wire::{Reason, ShowByte, TextError};
 
+use crate::tls::TlsError;
+
 /// Everything [`Client`](super::Client) and [`Runner`](super::Runner) report as a failure.
 #[derive(Debug)]
 pub enum ClientError {
@@ -57,6 +59,21 @@ pub enum ClientError {
     },
     /// The conductor sent something that is not valid here.
     Protocol(ProtocolError),
+    /// The TLS session failed: a certificate problem (unknown issuer, expired, wrong name, a
+    /// client certificate missing or refused) or a broken record, in words.
+    Tls {
+        /// When it happened.
+        at: Moment,
+        /// What failed.
+        problem: String,
+    },
+    /// The conductor answered the TLS handshake with plaintext: it does not speak TLS.
+    NotTls {
+        /// What arrived, in words.
+        problem: String,
+    },
+    /// The TLS settings cannot be used (a name that is no DNS name or IP address).
+    TlsConfig(TlsError),
     /// The step's work failed; the reason was sent to the conductor as a refusal (if the
     /// connection still allowed it).
     StepFailed {
@@ -122,6 +139,9 @@ impl fmt::Display for ClientError {
                 error: Some(error),
             } => write!(f, "connection to the conductor lost {at}: {error}"),
             ClientError::Protocol(error) => write!(f, "protocol error: {error}"),
+            ClientError::Tls { at, problem } => write!(f, "TLS failed {at}: {problem}"),
+            ClientError::NotTls { problem } => f.write_str(problem),
+            ClientError::TlsConfig(error) => write!(f, "TLS settings: {error}"),
             ClientError::StepFailed { reason, .. } => {
                 write!(f, "step failed, refusal sent to the conductor: {reason}")
             }
@@ -141,6 +161,7 @@ impl std::error::Error for ClientError {
             } => Some(error),
             ClientError::InvalidId { error, .. } => Some(error),
             ClientError::Protocol(error) => Some(error),
+            ClientError::TlsConfig(error) => Some(error),
             _ => None,
         }
     }

@@ -9,6 +9,7 @@
 //! | [`Sender`] | sending through a client from another thread (a heartbeat, a signal handler) |
 //! | [`Runner`] | a closure turned into a whole participant: `K`, a heartbeat of `W`, Done, the end |
 //! | [`ClientError`] | what can go wrong, in words that say when |
+//! | [`TlsConfig`], [`tls`] | TLS: the CA to trust, a client certificate, the conductor's name; PEM files and the words for TLS failures, which the conductor shares |
 //!
 //! Unlike the protocol crate, this one does I/O: a client owns a socket and reads the clock
 //! for its timeouts, and the runner starts one heartbeat thread.
@@ -59,11 +60,13 @@ mod error;
 mod heartbeat;
 mod link;
 mod runner;
+pub mod tls;
 
 pub use connection::{Client, Sender, HELLO_TIMEOUT};
 pub use error::ClientError;
 pub use lockstep_proto::participant::{Event, Moment, ProtocolError};
 pub use runner::{Runner, StepError, Summary, DEFAULT_HEARTBEAT};
+pub use tls::{TlsConfig, TlsError};
 
 #[cfg(test)]
 mod tests;

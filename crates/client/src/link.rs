@@ -4,6 +4,11 @@
 //! arrived, to feed it to the machine and to write what the machine queues; waiting for the
 //! conductor happens outside it, so another thread can always send. Every protocol decision is
 //! the machine's.
+//!
+//! Over TLS the socket's bytes pass through a sans-IO `rustls` client connection
+//! ([`pump`](crate::tls::pump)): what the machine queues is encrypted, what arrives is
+//! decrypted before the machine sees it, all under the same lock and without blocking, so the
+//! waiting still happens outside the lock.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -12,6 +17,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use lockstep_proto::participant::{Event, Moment, Participant, ProtocolError};
+use rustls::Connection;
+
+use crate::tls::pump;
+use crate::tls::words::{self, Side};
 
 /// Why the connection produced no more events.
 #[derive(Debug)]
@@ -20,6 +29,20 @@ pub(super) enum Ended {
     Closed(Moment, Option<io::Error>),
     /// The conductor broke the protocol.
     Broken(ProtocolError),
+    /// The TLS session failed (the words say how) at this moment.
+    Tls(Moment, String),
+    /// The conductor answered the TLS handshake with plaintext: it does not speak TLS.
+    NotTls(String),
+}
+
+/// The TLS session of a link.
+#[derive(Debug)]
+struct Tls {
+    conn: Connection,
+    /// Some byte has arrived from the conductor.
+    heard: bool,
+    /// Plaintext decrypted and not yet given to the machine.
+    plain: Vec<u8>,
 }
 
 /// A socket and its participant machine.
@@ -31,6 +54,10 @@ pub(super) struct Link {
     broken: Option<ProtocolError>,
     /// The connection has ended; the next receive reports it.
     closed: Option<Option<io::Error>>,
+    /// The TLS session, when the link speaks TLS.
+    tls: Option<Box<Tls>>,
+    /// The TLS session failed; the next receive reports it.
+    tls_failed: Option<Ended>,
 }
 
 /// The link, shared between the threads that send through it.
@@ -42,14 +69,27 @@ pub(super) fn lock(shared: &Shared) -> MutexGuard<'_, Link> {
 }
 
 impl Link {
-    /// Wraps a connected socket, which becomes non-blocking.
-    pub(super) fn new(stream: TcpStream, participant: Participant) -> io::Result<Link> {
+    /// Wraps a connected socket, which becomes non-blocking; with `tls`, everything passes
+    /// through that client session (whose handshake starts with the first flush).
+    pub(super) fn new(
+        stream: TcpStream,
+        participant: Participant,
+        tls: Option<rustls::ClientConnection>,
+    ) -> io::Result<Link> {
         stream.set_nonblocking(true)?;
         Ok(Link {
             stream,
             participant,
             broken: None,
             closed: None,
+            tls: tls.map(|conn| {
+                Box::new(Tls {
+                    conn: Connection::Client(conn),
+                    heard: false,
+                    plain: Vec::new(),
+                })
+            }),
+            tls_failed: None,
         })
     }
 
@@ -64,7 +104,20 @@ impl Link {
     }
 
     /// Writes everything the machine has queued, waiting for room in the socket if need be.
+    /// Over TLS it is encrypted first (and held by `rustls` until the handshake is done).
     pub(super) fn flush(&mut self) -> io::Result<()> {
+        if let Some(tls) = &mut self.tls {
+            let pending = self.participant.pending();
+            if !pending.is_empty() {
+                tls.conn.writer().write_all(pending)?;
+                let n = pending.len();
+                self.participant.sent(n);
+            }
+            while !pump::send(&mut tls.conn, &mut self.stream)? {
+                wait(self.stream.as_raw_fd(), libc::POLLOUT, None)?;
+            }
+            return Ok(());
+        }
         while !self.participant.pending().is_empty() {
             match self.stream.write(self.participant.pending()) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -77,6 +130,49 @@ impl Link {
             }
         }
         Ok(())
+    }
+
+    /// Hands bytes read from the socket to the machine, through TLS when the link speaks it.
+    fn arrived(&mut self, bytes: &[u8]) {
+        let Some(tls) = &mut self.tls else {
+            if let Err(error) = self.participant.handle(bytes) {
+                // The events before the error are delivered first.
+                self.broken = Some(error);
+            }
+            return;
+        };
+        if !tls.heard {
+            tls.heard = true;
+            if let Some(problem) = bytes.first().and_then(|&b| pump::not_tls(b)) {
+                self.tls_failed = Some(Ended::NotTls(problem));
+                return;
+            }
+        }
+        let mut plain = std::mem::take(&mut tls.plain);
+        plain.clear();
+        let fed = pump::receive(&mut tls.conn, bytes, &mut plain);
+        // The handshake's answers, a key update, or the alert that ends a failed session.
+        let sent = pump::send(&mut tls.conn, &mut self.stream);
+        match fed {
+            Ok(fed) => {
+                if let Err(error) = self.participant.handle(&plain) {
+                    self.broken = Some(error);
+                }
+                if fed.closed && self.closed.is_none() {
+                    self.closed = Some(None);
+                }
+                if let Err(e) = sent {
+                    self.closed.get_or_insert(Some(e));
+                }
+            }
+            Err(error) => {
+                let words = words::error(&error, Side::Client);
+                self.tls_failed = Some(Ended::Tls(self.participant.moment(), words));
+            }
+        }
+        if let Some(tls) = &mut self.tls {
+            tls.plain = plain;
+        }
     }
 
     /// The next event if one has arrived, without waiting: reads what the socket holds into
@@ -92,18 +188,17 @@ impl Link {
             if let Some(error) = self.broken.take() {
                 return Err(Ended::Broken(error));
             }
+            if let Some(failed) = self.tls_failed.take() {
+                self.participant.closed();
+                return Err(failed);
+            }
             if let Some(error) = self.closed.take() {
                 self.participant.closed();
                 return Err(Ended::Closed(self.participant.moment(), error));
             }
             match self.stream.read(&mut chunk) {
                 Ok(0) => self.closed = Some(None),
-                Ok(n) => {
-                    if let Err(error) = self.participant.handle(&chunk[..n]) {
-                        // The events before the error are delivered first.
-                        self.broken = Some(error);
-                    }
-                }
+                Ok(n) => self.arrived(&chunk[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => self.closed = Some(Some(e)),
@@ -115,6 +210,10 @@ impl Link {
     /// `within`, so that the connection ends with an orderly close on both sides.
     pub(super) fn finish(&mut self, within: Duration) {
         let _ = self.flush();
+        if let Some(tls) = &mut self.tls {
+            tls.conn.send_close_notify();
+            let _ = pump::send(&mut tls.conn, &mut self.stream);
+        }
         let _ = self.stream.shutdown(Shutdown::Write);
         let deadline = Instant::now() + within;
         let mut chunk = [0u8; 4096];

@@ -116,6 +116,8 @@ pub fn refusal_label(kind: RefusalKind) -> &'static str {
         RefusalKind::HelloTimeout => "hello_timeout",
         RefusalKind::LivenessTimeout => "liveness_timeout",
         RefusalKind::Violation => "violation",
+        RefusalKind::NotInCertificate => "not_in_certificate",
+        RefusalKind::Transport => "transport",
     }
 }
 

@@ -58,11 +58,20 @@ pub enum RefusalKind {
     LivenessTimeout,
     /// A message that is not allowed in the connection's state, or bytes that are no message.
     Violation,
+    /// The hello's id is not among the names the transport proved ([`Input::Identified`]).
+    ///
+    /// [`Input::Identified`]: super::Input::Identified
+    NotInCertificate,
+    /// The transport failed ([`Input::TransportFailed`]): a TLS handshake, plaintext on a TLS
+    /// port.
+    ///
+    /// [`Input::TransportFailed`]: super::Input::TransportFailed
+    Transport,
 }
 
 impl RefusalKind {
     /// Every kind, for tests and tables.
-    pub const ALL: [RefusalKind; 8] = [
+    pub const ALL: [RefusalKind; 10] = [
         RefusalKind::NotAllowed,
         RefusalKind::Version,
         RefusalKind::InvalidId,
@@ -71,6 +80,8 @@ impl RefusalKind {
         RefusalKind::HelloTimeout,
         RefusalKind::LivenessTimeout,
         RefusalKind::Violation,
+        RefusalKind::NotInCertificate,
+        RefusalKind::Transport,
     ];
 
     /// The refusal's text with its details left out, e.g. `address … is not allowed`.
@@ -84,6 +95,8 @@ impl RefusalKind {
             RefusalKind::HelloTimeout => "hello timeout",
             RefusalKind::LivenessTimeout => "liveness timeout",
             RefusalKind::Violation => "protocol violation",
+            RefusalKind::NotInCertificate => "id … is not named in the client certificate",
+            RefusalKind::Transport => "TLS …",
         }
     }
 }

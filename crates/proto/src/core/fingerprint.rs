@@ -32,6 +32,7 @@ impl Conductor {
             c.peer.ip().hash(state);
             c.state.hash(state);
             c.id.hash(state);
+            c.names.hash(state);
             c.inbox.hash(state);
             c.outbox.hash(state);
             c.closing.hash(state);

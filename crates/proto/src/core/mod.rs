@@ -3,8 +3,9 @@
 //!
 //! # The contract
 //! 1. Feed an event: [`Conductor::accept`] for a new connection, or
-//!    [`Conductor::handle_input`] for bytes received, bytes written, a closed connection, time
-//!    passing, a stop request or a fatal error. Every call carries `now`.
+//!    [`Conductor::handle_input`] for bytes received, bytes written, a closed connection, what
+//!    the transport learnt (the names a certificate proved, a failure), time passing, a stop
+//!    request or a fatal error. Every call carries `now`.
 //! 2. Drain [`Conductor::poll_output`] until it returns `None`, acting on each [`Output`].
 //! 3. Read [`Conductor::poll_timeout`] and call `handle_input(now, Input::Tick)` once that
 //!    instant has passed (earlier is harmless).
@@ -16,6 +17,10 @@
 //!
 //! The core never logs: what happens comes out as [`Output::Event`] (see [`Event`]), and the
 //! driver decides what to write.
+//!
+//! The core knows nothing of encryption: a driver that speaks TLS hands it the plaintext, and
+//! tells it what the handshake proved ([`Input::Identified`]) or that it failed
+//! ([`Input::TransportFailed`]).
 
 mod event;
 mod fingerprint;
@@ -37,7 +42,7 @@ use crate::cidr::Cidr;
 use crate::conn::ConnState;
 use crate::round::{EndKind, RoundConfig, RoundController};
 use crate::time::{Duration, Instant};
-use crate::wire::{Id, MAX_MESSAGE_LEN};
+use crate::wire::{Id, Reason, MAX_MESSAGE_LEN};
 
 pub use event::{Event, Leave, RefusalKind, Who};
 pub(crate) use fingerprint::relative;
@@ -155,6 +160,25 @@ pub enum Input<'a> {
         /// The connection.
         conn: ConnId,
     },
+    /// The transport proved who is at the other end before the hello: the names of the
+    /// certificate the peer presented (TLS with client certificates). The hello must then
+    /// claim one of them as its id, or it is refused with [`RefusalKind::NotInCertificate`].
+    Identified {
+        /// The connection.
+        conn: ConnId,
+        /// The names; a hello's id must equal one of them.
+        names: Vec<String>,
+    },
+    /// The transport under the connection failed (a TLS handshake refused, plaintext on a TLS
+    /// port, a broken record): the connection is refused with `reason`
+    /// ([`RefusalKind::Transport`]); the driver delivers the refusal if the transport still
+    /// can, and discards it otherwise.
+    TransportFailed {
+        /// The connection.
+        conn: ConnId,
+        /// What failed, in words.
+        reason: String,
+    },
     /// Time has passed; deadlines up to `now` are due.
     Tick,
     /// The operator asked to stop.
@@ -207,6 +231,8 @@ pub(crate) struct Conn {
     pub(crate) peer: SocketAddr,
     pub(crate) state: ConnState,
     pub(crate) id: Option<Id>,
+    /// The names the transport proved ([`Input::Identified`]); the hello's id must be one.
+    pub(crate) names: Option<Vec<String>>,
     /// Bytes of a message not complete yet (less than one message).
     pub(crate) inbox: Vec<u8>,
     /// Bytes queued for the peer.
@@ -385,6 +411,7 @@ impl Conductor {
             peer,
             state: ConnState::AwaitingHello,
             id: None,
+            names: None,
             inbox: Vec::new(),
             outbox: Vec::new(),
             closing: false,
@@ -410,6 +437,11 @@ impl Conductor {
             Input::Received { conn, bytes } => self.on_received(now, conn, bytes),
             Input::Sent { conn, n } => self.on_sent(conn, n),
             Input::Closed { conn } => self.on_closed(now, conn),
+            Input::Identified { conn, names } => self.on_identified(conn, names),
+            Input::TransportFailed { conn, reason } => {
+                let reason = Reason::lossy(&reason);
+                self.refuse(now, conn, RefusalKind::Transport, reason);
+            }
             Input::Tick => self.on_tick(now),
             Input::Stop(StopRequest::Graceful) => {
                 if self.rounds.ended().is_none() {

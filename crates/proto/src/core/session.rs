@@ -170,7 +170,7 @@ impl Conductor {
         }
     }
 
-    /// Checks a hello: version, id, uniqueness, capacity. Admits the client as Idle or refuses.
+    /// Checks a hello: version, id, the certificate's names, uniqueness, capacity. Admits the client as Idle or refuses.
     fn admit(&mut self, now: Instant, conn: ConnId, hello: RawHello) {
         let verdict = if hello.version != VERSION {
             Err((
@@ -183,6 +183,11 @@ impl Conductor {
         } else {
             match Id::from_wire(hello.id) {
                 Err(e) => Err((RefusalKind::InvalidId, format!("invalid id: {e}"))),
+                // Before the duplicate check: who holds an id is not told to a peer whose
+                // certificate does not name it.
+                Ok(id) if !self.certified(conn, id) => {
+                    Err((RefusalKind::NotInCertificate, self.not_certified(conn, id)))
+                }
                 Ok(id) if self.ids.contains_key(&id) => {
                     Err((RefusalKind::DuplicateId, format!("duplicate id {id}")))
                 }
@@ -204,6 +209,45 @@ impl Conductor {
                 self.rearm(conn);
             }
         }
+    }
+
+    /// Keeps the names the transport proved for a connection that has not said hello yet;
+    /// its hello must claim one of them.
+    pub(super) fn on_identified(&mut self, conn: ConnId, names: Vec<String>) {
+        if let Some(c) = self.conns.get_mut(conn.0) {
+            if !c.closing && c.id.is_none() {
+                c.names = Some(names);
+            }
+        }
+    }
+
+    /// True when `id` may be claimed on `conn`: no names were proved, or `id` is one of them.
+    fn certified(&self, conn: ConnId, id: Id) -> bool {
+        self.conns[conn.0]
+            .names
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == id.as_str()))
+    }
+
+    /// The refusal of an id that the certificate does not name, with the names it does
+    /// (shortened: a refusal holds at most 531 bytes).
+    fn not_certified(&self, conn: ConnId, id: Id) -> String {
+        let names = self.conns[conn.0].names.as_deref().unwrap_or_default();
+        let mut listed = String::new();
+        for (i, name) in names.iter().enumerate() {
+            if listed.len() + name.len() > 300 {
+                listed.push_str(&format!(", ... ({} more)", names.len() - i));
+                break;
+            }
+            if i > 0 {
+                listed.push_str(", ");
+            }
+            listed.push_str(name);
+        }
+        if names.is_empty() {
+            listed.push_str("none");
+        }
+        format!("id {id} is not named in the client certificate (names: {listed})")
     }
 
     /// The one place a connection's state changes: keeps the counts and reports `old -> new`.

@@ -104,6 +104,108 @@ fn refusals_name_the_reason() {
 }
 
 #[test]
+fn a_hello_must_claim_a_name_the_certificate_proved() {
+    let mut h = Harness::with(|c| c.rounds.min_clients = 5);
+    let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    let a = h.connect();
+    h.take(a);
+    h.input(Input::Identified {
+        conn: a,
+        names: names(&["worker-1", "worker-2"]),
+    });
+    h.send_msg(a, &hello("worker-2"));
+    assert_eq!(state(&h, a), StateKind::Idle);
+
+    let b = h.connect();
+    h.take(b);
+    h.input(Input::Identified {
+        conn: b,
+        names: names(&["worker-1"]),
+    });
+    h.send_msg(b, &hello("worker-9"));
+    assert_eq!(
+        refusal(&h.take(b)),
+        "id worker-9 is not named in the client certificate (names: worker-1)"
+    );
+    assert!(h.is_closed(b));
+    assert!(h.observed().events.iter().any(|e| matches!(
+        e,
+        crate::core::Event::Refused {
+            kind: crate::core::RefusalKind::NotInCertificate,
+            ..
+        }
+    )));
+
+    // Whether the id is taken is not told to a certificate that does not name it.
+    let c = h.connect();
+    h.take(c);
+    h.input(Input::Identified {
+        conn: c,
+        names: Vec::new(),
+    });
+    h.send_msg(c, &hello("worker-2"));
+    assert_eq!(
+        refusal(&h.take(c)),
+        "id worker-2 is not named in the client certificate (names: none)"
+    );
+
+    // Without names nothing is checked.
+    let d = h.join("anyone");
+    assert_eq!(state(&h, d), StateKind::Idle);
+}
+
+#[test]
+fn a_long_list_of_names_is_cut_in_the_refusal() {
+    let mut h = Harness::with(|c| c.rounds.min_clients = 5);
+    let c = h.connect();
+    h.take(c);
+    let names: Vec<String> = (0..200).map(|i| format!("name-{i:04}")).collect();
+    h.input(Input::Identified { conn: c, names });
+    h.send_msg(c, &hello("other"));
+    let reason = refusal(&h.take(c));
+    assert!(
+        reason.starts_with(
+            "id other is not named in the client certificate (names: name-0000, name-0001"
+        ),
+        "{reason}"
+    );
+    assert!(reason.ends_with(", ... (173 more))"), "{reason}");
+    assert!(reason.len() < 400, "{reason}");
+}
+
+#[test]
+fn a_transport_failure_refuses_member_or_not() {
+    let mut h = Harness::with(|c| c.rounds.min_clients = 5);
+    let a = h.connect();
+    h.take(a);
+    h.input(Input::TransportFailed {
+        conn: a,
+        reason: "this conductor requires TLS".to_string(),
+    });
+    assert_eq!(refusal(&h.take(a)), "this conductor requires TLS");
+    assert!(h.is_closed(a));
+
+    let b = h.join("member");
+    assert_eq!(h.core.member_count(), 1);
+    h.input(Input::TransportFailed {
+        conn: b,
+        reason: "TLS failed: a record could not be decrypted".to_string(),
+    });
+    assert_eq!(
+        refusal(&h.take(b)),
+        "TLS failed: a record could not be decrypted"
+    );
+    assert_eq!(h.core.member_count(), 0);
+    // Names that arrive after the hello change nothing.
+    let c = h.join("late");
+    h.input(Input::Identified {
+        conn: c,
+        names: vec!["x".to_string()],
+    });
+    assert_eq!(state(&h, c), StateKind::Idle);
+}
+
+#[test]
 fn duplicate_id_is_refused_and_freed_again_on_leave() {
     let mut h = Harness::with(|c| c.rounds.min_clients = 5);
     let a = h.join("same");

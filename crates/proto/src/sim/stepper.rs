@@ -171,6 +171,18 @@ impl Stepper {
                 fold(hash, b"c");
                 fold(hash, &(conn.index() as u64).to_le_bytes());
             }
+            Input::Identified { conn, names } => {
+                fold(hash, b"n");
+                fold(hash, &(conn.index() as u64).to_le_bytes());
+                for name in names {
+                    fold(hash, name.as_bytes());
+                }
+            }
+            Input::TransportFailed { conn, reason } => {
+                fold(hash, b"x");
+                fold(hash, &(conn.index() as u64).to_le_bytes());
+                fold(hash, reason.as_bytes());
+            }
             Input::Tick => fold(hash, b"t"),
             Input::Stop(StopRequest::Graceful) => fold(hash, b"g"),
             Input::Stop(StopRequest::Interrupt) => fold(hash, b"i"),
