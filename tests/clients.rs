@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::participants::{join, python3, python_dir, Participant};
+use common::participants::{join, python3, python_dir, python_test_modules, Participant};
 use common::{Conductor, TempDir, DEADLINE};
 use lockstep::{Client, ClientError, Event, Runner, Summary};
 
@@ -131,7 +131,7 @@ fn rust_python_and_join_participants_share_the_rounds() {
 }
 
 /// Without being told, the Python tests find the conductor `cargo test` built, so that
-/// `python3 -m unittest test_lockstep` after a build runs every test.
+/// `python3 -m unittest` in `clients/python` after a build runs every test.
 #[test]
 fn python_tests_find_the_built_conductor_by_themselves() {
     let dir = TempDir::new("python-find");
@@ -139,7 +139,10 @@ fn python_tests_find_the_built_conductor_by_themselves() {
         .current_dir(&dir.0)
         .env("PYTHONPATH", python_dir())
         .env_remove("LOCKSTEP_CONDUCTOR")
-        .args(["-c", "import test_lockstep; print(test_lockstep.CONDUCTOR)"])
+        .args([
+            "-c",
+            "from tests import real_conductor; print(real_conductor.CONDUCTOR)",
+        ])
         .output()
         .expect("run python3");
     let found = String::from_utf8_lossy(&output.stdout).trim().to_string();
@@ -164,13 +167,14 @@ fn python_tests_find_the_built_conductor_by_themselves() {
     assert_eq!(target(found), target(built), "{found:?} beside {built:?}");
 }
 
-/// The Python client's unit tests, with its real-conductor tests run against this binary.
+/// The Python client's unit tests, found by `unittest` in `clients/python/tests` as the
+/// README runs them, with its real-conductor tests run against this binary.
 #[test]
 fn python_client_unit_tests_pass() {
     let output = python3()
         .current_dir(python_dir())
         .env("LOCKSTEP_CONDUCTOR", env!("CARGO_BIN_EXE_conductor"))
-        .args(["-m", "unittest", "-v", "test_lockstep"])
+        .args(["-m", "unittest", "-v"])
         .output()
         .expect("run python3 -m unittest");
     let report = String::from_utf8_lossy(&output.stderr);
@@ -179,6 +183,12 @@ fn python_client_unit_tests_pass() {
         "Python unit tests failed:\n{report}"
     );
     assert!(report.contains("\nOK"), "{report}");
-    // The real-conductor tests must have run, not been skipped.
+    // Every test module was found, and the real-conductor tests ran, not skipped.
+    for module in python_test_modules() {
+        assert!(
+            report.contains(&format!("(tests.{module}.")),
+            "{module}: {report}"
+        );
+    }
     assert!(!report.contains("skipped"), "{report}");
 }

@@ -13,27 +13,10 @@ mod common;
 
 use std::process::{Command, Stdio};
 
+use common::readme::{block, block_with, README};
 use common::{run_to_exit, wait_for, Conductor, Launch, TempDir, DEADLINE};
 
-const README: &str = include_str!("../README.md");
 const CONFIG: &str = include_str!("../config.json");
-
-/// The body of the first fenced block whose first line starts with `first_line`.
-fn block(first_line: &str) -> String {
-    let mut lines = README.lines();
-    while let Some(line) = lines.next() {
-        if line.starts_with("```") {
-            let body: Vec<&str> = lines
-                .by_ref()
-                .take_while(|l| !l.starts_with("```"))
-                .collect();
-            if body.first().is_some_and(|l| l.starts_with(first_line)) {
-                return body.join("\n") + "\n";
-            }
-        }
-    }
-    panic!("README has no block starting with {first_line:?}");
-}
 
 #[test]
 fn the_two_set_up_commands_are_there_as_written() {
@@ -197,24 +180,6 @@ fn the_monitoring_examples_are_the_files_and_prometheus_accepts_them() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-}
-
-/// The body of the first fenced block that contains `text`.
-fn block_with(text: &str) -> String {
-    let mut lines = README.lines();
-    while let Some(line) = lines.next() {
-        if line.starts_with("```") {
-            let body: Vec<&str> = lines
-                .by_ref()
-                .take_while(|l| !l.starts_with("```"))
-                .collect();
-            let body = body.join("\n") + "\n";
-            if body.contains(text) {
-                return body;
-            }
-        }
-    }
-    panic!("README has no block with {text:?}");
 }
 
 #[test]

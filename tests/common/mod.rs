@@ -12,6 +12,7 @@ pub mod http;
 mod member;
 pub mod participants;
 mod raw;
+pub mod readme;
 pub mod tls;
 
 // Each test file uses a different part of these, too.

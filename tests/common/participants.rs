@@ -85,6 +85,22 @@ pub fn python_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("clients/python")
 }
 
+/// The Python client's test modules (`test_*.py` in `clients/python/tests`), by name.
+pub fn python_test_modules() -> Vec<String> {
+    let dir = python_dir().join("tests");
+    let mut modules: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            let module = name.strip_suffix(".py")?;
+            module.starts_with("test_").then(|| module.to_string())
+        })
+        .collect();
+    modules.sort();
+    assert!(!modules.is_empty(), "no test modules in {}", dir.display());
+    modules
+}
+
 /// A `python3` command; fails the test with a clear message when python3 is missing.
 pub fn python3() -> Command {
     let found = Command::new("python3")

@@ -9,7 +9,9 @@ Start a conductor that waits for both and runs 15 steps, then this example::
     cargo run --release -- --min-clients 2 --rounds 15
     python3 clients/python/examples/two_workers.py        # in a second terminal
 
-It prints the 16 rows, a Sierpinski triangle. ``--port P`` picks another conductor port.
+It prints the 16 rows, a Sierpinski triangle. ``--port P`` picks another conductor port. It
+uses the installed ``lockstep`` package (``pip install ./clients/python``), or else the one in
+the checkout it is part of.
 """
 
 import argparse
@@ -17,8 +19,11 @@ import os
 import sys
 import threading
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import lockstep  # noqa: E402
+try:
+    import lockstep
+except ImportError:  # not installed: use the package beside this example, in a checkout
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    import lockstep
 
 WIDTH = 31
 

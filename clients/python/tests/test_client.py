@@ -1,137 +1,17 @@
-"""Tests of lockstep.py: against a scripted fake conductor on loopback, and against the real
-conductor binary: the one LOCKSTEP_CONDUCTOR names, or else the newest one cargo built in this
-repository's target directory (target/debug or target/release, or under CARGO_TARGET_DIR).
-They are skipped only when no binary has been built.
-
-Run with: python3 -m unittest -v test_lockstep   (from this directory, after cargo build)
+"""The client against a scripted fake conductor: the hello exchange, every event, probes,
+answers out of turn, the step loop with its heartbeat, and each way a session ends.
 """
 
 import contextlib
 import io
-import os
 import socket
-import struct
-import subprocess
-import sys
-import tempfile
 import threading
-import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lockstep  # noqa: E402
+import lockstep
 
-DEADLINE = 10.0
-
-
-# --- Conductor messages, built by hand so that the client's decoder is checked -------------
-
-def hello(version=b"1", name=b"fake"):
-    return b"A" + version + name.ljust(12, b" ")
-
-
-def go(step):
-    return b"!" + struct.pack("<I", step)
-
-
-def shutting_down(n):
-    return b"S" + struct.pack("<I", n)
-
-
-def refusal(text):
-    return b"R" + struct.pack("<I", len(text)) + text
-
-
-class Peer:
-    """The conductor's side of one connection, scripted by a test."""
-
-    def __init__(self, conn):
-        self.conn = conn
-        self.inbox = b""
-        conn.settimeout(DEADLINE)
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def send(self, data):
-        self.conn.sendall(data)
-
-    def send_bytewise(self, data):
-        for i in range(len(data)):
-            self.conn.sendall(data[i:i + 1])
-
-    def greet(self, name=b"w"):
-        """Sends the conductor's hello and checks the client's."""
-        self.send(hello())
-        got = self.recv()
-        assert got == b"A1" + name.ljust(12, b" "), got
-
-    def recv(self):
-        """The next client message as bytes, or None once the client closed."""
-        while True:
-            size = self._complete()
-            if size:
-                msg, self.inbox = self.inbox[:size], self.inbox[size:]
-                return msg
-            try:
-                chunk = self.conn.recv(1024)
-            except ConnectionResetError:
-                return None
-            if not chunk:
-                return None
-            self.inbox += chunk
-
-    def _complete(self):
-        if not self.inbox:
-            return 0
-        kind = self.inbox[:1]
-        if kind == b"A":
-            return 14 if len(self.inbox) >= 14 else 0
-        if kind == b"R":
-            if len(self.inbox) < 5:
-                return 0
-            size = 5 + struct.unpack_from("<I", self.inbox, 1)[0]
-            return size if len(self.inbox) >= size else 0
-        assert kind in b"K!W.?X", f"not a client message: {self.inbox!r}"
-        return 1
-
-    def recv_skipping_beats(self):
-        while True:
-            msg = self.recv()
-            if msg != b"W":
-                return msg
-
-    def expect(self, data):
-        got = self.recv()
-        assert got == data, f"expected {data!r}, got {got!r}"
-
-
-class Fake:
-    """Runs ``script(peer)`` as the conductor of the first connection, on a thread."""
-
-    def __init__(self, script):
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.result = None
-        self.error = None
-        self.thread = threading.Thread(target=self._run, args=(script,), daemon=True)
-        self.thread.start()
-
-    def _run(self, script):
-        try:
-            self.listener.settimeout(DEADLINE)
-            conn, _ = self.listener.accept()
-            with conn:
-                self.result = script(Peer(conn))
-        except BaseException as err:  # reported by join()
-            self.error = err
-        finally:
-            self.listener.close()
-
-    def join(self):
-        self.thread.join(DEADLINE)
-        assert not self.thread.is_alive(), "the fake conductor did not finish"
-        if self.error is not None:
-            raise self.error
-        return self.result
+from . import DEADLINE
+from .fake_conductor import Fake, go, hello, refusal, shutting_down
 
 
 class FakeConductorTests(unittest.TestCase):
@@ -172,6 +52,13 @@ class FakeConductorTests(unittest.TestCase):
         with self.assertRaises(lockstep.Refused) as caught:
             self.connect(fake)
         self.assertEqual(caught.exception.reason, "address 127.0.0.1 is not allowed")
+        fake.join()
+
+    def test_anything_else_before_the_hello_is_a_protocol_error(self):
+        fake = Fake(lambda peer: peer.send(go(0)))
+        with self.assertRaises(lockstep.ProtocolError) as caught:
+            self.connect(fake)
+        self.assertEqual(str(caught.exception), "the conductor sent '!' instead of its hello")
         fake.join()
 
     def test_a_silent_conductor_is_a_hello_timeout(self):
@@ -399,120 +286,3 @@ class FakeConductorTests(unittest.TestCase):
         client = self.connect(fake)
         self.assertEqual(client.refuse("tab\there"), "tab?here")
         self.assertEqual(fake.join(), refusal(b"tab?here"))
-
-
-def find_conductor():
-    """The conductor binary to test against, or None if none has been built."""
-    given = os.environ.get("LOCKSTEP_CONDUCTOR")
-    if given:
-        return given
-    repository = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-    target = os.path.join(repository, os.environ.get("CARGO_TARGET_DIR", "target"))
-    built = [os.path.normpath(os.path.join(target, profile, "conductor"))
-             for profile in ("debug", "release")]
-    built = [path for path in built if os.access(path, os.X_OK)]
-    return max(built, key=os.path.getmtime) if built else None
-
-
-CONDUCTOR = find_conductor()
-
-
-class RealConductor:
-    """The conductor binary on a free port, in a scratch directory."""
-
-    def __init__(self, *args):
-        self.dir = tempfile.TemporaryDirectory(prefix="lockstep-py-")
-        self.log = open(os.path.join(self.dir.name, "conductor.log"), "w+")
-        self.process = subprocess.Popen(
-            [CONDUCTOR, "--port", "0", *args], cwd=self.dir.name,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log, text=True)
-        first = self.process.stdout.readline()
-        assert first.startswith("listening on "), f"unexpected start-up line {first!r}"
-        self.port = int(first.strip().rsplit(":", 1)[1])
-
-    def wait(self):
-        return self.process.wait(DEADLINE)
-
-    def logged(self):
-        with open(self.log.name) as f:
-            return f.read()
-
-    def wait_log(self, text):
-        """Waits until the conductor's log contains ``text``."""
-        deadline = time.monotonic() + DEADLINE
-        while text not in self.logged():
-            assert time.monotonic() < deadline, f"{text!r} not logged: {self.logged()}"
-            time.sleep(0.01)
-
-    def close(self):
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self.process.stdout.close()
-        self.log.close()
-        self.dir.cleanup()
-
-
-@unittest.skipUnless(CONDUCTOR, "no conductor binary: run cargo build (or set LOCKSTEP_CONDUCTOR)")
-class RealConductorTests(unittest.TestCase):
-
-    def start(self, *args):
-        conductor = RealConductor(*args)
-        self.addCleanup(conductor.close)
-        return conductor
-
-    def test_two_participants_run_planned_rounds(self):
-        conductor = self.start("--min-clients", "2", "--rounds", "3")
-        seen = {}
-
-        def participant(name):
-            events = []
-            with lockstep.connect(name, port=conductor.port, on_event=events.append) as c:
-                seen[name] = ([step for step in c], events)
-
-        threads = [threading.Thread(target=participant, args=(n,)) for n in ("py-a", "py-b")]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(DEADLINE)
-        self.assertEqual(conductor.wait(), 0)
-        for name in ("py-a", "py-b"):
-            steps, events = seen[name]
-            self.assertEqual(steps, [0, 1, 2])
-            self.assertEqual(events, [lockstep.ShuttingDown(3), lockstep.ShuttingDown(2),
-                                      lockstep.ShuttingDown(1), lockstep.Cease(),
-                                      lockstep.Exit()])
-
-    def test_a_duplicate_id_is_refused_with_the_reason(self):
-        conductor = self.start("--min-clients", "2")
-        with lockstep.connect("twin", port=conductor.port):
-            conductor.wait_log("joined: twin")
-            with lockstep.connect("twin", port=conductor.port) as second:
-                with self.assertRaises(lockstep.Refused) as caught:
-                    list(second)
-        self.assertEqual(caught.exception.reason, "duplicate id twin")
-
-    def test_the_countdown_reaches_stderr_in_the_conductors_words(self):
-        conductor = self.start("--rounds", "1", "--shutdown-countdown", "1")
-        said = io.StringIO()
-        with contextlib.redirect_stderr(said):
-            with lockstep.connect("py-say", port=conductor.port) as c:
-                self.assertEqual(list(c), [0])
-        self.assertEqual(conductor.wait(), 0)
-        words = "shutting down after 1 more step"
-        self.assertIn(f"lockstep: py-say: the conductor says: {words}\n", said.getvalue())
-        conductor.wait_log(words)
-
-    def test_a_failing_step_reaches_the_conductors_log(self):
-        conductor = self.start()
-        with self.assertRaises(ValueError):
-            with lockstep.connect("fragile", port=conductor.port) as c:
-                for step in c:
-                    if step == 1:
-                        raise ValueError("bad input")
-        conductor.wait_log("left: fragile")
-        conductor.wait_log("refused: step 1: ValueError: bad input")
-
-
-if __name__ == "__main__":
-    unittest.main()
