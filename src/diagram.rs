@@ -257,10 +257,11 @@ impl Model {
             Action::Fatal => out.extend(self.rounds.end_now(EndKind::Fatal(String::new()))),
             _ => return None,
         }
-        while let Some(d) = self.rounds.poll_decision(self.now, self.ready) {
+        while let Some(d) = self.rounds.poll_decision(self.ready) {
             if let Decision::Wave { .. } = d {
                 self.pending = self.ready;
                 self.ready = 0;
+                self.rounds.commit(self.now, self.pending);
             }
             out.push(d);
         }

@@ -27,7 +27,6 @@ use std::fmt;
 use crate::conn::StateKind;
 use crate::core::{Conductor, ConnId, ConnInfo, Input};
 use crate::round::EndKind;
-use crate::time::Instant;
 use crate::wire::{ClientMsg, ConductorMsg, Id};
 
 /// A broken invariant, described for a person.
@@ -201,7 +200,7 @@ pub fn check_state(core: &Conductor) -> Result<(), Violation> {
         ),
     }
     if !ended && round.is_none() {
-        let decision = core.rounds().clone().poll_decision(Instant::ZERO, ready);
+        let decision = core.rounds().clone().poll_decision(ready);
         ensure!(
             decision.is_none(),
             "the controller has {decision:?} due with {ready} ready, but it was not carried out"

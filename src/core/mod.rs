@@ -444,7 +444,7 @@ impl Conductor {
 
     /// Runs the controller until it has nothing more to decide, then schedules status.
     fn after_input(&mut self, now: Instant) {
-        while let Some(decision) = self.rounds.poll_decision(now, self.ready) {
+        while let Some(decision) = self.rounds.poll_decision(self.ready) {
             self.apply(now, decision);
         }
         self.prune_stale_timers();

@@ -224,8 +224,9 @@ impl Conductor {
 
     fn participant_done(&mut self, now: Instant, conn: ConnId) {
         self.round_latest_done = self.conns[conn.0].id;
-        self.rounds.participant_done(now);
-        self.after_round_change();
+        if let Some(summary) = self.rounds.participant_done(now) {
+            self.round_ended(summary);
+        }
     }
 
     /// Takes a member out of every count before it closes: the round stops waiting for it.
@@ -248,8 +249,9 @@ impl Conductor {
             self.ids.remove(&id);
         }
         if kind.is_pending() {
-            self.rounds.participant_removed(now);
-            self.after_round_change();
+            if let Some(summary) = self.rounds.participant_removed(now) {
+                self.round_ended(summary);
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 //! (`C` or `E`, then `X`, then closing everything). Performs no I/O.
 
 use crate::conn::{rule, ConnState, Event, Rule, StateKind};
-use crate::round::Decision;
+use crate::round::{Decision, RoundSummary};
 use crate::time::Instant;
 use crate::wire::{ConductorMsg, Id};
 
@@ -48,18 +48,12 @@ impl Conductor {
         }
     }
 
-    /// `S n` to every member if a countdown runs, then Go to every ready member.
+    /// A proposed wave: `S n` to every member if a countdown runs, then Go to every member
+    /// still ready, then the wave is committed with the participants that took the Go.
     fn send_wave(&mut self, now: Instant, step: u32, countdown: Option<u32>) {
         if let Some(n) = countdown {
             self.emit(super::Event::Countdown { n });
-            let counted = self.ready;
             self.broadcast(&ConductorMsg::ShuttingDown(n));
-            // The controller counted every ready client as a participant; one that `S`
-            // dropped for not reading will never be Done.
-            for _ in self.ready..counted {
-                self.rounds.participant_removed(now);
-            }
-            self.after_round_change();
         }
         let participants = self.ready;
         self.emit(super::Event::Wave { step, participants });
@@ -75,11 +69,16 @@ impl Conductor {
             })
             .map(|(k, _)| k)
             .collect();
+        let mut took_go = 0;
         for key in keys {
             self.set_state(ConnId(key), ConnState::GoSent { step });
             self.send_bytes(ConnId(key), &go);
+            took_go += u32::from(!self.conns[key].closing);
         }
         self.scratch = go;
+        if let Some(summary) = self.rounds.commit(now, took_go) {
+            self.round_ended(summary);
+        }
     }
 
     /// Sends a message to every member (clients past their hello).
@@ -106,25 +105,15 @@ impl Conductor {
         }
     }
 
-    /// After a Done or a removal: reports the round's end once the controller has closed it.
-    pub(super) fn after_round_change(&mut self) {
-        if self.rounds.round().is_some() {
-            return;
-        }
-        let Some(summary) = self.rounds.last_round() else {
-            return;
-        };
-        if self.rounds.last_step().is_none() {
-            return;
-        }
-        // The controller has just closed the round (it was running before this call).
+    /// The controller reported the end of a round: remember who was slowest and say so.
+    pub(super) fn round_ended(&mut self, summary: RoundSummary) {
         self.last_round_slowest = if summary.slowest_done.is_some() {
             self.round_latest_done.take()
         } else {
             None
         };
         self.emit(super::Event::RoundEnd {
-            step: self.rounds.last_step().unwrap_or(0),
+            step: summary.step,
             duration: summary.duration,
             slowest: self.last_round_slowest.zip(summary.slowest_done),
         });
