@@ -92,12 +92,14 @@ impl Graph {
 /// The connection FSM, from the transition table: one edge per state, rule and target, its
 /// label listing the events in table order.
 pub fn connection_graph() -> Graph {
+    // Closed is where every removal ends; the diagram calls it "removed".
+    let states = ALL_STATES.into_iter().filter(|&s| s != StateKind::Closed);
     let mut nodes = vec![START];
-    nodes.extend(ALL_STATES.iter().map(|s| s.name()));
+    nodes.extend(states.clone().map(|s| s.name()));
     nodes.push("removed");
     let mut g = Graph::new("Connection states", &nodes);
     g.edge(START, StateKind::AwaitingHello.name(), "accepted");
-    for state in ALL_STATES {
+    for state in states {
         let from = state.name();
         // (target, what happens) -> the events, in table order.
         let mut groups: Vec<((&str, String), Vec<Event>)> = Vec::new();
@@ -121,6 +123,7 @@ pub fn connection_graph() -> Graph {
         }
     }
     g.edge(StateKind::Refused.name(), "removed", "R flushed");
+    g.edge(StateKind::Closing.name(), "removed", "flushed");
     g
 }
 

@@ -136,11 +136,6 @@ pub fn check_state(core: &Conductor) -> Result<(), Violation> {
             c.conn
         );
         ensure!(
-            kind != StateKind::Refused || c.closing,
-            "{} is Refused but not closing",
-            c.conn
-        );
-        ensure!(
             !ended || c.closing,
             "the conductor has ended but {} ({kind}) is not closing",
             c.conn

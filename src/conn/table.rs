@@ -53,13 +53,15 @@ pub const ALL_EVENTS: [Event; 13] = [
 ];
 
 /// Every state, in lifecycle order.
-pub const ALL_STATES: [StateKind; 6] = [
+pub const ALL_STATES: [StateKind; 8] = [
     StateKind::AwaitingHello,
     StateKind::Idle,
     StateKind::GoSent,
     StateKind::Working,
     StateKind::Done,
     StateKind::Refused,
+    StateKind::Closing,
+    StateKind::Closed,
 ];
 
 impl Event {
@@ -103,7 +105,7 @@ pub enum Rule {
     TimedOut,
     /// Remove the client; nothing is sent back.
     Remove,
-    /// A refused connection ignores everything while its refusal is flushed.
+    /// An ending connection ignores everything while its queue is flushed.
     Ignore,
     /// The core never produces this event in this state.
     Never,
@@ -115,8 +117,9 @@ pub fn rule(state: StateKind, event: Event) -> Rule {
     use StateKind as S;
     match (state, event) {
         // Any state: X, R from the client, or a closed connection, remove it; nothing is sent.
-        (S::Refused, E::Eof) => Rule::Remove,
-        (S::Refused, _) => Rule::Ignore,
+        // An ending connection ignores everything while its queue is flushed.
+        (S::Refused | S::Closing | S::Closed, E::Eof) => Rule::Remove,
+        (S::Refused | S::Closing | S::Closed, _) => Rule::Ignore,
         (_, E::Exit | E::Refusal | E::Eof) => Rule::Remove,
 
         // AwaitingHello: a valid A joins; anything else but X or R, or the timeout, refuses.
@@ -186,7 +189,7 @@ mod tests {
         }
         for s in ALL_STATES {
             assert_eq!(rule(s, E::Eof), Rule::Remove);
-            if s != S::Refused {
+            if !s.is_ending() {
                 assert_eq!(rule(s, E::Exit), Rule::Remove);
                 assert_eq!(rule(s, E::Refusal), Rule::Remove);
             }

@@ -30,12 +30,10 @@ impl Conductor {
         for (key, c) in &self.conns {
             key.hash(state);
             c.peer.ip().hash(state);
-            c.state.hash(state);
+            c.state.fingerprint(state);
             c.id.hash(state);
             c.inbox.hash(state);
             c.outbox.hash(state);
-            c.closing.hash(state);
-            c.close_queued.hash(state);
             let d = self.deadlines(c);
             [d.hello, d.drop, d.probe, d.linger, c.timer_at]
                 .map(rel)

@@ -27,14 +27,14 @@ mod waves;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 
 use slab::Slab;
 
 use crate::cidr::Cidr;
-use crate::conn::ConnState;
+use crate::conn::{Conn, ConnState};
 use crate::round::{EndKind, RoundConfig, RoundController};
 use crate::time::{Duration, Instant};
 use crate::wire::{Id, MAX_MESSAGE_LEN};
@@ -194,46 +194,11 @@ pub struct ConnInfo<'a> {
     pub state: &'a ConnState,
     /// The client's id, once its hello was accepted.
     pub client_id: Option<Id>,
-    /// Being closed (refused, left, dropped or the conductor ended): it counts for nothing and
-    /// its input is ignored.
+    /// Ending (refused, left, dropped or the conductor ended): it counts for nothing and its
+    /// input is ignored.
     pub closing: bool,
     /// Bytes queued for it and not written yet.
     pub pending: &'a [u8],
-}
-
-/// One connection as the core sees it.
-#[derive(Clone, Debug)]
-pub(crate) struct Conn {
-    pub(crate) peer: SocketAddr,
-    pub(crate) state: ConnState,
-    pub(crate) id: Option<Id>,
-    /// Bytes of a message not complete yet (less than one message).
-    pub(crate) inbox: Vec<u8>,
-    /// Bytes queued for the peer.
-    pub(crate) outbox: Vec<u8>,
-    /// The connection is being closed: it counts for nothing and ignores input.
-    pub(crate) closing: bool,
-    /// Its `Close` output has been queued.
-    pub(crate) close_queued: bool,
-    pub(crate) accepted_at: Instant,
-    pub(crate) last_heard: Instant,
-    pub(crate) last_probe: Option<Instant>,
-    /// When the first probe after the last byte heard went out: the liveness drop counts from
-    /// it (see [`timers`]). A value not later than `last_heard` belongs to a silence that
-    /// ended.
-    pub(crate) first_probe: Option<Instant>,
-    pub(crate) closing_since: Option<Instant>,
-    /// The deadline of this connection's entry in the timer queue.
-    pub(crate) timer_at: Option<Instant>,
-    /// Distinguishes this connection from earlier ones in the same slot.
-    pub(crate) serial: u64,
-}
-
-impl Conn {
-    /// Past the hello, not refused, not leaving.
-    pub(crate) fn is_member(&self) -> bool {
-        !self.closing && self.state.kind().is_joined()
-    }
 }
 
 /// The sans-IO conductor. See the module docs for the calling contract.
@@ -241,11 +206,12 @@ impl Conn {
 pub struct Conductor {
     config: CoreConfig,
     conns: Slab<Conn>,
-    ids: HashMap<Id, ConnId>,
+    /// The ids of the members.
+    ids: HashSet<Id>,
     rounds: RoundController,
     /// Members in Idle or Done.
     ready: u32,
-    /// Members (past hello, not closing).
+    /// Members (past hello, not ending).
     members: u32,
     outputs: VecDeque<Output>,
     timers: Timers,
@@ -275,7 +241,7 @@ impl Conductor {
         let mut core = Conductor {
             config,
             conns: Slab::new(),
-            ids: HashMap::new(),
+            ids: HashSet::new(),
             rounds,
             ready: 0,
             members: 0,
@@ -325,7 +291,7 @@ impl Conductor {
             peer: c.peer,
             state: &c.state,
             client_id: c.id,
-            closing: c.closing,
+            closing: c.state.kind().is_ending(),
             pending: &c.outbox,
         })
     }
@@ -381,22 +347,7 @@ impl Conductor {
         self.now = now;
         let serial = self.next_serial;
         self.next_serial += 1;
-        let key = self.conns.insert(Conn {
-            peer,
-            state: ConnState::AwaitingHello,
-            id: None,
-            inbox: Vec::new(),
-            outbox: Vec::new(),
-            closing: false,
-            close_queued: false,
-            accepted_at: now,
-            last_heard: now,
-            last_probe: None,
-            first_probe: None,
-            closing_since: None,
-            timer_at: None,
-            serial,
-        });
+        let key = self.conns.insert(Conn::new(peer, now, serial));
         let conn = ConnId(key);
         self.on_accept(now, conn);
         self.after_input(now);

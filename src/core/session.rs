@@ -2,7 +2,7 @@
 //! transition table's rules, admitting hellos, refusals, removals and the bounded outgoing
 //! queue. Performs no I/O.
 
-use crate::conn::{self, rule, ConnState, ProtocolViolation, Rule, StateKind};
+use crate::conn::{self, rule, ConnState, ProtocolViolation, Rule, StateKind, Why};
 use crate::time::Instant;
 use crate::wire::{ClientMsg, ConductorMsg, DecodeError, Id, RawHello, Reason, ShowByte, VERSION};
 
@@ -49,7 +49,7 @@ impl Conductor {
         let Some(c) = self.conns.get_mut(conn.0) else {
             return;
         };
-        if c.closing || bytes.is_empty() {
+        if c.state.kind().is_ending() || bytes.is_empty() {
             return;
         }
         c.last_heard = now;
@@ -80,7 +80,7 @@ impl Conductor {
 
     fn keep_tail(&mut self, conn: ConnId, tail: Vec<u8>) {
         if let Some(c) = self.conns.get_mut(conn.0) {
-            if !c.closing {
+            if !c.state.kind().is_ending() {
                 c.inbox = tail;
             }
         }
@@ -91,7 +91,11 @@ impl Conductor {
     fn decode_all(&mut self, now: Instant, conn: ConnId, buf: &[u8]) -> usize {
         let mut used = 0;
         while used < buf.len() {
-            if self.conns.get(conn.0).is_none_or(|c| c.closing) {
+            if self
+                .conns
+                .get(conn.0)
+                .is_none_or(|c| c.state.kind().is_ending())
+            {
                 return buf.len();
             }
             match ClientMsg::decode(&buf[used..]) {
@@ -136,18 +140,16 @@ impl Conductor {
             }
             Rule::To(next) => {
                 let step = self.conns[conn.0].state.step().unwrap_or(0);
-                if let Some(next) = ConnState::with_step(next, step) {
-                    self.set_state(conn, next);
-                }
-                if next == StateKind::Done {
-                    self.participant_done(now, conn);
-                }
+                let next = match next {
+                    StateKind::Working => ConnState::Working { step },
+                    _ => ConnState::Done { step },
+                };
+                self.set_state(conn, next);
             }
             Rule::AckAndDone => {
                 let step = self.conns[conn.0].state.step().unwrap_or(0);
                 self.set_state(conn, ConnState::Working { step });
                 self.set_state(conn, ConnState::Done { step });
-                self.participant_done(now, conn);
             }
             Rule::Answer => self.send(conn, &ConductorMsg::Here),
             Rule::Refresh | Rule::Ignore | Rule::Never => {}
@@ -183,7 +185,7 @@ impl Conductor {
         } else {
             match Id::from_wire(hello.id) {
                 Err(e) => Err((RefusalKind::InvalidId, format!("invalid id: {e}"))),
-                Ok(id) if self.ids.contains_key(&id) => {
+                Ok(id) if self.ids.contains(&id) => {
                     Err((RefusalKind::DuplicateId, format!("duplicate id {id}")))
                 }
                 Ok(_) if self.members >= self.config.max_clients => {
@@ -198,7 +200,6 @@ impl Conductor {
                 let c = &mut self.conns[conn.0];
                 c.id = Some(id);
                 let peer = c.peer;
-                self.ids.insert(id, conn);
                 self.set_state(conn, ConnState::Idle);
                 self.emit(Event::Joined { conn, id, peer });
                 self.rearm(conn);
@@ -206,61 +207,47 @@ impl Conductor {
         }
     }
 
-    /// The one place a connection's state changes: keeps the counts and reports `old -> new`.
+    /// The one place a connection's state changes: keeps the counts, the ids and the round,
+    /// and reports `old -> new`.
     pub(super) fn set_state(&mut self, conn: ConnId, next: ConnState) {
+        let now = self.now;
         let c = &mut self.conns[conn.0];
         let old = c.state.kind();
         let new = next.kind();
-        let counts = !c.closing;
         c.state = next;
-        if counts {
-            self.ready = self.ready + u32::from(new.is_ready()) - u32::from(old.is_ready());
-            self.members = self.members + u32::from(new.is_joined()) - u32::from(old.is_joined());
+        if new.is_ending() {
+            c.inbox = Vec::new();
+        }
+        let id = c.id;
+        self.ready = self.ready + u32::from(new.is_ready()) - u32::from(old.is_ready());
+        self.members = self.members + u32::from(new.is_joined()) - u32::from(old.is_joined());
+        match (old.is_joined(), new.is_joined(), id) {
+            (false, true, Some(id)) => _ = self.ids.insert(id),
+            (true, false, Some(id)) => _ = self.ids.remove(&id),
+            _ => {}
         }
         if self.config.trace_events {
             self.emit(Event::StateChanged { conn, old, new });
         }
-    }
-
-    fn participant_done(&mut self, now: Instant, conn: ConnId) {
-        self.round_latest_done = self.conns[conn.0].id;
-        if let Some(summary) = self.rounds.participant_done(now) {
-            self.round_ended(summary);
-        }
-    }
-
-    /// Takes a member out of every count before it closes: the round stops waiting for it.
-    fn detach(&mut self, now: Instant, conn: ConnId) {
-        let c = &mut self.conns[conn.0];
-        if c.closing {
-            return;
-        }
-        let kind = c.state.kind();
-        if kind.is_ready() {
-            self.ready -= 1;
-        }
-        if kind.is_joined() {
-            self.members -= 1;
-        }
-        c.closing = true;
-        c.closing_since = Some(now);
-        c.inbox = Vec::new();
-        if let Some(id) = c.id {
-            self.ids.remove(&id);
-        }
-        if kind.is_pending() {
-            if let Some(summary) = self.rounds.participant_removed(now) {
+        if old.is_pending() && !new.is_pending() {
+            let ended = if new == StateKind::Done {
+                self.round_latest_done = id;
+                self.rounds.participant_done(now)
+            } else {
+                self.rounds.participant_removed(now)
+            };
+            if let Some(summary) = ended {
                 self.round_ended(summary);
             }
         }
     }
 
-    /// Sends `R reason`, detaches the client and closes once the refusal is flushed.
+    /// Sends `R reason` and closes once the refusal is flushed.
     pub(super) fn refuse(&mut self, now: Instant, conn: ConnId, kind: RefusalKind, reason: Reason) {
         let Some(c) = self.conns.get(conn.0) else {
             return;
         };
-        if c.closing {
+        if c.state.kind().is_ending() {
             return;
         }
         let who = self.who(conn);
@@ -269,11 +256,9 @@ impl Conductor {
             kind,
             reason: reason.clone(),
         });
-        self.detach(now, conn);
-        self.send(conn, &ConductorMsg::Refusal(reason.clone()));
-        if let Some(c) = self.conns.get_mut(conn.0) {
-            c.state = ConnState::Refused { reason };
-        }
+        let msg = ConductorMsg::Refusal(reason.clone());
+        self.set_state(conn, ConnState::Refused { reason, since: now });
+        self.send(conn, &msg);
         self.rearm(conn);
         self.close_if_flushed(conn);
     }
@@ -288,7 +273,8 @@ impl Conductor {
             }
             how => self.emit(Event::Left { who, how }),
         }
-        self.detach(now, conn);
+        let why = Why::Left;
+        self.set_state(conn, ConnState::Closing { why, since: now });
         self.rearm(conn);
         self.close_if_flushed(conn);
     }
@@ -298,7 +284,7 @@ impl Conductor {
         let Some(c) = self.conns.get(conn.0) else {
             return;
         };
-        if !c.closing {
+        if !c.state.kind().is_ending() {
             self.remove(now, conn, Leave::Closed);
         }
         self.close_now(conn);
@@ -331,7 +317,7 @@ impl Conductor {
         let Some(c) = self.conns.get_mut(conn.0) else {
             return;
         };
-        if c.close_queued {
+        if c.state == ConnState::Closed {
             return;
         }
         let was_empty = c.outbox.is_empty();
@@ -347,15 +333,14 @@ impl Conductor {
     }
 
     fn drop_stalled(&mut self, conn: ConnId) {
-        let now = self.now;
-        self.detach(now, conn);
         self.close_now(conn);
     }
 
-    /// Closes a closing connection once its queue is empty.
+    /// Closes a refused or closing connection once its queue is empty.
     pub(super) fn close_if_flushed(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.get(conn.0) {
-            if c.closing && c.outbox.is_empty() {
+            let kind = c.state.kind();
+            if matches!(kind, StateKind::Refused | StateKind::Closing) && c.outbox.is_empty() {
                 self.close_now(conn);
             }
         }
@@ -366,13 +351,12 @@ impl Conductor {
         let Some(c) = self.conns.get_mut(conn.0) else {
             return;
         };
-        if c.close_queued {
+        if c.state == ConnState::Closed {
             return;
         }
-        c.close_queued = true;
-        c.closing = true;
         c.outbox = Vec::new();
         c.timer_at = None;
+        self.set_state(conn, ConnState::Closed);
         self.outputs.push_back(Output::Close(conn));
     }
 

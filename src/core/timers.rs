@@ -19,11 +19,11 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::conn::{rule, Event, Rule, StateKind};
+use crate::conn::{rule, Conn, ConnState, Event, Rule};
 use crate::time::Instant;
 use crate::wire::{ConductorMsg, Reason};
 
-use super::{Conductor, Conn, ConnId, RefusalKind};
+use super::{Conductor, ConnId, RefusalKind};
 
 /// A min-heap of (deadline, slot, serial).
 #[derive(Clone, Debug, Default)]
@@ -97,19 +97,18 @@ impl Conductor {
     pub(super) fn deadlines(&self, c: &Conn) -> Deadlines {
         let cfg = &self.config;
         let mut d = Deadlines::default();
-        if c.close_queued {
-            return d;
-        }
-        if c.closing {
-            d.linger = c.closing_since.map(|t| t + cfg.linger);
-            return d;
-        }
-        match c.state.kind() {
-            StateKind::AwaitingHello => {
-                d.hello = (!cfg.hello_timeout.is_zero()).then(|| c.accepted_at + cfg.hello_timeout);
+        match c.state {
+            ConnState::AwaitingHello { since } => {
+                d.hello = (!cfg.hello_timeout.is_zero()).then(|| since + cfg.hello_timeout);
             }
-            StateKind::Refused => {}
-            _ => {
+            ConnState::Refused { since, .. } | ConnState::Closing { since, .. } => {
+                d.linger = Some(since + cfg.linger);
+            }
+            ConnState::Closed => {}
+            ConnState::Idle
+            | ConnState::GoSent { .. }
+            | ConnState::Working { .. }
+            | ConnState::Done { .. } => {
                 d.drop = self.drop_deadline(c);
                 d.probe =
                     (!cfg.probe_after.is_zero()).then(|| Self::next_probe(c, cfg.probe_after));

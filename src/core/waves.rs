@@ -2,7 +2,7 @@
 //! countdown before them), `T` broadcasts with the event naming who holds the round up, and the end
 //! (`C` or `E`, then `X`, then closing everything). Performs no I/O.
 
-use crate::conn::{rule, ConnState, Event, Rule, StateKind};
+use crate::conn::{rule, Conn, ConnState, Event, Rule, StateKind, Why};
 use crate::round::{Decision, RoundSummary};
 use crate::time::Instant;
 use crate::wire::{ConductorMsg, Id};
@@ -33,16 +33,13 @@ impl Conductor {
                 let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
                 for key in keys {
                     let conn = ConnId(key);
-                    let c = &mut self.conns[key];
-                    if !c.closing {
-                        c.closing = true;
-                        c.closing_since = Some(now);
+                    if !self.conns[key].state.kind().is_ending() {
+                        let why = Why::Ended;
+                        self.set_state(conn, ConnState::Closing { why, since: now });
                     }
                     self.rearm(conn);
                     self.close_if_flushed(conn);
                 }
-                self.ready = 0;
-                self.members = 0;
                 self.outputs.push_back(Output::Exit(kind));
             }
         }
@@ -64,16 +61,14 @@ impl Conductor {
         let keys: Vec<usize> = self
             .conns
             .iter()
-            .filter(|(_, c)| {
-                !c.closing && rule(c.state.kind(), Event::Go) == Rule::To(StateKind::GoSent)
-            })
+            .filter(|(_, c)| rule(c.state.kind(), Event::Go) == Rule::To(StateKind::GoSent))
             .map(|(k, _)| k)
             .collect();
         let mut took_go = 0;
         for key in keys {
             self.set_state(ConnId(key), ConnState::GoSent { step });
             self.send_bytes(ConnId(key), &go);
-            took_go += u32::from(!self.conns[key].closing);
+            took_go += u32::from(self.conns[key].state.kind() == StateKind::GoSent);
         }
         self.scratch = go;
         if let Some(summary) = self.rounds.commit(now, took_go) {
@@ -86,12 +81,12 @@ impl Conductor {
         self.broadcast_where(msg, |c| c.is_member());
     }
 
-    /// Sends a message to every connection that is not closing.
+    /// Sends a message to every connection that is not ending.
     fn broadcast_to_all(&mut self, msg: &ConductorMsg) {
-        self.broadcast_where(msg, |c| !c.closing);
+        self.broadcast_where(msg, |c| !c.state.kind().is_ending());
     }
 
-    fn broadcast_where(&mut self, msg: &ConductorMsg, pick: impl Fn(&super::Conn) -> bool) {
+    fn broadcast_where(&mut self, msg: &ConductorMsg, pick: impl Fn(&Conn) -> bool) {
         let mut bytes = Vec::with_capacity(8);
         msg.encode_into(&mut bytes);
         let keys: Vec<usize> = self
@@ -123,7 +118,7 @@ impl Conductor {
     pub(super) fn waiting_on(&self) -> Vec<Id> {
         self.conns
             .iter()
-            .filter(|(_, c)| !c.closing && c.state.kind().is_pending())
+            .filter(|(_, c)| c.state.kind().is_pending())
             .filter_map(|(_, c)| c.id)
             .collect()
     }
