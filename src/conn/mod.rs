@@ -1,46 +1,56 @@
 //! One client connection, completely: its data (peer, id, incomplete input, outgoing queue,
 //! liveness bookkeeping, timer entry) and its state machine (SPEC §4): the states with the data
-//! each carries, ending included, the events a connection can see, and [`rule`], the single
-//! transition table that both the core and the generated diagrams use. Performs no I/O and
-//! reads no clock.
+//! each carries, ending included ([`state`](ConnState)), and the transition table that both
+//! decides and acts ([`Conn::handle`]), reporting to the conductor in a [`Change`] what it must
+//! update. Performs no I/O and reads no clock.
+//!
+//! The conductor owns many connections and the facts about all of them (the ids taken, the
+//! member count, whether it has ended); it passes those in a [`Context`] and applies each
+//! [`Change`] in one place.
 
+mod event;
 mod state;
 mod table;
 
+#[cfg(test)]
+mod tests;
+
+pub use event::{Event, ALL_EVENTS, ALL_STATES};
 pub use state::{ConnState, ProtocolViolation, StateKind, Why};
-pub use table::{rule, Event, Rule, ALL_EVENTS, ALL_STATES};
+pub use table::{Change, Context, Input, Notice, RoundExit, Timer};
 
 use std::net::SocketAddr;
 
 use crate::time::Instant;
-use crate::wire::Id;
+use crate::wire::{ClientMsg, DecodeError, Id, MAX_MESSAGE_LEN};
 
-/// One connection as the core sees it.
+/// One connection: what the table reads and changes. See the module docs.
 #[derive(Clone, Debug)]
-pub(crate) struct Conn {
-    pub(crate) peer: SocketAddr,
-    pub(crate) state: ConnState,
+pub struct Conn {
+    peer: SocketAddr,
+    state: ConnState,
     /// The client's id, once its hello was accepted; kept after it leaves, to name it.
-    pub(crate) id: Option<Id>,
-    /// Bytes of a message not complete yet (less than one message).
-    pub(crate) inbox: Vec<u8>,
+    id: Option<Id>,
+    /// The start of a message not complete yet (shorter than one message).
+    inbox: Vec<u8>,
     /// Bytes queued for the peer.
-    pub(crate) outbox: Vec<u8>,
-    pub(crate) last_heard: Instant,
-    pub(crate) last_probe: Option<Instant>,
+    outbox: Vec<u8>,
+    last_heard: Instant,
+    last_probe: Option<Instant>,
     /// When the first probe after the last byte heard went out: the liveness drop counts from
     /// it (see `core::timers`). A value not later than `last_heard` belongs to a silence that
     /// ended.
-    pub(crate) first_probe: Option<Instant>,
-    /// The deadline of this connection's entry in the timer queue.
+    first_probe: Option<Instant>,
+    /// The deadline of this connection's entry in the conductor's timer queue, if it has one.
     pub(crate) timer_at: Option<Instant>,
     /// Distinguishes this connection from earlier ones in the same slot.
-    pub(crate) serial: u64,
+    serial: u64,
 }
 
 impl Conn {
-    /// A connection from `peer` accepted at `now`, awaiting its hello.
-    pub(crate) fn new(peer: SocketAddr, now: Instant, serial: u64) -> Conn {
+    /// A connection from `peer` accepted at `now`, awaiting its hello; feed it
+    /// [`Input::Accepted`] next.
+    pub fn new(peer: SocketAddr, now: Instant, serial: u64) -> Conn {
         Conn {
             peer,
             state: ConnState::AwaitingHello { since: now },
@@ -55,8 +65,116 @@ impl Conn {
         }
     }
 
+    /// The peer's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The state, with its data.
+    pub fn state(&self) -> &ConnState {
+        &self.state
+    }
+
+    /// The client's id, once its hello was accepted.
+    pub fn id(&self) -> Option<Id> {
+        self.id
+    }
+
     /// Past the hello and not ending.
-    pub(crate) fn is_member(&self) -> bool {
+    pub fn is_member(&self) -> bool {
         self.state.kind().is_joined()
+    }
+
+    /// Bytes queued for the peer and not written yet.
+    pub fn pending(&self) -> &[u8] {
+        &self.outbox
+    }
+
+    /// The start of a message received and not complete yet.
+    pub fn incomplete_input(&self) -> &[u8] {
+        &self.inbox
+    }
+
+    /// When a byte last arrived.
+    pub fn last_heard(&self) -> Instant {
+        self.last_heard
+    }
+
+    /// Distinguishes this connection from earlier ones in the same slot.
+    pub fn serial(&self) -> u64 {
+        self.serial
+    }
+
+    /// When the last probe went out.
+    pub(crate) fn last_probe(&self) -> Option<Instant> {
+        self.last_probe
+    }
+
+    /// When the first probe into the current silence went out (see the field).
+    pub(crate) fn first_probe(&self) -> Option<Instant> {
+        self.first_probe
+    }
+
+    /// Bytes arrived at `now`: true if the connection reads them. Any byte, even part of a
+    /// message, counts as hearing from the peer; an ending connection reads nothing.
+    pub fn hear(&mut self, now: Instant, bytes: &[u8]) -> bool {
+        if self.state.kind().is_ending() || bytes.is_empty() {
+            return false;
+        }
+        self.last_heard = now;
+        true
+    }
+
+    /// The next complete message from the held input followed by `rest`, taking its bytes
+    /// from `rest`; `None` once `rest` holds no complete message (its start is held for the
+    /// next read) or the connection is ending (the rest is dropped). A decoding error takes
+    /// everything: after it the connection is refused and reads nothing more.
+    pub fn next_message(&mut self, rest: &mut &[u8]) -> Option<Result<ClientMsg, DecodeError>> {
+        if self.state.kind().is_ending() {
+            *rest = &[];
+            return None;
+        }
+        if self.inbox.is_empty() {
+            return match ClientMsg::decode(rest) {
+                Ok(Some((msg, n))) => {
+                    *rest = &rest[n..];
+                    Some(Ok(msg))
+                }
+                Ok(None) => {
+                    self.inbox.extend_from_slice(rest);
+                    *rest = &[];
+                    None
+                }
+                Err(error) => {
+                    *rest = &[];
+                    Some(Err(error))
+                }
+            };
+        }
+        // Complete the held start from the new bytes, on the stack: the held bytes are less
+        // than one message and no message is longer than MAX_MESSAGE_LEN, so this holds it.
+        let mut joined = [0u8; 2 * MAX_MESSAGE_LEN];
+        let held = self.inbox.len().min(MAX_MESSAGE_LEN);
+        let take = rest.len().min(joined.len() - held);
+        joined[..held].copy_from_slice(&self.inbox[..held]);
+        joined[held..held + take].copy_from_slice(&rest[..take]);
+        match ClientMsg::decode(&joined[..held + take]) {
+            Ok(Some((msg, n))) => {
+                // The held bytes alone were no message, so this one ends in `rest`.
+                *rest = &rest[n.saturating_sub(held).min(rest.len())..];
+                self.inbox.clear();
+                Some(Ok(msg))
+            }
+            Ok(None) => {
+                self.inbox.extend_from_slice(&rest[..take]);
+                *rest = &rest[take..];
+                None
+            }
+            Err(error) => {
+                self.inbox.clear();
+                *rest = &[];
+                Some(Err(error))
+            }
+        }
     }
 }

@@ -1,207 +1,475 @@
-//! The transition table of SPEC §4 as one exhaustive match: every (state, event) pair maps to a
-//! [`Rule`]. The core applies the rules; `fsm-diagrams/` is generated from this same function.
+//! The transition table of SPEC §4, executed: [`Conn::handle`] is one `match (state, input)`
+//! that decides and acts. It changes the state (always through `set_state`, the one place),
+//! queues the connection's own bytes (the hello, `.` answers, probes, Go, `S`, `T`, the `R`,
+//! `C`/`E` and `X`), and reports in a [`Change`] what the conductor must update: its counts, its
+//! ids, the round, its outputs and events. Performs no I/O.
 
-use super::StateKind;
+use std::collections::HashSet;
 
-/// What can happen to a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Event {
-    /// `A` received.
-    Hello,
-    /// `K` received.
-    Received,
-    /// `!` received.
-    Done,
-    /// `W` received.
-    Working,
-    /// `.` received.
-    Here,
-    /// `?` received.
-    Ping,
-    /// `X` received.
-    Exit,
-    /// `R` received.
-    Refusal,
-    /// Bytes that are no valid client message.
-    Garbage,
-    /// The connection was closed or reset by the peer.
-    Eof,
-    /// The conductor sends this client a Go.
-    Go,
-    /// No hello within `hello_timeout_ms`.
-    HelloTimeout,
-    /// Nothing heard for `drop_after_ms`, or, after a stall of the conductor, no answer to a
-    /// probe within the rest of that window (see `core::timers`).
-    LivenessTimeout,
-}
+use crate::core::{CoreConfig, Leave, RefusalKind};
+use crate::time::Instant;
+use crate::wire::{ClientMsg, ConductorMsg, DecodeError, Id, RawHello, Reason, ShowByte, VERSION};
 
-/// Every event, in table order.
-pub const ALL_EVENTS: [Event; 13] = [
-    Event::Hello,
-    Event::Received,
-    Event::Done,
-    Event::Working,
-    Event::Here,
-    Event::Ping,
-    Event::Exit,
-    Event::Refusal,
-    Event::Garbage,
-    Event::Eof,
-    Event::Go,
-    Event::HelloTimeout,
-    Event::LivenessTimeout,
-];
+use super::{Conn, ConnState, ProtocolViolation, StateKind, Why};
 
-/// Every state, in lifecycle order.
-pub const ALL_STATES: [StateKind; 8] = [
-    StateKind::AwaitingHello,
-    StateKind::Idle,
-    StateKind::GoSent,
-    StateKind::Working,
-    StateKind::Done,
-    StateKind::Refused,
-    StateKind::Closing,
-    StateKind::Closed,
-];
-
-impl Event {
-    /// A short label: the message byte, or the event's name.
-    pub fn label(self) -> &'static str {
-        match self {
-            Event::Hello => "A",
-            Event::Received => "K",
-            Event::Done => "!",
-            Event::Working => "W",
-            Event::Here => ".",
-            Event::Ping => "?",
-            Event::Exit => "X",
-            Event::Refusal => "R",
-            Event::Garbage => "garbage",
-            Event::Eof => "EOF",
-            Event::Go => "Go wave",
-            Event::HelloTimeout => "hello timeout",
-            Event::LivenessTimeout => "liveness timeout",
-        }
-    }
-}
-
-/// What the core does for an event in a state.
+/// A connection's timers (SPEC §3 and §3.4; the linger of an ending connection).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Rule {
-    /// A hello: the client becomes Idle if its version, id, the capacity and its address pass;
-    /// otherwise it is refused with the reason that failed.
-    Admit,
-    /// Move to this state.
-    To(StateKind),
-    /// `!` while GoSent: counts as `K` then Done.
-    AckAndDone,
-    /// Answer `?` with `.`; refresh liveness; stay.
-    Answer,
-    /// Only refresh liveness; stay.
-    Refresh,
-    /// Refuse: the message is not valid in this state (reason names both).
-    Violation,
-    /// Refuse with a timeout reason, then remove.
-    TimedOut,
-    /// Remove the client; nothing is sent back.
-    Remove,
-    /// An ending connection ignores everything while its queue is flushed.
-    Ignore,
-    /// The core never produces this event in this state.
-    Never,
+pub enum Timer {
+    /// No hello within `hello_timeout`.
+    Hello,
+    /// A member was silent for `probe_after`: send `?`.
+    Probe,
+    /// A member was asked and stayed silent: the liveness drop.
+    Drop,
+    /// An ending connection did not take its last bytes within `linger`.
+    Linger,
 }
 
-/// The transition table: one arm per row of SPEC §4.
-pub fn rule(state: StateKind, event: Event) -> Rule {
-    use Event as E;
-    use StateKind as S;
-    match (state, event) {
-        // Any state: X, R from the client, or a closed connection, remove it; nothing is sent.
-        // An ending connection ignores everything while its queue is flushed.
-        (S::Refused | S::Closing | S::Closed, E::Eof) => Rule::Remove,
-        (S::Refused | S::Closing | S::Closed, _) => Rule::Ignore,
-        (_, E::Exit | E::Refusal | E::Eof) => Rule::Remove,
+/// An input to one connection's table.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// The connection was just accepted.
+    Accepted,
+    /// A complete message from the client.
+    Message(ClientMsg),
+    /// Bytes that are no valid client message.
+    Garbage(&'a DecodeError),
+    /// The peer closed or reset the connection.
+    Eof,
+    /// A Go wave for this step.
+    Go(u32),
+    /// The `S n` broadcast before a wave.
+    Countdown(u32),
+    /// The `T` broadcast.
+    Slow,
+    /// The conductor ends: `E` then `X` if `error`, `C` then `X` otherwise.
+    End {
+        /// A fatal error ends it.
+        error: bool,
+    },
+    /// One of the connection's timers fell due.
+    Timeout(Timer),
+    /// The socket took this many bytes of the queue.
+    Sent(usize),
+}
 
-        // AwaitingHello: a valid A joins; anything else but X or R, or the timeout, refuses.
-        (S::AwaitingHello, E::Hello) => Rule::Admit,
-        (S::AwaitingHello, E::HelloTimeout) => Rule::TimedOut,
-        (S::AwaitingHello, E::Go | E::LivenessTimeout) => Rule::Never,
-        (S::AwaitingHello, _) => Rule::Violation,
+/// What the table needs to know beyond the connection: the time, the settings, and the
+/// conductor-wide facts a hello is admitted by.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    /// The time of the input.
+    pub now: Instant,
+    /// The settings.
+    pub config: &'a CoreConfig,
+    /// The members' ids: a hello with one of them is a duplicate.
+    pub ids: &'a HashSet<Id>,
+    /// How many members there are: at `max_clients` a hello is refused with `full`.
+    pub members: u32,
+    /// The conductor has ended: a connection accepted now is closed at once.
+    pub ended: bool,
+}
 
-        // After the hello: a Go wave reaches only clients ready for it.
-        (S::Idle | S::Done, E::Go) => Rule::To(S::GoSent),
-        (S::GoSent | S::Working, E::Go) => Rule::Never,
+/// Something that happened to a connection that the conductor reports as an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// Accepted and sent the conductor's hello.
+    Connected,
+    /// Its hello was accepted: a member now, with this id.
+    Joined(Id),
+    /// Refused: the `R` is queued.
+    Refused {
+        /// The kind of refusal.
+        kind: RefusalKind,
+        /// The text sent.
+        reason: Reason,
+    },
+    /// It left on its own (a member, or `R` before the hello).
+    Left(Leave),
+    /// It closed or sent `X` before its hello.
+    ClosedBeforeHello,
+    /// It did not take its last bytes within the linger time.
+    GaveUpFlushing,
+}
 
-        // The round itself.
-        (S::GoSent, E::Received) => Rule::To(S::Working),
-        (S::GoSent, E::Done) => Rule::AckAndDone,
-        (S::Working, E::Done) => Rule::To(S::Done),
+/// How a participant of the running round stopped being one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoundExit {
+    /// It sent Done.
+    Done,
+    /// It left, was refused or dropped before it was Done.
+    Removed,
+}
 
-        // Liveness traffic, in any state after the hello.
-        (_, E::Ping) => Rule::Answer,
-        (_, E::Here | E::Working) => Rule::Refresh,
-        (_, E::LivenessTimeout) => Rule::TimedOut,
-        (_, E::HelloTimeout) => Rule::Never,
+/// The most states one input passes through (`!` in GoSent enters Working then Done; a
+/// refusal whose `R` overflows the queue enters Refused then Closed).
+const MAX_HOPS: usize = 3;
 
-        // K, ! or A where not listed above, and bytes that are no message: a violation.
-        (_, E::Received | E::Done | E::Hello | E::Garbage) => Rule::Violation,
+/// What one input changed, for the conductor. The counts, the ids and the round follow from
+/// the state before and after ([`joined`](Self::joined), [`ready`](Self::ready),
+/// [`round`](Self::round), ...); the rest is what the table did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The state before the input.
+    pub from: StateKind,
+    /// The state after it.
+    pub to: StateKind,
+    /// Every state entered, in order.
+    hops: [StateKind; MAX_HOPS],
+    hop_count: u8,
+    /// What to report.
+    pub notice: Option<Notice>,
+    /// Its queue passed `max_queued_bytes` with this many bytes: dropped as not reading, the
+    /// queue given up.
+    pub dropped: Option<usize>,
+    /// Its queue went from empty to not empty: the driver has bytes to write.
+    pub transmit: bool,
+}
+
+impl Change {
+    fn new(from: StateKind) -> Change {
+        Change {
+            from,
+            to: from,
+            hops: [from; MAX_HOPS],
+            hop_count: 0,
+            notice: None,
+            dropped: None,
+            transmit: false,
+        }
+    }
+
+    /// Every change of state, `(old, new)`, in order.
+    pub fn transitions(&self) -> impl Iterator<Item = (StateKind, StateKind)> + '_ {
+        let entered = &self.hops[..usize::from(self.hop_count)];
+        let left = std::iter::once(self.from).chain(entered.iter().copied());
+        left.zip(entered.iter().copied())
+    }
+
+    /// Nothing for the conductor to do.
+    pub fn is_quiet(&self) -> bool {
+        self.hop_count == 0 && self.notice.is_none() && self.dropped.is_none() && !self.transmit
+    }
+
+    /// Became a member (its hello was accepted).
+    pub fn joined(&self) -> bool {
+        !self.from.is_joined() && self.to.is_joined()
+    }
+
+    /// Stopped being a member (left, refused, dropped, or the conductor ended).
+    pub fn left(&self) -> bool {
+        self.from.is_joined() && !self.to.is_joined()
+    }
+
+    /// `Some(true)` when it became ready for the next wave, `Some(false)` when it stopped
+    /// being ready.
+    pub fn ready(&self) -> Option<bool> {
+        let (was, is) = (self.from.is_ready(), self.to.is_ready());
+        (was != is).then_some(is)
+    }
+
+    /// How it stopped being a participant the running round waits for, if it did.
+    pub fn round(&self) -> Option<RoundExit> {
+        if !self.from.is_pending() || self.to.is_pending() {
+            None
+        } else if self.to == StateKind::Done {
+            Some(RoundExit::Done)
+        } else {
+            Some(RoundExit::Removed)
+        }
+    }
+
+    /// It closed with this input: the conductor queues its `Close`.
+    pub fn closed(&self) -> bool {
+        self.from != StateKind::Closed && self.to == StateKind::Closed
+    }
+
+    fn entered(&mut self, state: StateKind) {
+        if let Some(slot) = self.hops.get_mut(usize::from(self.hop_count)) {
+            *slot = state;
+            self.hop_count += 1;
+        }
+        self.to = state;
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The states of a member (past the hello, not ending), as a pattern.
+macro_rules! member {
+    () => {
+        ConnState::Idle
+            | ConnState::GoSent { .. }
+            | ConnState::Working { .. }
+            | ConnState::Done { .. }
+    };
+}
 
-    #[test]
-    fn spec_rows() {
-        use Event as E;
-        use StateKind as S;
-        assert_eq!(rule(S::AwaitingHello, E::Hello), Rule::Admit);
-        assert_eq!(rule(S::AwaitingHello, E::HelloTimeout), Rule::TimedOut);
-        for e in [
-            E::Received,
-            E::Done,
-            E::Working,
-            E::Here,
-            E::Ping,
-            E::Garbage,
-        ] {
-            assert_eq!(rule(S::AwaitingHello, e), Rule::Violation, "{e:?}");
-        }
-        assert_eq!(rule(S::Idle, E::Go), Rule::To(S::GoSent));
-        assert_eq!(rule(S::Done, E::Go), Rule::To(S::GoSent));
-        assert_eq!(rule(S::GoSent, E::Received), Rule::To(S::Working));
-        assert_eq!(rule(S::GoSent, E::Done), Rule::AckAndDone);
-        assert_eq!(rule(S::Working, E::Done), Rule::To(S::Done));
-        for s in [S::Idle, S::GoSent, S::Working, S::Done] {
-            assert_eq!(rule(s, E::Ping), Rule::Answer);
-            assert_eq!(rule(s, E::Here), Rule::Refresh);
-            assert_eq!(rule(s, E::Working), Rule::Refresh);
-            assert_eq!(rule(s, E::Hello), Rule::Violation);
-            assert_eq!(rule(s, E::Garbage), Rule::Violation);
-            assert_eq!(rule(s, E::LivenessTimeout), Rule::TimedOut);
-        }
-        for s in [S::Idle, S::Working, S::Done] {
-            assert_eq!(rule(s, E::Received), Rule::Violation, "K in {s}");
-        }
-        for s in [S::Idle, S::Done] {
-            assert_eq!(rule(s, E::Done), Rule::Violation, "! in {s}");
-        }
-        for s in ALL_STATES {
-            assert_eq!(rule(s, E::Eof), Rule::Remove);
-            if !s.is_ending() {
-                assert_eq!(rule(s, E::Exit), Rule::Remove);
-                assert_eq!(rule(s, E::Refusal), Rule::Remove);
+impl Conn {
+    /// Feeds one input to the table; see the module docs.
+    pub fn handle(&mut self, input: Input<'_>, ctx: &Context<'_>) -> Change {
+        let mut change = Change::new(self.state.kind());
+        let was_empty = self.outbox.is_empty();
+        self.table(input, ctx, &mut change);
+        change.transmit = was_empty && !self.outbox.is_empty();
+        change
+    }
+
+    /// The table: one arm per row of SPEC §4, the conductor's own inputs, and the catch-all
+    /// violation.
+    fn table(&mut self, input: Input<'_>, ctx: &Context<'_>, ch: &mut Change) {
+        use ClientMsg as M;
+        use ConnState as S;
+        use Input as I;
+        let now = ctx.now;
+        match (&self.state, input) {
+            // Ending, in two steps (quinn's closing, then drained): a refused or closing
+            // connection reads and sends nothing more; it closes once its queue is flushed,
+            // when the peer goes, or when the linger passes.
+            (S::Refused { .. } | S::Closing { .. }, I::Sent(n)) => {
+                self.take_sent(n);
+                if self.outbox.is_empty() {
+                    self.close(ch);
+                }
+            }
+            (S::Refused { .. } | S::Closing { .. }, I::Eof) => self.close(ch),
+            (S::Refused { .. } | S::Closing { .. }, I::Timeout(Timer::Linger)) => {
+                ch.notice = Some(Notice::GaveUpFlushing);
+                self.close(ch);
+            }
+            (S::Refused { .. } | S::Closing { .. } | S::Closed, _) => {}
+
+            // Accepted (not in the table): the conductor's hello; an address outside `allow`
+            // is refused instead, and after the end the connection is closed with nothing sent.
+            (S::AwaitingHello { .. }, I::Accepted) => {
+                let ip = self.peer.ip();
+                let allow = &ctx.config.allow;
+                if ctx.ended {
+                    self.close(ch);
+                } else if !allow.is_empty() && !allow.iter().any(|block| block.contains(ip)) {
+                    let reason = Reason::lossy(&format!("address {ip} is not allowed"));
+                    self.refuse(RefusalKind::NotAllowed, reason, ctx, ch);
+                } else {
+                    ch.notice = Some(Notice::Connected);
+                    let id = *ctx.config.server_id.as_wire();
+                    let version = VERSION;
+                    self.push(&ConductorMsg::Hello(RawHello { version, id }), ctx, ch);
+                }
+            }
+            (_, I::Sent(n)) => self.take_sent(n),
+
+            // The end (not in the table): `C` (or `E`) and `X` to every open connection, which
+            // then closes once they are flushed.
+            (_, I::End { error }) => {
+                let announce = if error {
+                    ConductorMsg::Error
+                } else {
+                    ConductorMsg::Cease
+                };
+                self.push(&announce, ctx, ch);
+                self.push(&ConductorMsg::Exit, ctx, ch);
+                if self.state != S::Closed {
+                    let why = Why::Ended;
+                    self.set_state(S::Closing { why, since: now }, ch);
+                }
+            }
+
+            // any | X, R | removed: nothing is sent back.
+            (_, I::Message(M::Exit)) => self.leave(Leave::Exit, now, ch),
+            (_, I::Message(M::Refusal(reason))) => self.leave(Leave::Refusal(reason), now, ch),
+            // any | EOF | removed: nothing more can be delivered.
+            (_, I::Eof) => {
+                ch.notice = Some(self.leaving(Leave::Closed));
+                self.close(ch);
+            }
+
+            // AwaitingHello | valid A | Idle; an invalid one (version, id, duplicate, full) is
+            // refused with an R that names why.
+            (S::AwaitingHello { .. }, I::Message(M::Hello(hello))) => self.admit(hello, ctx, ch),
+            // AwaitingHello | hello timeout | Refused.
+            (S::AwaitingHello { .. }, I::Timeout(Timer::Hello)) => {
+                let ms = ctx.config.hello_timeout.as_millis();
+                let reason = Reason::lossy(&format!("hello timeout: no hello within {ms} ms"));
+                self.refuse(RefusalKind::HelloTimeout, reason, ctx, ch);
+            }
+
+            // Idle | Go wave sent to it | GoSent, and Done | next Go wave | GoSent.
+            (S::Idle | S::Done { .. }, I::Go(step)) => {
+                self.set_state(S::GoSent { step }, ch);
+                self.push(&ConductorMsg::Go(step), ctx, ch);
+            }
+            // GoSent | K | Working.
+            (&S::GoSent { step }, I::Message(M::Received)) => {
+                self.set_state(S::Working { step }, ch);
+            }
+            // GoSent | ! | Done: it counts as K then Done.
+            (&S::GoSent { step }, I::Message(M::Done)) => {
+                self.set_state(S::Working { step }, ch);
+                self.set_state(S::Done { step }, ch);
+            }
+            // Working | ! | Done.
+            (&S::Working { step }, I::Message(M::Done)) => self.set_state(S::Done { step }, ch),
+
+            // any after hello | ? | same, answered with `.`.
+            (member!(), I::Message(M::Ping)) => {
+                self.push(&ConductorMsg::Here, ctx, ch);
+            }
+            // any after hello | `.`, W | same: they only refresh liveness, as every byte does.
+            (member!(), I::Message(M::Here | M::Working)) => {}
+            // Liveness (§3.4, not in the table): a member silent for `probe_after` is asked.
+            (member!(), I::Timeout(Timer::Probe)) => {
+                if self.first_probe.is_none_or(|p| p <= self.last_heard) {
+                    self.first_probe = Some(now);
+                }
+                self.last_probe = Some(now);
+                self.push(&ConductorMsg::Ping, ctx, ch);
+            }
+            // any after hello | liveness timeout | Refused, then removed.
+            (member!(), I::Timeout(Timer::Drop)) => {
+                let reason = Reason::lossy("liveness timeout");
+                self.refuse(RefusalKind::LivenessTimeout, reason, ctx, ch);
+            }
+            // `S n` and `T` (not in the table) go to every member, in the round or not.
+            (member!(), I::Countdown(n)) => {
+                self.push(&ConductorMsg::ShuttingDown(n), ctx, ch);
+            }
+            (member!(), I::Slow) => {
+                self.push(&ConductorMsg::Slow, ctx, ch);
+            }
+
+            // What the conductor never gives these states: a Go to a client that is not ready,
+            // `S` or `T` before the hello, a timer the state does not have, a second accept.
+            (_, I::Go(_) | I::Countdown(_) | I::Slow | I::Timeout(_) | I::Accepted) => {}
+
+            // The catch-all: K, ! or A where not listed above, any message but X or R before
+            // the hello, and bytes that are no message: a protocol violation, refused.
+            (state, I::Message(msg)) => {
+                let got = match msg {
+                    M::Hello(_) => "a hello 'A' (0x41)".to_string(),
+                    other => ShowByte(other.type_byte()).to_string(),
+                };
+                let state = state.kind();
+                let reason = ProtocolViolation { got, state }.reason();
+                self.refuse(RefusalKind::Violation, reason, ctx, ch);
+            }
+            (state, I::Garbage(error)) => {
+                let got = match error {
+                    DecodeError::UnknownType { byte, .. } => {
+                        format!("unknown message type {}", ShowByte(*byte))
+                    }
+                    other => format!("an invalid refusal ({other})"),
+                };
+                let state = state.kind();
+                let reason = ProtocolViolation { got, state }.reason();
+                self.refuse(RefusalKind::Violation, reason, ctx, ch);
             }
         }
-        assert_eq!(rule(S::Refused, E::Done), Rule::Ignore);
     }
 
-    #[test]
-    fn only_ready_states_take_a_go() {
-        for s in ALL_STATES {
-            let moves = rule(s, Event::Go) == Rule::To(StateKind::GoSent);
-            assert_eq!(moves, s.is_ready(), "{s}");
+    /// The one place the state changes. An ending connection reads nothing more, so the start
+    /// of a message it held goes.
+    fn set_state(&mut self, next: ConnState, ch: &mut Change) {
+        let kind = next.kind();
+        if kind.is_ending() {
+            self.inbox = Vec::new();
+        }
+        self.state = next;
+        ch.entered(kind);
+    }
+
+    /// Checks a hello: version, id, uniqueness, capacity. Admits the client as Idle or refuses.
+    fn admit(&mut self, hello: RawHello, ctx: &Context<'_>, ch: &mut Change) {
+        let verdict = if hello.version != VERSION {
+            Err((
+                RefusalKind::Version,
+                format!(
+                    "unsupported protocol version {}; this conductor speaks version 1",
+                    ShowByte(hello.version)
+                ),
+            ))
+        } else {
+            match Id::from_wire(hello.id) {
+                Err(e) => Err((RefusalKind::InvalidId, format!("invalid id: {e}"))),
+                Ok(id) if ctx.ids.contains(&id) => {
+                    Err((RefusalKind::DuplicateId, format!("duplicate id {id}")))
+                }
+                Ok(_) if ctx.members >= ctx.config.max_clients => {
+                    Err((RefusalKind::Full, "full".to_string()))
+                }
+                Ok(id) => Ok(id),
+            }
+        };
+        match verdict {
+            Ok(id) => {
+                self.id = Some(id);
+                self.set_state(ConnState::Idle, ch);
+                ch.notice = Some(Notice::Joined(id));
+            }
+            Err((kind, reason)) => self.refuse(kind, Reason::lossy(&reason), ctx, ch),
+        }
+    }
+
+    /// Queues `R reason` and becomes Refused until it is flushed.
+    fn refuse(&mut self, kind: RefusalKind, reason: Reason, ctx: &Context<'_>, ch: &mut Change) {
+        ch.notice = Some(Notice::Refused {
+            kind,
+            reason: reason.clone(),
+        });
+        let since = ctx.now;
+        self.set_state(
+            ConnState::Refused {
+                reason: reason.clone(),
+                since,
+            },
+            ch,
+        );
+        self.push(&ConductorMsg::Refusal(reason), ctx, ch);
+    }
+
+    /// What leaving this way is reported as: before the hello, closing or `X` is no departure
+    /// of a member.
+    fn leaving(&self, how: Leave) -> Notice {
+        match how {
+            Leave::Exit | Leave::Closed if !self.state.kind().is_joined() => {
+                Notice::ClosedBeforeHello
+            }
+            how => Notice::Left(how),
+        }
+    }
+
+    /// The client left (`X` or `R`): what is queued is still flushed.
+    fn leave(&mut self, how: Leave, now: Instant, ch: &mut Change) {
+        ch.notice = Some(self.leaving(how));
+        let why = Why::Left;
+        self.set_state(ConnState::Closing { why, since: now }, ch);
+        if self.outbox.is_empty() {
+            self.close(ch);
+        }
+    }
+
+    /// Closed: whatever is still queued is given up, and no timer is left.
+    fn close(&mut self, ch: &mut Change) {
+        self.outbox = Vec::new();
+        self.timer_at = None;
+        self.set_state(ConnState::Closed, ch);
+    }
+
+    /// Queues a message; a queue that passes `max_queued_bytes` is given up and the connection
+    /// closed: a client that does not read is dropped.
+    fn push(&mut self, msg: &ConductorMsg, ctx: &Context<'_>, ch: &mut Change) {
+        if self.state == ConnState::Closed {
+            return;
+        }
+        msg.encode_into(&mut self.outbox);
+        if self.outbox.len() > ctx.config.max_queued_bytes {
+            ch.dropped = Some(self.outbox.len());
+            self.close(ch);
+        }
+    }
+
+    /// `n` bytes of the queue reached the socket.
+    fn take_sent(&mut self, n: usize) {
+        let n = n.min(self.outbox.len());
+        self.outbox.drain(..n);
+        if self.outbox.is_empty() && self.outbox.capacity() > 4096 {
+            self.outbox = Vec::new();
         }
     }
 }

@@ -29,11 +29,11 @@ impl Conductor {
         self.conns.len().hash(state);
         for (key, c) in &self.conns {
             key.hash(state);
-            c.peer.ip().hash(state);
-            c.state.fingerprint(state);
-            c.id.hash(state);
-            c.inbox.hash(state);
-            c.outbox.hash(state);
+            c.peer().ip().hash(state);
+            c.state().fingerprint(state);
+            c.id().hash(state);
+            c.incomplete_input().hash(state);
+            c.pending().hash(state);
             let d = self.deadlines(c);
             [d.hello, d.drop, d.probe, d.linger, c.timer_at]
                 .map(rel)

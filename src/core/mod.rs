@@ -34,10 +34,10 @@ use std::net::SocketAddr;
 use slab::Slab;
 
 use crate::cidr::Cidr;
-use crate::conn::{Conn, ConnState};
+use crate::conn::{self, Conn, ConnState};
 use crate::round::{EndKind, RoundConfig, RoundController};
 use crate::time::{Duration, Instant};
-use crate::wire::{Id, MAX_MESSAGE_LEN};
+use crate::wire::Id;
 
 pub use event::{Event, Leave, RefusalKind, Who};
 pub(crate) use fingerprint::relative;
@@ -190,7 +190,7 @@ pub struct ConnInfo<'a> {
     pub conn: ConnId,
     /// The peer's address.
     pub peer: SocketAddr,
-    /// Its state in the transition table.
+    /// Its state, with its data.
     pub state: &'a ConnState,
     /// The client's id, once its hello was accepted.
     pub client_id: Option<Id>,
@@ -223,8 +223,8 @@ pub struct Conductor {
     round_latest_done: Option<Id>,
     last_round_slowest: Option<Id>,
     status: StatusSchedule,
-    /// Reused for encoding broadcasts once.
-    scratch: Vec<u8>,
+    /// Reused for the slots a broadcast goes through.
+    keys: Vec<usize>,
 }
 
 /// When status was last due and with which phase.
@@ -253,7 +253,7 @@ impl Conductor {
             round_latest_done: None,
             last_round_slowest: None,
             status: StatusSchedule::default(),
-            scratch: Vec::with_capacity(MAX_MESSAGE_LEN),
+            keys: Vec::new(),
         };
         core.after_input(now);
         core
@@ -288,11 +288,11 @@ impl Conductor {
     pub fn connections(&self) -> impl Iterator<Item = ConnInfo<'_>> + '_ {
         self.conns.iter().map(|(key, c)| ConnInfo {
             conn: ConnId(key),
-            peer: c.peer,
-            state: &c.state,
-            client_id: c.id,
-            closing: c.state.kind().is_ending(),
-            pending: &c.outbox,
+            peer: c.peer(),
+            state: c.state(),
+            client_id: c.id(),
+            closing: c.state().kind().is_ending(),
+            pending: c.pending(),
         })
     }
 
@@ -303,18 +303,19 @@ impl Conductor {
 
     /// The state of a connection, if it is open.
     pub fn conn_state(&self, conn: ConnId) -> Option<&ConnState> {
-        self.conns.get(conn.0).map(|c| &c.state)
+        self.conns.get(conn.0).map(Conn::state)
     }
 
     /// Bytes queued for a connection, to be written to its socket.
     pub fn pending(&self, conn: ConnId) -> &[u8] {
-        self.conns.get(conn.0).map_or(&[], |c| &c.outbox)
+        self.conns.get(conn.0).map_or(&[], Conn::pending)
     }
 
     /// The start of an incomplete message received on a connection, kept until the rest
-    /// arrives: always shorter than one message (under [`MAX_MESSAGE_LEN`] bytes).
+    /// arrives: always shorter than one message (under
+    /// [`MAX_MESSAGE_LEN`](crate::wire::MAX_MESSAGE_LEN) bytes).
     pub fn incomplete_input(&self, conn: ConnId) -> &[u8] {
-        self.conns.get(conn.0).map_or(&[], |c| &c.inbox)
+        self.conns.get(conn.0).map_or(&[], Conn::incomplete_input)
     }
 
     /// The next action for the driver, if any.
@@ -349,7 +350,8 @@ impl Conductor {
         self.next_serial += 1;
         let key = self.conns.insert(Conn::new(peer, now, serial));
         let conn = ConnId(key);
-        self.on_accept(now, conn);
+        self.step(conn, conn::Input::Accepted);
+        self.rearm(conn);
         self.after_input(now);
         conn
     }
@@ -359,8 +361,8 @@ impl Conductor {
         self.now = now;
         match input {
             Input::Received { conn, bytes } => self.on_received(now, conn, bytes),
-            Input::Sent { conn, n } => self.on_sent(conn, n),
-            Input::Closed { conn } => self.on_closed(now, conn),
+            Input::Sent { conn, n } => self.step(conn, conn::Input::Sent(n)),
+            Input::Closed { conn } => self.step(conn, conn::Input::Eof),
             Input::Tick => self.on_tick(now),
             Input::Stop(StopRequest::Graceful) => {
                 if self.rounds.ended().is_none() {
@@ -370,12 +372,12 @@ impl Conductor {
             }
             Input::Stop(StopRequest::Interrupt) => {
                 if let Some(decision) = self.rounds.end_now(EndKind::Interrupt) {
-                    self.apply(now, decision);
+                    self.apply_decision(now, decision);
                 }
             }
             Input::Fatal(error) => {
                 if let Some(decision) = self.rounds.end_now(EndKind::Fatal(error)) {
-                    self.apply(now, decision);
+                    self.apply_decision(now, decision);
                 }
             }
         }
@@ -396,7 +398,7 @@ impl Conductor {
     /// Runs the controller until it has nothing more to decide, then schedules status.
     fn after_input(&mut self, now: Instant) {
         while let Some(decision) = self.rounds.poll_decision(self.ready) {
-            self.apply(now, decision);
+            self.apply_decision(now, decision);
         }
         self.prune_stale_timers();
         self.schedule_status(now);

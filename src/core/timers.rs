@@ -19,11 +19,10 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::conn::{rule, Conn, ConnState, Event, Rule};
+use crate::conn::{Conn, ConnState, Input, Timer};
 use crate::time::Instant;
-use crate::wire::{ConductorMsg, Reason};
 
-use super::{Conductor, ConnId, RefusalKind};
+use super::{Conductor, ConnId};
 
 /// A min-heap of (deadline, slot, serial).
 #[derive(Clone, Debug, Default)]
@@ -43,15 +42,7 @@ impl Timers {
 fn is_live(conns: &slab::Slab<Conn>, at: Instant, key: usize, serial: u64) -> bool {
     conns
         .get(key)
-        .is_some_and(|c| c.serial == serial && c.timer_at == Some(at))
-}
-
-/// What a connection's deadlines demand at `now`.
-enum Due {
-    HelloTimeout,
-    LivenessTimeout,
-    Probe,
-    Linger,
+        .is_some_and(|c| c.serial() == serial && c.timer_at == Some(at))
 }
 
 /// A connection's deadlines in its current state; those that do not apply are `None`.
@@ -76,16 +67,16 @@ impl Deadlines {
     }
 
     /// The first deadline passed at `now`; a drop wins over a probe due at the same time.
-    fn due(&self, now: Instant) -> Option<Due> {
+    fn due(&self, now: Instant) -> Option<Timer> {
         let passed = |t: Option<Instant>| t.is_some_and(|t| now >= t);
         if passed(self.linger) {
-            Some(Due::Linger)
+            Some(Timer::Linger)
         } else if passed(self.hello) {
-            Some(Due::HelloTimeout)
+            Some(Timer::Hello)
         } else if passed(self.drop) {
-            Some(Due::LivenessTimeout)
+            Some(Timer::Drop)
         } else if passed(self.probe) {
-            Some(Due::Probe)
+            Some(Timer::Probe)
         } else {
             None
         }
@@ -97,7 +88,7 @@ impl Conductor {
     pub(super) fn deadlines(&self, c: &Conn) -> Deadlines {
         let cfg = &self.config;
         let mut d = Deadlines::default();
-        match c.state {
+        match *c.state() {
             ConnState::AwaitingHello { since } => {
                 d.hello = (!cfg.hello_timeout.is_zero()).then(|| since + cfg.hello_timeout);
             }
@@ -124,18 +115,18 @@ impl Conductor {
         if drop.is_zero() {
             None
         } else if probe.is_zero() || probe >= drop {
-            Some(c.last_heard + drop)
+            Some(c.last_heard() + drop)
         } else {
-            let asked = c.first_probe.filter(|&p| p > c.last_heard)?;
+            let asked = c.first_probe().filter(|&p| p > c.last_heard())?;
             Some(asked + drop.saturating_sub(probe))
         }
     }
 
     /// Probes go out `probe_after` after the last thing heard, then every `probe_after`.
     fn next_probe(c: &Conn, every: crate::time::Duration) -> Instant {
-        match c.last_probe {
-            Some(p) if p >= c.last_heard => p + every,
-            _ => c.last_heard + every,
+        match c.last_probe() {
+            Some(p) if p >= c.last_heard() => p + every,
+            _ => c.last_heard() + every,
         }
     }
 
@@ -150,7 +141,7 @@ impl Conductor {
         if c.timer_at.is_some_and(|t| t <= at) {
             return;
         }
-        let serial = c.serial;
+        let serial = c.serial();
         self.conns[conn.0].timer_at = Some(at);
         self.timers.heap.push(Reverse((at, conn.0, serial)));
     }
@@ -170,7 +161,7 @@ impl Conductor {
             self.rearm(ConnId(key));
         }
         if let Some(decision) = self.rounds.on_timeout(now) {
-            self.apply(now, decision);
+            self.apply_decision(now, decision);
         }
     }
 
@@ -185,45 +176,10 @@ impl Conductor {
         }
     }
 
+    /// Feeds the connection's table the timer that is due, if one is.
     fn on_deadline(&mut self, now: Instant, conn: ConnId) {
-        let c = &self.conns[conn.0];
-        let Some(due) = self.deadlines(c).due(now) else {
-            return;
-        };
-        let kind = c.state.kind();
-        match due {
-            Due::HelloTimeout => {
-                if rule(kind, Event::HelloTimeout) == Rule::TimedOut {
-                    let ms = self.config.hello_timeout.as_millis();
-                    self.refuse(
-                        now,
-                        conn,
-                        RefusalKind::HelloTimeout,
-                        Reason::lossy(&format!("hello timeout: no hello within {ms} ms")),
-                    );
-                }
-            }
-            Due::LivenessTimeout => {
-                if rule(kind, Event::LivenessTimeout) == Rule::TimedOut {
-                    let reason = Reason::lossy("liveness timeout");
-                    self.refuse(now, conn, RefusalKind::LivenessTimeout, reason);
-                }
-            }
-            Due::Probe => {
-                let c = &mut self.conns[conn.0];
-                if c.first_probe.is_none_or(|p| p <= c.last_heard) {
-                    c.first_probe = Some(now);
-                }
-                c.last_probe = Some(now);
-                self.send(conn, &ConductorMsg::Ping);
-            }
-            Due::Linger => {
-                self.emit(super::Event::GaveUpFlushing {
-                    who: self.who(conn),
-                    after: self.config.linger,
-                });
-                self.close_now(conn);
-            }
+        if let Some(timer) = self.deadlines(&self.conns[conn.0]).due(now) {
+            self.step(conn, Input::Timeout(timer));
         }
     }
 }

@@ -1,102 +1,56 @@
 //! Carrying out the round controller's decisions inside the core: Go waves (with the `S`
-//! countdown before them), `T` broadcasts with the event naming who holds the round up, and the end
-//! (`C` or `E`, then `X`, then closing everything). Performs no I/O.
+//! countdown before them), `T` broadcasts with the event naming who holds the round up, and the
+//! end (`C` or `E`, then `X`, then closing everything). Each connection's table decides what it
+//! is sent; this module only says what happens, in which order. Performs no I/O.
 
-use crate::conn::{rule, Conn, ConnState, Event, Rule, StateKind, Why};
+use crate::conn::{Input, StateKind};
 use crate::round::{Decision, RoundSummary};
 use crate::time::Instant;
-use crate::wire::{ConductorMsg, Id};
+use crate::wire::Id;
 
-use super::{Conductor, ConnId, Output};
+use super::{Conductor, Event, Output};
 
 impl Conductor {
     /// Carries out one decision of the round controller.
-    pub(super) fn apply(&mut self, now: Instant, decision: Decision) {
+    pub(super) fn apply_decision(&mut self, now: Instant, decision: Decision) {
         match decision {
             Decision::Wave { step, countdown } => self.send_wave(now, step, countdown),
             Decision::Slow => {
-                self.emit(super::Event::SlowRound {
+                self.emit(Event::SlowRound {
                     step: self.rounds.round().map_or(0, |r| r.step),
                     waiting_on: self.waiting_on(),
                 });
-                self.broadcast(&ConductorMsg::Slow);
+                self.step_all(|| Input::Slow);
             }
             Decision::End(kind) => {
-                let announce = if kind.announces_error() {
-                    ConductorMsg::Error
-                } else {
-                    ConductorMsg::Cease
-                };
-                self.emit(super::Event::Ending(kind.clone()));
-                self.broadcast_to_all(&announce);
-                self.broadcast_to_all(&ConductorMsg::Exit);
-                let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
-                for key in keys {
-                    let conn = ConnId(key);
-                    if !self.conns[key].state.kind().is_ending() {
-                        let why = Why::Ended;
-                        self.set_state(conn, ConnState::Closing { why, since: now });
-                    }
-                    self.rearm(conn);
-                    self.close_if_flushed(conn);
-                }
+                let error = kind.announces_error();
+                self.emit(Event::Ending(kind.clone()));
+                self.step_all(|| Input::End { error });
                 self.outputs.push_back(Output::Exit(kind));
             }
         }
     }
 
-    /// A proposed wave: `S n` to every member if a countdown runs, then Go to every member
-    /// still ready, then the wave is committed with the participants that took the Go.
+    /// A proposed wave: `S n` to every member if a countdown runs (which may drop some that do
+    /// not read), then Go to every member still ready, then the wave is committed with those
+    /// that took the Go.
     fn send_wave(&mut self, now: Instant, step: u32, countdown: Option<u32>) {
         if let Some(n) = countdown {
-            self.emit(super::Event::Countdown { n });
-            self.broadcast(&ConductorMsg::ShuttingDown(n));
+            self.emit(Event::Countdown { n });
+            self.step_all(|| Input::Countdown(n));
         }
         let participants = self.ready;
-        self.emit(super::Event::Wave { step, participants });
+        self.emit(Event::Wave { step, participants });
         self.round_latest_done = None;
-        let mut go = std::mem::take(&mut self.scratch);
-        go.clear();
-        ConductorMsg::Go(step).encode_into(&mut go);
-        let keys: Vec<usize> = self
+        self.step_all(|| Input::Go(step));
+        let took_go = self
             .conns
             .iter()
-            .filter(|(_, c)| rule(c.state.kind(), Event::Go) == Rule::To(StateKind::GoSent))
-            .map(|(k, _)| k)
-            .collect();
-        let mut took_go = 0;
-        for key in keys {
-            self.set_state(ConnId(key), ConnState::GoSent { step });
-            self.send_bytes(ConnId(key), &go);
-            took_go += u32::from(self.conns[key].state.kind() == StateKind::GoSent);
-        }
-        self.scratch = go;
+            .filter(|(_, c)| c.state().kind() == StateKind::GoSent)
+            .count();
+        let took_go = u32::try_from(took_go).unwrap_or(u32::MAX);
         if let Some(summary) = self.rounds.commit(now, took_go) {
             self.round_ended(summary);
-        }
-    }
-
-    /// Sends a message to every member (clients past their hello).
-    fn broadcast(&mut self, msg: &ConductorMsg) {
-        self.broadcast_where(msg, |c| c.is_member());
-    }
-
-    /// Sends a message to every connection that is not ending.
-    fn broadcast_to_all(&mut self, msg: &ConductorMsg) {
-        self.broadcast_where(msg, |c| !c.state.kind().is_ending());
-    }
-
-    fn broadcast_where(&mut self, msg: &ConductorMsg, pick: impl Fn(&Conn) -> bool) {
-        let mut bytes = Vec::with_capacity(8);
-        msg.encode_into(&mut bytes);
-        let keys: Vec<usize> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| pick(c))
-            .map(|(k, _)| k)
-            .collect();
-        for key in keys {
-            self.send_bytes(ConnId(key), &bytes);
         }
     }
 
@@ -107,7 +61,7 @@ impl Conductor {
         } else {
             None
         };
-        self.emit(super::Event::RoundEnd {
+        self.emit(Event::RoundEnd {
             step: summary.step,
             duration: summary.duration,
             slowest: self.last_round_slowest.zip(summary.slowest_done),
@@ -118,8 +72,8 @@ impl Conductor {
     pub(super) fn waiting_on(&self) -> Vec<Id> {
         self.conns
             .iter()
-            .filter(|(_, c)| c.state.kind().is_pending())
-            .filter_map(|(_, c)| c.id)
+            .filter(|(_, c)| c.state().kind().is_pending())
+            .filter_map(|(_, c)| c.id())
             .collect()
     }
 }

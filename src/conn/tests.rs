@@ -1,0 +1,324 @@
+//! One connection's table on its own, grouped by state: what each input does to the state, what
+//! it queues, and what the [`Change`] tells the conductor. The whole core is tested against
+//! SPEC §4 row by row in `core::tests`.
+
+use std::collections::HashSet;
+
+use super::*;
+use crate::core::{CoreConfig, Leave, RefusalKind};
+use crate::wire::{ConductorMsg, RawHello, Reason, VERSION};
+
+fn id(name: &str) -> Id {
+    Id::new(name).expect("a valid id")
+}
+
+/// The settings and the conductor-wide facts of a test.
+struct Fixture {
+    config: CoreConfig,
+    ids: HashSet<Id>,
+    members: u32,
+    ended: bool,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        Fixture {
+            config: CoreConfig::new(id("conductor")),
+            ids: HashSet::from([id("taken")]),
+            members: 1,
+            ended: false,
+        }
+    }
+
+    fn ctx(&self) -> Context<'_> {
+        Context {
+            now: Instant::from_millis(7),
+            config: &self.config,
+            ids: &self.ids,
+            members: self.members,
+            ended: self.ended,
+        }
+    }
+
+    fn feed(&self, c: &mut Conn, input: Input<'_>) -> Change {
+        c.handle(input, &self.ctx())
+    }
+
+    /// A connection brought into `kind` by real inputs, its queue flushed.
+    fn conn_in(&self, kind: StateKind) -> Conn {
+        let mut c = Conn::new(
+            "127.0.0.1:40000".parse().expect("an address"),
+            Instant::ZERO,
+            0,
+        );
+        self.feed(&mut c, Input::Accepted);
+        let path: &[Input<'_>] = match kind {
+            StateKind::AwaitingHello => &[],
+            StateKind::Idle => &[hello("a")],
+            StateKind::GoSent => &[hello("a"), Input::Go(3)],
+            StateKind::Working => &[hello("a"), Input::Go(3), msg(ClientMsg::Received)],
+            StateKind::Done => &[hello("a"), Input::Go(3), msg(ClientMsg::Done)],
+            other => panic!("no path to {other} here"),
+        };
+        for input in path {
+            self.feed(&mut c, clone(input));
+        }
+        self.feed(&mut c, Input::Sent(usize::MAX));
+        assert_eq!(c.state().kind(), kind, "set-up");
+        c
+    }
+}
+
+fn msg(m: ClientMsg) -> Input<'static> {
+    Input::Message(m)
+}
+
+fn hello(name: &str) -> Input<'static> {
+    let mut raw = [b' '; 12];
+    raw[..name.len()].copy_from_slice(name.as_bytes());
+    msg(ClientMsg::Hello(RawHello {
+        version: VERSION,
+        id: raw,
+    }))
+}
+
+/// The inputs the set-up paths use, again.
+fn clone(input: &Input<'_>) -> Input<'static> {
+    match input {
+        Input::Message(m) => Input::Message(m.clone()),
+        Input::Go(step) => Input::Go(*step),
+        other => panic!("not used in set-ups: {other:?}"),
+    }
+}
+
+/// Decodes everything queued.
+fn queued(c: &Conn) -> Vec<ConductorMsg> {
+    let mut rest = c.pending();
+    let mut msgs = Vec::new();
+    while let Ok(Some((m, n))) = ConductorMsg::decode(rest) {
+        msgs.push(m);
+        rest = &rest[n..];
+    }
+    assert!(rest.is_empty(), "undecodable queue {rest:?}");
+    msgs
+}
+
+// --- AwaitingHello ---------------------------------------------------------------------------
+
+#[test]
+fn accepted_says_hello_or_refuses_outside_allow_or_closes_after_the_end() {
+    let mut f = Fixture::new();
+    let mut c = Conn::new("127.0.0.1:1".parse().expect("an address"), Instant::ZERO, 0);
+    let fresh = c.clone();
+    let ch = f.feed(&mut c, Input::Accepted);
+    assert_eq!(ch.notice, Some(Notice::Connected));
+    assert!(ch.transmit && ch.transitions().next().is_none());
+    assert!(matches!(queued(&c)[..], [ConductorMsg::Hello(_)]));
+
+    f.config.allow = vec!["10.0.0.0/8".parse().expect("a block")];
+    let mut outside = fresh.clone();
+    let ch = f.feed(&mut outside, Input::Accepted);
+    assert!(matches!(
+        ch.notice,
+        Some(Notice::Refused {
+            kind: RefusalKind::NotAllowed,
+            ..
+        })
+    ));
+    assert_eq!(outside.state().kind(), StateKind::Refused);
+    assert!(matches!(queued(&outside)[..], [ConductorMsg::Refusal(_)]));
+
+    f.ended = true;
+    let mut late = fresh;
+    let ch = f.feed(&mut late, Input::Accepted);
+    assert!(ch.closed() && ch.notice.is_none() && !ch.transmit);
+    assert_eq!(late.pending(), b"");
+}
+
+#[test]
+fn a_valid_hello_joins_and_becomes_ready() {
+    let f = Fixture::new();
+    let mut c = f.conn_in(StateKind::AwaitingHello);
+    let ch = f.feed(&mut c, hello("a"));
+    assert_eq!(ch.notice, Some(Notice::Joined(id("a"))));
+    assert!(ch.joined() && !ch.left());
+    assert_eq!(ch.ready(), Some(true));
+    assert_eq!(ch.round(), None);
+    assert_eq!((c.state(), c.id()), (&ConnState::Idle, Some(id("a"))));
+}
+
+#[test]
+fn a_hello_is_refused_for_a_taken_id_or_when_full() {
+    let mut f = Fixture::new();
+    let mut c = f.conn_in(StateKind::AwaitingHello);
+    let ch = f.feed(&mut c, hello("taken"));
+    let Some(Notice::Refused { kind, reason }) = &ch.notice else {
+        panic!("{ch:?}")
+    };
+    assert_eq!(
+        (*kind, reason.as_str()),
+        (RefusalKind::DuplicateId, "duplicate id taken")
+    );
+    assert!(!ch.joined() && ch.ready().is_none());
+    assert_eq!(c.id(), None, "a refused hello names nobody");
+
+    f.members = f.config.max_clients;
+    let mut c = f.conn_in(StateKind::AwaitingHello);
+    let ch = f.feed(&mut c, hello("fresh"));
+    assert!(matches!(
+        ch.notice,
+        Some(Notice::Refused {
+            kind: RefusalKind::Full,
+            ..
+        })
+    ));
+}
+
+// --- Idle, GoSent, Working, Done -------------------------------------------------------------
+
+#[test]
+fn a_go_leaves_the_ready_and_a_done_rejoins_them() {
+    let f = Fixture::new();
+    let mut c = f.conn_in(StateKind::Idle);
+    let ch = f.feed(&mut c, Input::Go(9));
+    assert_eq!(c.state(), &ConnState::GoSent { step: 9 });
+    assert_eq!(ch.ready(), Some(false));
+    assert!(ch.transmit && ch.round().is_none());
+    assert_eq!(queued(&c), [ConductorMsg::Go(9)]);
+
+    let ch = f.feed(&mut c, msg(ClientMsg::Done));
+    let hops: Vec<_> = ch.transitions().collect();
+    assert_eq!(
+        hops,
+        [
+            (StateKind::GoSent, StateKind::Working),
+            (StateKind::Working, StateKind::Done)
+        ],
+        "! in GoSent counts as K then Done"
+    );
+    assert_eq!(ch.round(), Some(RoundExit::Done));
+    assert_eq!(ch.ready(), Some(true));
+    assert_eq!(c.state(), &ConnState::Done { step: 9 });
+}
+
+#[test]
+fn k_and_liveness_traffic_change_nothing_the_conductor_counts() {
+    let f = Fixture::new();
+    let mut c = f.conn_in(StateKind::GoSent);
+    let ch = f.feed(&mut c, msg(ClientMsg::Received));
+    assert!(ch.ready().is_none() && ch.round().is_none() && ch.notice.is_none());
+    for m in [ClientMsg::Working, ClientMsg::Here] {
+        assert!(f.feed(&mut c, msg(m)).is_quiet());
+    }
+    let ch = f.feed(&mut c, msg(ClientMsg::Ping));
+    assert!(ch.transmit && ch.transitions().next().is_none());
+    assert_eq!(queued(&c), [ConductorMsg::Here]);
+}
+
+#[test]
+fn a_participant_that_leaves_with_bytes_queued_closes_once_they_are_flushed() {
+    let f = Fixture::new();
+    let mut c = f.conn_in(StateKind::Working);
+    f.feed(&mut c, Input::Slow);
+    let ch = f.feed(&mut c, msg(ClientMsg::Exit));
+    assert_eq!(ch.notice, Some(Notice::Left(Leave::Exit)));
+    assert!(ch.left() && !ch.closed());
+    assert_eq!(ch.round(), Some(RoundExit::Removed));
+    assert!(matches!(
+        c.state(),
+        ConnState::Closing { why: Why::Left, .. }
+    ));
+    assert!(f.feed(&mut c, Input::Sent(0)).is_quiet());
+    let ch = f.feed(&mut c, Input::Sent(1));
+    assert!(ch.closed() && !ch.left(), "counted out once, when it left");
+}
+
+#[test]
+fn a_member_that_does_not_read_is_dropped_when_its_queue_overflows() {
+    let mut f = Fixture::new();
+    let mut c = f.conn_in(StateKind::Idle);
+    f.config.max_queued_bytes = 4;
+    let ch = f.feed(&mut c, Input::Go(1));
+    assert_eq!(ch.dropped, Some(5), "the Go is five bytes");
+    assert!(ch.closed() && ch.left() && !ch.transmit);
+    assert_eq!(ch.round(), None, "it never took part in the round");
+    assert_eq!(c.pending(), b"", "the queue is given up");
+}
+
+#[test]
+fn the_end_says_c_and_x_and_closes_after_them() {
+    let f = Fixture::new();
+    let mut c = f.conn_in(StateKind::Done);
+    let ch = f.feed(&mut c, Input::End { error: false });
+    assert_eq!(queued(&c), [ConductorMsg::Cease, ConductorMsg::Exit]);
+    assert!(ch.left() && !ch.closed());
+    assert!(matches!(
+        c.state(),
+        ConnState::Closing {
+            why: Why::Ended,
+            ..
+        }
+    ));
+    assert!(f.feed(&mut c, Input::End { error: true }).is_quiet());
+}
+
+// --- Refused, Closing ------------------------------------------------------------------------
+
+#[test]
+fn a_refused_connection_reads_nothing_and_closes_once_flushed() {
+    let f = Fixture::new();
+    let mut c = f.conn_in(StateKind::Idle);
+    let ch = f.feed(&mut c, msg(ClientMsg::Received));
+    let reason = Reason::lossy("protocol violation: received 'K' (0x4b) in state Idle");
+    assert_eq!(
+        ch.notice,
+        Some(Notice::Refused {
+            kind: RefusalKind::Violation,
+            reason
+        })
+    );
+    assert!(ch.left() && ch.ready() == Some(false));
+    assert!(
+        !c.hear(Instant::from_millis(9), b"K"),
+        "it reads nothing more"
+    );
+    for input in [
+        msg(ClientMsg::Done),
+        Input::Go(2),
+        Input::Timeout(Timer::Drop),
+    ] {
+        assert!(f.feed(&mut c, input).is_quiet());
+    }
+    let ch = f.feed(&mut c, Input::Timeout(Timer::Linger));
+    assert_eq!(ch.notice, Some(Notice::GaveUpFlushing));
+    assert!(ch.closed());
+}
+
+// --- reading ---------------------------------------------------------------------------------
+
+#[test]
+fn messages_are_read_across_any_split_and_garbage_takes_the_rest() {
+    let f = Fixture::new();
+    let mut c = f.conn_in(StateKind::AwaitingHello);
+    let mut stream = Vec::new();
+    ClientMsg::Hello(RawHello {
+        version: VERSION,
+        id: *id("slow").as_wire(),
+    })
+    .encode_into(&mut stream);
+    stream.extend_from_slice(b"?Z?");
+    let (first, second) = stream.split_at(5);
+    let mut rest = first;
+    assert!(c.next_message(&mut rest).is_none());
+    assert_eq!((rest, c.incomplete_input()), (&b""[..], first));
+    let mut rest = second;
+    let read: Vec<_> = std::iter::from_fn(|| c.next_message(&mut rest)).collect();
+    assert!(matches!(read[0], Ok(ClientMsg::Hello(_))));
+    assert_eq!(read[1], Ok(ClientMsg::Ping));
+    assert!(matches!(
+        read[2],
+        Err(DecodeError::UnknownType { byte: b'Z', .. })
+    ));
+    assert_eq!(read.len(), 3, "nothing after the garbage");
+    assert_eq!(c.incomplete_input(), b"");
+}
