@@ -38,8 +38,8 @@ pub struct Conn {
     last_heard: Instant,
     last_probe: Option<Instant>,
     /// When the first probe after the last byte heard went out: the liveness drop counts from
-    /// it (see `core::timers`). A value not later than `last_heard` belongs to a silence that
-    /// ended.
+    /// it (see [`Conn::deadline`]). A value not later than `last_heard` belongs to a silence
+    /// that ended.
     first_probe: Option<Instant>,
     /// The deadline of this connection's entry in the conductor's timer queue, if it has one.
     pub(crate) timer_at: Option<Instant>,
@@ -103,16 +103,6 @@ impl Conn {
     /// Distinguishes this connection from earlier ones in the same slot.
     pub fn serial(&self) -> u64 {
         self.serial
-    }
-
-    /// When the last probe went out.
-    pub(crate) fn last_probe(&self) -> Option<Instant> {
-        self.last_probe
-    }
-
-    /// When the first probe into the current silence went out (see the field).
-    pub(crate) fn first_probe(&self) -> Option<Instant> {
-        self.first_probe
     }
 
     /// Bytes arrived at `now`: true if the connection reads them. Any byte, even part of a

@@ -2,17 +2,29 @@
 //! that decides and acts. It changes the state (always through `set_state`, the one place),
 //! queues the connection's own bytes (the hello, `.` answers, probes, Go, `S`, `T`, the `R`,
 //! `C`/`E` and `X`), and reports in a [`Change`] what the conductor must update: its counts, its
-//! ids, the round, its outputs and events. Performs no I/O.
+//! ids, the round, its outputs and events. Beside it, the timers of each state
+//! ([`StateKind::timers`]) and when each falls due ([`Conn::deadline`]). Performs no I/O.
+//!
+//! The liveness drop: with probing on and `probe_after` shorter than `drop_after`, a member is
+//! dropped only once it was sent `?` and stayed silent for the rest of the drop window: the
+//! drop falls due `drop_after - probe_after` after the first probe that followed the last byte
+//! heard. Probes go out `probe_after` into a silence, so this is `drop_after` after the last
+//! byte heard, as SPEC §3.4 says, whenever the conductor keeps its own timing; but time the
+//! conductor did not spend listening (stopped, or blocked on a write) is never counted against
+//! a member: after such a stall a silent member is asked first and gets the rest of the window
+//! to answer. With probing off, or not shorter than `drop_after`, the drop falls due
+//! `drop_after` after the last byte heard.
 
 use std::collections::HashSet;
 
 use crate::core::{CoreConfig, Leave, RefusalKind};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::wire::{ClientMsg, ConductorMsg, DecodeError, Id, RawHello, Reason, ShowByte, VERSION};
 
 use super::{Conn, ConnState, ProtocolViolation, StateKind, Why};
 
-/// A connection's timers (SPEC §3 and §3.4; the linger of an ending connection).
+/// A connection's timers (SPEC §3 and §3.4; the linger of an ending connection). Which a state
+/// has is [`StateKind::timers`]; when each falls due, [`Conn::deadline`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Timer {
     /// No hello within `hello_timeout`.
@@ -192,6 +204,22 @@ impl Change {
     }
 }
 
+impl StateKind {
+    /// The timers each state has, beside the table that handles them, in the order they win
+    /// when several are due at once: the hello timeout before the hello (SPEC §3); a member's
+    /// liveness drop, then its probe (§3.4); an ending connection's linger.
+    pub fn timers(self) -> &'static [Timer] {
+        match self {
+            StateKind::AwaitingHello => &[Timer::Hello],
+            StateKind::Idle | StateKind::GoSent | StateKind::Working | StateKind::Done => {
+                &[Timer::Drop, Timer::Probe]
+            }
+            StateKind::Refused | StateKind::Closing => &[Timer::Linger],
+            StateKind::Closed => &[],
+        }
+    }
+}
+
 /// The states of a member (past the hello, not ending), as a pattern.
 macro_rules! member {
     () => {
@@ -361,6 +389,56 @@ impl Conn {
                 self.refuse(RefusalKind::Violation, reason, ctx, ch);
             }
         }
+    }
+
+    /// When `timer` falls due in the current state: `None` for a timer the state does not
+    /// have, or one switched off (a zero duration). See the module docs for the drop.
+    pub fn deadline(&self, timer: Timer, cfg: &CoreConfig) -> Option<Instant> {
+        let on = |d: Duration| (!d.is_zero()).then_some(d);
+        match (&self.state, timer) {
+            // AwaitingHello: `hello_timeout` from the accept.
+            (&ConnState::AwaitingHello { since }, Timer::Hello) => {
+                on(cfg.hello_timeout).map(|d| since + d)
+            }
+            // A member: probes `probe_after` after the later of the last byte heard and the
+            // last probe.
+            (member!(), Timer::Probe) => on(cfg.probe_after).map(|every| match self.last_probe {
+                Some(p) if p >= self.last_heard => p + every,
+                _ => self.last_heard + every,
+            }),
+            // A member: the drop, once asked (or without probes before it, from the last byte).
+            (member!(), Timer::Drop) => {
+                let drop = on(cfg.drop_after)?;
+                match on(cfg.probe_after) {
+                    Some(probe) if probe < drop => {
+                        let asked = self.first_probe.filter(|&p| p > self.last_heard)?;
+                        Some(asked + drop.saturating_sub(probe))
+                    }
+                    _ => Some(self.last_heard + drop),
+                }
+            }
+            // Refused or Closing: flushing is given up `linger` after it began.
+            (
+                &ConnState::Refused { since, .. } | &ConnState::Closing { since, .. },
+                Timer::Linger,
+            ) => Some(since + cfg.linger),
+            _ => None,
+        }
+    }
+
+    /// The earliest deadline of the current state's timers.
+    pub fn next_deadline(&self, cfg: &CoreConfig) -> Option<Instant> {
+        let timers = self.state.kind().timers().iter();
+        timers.filter_map(|&t| self.deadline(t, cfg)).min()
+    }
+
+    /// The timer due at `now`, if any; when several are, the first in the state's list (a drop
+    /// before a probe).
+    pub fn due(&self, now: Instant, cfg: &CoreConfig) -> Option<Timer> {
+        let timers = self.state.kind().timers().iter();
+        timers
+            .copied()
+            .find(|&t| self.deadline(t, cfg).is_some_and(|at| at <= now))
     }
 
     /// The one place the state changes. An ending connection reads nothing more, so the start

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use super::*;
 use crate::core::{CoreConfig, Leave, RefusalKind};
+use crate::time::Duration;
 use crate::wire::{ConductorMsg, RawHello, Reason, VERSION};
 
 fn id(name: &str) -> Id {
@@ -292,6 +293,48 @@ fn a_refused_connection_reads_nothing_and_closes_once_flushed() {
     let ch = f.feed(&mut c, Input::Timeout(Timer::Linger));
     assert_eq!(ch.notice, Some(Notice::GaveUpFlushing));
     assert!(ch.closed());
+}
+
+// --- timers --------------------------------------------------------------------------------
+
+#[test]
+fn each_state_has_the_deadlines_of_its_timers_and_no_others() {
+    let mut f = Fixture::new();
+    f.config.hello_timeout = Duration::from_millis(100);
+    f.config.probe_after = Duration::from_millis(300);
+    f.config.drop_after = Duration::from_millis(1000);
+    f.config.linger = Duration::from_millis(50);
+    let all = [Timer::Hello, Timer::Probe, Timer::Drop, Timer::Linger];
+    let mut refused = f.conn_in(StateKind::Idle);
+    f.feed(&mut refused, msg(ClientMsg::Received));
+    let mut asked = f.conn_in(StateKind::Working);
+    f.feed(&mut asked, Input::Timeout(Timer::Probe));
+    for c in [f.conn_in(StateKind::AwaitingHello), asked, refused] {
+        let kind = c.state().kind();
+        for timer in all {
+            let has = c.deadline(timer, &f.config).is_some();
+            assert_eq!(has, kind.timers().contains(&timer), "{timer:?} in {kind}");
+        }
+    }
+    let at = |ms| Instant::from_millis(ms);
+    let c = f.conn_in(StateKind::AwaitingHello);
+    assert_eq!(c.next_deadline(&f.config), Some(at(100)), "from the accept");
+    let mut c = f.conn_in(StateKind::Idle);
+    assert_eq!(c.deadline(Timer::Drop, &f.config), None, "not asked yet");
+    assert_eq!(c.next_deadline(&f.config), Some(at(300)), "heard at 0");
+    let asked_at = Context {
+        now: at(2000),
+        ..f.ctx()
+    };
+    c.handle(Input::Timeout(Timer::Probe), &asked_at);
+    assert_eq!(c.deadline(Timer::Drop, &f.config), Some(at(2700)));
+    assert_eq!(
+        c.due(at(2700), &f.config),
+        Some(Timer::Drop),
+        "before a probe"
+    );
+    assert_eq!(c.due(at(2299), &f.config), None);
+    assert_eq!(c.due(at(2300), &f.config), Some(Timer::Probe));
 }
 
 // --- reading ---------------------------------------------------------------------------------

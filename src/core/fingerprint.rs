@@ -34,10 +34,10 @@ impl Conductor {
             c.id().hash(state);
             c.incomplete_input().hash(state);
             c.pending().hash(state);
-            let d = self.deadlines(c);
-            [d.hello, d.drop, d.probe, d.linger, c.timer_at]
-                .map(rel)
-                .hash(state);
+            for &timer in c.state().kind().timers() {
+                rel(c.deadline(timer, &self.config)).hash(state);
+            }
+            rel(c.timer_at).hash(state);
         }
         self.ready.hash(state);
         self.members.hash(state);

@@ -122,7 +122,7 @@ impl Conductor {
         }
         if change.closed() {
             self.outputs.push_back(Output::Close(conn));
-        } else if change.from != change.to {
+        } else if change.from.timers() != change.to.timers() {
             self.rearm(conn);
         }
     }
