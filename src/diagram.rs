@@ -13,9 +13,10 @@ use crate::conn::{
     Change, Conn, Context, Event, Input, Notice, StateKind, Timer, ALL_EVENTS, ALL_STATES,
 };
 use crate::core::{CoreConfig, RefusalKind};
+use crate::harness::client_bytes;
 use crate::round::{Decision, EndKind, Phase, RoundConfig, RoundController};
 use crate::time::{Duration, Instant};
-use crate::wire::{ClientMsg, DecodeError, Id, RawHello, Reason, VERSION};
+use crate::wire::{ClientMsg, DecodeError, Id, RawHello, VERSION};
 
 /// The name of the pseudo-node before the first state and after the last.
 const START: &str = "start";
@@ -138,11 +139,12 @@ pub fn connection_graph() -> Graph {
             for (input, ctx) in world.inputs(event) {
                 let mut next = conn.clone();
                 let change = next.handle(input, &ctx);
+                let notice = next.take_report().notice;
                 let sent = next
                     .pending()
                     .get(conn.pending().len()..)
                     .unwrap_or_default();
-                let Some(what) = template(state, event, &change, sent) else {
+                let Some(what) = template(state, event, &change, notice, sent) else {
                     continue;
                 };
                 // What the client does and what the conductor or time does are told apart.
@@ -178,7 +180,13 @@ type EdgeKey = (StateKind, &'static str, bool);
 
 /// How an edge is labelled (`{}` stands for its events), or `None` when the event leaves the
 /// state as it is and is not drawn.
-fn template(from: StateKind, event: Event, change: &Change, sent: &[u8]) -> Option<&'static str> {
+fn template(
+    from: StateKind,
+    event: Event,
+    change: &Change,
+    notice: Option<Notice>,
+    sent: &[u8],
+) -> Option<&'static str> {
     if change.to == from {
         return (event.is_from_client() && !from.is_ending()).then_some(if sent == b"." {
             "{} (answered with .)"
@@ -186,7 +194,7 @@ fn template(from: StateKind, event: Event, change: &Change, sent: &[u8]) -> Opti
             "{} (liveness)"
         });
     }
-    Some(match &change.notice {
+    Some(match notice {
         Some(Notice::Refused {
             kind: RefusalKind::Violation,
             ..
@@ -216,7 +224,11 @@ struct World {
     guarded: CoreConfig,
     peer: SocketAddr,
     taken: HashSet<Id>,
-    garbage: DecodeError,
+    /// A valid hello, then one of another version, one with a blank id, one with a taken id.
+    hellos: [ClientMsg; 4],
+    /// What a client sends for each of the other events it causes, decoded: a message, or
+    /// the error bytes that are no message decode to.
+    said: Vec<(Event, Result<ClientMsg, DecodeError>)>,
 }
 
 impl World {
@@ -232,10 +244,24 @@ impl World {
             guarded,
             peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
             taken: HashSet::from([id("taken")]),
-            garbage: DecodeError::UnknownType {
-                byte: b'Z',
-                expected: "",
-            },
+            hellos: [
+                (VERSION, "fresh"),
+                (b'2', "fresh"),
+                (VERSION, ""),
+                (VERSION, "taken"),
+            ]
+            .map(|(version, name)| {
+                let mut id = [b' '; 12];
+                id[..name.len()].copy_from_slice(name.as_bytes());
+                ClientMsg::Hello(RawHello { version, id })
+            }),
+            said: ALL_EVENTS
+                .into_iter()
+                .filter(|&e| e != Event::Hello)
+                .filter_map(|e| Some((e, client_bytes(e, "fresh")?)))
+                .map(|(e, bytes)| (e, ClientMsg::decode(&bytes).map(|m| m.map(|(m, _)| m))))
+                .filter_map(|(e, read)| Some((e, read.transpose()?)))
+                .collect(),
         }
     }
 
@@ -251,32 +277,33 @@ impl World {
 
     /// What stands for `event`: the input or inputs, each with its context.
     fn inputs(&self, event: Event) -> Vec<(Input<'_>, Context<'_>)> {
-        let hello = |version, name: &str| {
-            let mut id = [b' '; 12];
-            id[..name.len()].copy_from_slice(name.as_bytes());
-            Input::Message(ClientMsg::Hello(RawHello { version, id }))
-        };
         let one = |input| vec![(input, self.context())];
         let full = Context {
             members: self.config.max_clients,
             ..self.context()
         };
+        let said = self.said.iter().filter(|(e, _)| *e == event);
         match event {
-            Event::Hello => vec![
-                (hello(VERSION, "fresh"), self.context()),
-                (hello(b'2', "fresh"), self.context()),
-                (hello(VERSION, ""), self.context()),
-                (hello(VERSION, "taken"), self.context()),
-                (hello(VERSION, "fresh"), full),
-            ],
-            Event::Received => one(Input::Message(ClientMsg::Received)),
-            Event::Done => one(Input::Message(ClientMsg::Done)),
-            Event::Working => one(Input::Message(ClientMsg::Working)),
-            Event::Here => one(Input::Message(ClientMsg::Here)),
-            Event::Ping => one(Input::Message(ClientMsg::Ping)),
-            Event::Exit => one(Input::Message(ClientMsg::Exit)),
-            Event::Refusal => one(Input::Message(ClientMsg::Refusal(Reason::lossy("bye")))),
-            Event::Garbage => one(Input::Garbage(&self.garbage)),
+            Event::Hello => {
+                let mut inputs: Vec<_> = (self.hellos.iter())
+                    .map(|hello| (Input::Message(hello), self.context()))
+                    .collect();
+                inputs.push((Input::Message(&self.hellos[0]), full));
+                inputs
+            }
+            Event::Received
+            | Event::Done
+            | Event::Working
+            | Event::Here
+            | Event::Ping
+            | Event::Exit
+            | Event::Refusal
+            | Event::Garbage => said
+                .map(|(_, read)| match read {
+                    Ok(msg) => (Input::Message(msg), self.context()),
+                    Err(error) => (Input::Garbage(error), self.context()),
+                })
+                .collect(),
             Event::Eof => one(Input::Eof),
             Event::Go => one(Input::Go(1)),
             Event::Countdown => one(Input::Countdown(1)),

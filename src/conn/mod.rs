@@ -17,7 +17,7 @@ mod tests;
 
 pub use event::{Event, ALL_EVENTS, ALL_STATES};
 pub use state::{ConnState, ProtocolViolation, StateKind, Why};
-pub use table::{Change, Context, Input, Notice, RoundExit, Timer};
+pub use table::{Change, Context, Input, Notice, Report, RoundExit, Timer, TimerSet};
 
 use std::net::SocketAddr;
 
@@ -45,6 +45,8 @@ pub struct Conn {
     pub(crate) timer_at: Option<Instant>,
     /// Distinguishes this connection from earlier ones in the same slot.
     serial: u64,
+    /// What the table did that the conductor has not taken yet.
+    report: Report,
 }
 
 impl Conn {
@@ -62,6 +64,7 @@ impl Conn {
             first_probe: None,
             timer_at: None,
             serial,
+            report: Report::default(),
         }
     }
 
@@ -119,8 +122,9 @@ impl Conn {
     /// from `rest`; `None` once `rest` holds no complete message (its start is held for the
     /// next read) or the connection is ending (the rest is dropped). A decoding error takes
     /// everything: after it the connection is refused and reads nothing more.
+    #[inline]
     pub fn next_message(&mut self, rest: &mut &[u8]) -> Option<Result<ClientMsg, DecodeError>> {
-        if self.state.kind().is_ending() {
+        if rest.is_empty() || self.state.kind().is_ending() {
             *rest = &[];
             return None;
         }

@@ -12,6 +12,7 @@ use crate::wire::Reason;
 /// status files use. The first six are SPEC §4's; `Closing` and `Closed` are the conductor's
 /// own and never appear in a status file (only members are listed there).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
 pub enum StateKind {
     /// Connected, the client's hello has not arrived yet.
     AwaitingHello,
@@ -48,17 +49,17 @@ impl StateKind {
     }
 
     /// Idle or Done: may take part in the next wave.
-    pub fn is_ready(self) -> bool {
+    pub const fn is_ready(self) -> bool {
         matches!(self, StateKind::Idle | StateKind::Done)
     }
 
     /// GoSent or Working: the running round waits for this client.
-    pub fn is_pending(self) -> bool {
+    pub const fn is_pending(self) -> bool {
         matches!(self, StateKind::GoSent | StateKind::Working)
     }
 
     /// A member: past the hello and not ending.
-    pub fn is_joined(self) -> bool {
+    pub const fn is_joined(self) -> bool {
         matches!(
             self,
             StateKind::Idle | StateKind::GoSent | StateKind::Working | StateKind::Done
@@ -66,7 +67,7 @@ impl StateKind {
     }
 
     /// Refused, Closing or Closed: the connection counts for nothing and reads nothing.
-    pub fn is_ending(self) -> bool {
+    pub const fn is_ending(self) -> bool {
         matches!(
             self,
             StateKind::Refused | StateKind::Closing | StateKind::Closed
@@ -89,8 +90,10 @@ pub enum Why {
     Ended,
 }
 
-/// A connection's state with the data that state needs.
+/// A connection's state with the data that state needs. Its tag is a plain byte in the order of
+/// [`StateKind`], so that telling the state costs one load on the hot path.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum ConnState {
     /// See [`StateKind::AwaitingHello`].
     AwaitingHello {
@@ -183,12 +186,5 @@ impl fmt::Display for ProtocolViolation {
             "protocol violation: received {} in state {}",
             self.got, self.state
         )
-    }
-}
-
-impl ProtocolViolation {
-    /// The refusal reason for this violation.
-    pub fn reason(&self) -> Reason {
-        Reason::lossy(&self.to_string())
     }
 }

@@ -21,7 +21,7 @@ use crate::core::{CoreConfig, Leave, RefusalKind};
 use crate::time::{Duration, Instant};
 use crate::wire::{ClientMsg, ConductorMsg, DecodeError, Id, RawHello, Reason, ShowByte, VERSION};
 
-use super::{Conn, ConnState, ProtocolViolation, StateKind, Why};
+use super::{Conn, ConnState, ProtocolViolation, StateKind, Why, ALL_STATES};
 
 /// A connection's timers (SPEC §3 and §3.4; the linger of an ending connection). Which a state
 /// has is [`StateKind::timers`]; when each falls due, [`Conn::deadline`].
@@ -37,13 +37,45 @@ pub enum Timer {
     Linger,
 }
 
+impl Timer {
+    /// Every timer, in the order they win when several are due at once (a drop before a
+    /// probe).
+    pub const ALL: [Timer; 4] = [Timer::Linger, Timer::Hello, Timer::Drop, Timer::Probe];
+}
+
+/// A set of timers: those a state has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TimerSet(u8);
+
+impl TimerSet {
+    const fn of(timers: &[Timer]) -> TimerSet {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < timers.len() {
+            bits |= 1 << timers[i] as u8;
+            i += 1;
+        }
+        TimerSet(bits)
+    }
+
+    /// True if `timer` is in the set.
+    pub fn contains(self, timer: Timer) -> bool {
+        self.0 & (1 << timer as u8) != 0
+    }
+
+    /// The timers of the set, in the order they win (see [`Timer::ALL`]).
+    pub fn iter(self) -> impl Iterator<Item = Timer> {
+        Timer::ALL.into_iter().filter(move |&t| self.contains(t))
+    }
+}
+
 /// An input to one connection's table.
 #[derive(Debug)]
 pub enum Input<'a> {
     /// The connection was just accepted.
     Accepted,
     /// A complete message from the client.
-    Message(ClientMsg),
+    Message(&'a ClientMsg),
     /// Bytes that are no valid client message.
     Garbage(&'a DecodeError),
     /// The peer closed or reset the connection.
@@ -112,29 +144,33 @@ pub enum RoundExit {
     Removed,
 }
 
-/// The most states one input passes through (`!` in GoSent enters Working then Done; a
-/// refusal whose `R` overflows the queue enters Refused then Closed).
-const MAX_HOPS: usize = 3;
+/// What one input did that the conductor reports as events: kept on the connection until the
+/// conductor takes it ([`Conn::take_report`]), as [`Change::reported`] says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// What happened.
+    pub notice: Option<Notice>,
+    /// Its queue passed `max_queued_bytes` with this many bytes: dropped as not reading, the
+    /// queue given up.
+    pub dropped: Option<usize>,
+}
 
-/// What one input changed, for the conductor. The counts, the ids and the round follow from
-/// the state before and after ([`joined`](Self::joined), [`ready`](Self::ready),
-/// [`round`](Self::round), ...); the rest is what the table did.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What one input changed, for the conductor: a few bytes, so that the hot path (K, !, Go, a
+/// write) moves nothing more. The counts, the ids and the round follow from the state before
+/// and after ([`joined`](Self::joined), [`ready`](Self::ready), [`round`](Self::round), ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Change {
     /// The state before the input.
     pub from: StateKind,
     /// The state after it.
     pub to: StateKind,
-    /// Every state entered, in order.
-    hops: [StateKind; MAX_HOPS],
-    hop_count: u8,
-    /// What to report.
-    pub notice: Option<Notice>,
-    /// Its queue passed `max_queued_bytes` with this many bytes: dropped as not reading, the
-    /// queue given up.
-    pub dropped: Option<usize>,
+    /// The state passed through, when the input entered two (`!` in GoSent enters Working then
+    /// Done; a refusal whose `R` overflows the queue enters Refused then Closed).
+    via: Option<StateKind>,
     /// Its queue went from empty to not empty: the driver has bytes to write.
     pub transmit: bool,
+    /// There is a [`Report`] to take.
+    pub reported: bool,
 }
 
 impl Change {
@@ -142,24 +178,26 @@ impl Change {
         Change {
             from,
             to: from,
-            hops: [from; MAX_HOPS],
-            hop_count: 0,
-            notice: None,
-            dropped: None,
+            via: None,
             transmit: false,
+            reported: false,
         }
     }
 
     /// Every change of state, `(old, new)`, in order.
-    pub fn transitions(&self) -> impl Iterator<Item = (StateKind, StateKind)> + '_ {
-        let entered = &self.hops[..usize::from(self.hop_count)];
-        let left = std::iter::once(self.from).chain(entered.iter().copied());
-        left.zip(entered.iter().copied())
+    pub fn transitions(&self) -> impl Iterator<Item = (StateKind, StateKind)> {
+        let steps = match self.via {
+            Some(via) => [Some((self.from, via)), Some((via, self.to))],
+            None if self.from != self.to => [Some((self.from, self.to)), None],
+            None => [None, None],
+        };
+        steps.into_iter().flatten()
     }
 
-    /// Nothing for the conductor to do.
-    pub fn is_quiet(&self) -> bool {
-        self.hop_count == 0 && self.notice.is_none() && self.dropped.is_none() && !self.transmit
+    /// The change moves the connection between what the conductor keeps about it: its
+    /// counts, the round, its timers, whether it is closed. (GoSent to Working does not.)
+    pub fn recounts(&self) -> bool {
+        standing(self.from) != standing(self.to)
     }
 
     /// Became a member (its hello was accepted).
@@ -195,29 +233,58 @@ impl Change {
         self.from != StateKind::Closed && self.to == StateKind::Closed
     }
 
+    /// It entered a state with other timers: the conductor re-arms it.
+    pub fn retimes(&self) -> bool {
+        self.from.timers() != self.to.timers()
+    }
+
     fn entered(&mut self, state: StateKind) {
-        if let Some(slot) = self.hops.get_mut(usize::from(self.hop_count)) {
-            *slot = state;
-            self.hop_count += 1;
+        if self.to != self.from {
+            debug_assert!(self.via.is_none(), "an input enters at most two states");
+            self.via = Some(self.to);
         }
         self.to = state;
     }
 }
 
 impl StateKind {
-    /// The timers each state has, beside the table that handles them, in the order they win
-    /// when several are due at once: the hello timeout before the hello (SPEC §3); a member's
-    /// liveness drop, then its probe (§3.4); an ending connection's linger.
-    pub fn timers(self) -> &'static [Timer] {
+    /// The timers each state has, beside the table that handles them: the hello timeout
+    /// before the hello (SPEC §3); a member's probe and liveness drop (§3.4); an ending
+    /// connection's linger.
+    pub const fn timers(self) -> TimerSet {
+        const HELLO: TimerSet = TimerSet::of(&[Timer::Hello]);
+        const LIVENESS: TimerSet = TimerSet::of(&[Timer::Probe, Timer::Drop]);
+        const LINGER: TimerSet = TimerSet::of(&[Timer::Linger]);
         match self {
-            StateKind::AwaitingHello => &[Timer::Hello],
-            StateKind::Idle | StateKind::GoSent | StateKind::Working | StateKind::Done => {
-                &[Timer::Drop, Timer::Probe]
-            }
-            StateKind::Refused | StateKind::Closing => &[Timer::Linger],
-            StateKind::Closed => &[],
+            StateKind::AwaitingHello => HELLO,
+            StateKind::Idle | StateKind::GoSent | StateKind::Working | StateKind::Done => LIVENESS,
+            StateKind::Refused | StateKind::Closing => LINGER,
+            StateKind::Closed => TimerSet::of(&[]),
         }
     }
+}
+
+/// What the conductor keeps about a connection in each state, as bits (ready, member, round
+/// participant, closed, and its timers), indexed by [`StateKind`]: two states with the same
+/// bits count the same.
+const STANDING: [u8; 8] = {
+    let mut bits = [0; 8];
+    let mut i = 0;
+    while i < ALL_STATES.len() {
+        let kind = ALL_STATES[i];
+        bits[kind as usize] = kind.is_ready() as u8
+            | (kind.is_joined() as u8) << 1
+            | (kind.is_pending() as u8) << 2
+            | (matches!(kind, StateKind::Closed) as u8) << 3
+            | kind.timers().0 << 4;
+        i += 1;
+    }
+    bits
+};
+
+fn standing(kind: StateKind) -> u8 {
+    // Eight states: the mask only tells the compiler the index is in bounds.
+    STANDING[kind as usize & 7]
 }
 
 /// The states of a member (past the hello, not ending), as a pattern.
@@ -241,83 +308,15 @@ impl Conn {
     }
 
     /// The table: one arm per row of SPEC §4, the conductor's own inputs, and the catch-all
-    /// violation.
+    /// violation. The arms come in the order of how often they run, the round's first (it is
+    /// most of the traffic); only the ending states' arms must come before the arms that match
+    /// any state (`_`), since they shadow them.
     fn table(&mut self, input: Input<'_>, ctx: &Context<'_>, ch: &mut Change) {
         use ClientMsg as M;
         use ConnState as S;
         use Input as I;
         let now = ctx.now;
         match (&self.state, input) {
-            // Ending, in two steps (quinn's closing, then drained): a refused or closing
-            // connection reads and sends nothing more; it closes once its queue is flushed,
-            // when the peer goes, or when the linger passes.
-            (S::Refused { .. } | S::Closing { .. }, I::Sent(n)) => {
-                self.take_sent(n);
-                if self.outbox.is_empty() {
-                    self.close(ch);
-                }
-            }
-            (S::Refused { .. } | S::Closing { .. }, I::Eof) => self.close(ch),
-            (S::Refused { .. } | S::Closing { .. }, I::Timeout(Timer::Linger)) => {
-                ch.notice = Some(Notice::GaveUpFlushing);
-                self.close(ch);
-            }
-            (S::Refused { .. } | S::Closing { .. } | S::Closed, _) => {}
-
-            // Accepted (not in the table): the conductor's hello; an address outside `allow`
-            // is refused instead, and after the end the connection is closed with nothing sent.
-            (S::AwaitingHello { .. }, I::Accepted) => {
-                let ip = self.peer.ip();
-                let allow = &ctx.config.allow;
-                if ctx.ended {
-                    self.close(ch);
-                } else if !allow.is_empty() && !allow.iter().any(|block| block.contains(ip)) {
-                    let reason = Reason::lossy(&format!("address {ip} is not allowed"));
-                    self.refuse(RefusalKind::NotAllowed, reason, ctx, ch);
-                } else {
-                    ch.notice = Some(Notice::Connected);
-                    let id = *ctx.config.server_id.as_wire();
-                    let version = VERSION;
-                    self.push(&ConductorMsg::Hello(RawHello { version, id }), ctx, ch);
-                }
-            }
-            (_, I::Sent(n)) => self.take_sent(n),
-
-            // The end (not in the table): `C` (or `E`) and `X` to every open connection, which
-            // then closes once they are flushed.
-            (_, I::End { error }) => {
-                let announce = if error {
-                    ConductorMsg::Error
-                } else {
-                    ConductorMsg::Cease
-                };
-                self.push(&announce, ctx, ch);
-                self.push(&ConductorMsg::Exit, ctx, ch);
-                if self.state != S::Closed {
-                    let why = Why::Ended;
-                    self.set_state(S::Closing { why, since: now }, ch);
-                }
-            }
-
-            // any | X, R | removed: nothing is sent back.
-            (_, I::Message(M::Exit)) => self.leave(Leave::Exit, now, ch),
-            (_, I::Message(M::Refusal(reason))) => self.leave(Leave::Refusal(reason), now, ch),
-            // any | EOF | removed: nothing more can be delivered.
-            (_, I::Eof) => {
-                ch.notice = Some(self.leaving(Leave::Closed));
-                self.close(ch);
-            }
-
-            // AwaitingHello | valid A | Idle; an invalid one (version, id, duplicate, full) is
-            // refused with an R that names why.
-            (S::AwaitingHello { .. }, I::Message(M::Hello(hello))) => self.admit(hello, ctx, ch),
-            // AwaitingHello | hello timeout | Refused.
-            (S::AwaitingHello { .. }, I::Timeout(Timer::Hello)) => {
-                let ms = ctx.config.hello_timeout.as_millis();
-                let reason = Reason::lossy(&format!("hello timeout: no hello within {ms} ms"));
-                self.refuse(RefusalKind::HelloTimeout, reason, ctx, ch);
-            }
-
             // Idle | Go wave sent to it | GoSent, and Done | next Go wave | GoSent.
             (S::Idle | S::Done { .. }, I::Go(step)) => {
                 self.set_state(S::GoSent { step }, ch);
@@ -335,6 +334,55 @@ impl Conn {
             // Working | ! | Done.
             (&S::Working { step }, I::Message(M::Done)) => self.set_state(S::Done { step }, ch),
 
+            // Bytes written (not in the table): they leave the queue. A refused or closing
+            // connection closes once its queue is empty.
+            (member!() | S::AwaitingHello { .. }, I::Sent(n)) => self.take_sent(n),
+            (S::Refused { .. } | S::Closing { .. }, I::Sent(n)) => {
+                self.take_sent(n);
+                if self.outbox.is_empty() {
+                    self.close(ch);
+                }
+            }
+
+            // Ending, in two steps (quinn's closing, then drained): a refused or closing
+            // connection reads and sends nothing more; it closes once its queue is flushed
+            // (above), when the peer goes, or when the linger passes.
+            (S::Refused { .. } | S::Closing { .. }, I::Eof) => self.close(ch),
+            (S::Refused { .. } | S::Closing { .. }, I::Timeout(Timer::Linger)) => {
+                self.notify(Notice::GaveUpFlushing, ch);
+                self.close(ch);
+            }
+            (S::Refused { .. } | S::Closing { .. } | S::Closed, _) => {}
+
+            // Accepted (not in the table): the conductor's hello; an address outside `allow`
+            // is refused instead, and after the end the connection is closed with nothing sent.
+            (S::AwaitingHello { .. }, I::Accepted) => self.accepted(ctx, ch),
+
+            // The end (not in the table): `C` (or `E`) and `X` to every open connection, which
+            // then closes once they are flushed.
+            (_, I::End { error }) => self.end(error, ctx, ch),
+
+            // any | X, R | removed: nothing is sent back.
+            (_, I::Message(M::Exit)) => self.leave(Leave::Exit, now, ch),
+            (_, I::Message(M::Refusal(reason))) => {
+                self.leave(Leave::Refusal(reason.clone()), now, ch);
+            }
+            // any | EOF | removed: nothing more can be delivered.
+            (_, I::Eof) => {
+                self.notify(self.leaving(Leave::Closed), ch);
+                self.close(ch);
+            }
+
+            // AwaitingHello | valid A | Idle; an invalid one (version, id, duplicate, full) is
+            // refused with an R that names why.
+            (S::AwaitingHello { .. }, I::Message(&M::Hello(hello))) => self.admit(hello, ctx, ch),
+            // AwaitingHello | hello timeout | Refused.
+            (S::AwaitingHello { .. }, I::Timeout(Timer::Hello)) => {
+                let ms = ctx.config.hello_timeout.as_millis();
+                let reason = format!("hello timeout: no hello within {ms} ms");
+                self.refuse(RefusalKind::HelloTimeout, &reason, ctx, ch);
+            }
+
             // any after hello | ? | same, answered with `.`.
             (member!(), I::Message(M::Ping)) => {
                 self.push(&ConductorMsg::Here, ctx, ch);
@@ -351,8 +399,7 @@ impl Conn {
             }
             // any after hello | liveness timeout | Refused, then removed.
             (member!(), I::Timeout(Timer::Drop)) => {
-                let reason = Reason::lossy("liveness timeout");
-                self.refuse(RefusalKind::LivenessTimeout, reason, ctx, ch);
+                self.refuse(RefusalKind::LivenessTimeout, "liveness timeout", ctx, ch);
             }
             // `S n` and `T` (not in the table) go to every member, in the round or not.
             (member!(), I::Countdown(n)) => {
@@ -368,26 +415,8 @@ impl Conn {
 
             // The catch-all: K, ! or A where not listed above, any message but X or R before
             // the hello, and bytes that are no message: a protocol violation, refused.
-            (state, I::Message(msg)) => {
-                let got = match msg {
-                    M::Hello(_) => "a hello 'A' (0x41)".to_string(),
-                    other => ShowByte(other.type_byte()).to_string(),
-                };
-                let state = state.kind();
-                let reason = ProtocolViolation { got, state }.reason();
-                self.refuse(RefusalKind::Violation, reason, ctx, ch);
-            }
-            (state, I::Garbage(error)) => {
-                let got = match error {
-                    DecodeError::UnknownType { byte, .. } => {
-                        format!("unknown message type {}", ShowByte(*byte))
-                    }
-                    other => format!("an invalid refusal ({other})"),
-                };
-                let state = state.kind();
-                let reason = ProtocolViolation { got, state }.reason();
-                self.refuse(RefusalKind::Violation, reason, ctx, ch);
-            }
+            (_, I::Message(msg)) => self.violation(Err(msg), ctx, ch),
+            (_, I::Garbage(error)) => self.violation(Ok(error), ctx, ch),
         }
     }
 
@@ -429,20 +458,20 @@ impl Conn {
     /// The earliest deadline of the current state's timers.
     pub fn next_deadline(&self, cfg: &CoreConfig) -> Option<Instant> {
         let timers = self.state.kind().timers().iter();
-        timers.filter_map(|&t| self.deadline(t, cfg)).min()
+        timers.filter_map(|t| self.deadline(t, cfg)).min()
     }
 
-    /// The timer due at `now`, if any; when several are, the first in the state's list (a drop
-    /// before a probe).
+    /// The timer due at `now`, if any; when several are, the one that wins (a drop before a
+    /// probe).
     pub fn due(&self, now: Instant, cfg: &CoreConfig) -> Option<Timer> {
-        let timers = self.state.kind().timers().iter();
-        timers
-            .copied()
-            .find(|&t| self.deadline(t, cfg).is_some_and(|at| at <= now))
+        let mut timers = self.state.kind().timers().iter();
+        timers.find(|&t| self.deadline(t, cfg).is_some_and(|at| at <= now))
     }
 
     /// The one place the state changes. An ending connection reads nothing more, so the start
-    /// of a message it held goes.
+    /// of a message it held goes. Inlined into each arm, where the new state is known, so that
+    /// a change on the hot path is a few stores.
+    #[inline(always)]
     fn set_state(&mut self, next: ConnState, ch: &mut Change) {
         let kind = next.kind();
         if kind.is_ending() {
@@ -452,7 +481,65 @@ impl Conn {
         ch.entered(kind);
     }
 
+    /// Just accepted: see the table.
+    #[cold]
+    fn accepted(&mut self, ctx: &Context<'_>, ch: &mut Change) {
+        let ip = self.peer.ip();
+        let allow = &ctx.config.allow;
+        if ctx.ended {
+            self.close(ch);
+        } else if !allow.is_empty() && !allow.iter().any(|block| block.contains(ip)) {
+            let reason = format!("address {ip} is not allowed");
+            self.refuse(RefusalKind::NotAllowed, &reason, ctx, ch);
+        } else {
+            self.notify(Notice::Connected, ch);
+            let id = *ctx.config.server_id.as_wire();
+            let version = VERSION;
+            self.push(&ConductorMsg::Hello(RawHello { version, id }), ctx, ch);
+        }
+    }
+
+    /// The conductor ends: see the table.
+    #[cold]
+    fn end(&mut self, error: bool, ctx: &Context<'_>, ch: &mut Change) {
+        let announce = if error {
+            ConductorMsg::Error
+        } else {
+            ConductorMsg::Cease
+        };
+        self.push(&announce, ctx, ch);
+        self.push(&ConductorMsg::Exit, ctx, ch);
+        if !matches!(self.state, ConnState::Closed) {
+            let why = Why::Ended;
+            let since = ctx.now;
+            self.set_state(ConnState::Closing { why, since }, ch);
+        }
+    }
+
+    /// A message not allowed in this state (`Err`), or bytes that are no message (`Ok`):
+    /// refused with a reason that names what arrived and the state.
+    #[cold]
+    fn violation(
+        &mut self,
+        what: Result<&DecodeError, &ClientMsg>,
+        ctx: &Context<'_>,
+        ch: &mut Change,
+    ) {
+        let got = match what {
+            Err(ClientMsg::Hello(_)) => "a hello 'A' (0x41)".to_string(),
+            Err(msg) => ShowByte(msg.type_byte()).to_string(),
+            Ok(DecodeError::UnknownType { byte, .. }) => {
+                format!("unknown message type {}", ShowByte(*byte))
+            }
+            Ok(other) => format!("an invalid refusal ({other})"),
+        };
+        let state = self.state.kind();
+        let reason = ProtocolViolation { got, state }.to_string();
+        self.refuse(RefusalKind::Violation, &reason, ctx, ch);
+    }
+
     /// Checks a hello: version, id, uniqueness, capacity. Admits the client as Idle or refuses.
+    #[cold]
     fn admit(&mut self, hello: RawHello, ctx: &Context<'_>, ch: &mut Change) {
         let verdict = if hello.version != VERSION {
             Err((
@@ -478,18 +565,21 @@ impl Conn {
             Ok(id) => {
                 self.id = Some(id);
                 self.set_state(ConnState::Idle, ch);
-                ch.notice = Some(Notice::Joined(id));
+                self.notify(Notice::Joined(id), ch);
             }
-            Err((kind, reason)) => self.refuse(kind, Reason::lossy(&reason), ctx, ch),
+            Err((kind, reason)) => self.refuse(kind, &reason, ctx, ch),
         }
     }
 
     /// Queues `R reason` and becomes Refused until it is flushed.
-    fn refuse(&mut self, kind: RefusalKind, reason: Reason, ctx: &Context<'_>, ch: &mut Change) {
-        ch.notice = Some(Notice::Refused {
+    #[cold]
+    fn refuse(&mut self, kind: RefusalKind, reason: &str, ctx: &Context<'_>, ch: &mut Change) {
+        let reason = Reason::lossy(reason);
+        let notice = Notice::Refused {
             kind,
             reason: reason.clone(),
-        });
+        };
+        self.notify(notice, ch);
         let since = ctx.now;
         self.set_state(
             ConnState::Refused {
@@ -512,9 +602,21 @@ impl Conn {
         }
     }
 
+    /// Something to report.
+    fn notify(&mut self, notice: Notice, ch: &mut Change) {
+        self.report.notice = Some(notice);
+        ch.reported = true;
+    }
+
+    /// What the inputs since the last call did that the conductor reports.
+    pub fn take_report(&mut self) -> Report {
+        std::mem::take(&mut self.report)
+    }
+
     /// The client left (`X` or `R`): what is queued is still flushed.
+    #[cold]
     fn leave(&mut self, how: Leave, now: Instant, ch: &mut Change) {
-        ch.notice = Some(self.leaving(how));
+        self.notify(self.leaving(how), ch);
         let why = Why::Left;
         self.set_state(ConnState::Closing { why, since: now }, ch);
         if self.outbox.is_empty() {
@@ -530,24 +632,29 @@ impl Conn {
     }
 
     /// Queues a message; a queue that passes `max_queued_bytes` is given up and the connection
-    /// closed: a client that does not read is dropped.
+    /// closed: a client that does not read is dropped. Inlined, like `set_state`, so that the
+    /// message is encoded straight into the queue.
+    #[inline(always)]
     fn push(&mut self, msg: &ConductorMsg, ctx: &Context<'_>, ch: &mut Change) {
-        if self.state == ConnState::Closed {
+        if matches!(self.state, ConnState::Closed) {
             return;
         }
         msg.encode_into(&mut self.outbox);
         if self.outbox.len() > ctx.config.max_queued_bytes {
-            ch.dropped = Some(self.outbox.len());
+            self.report.dropped = Some(self.outbox.len());
+            ch.reported = true;
             self.close(ch);
         }
     }
 
     /// `n` bytes of the queue reached the socket.
     fn take_sent(&mut self, n: usize) {
-        let n = n.min(self.outbox.len());
-        self.outbox.drain(..n);
-        if self.outbox.is_empty() && self.outbox.capacity() > 4096 {
+        if n < self.outbox.len() {
+            self.outbox.drain(..n);
+        } else if self.outbox.capacity() > 4096 {
             self.outbox = Vec::new();
+        } else {
+            self.outbox.clear();
         }
     }
 }

@@ -41,8 +41,16 @@ impl Fixture {
         }
     }
 
-    fn feed(&self, c: &mut Conn, input: Input<'_>) -> Change {
-        c.handle(input, &self.ctx())
+    /// Feeds one input; returns the change and what the connection reports.
+    fn feed(&self, c: &mut Conn, input: Input<'_>) -> (Change, Report) {
+        let ch = c.handle(input, &self.ctx());
+        let report = c.take_report();
+        assert_eq!(
+            ch.reported,
+            report != Report::default(),
+            "{ch:?} {report:?}"
+        );
+        (ch, report)
     }
 
     /// A connection brought into `kind` by real inputs, its queue flushed.
@@ -70,8 +78,9 @@ impl Fixture {
     }
 }
 
+/// A message as an input; leaked, as a test may keep it.
 fn msg(m: ClientMsg) -> Input<'static> {
-    Input::Message(m)
+    Input::Message(Box::leak(Box::new(m)))
 }
 
 fn hello(name: &str) -> Input<'static> {
@@ -86,10 +95,15 @@ fn hello(name: &str) -> Input<'static> {
 /// The inputs the set-up paths use, again.
 fn clone(input: &Input<'_>) -> Input<'static> {
     match input {
-        Input::Message(m) => Input::Message(m.clone()),
+        Input::Message(m) => msg((*m).clone()),
         Input::Go(step) => Input::Go(*step),
         other => panic!("not used in set-ups: {other:?}"),
     }
+}
+
+/// The input changed nothing: no state, nothing queued, nothing to report.
+fn unchanged((ch, report): (Change, Report)) -> bool {
+    ch.from == ch.to && !ch.transmit && report == Report::default()
 }
 
 /// Decodes everything queued.
@@ -111,16 +125,16 @@ fn accepted_says_hello_or_refuses_outside_allow_or_closes_after_the_end() {
     let mut f = Fixture::new();
     let mut c = Conn::new("127.0.0.1:1".parse().expect("an address"), Instant::ZERO, 0);
     let fresh = c.clone();
-    let ch = f.feed(&mut c, Input::Accepted);
-    assert_eq!(ch.notice, Some(Notice::Connected));
+    let (ch, report) = f.feed(&mut c, Input::Accepted);
+    assert_eq!(report.notice, Some(Notice::Connected));
     assert!(ch.transmit && ch.transitions().next().is_none());
     assert!(matches!(queued(&c)[..], [ConductorMsg::Hello(_)]));
 
     f.config.allow = vec!["10.0.0.0/8".parse().expect("a block")];
     let mut outside = fresh.clone();
-    let ch = f.feed(&mut outside, Input::Accepted);
+    let (_, report) = f.feed(&mut outside, Input::Accepted);
     assert!(matches!(
-        ch.notice,
+        report.notice,
         Some(Notice::Refused {
             kind: RefusalKind::NotAllowed,
             ..
@@ -131,8 +145,8 @@ fn accepted_says_hello_or_refuses_outside_allow_or_closes_after_the_end() {
 
     f.ended = true;
     let mut late = fresh;
-    let ch = f.feed(&mut late, Input::Accepted);
-    assert!(ch.closed() && ch.notice.is_none() && !ch.transmit);
+    let (ch, report) = f.feed(&mut late, Input::Accepted);
+    assert!(ch.closed() && report.notice.is_none() && !ch.transmit);
     assert_eq!(late.pending(), b"");
 }
 
@@ -140,8 +154,8 @@ fn accepted_says_hello_or_refuses_outside_allow_or_closes_after_the_end() {
 fn a_valid_hello_joins_and_becomes_ready() {
     let f = Fixture::new();
     let mut c = f.conn_in(StateKind::AwaitingHello);
-    let ch = f.feed(&mut c, hello("a"));
-    assert_eq!(ch.notice, Some(Notice::Joined(id("a"))));
+    let (ch, report) = f.feed(&mut c, hello("a"));
+    assert_eq!(report.notice, Some(Notice::Joined(id("a"))));
     assert!(ch.joined() && !ch.left());
     assert_eq!(ch.ready(), Some(true));
     assert_eq!(ch.round(), None);
@@ -152,8 +166,8 @@ fn a_valid_hello_joins_and_becomes_ready() {
 fn a_hello_is_refused_for_a_taken_id_or_when_full() {
     let mut f = Fixture::new();
     let mut c = f.conn_in(StateKind::AwaitingHello);
-    let ch = f.feed(&mut c, hello("taken"));
-    let Some(Notice::Refused { kind, reason }) = &ch.notice else {
+    let (ch, report) = f.feed(&mut c, hello("taken"));
+    let Some(Notice::Refused { kind, reason }) = &report.notice else {
         panic!("{ch:?}")
     };
     assert_eq!(
@@ -165,9 +179,9 @@ fn a_hello_is_refused_for_a_taken_id_or_when_full() {
 
     f.members = f.config.max_clients;
     let mut c = f.conn_in(StateKind::AwaitingHello);
-    let ch = f.feed(&mut c, hello("fresh"));
+    let (_, report) = f.feed(&mut c, hello("fresh"));
     assert!(matches!(
-        ch.notice,
+        report.notice,
         Some(Notice::Refused {
             kind: RefusalKind::Full,
             ..
@@ -181,13 +195,13 @@ fn a_hello_is_refused_for_a_taken_id_or_when_full() {
 fn a_go_leaves_the_ready_and_a_done_rejoins_them() {
     let f = Fixture::new();
     let mut c = f.conn_in(StateKind::Idle);
-    let ch = f.feed(&mut c, Input::Go(9));
+    let (ch, _) = f.feed(&mut c, Input::Go(9));
     assert_eq!(c.state(), &ConnState::GoSent { step: 9 });
     assert_eq!(ch.ready(), Some(false));
     assert!(ch.transmit && ch.round().is_none());
     assert_eq!(queued(&c), [ConductorMsg::Go(9)]);
 
-    let ch = f.feed(&mut c, msg(ClientMsg::Done));
+    let (ch, _) = f.feed(&mut c, msg(ClientMsg::Done));
     let hops: Vec<_> = ch.transitions().collect();
     assert_eq!(
         hops,
@@ -206,12 +220,12 @@ fn a_go_leaves_the_ready_and_a_done_rejoins_them() {
 fn k_and_liveness_traffic_change_nothing_the_conductor_counts() {
     let f = Fixture::new();
     let mut c = f.conn_in(StateKind::GoSent);
-    let ch = f.feed(&mut c, msg(ClientMsg::Received));
-    assert!(ch.ready().is_none() && ch.round().is_none() && ch.notice.is_none());
+    let (ch, report) = f.feed(&mut c, msg(ClientMsg::Received));
+    assert!(ch.ready().is_none() && ch.round().is_none() && report.notice.is_none());
     for m in [ClientMsg::Working, ClientMsg::Here] {
-        assert!(f.feed(&mut c, msg(m)).is_quiet());
+        assert!(unchanged(f.feed(&mut c, msg(m))));
     }
-    let ch = f.feed(&mut c, msg(ClientMsg::Ping));
+    let (ch, _) = f.feed(&mut c, msg(ClientMsg::Ping));
     assert!(ch.transmit && ch.transitions().next().is_none());
     assert_eq!(queued(&c), [ConductorMsg::Here]);
 }
@@ -221,16 +235,16 @@ fn a_participant_that_leaves_with_bytes_queued_closes_once_they_are_flushed() {
     let f = Fixture::new();
     let mut c = f.conn_in(StateKind::Working);
     f.feed(&mut c, Input::Slow);
-    let ch = f.feed(&mut c, msg(ClientMsg::Exit));
-    assert_eq!(ch.notice, Some(Notice::Left(Leave::Exit)));
+    let (ch, report) = f.feed(&mut c, msg(ClientMsg::Exit));
+    assert_eq!(report.notice, Some(Notice::Left(Leave::Exit)));
     assert!(ch.left() && !ch.closed());
     assert_eq!(ch.round(), Some(RoundExit::Removed));
     assert!(matches!(
         c.state(),
         ConnState::Closing { why: Why::Left, .. }
     ));
-    assert!(f.feed(&mut c, Input::Sent(0)).is_quiet());
-    let ch = f.feed(&mut c, Input::Sent(1));
+    assert!(unchanged(f.feed(&mut c, Input::Sent(0))));
+    let (ch, _) = f.feed(&mut c, Input::Sent(1));
     assert!(ch.closed() && !ch.left(), "counted out once, when it left");
 }
 
@@ -239,8 +253,8 @@ fn a_member_that_does_not_read_is_dropped_when_its_queue_overflows() {
     let mut f = Fixture::new();
     let mut c = f.conn_in(StateKind::Idle);
     f.config.max_queued_bytes = 4;
-    let ch = f.feed(&mut c, Input::Go(1));
-    assert_eq!(ch.dropped, Some(5), "the Go is five bytes");
+    let (ch, report) = f.feed(&mut c, Input::Go(1));
+    assert_eq!(report.dropped, Some(5), "the Go is five bytes");
     assert!(ch.closed() && ch.left() && !ch.transmit);
     assert_eq!(ch.round(), None, "it never took part in the round");
     assert_eq!(c.pending(), b"", "the queue is given up");
@@ -250,7 +264,7 @@ fn a_member_that_does_not_read_is_dropped_when_its_queue_overflows() {
 fn the_end_says_c_and_x_and_closes_after_them() {
     let f = Fixture::new();
     let mut c = f.conn_in(StateKind::Done);
-    let ch = f.feed(&mut c, Input::End { error: false });
+    let (ch, _) = f.feed(&mut c, Input::End { error: false });
     assert_eq!(queued(&c), [ConductorMsg::Cease, ConductorMsg::Exit]);
     assert!(ch.left() && !ch.closed());
     assert!(matches!(
@@ -260,7 +274,7 @@ fn the_end_says_c_and_x_and_closes_after_them() {
             ..
         }
     ));
-    assert!(f.feed(&mut c, Input::End { error: true }).is_quiet());
+    assert!(unchanged(f.feed(&mut c, Input::End { error: true })));
 }
 
 // --- Refused, Closing ------------------------------------------------------------------------
@@ -269,10 +283,10 @@ fn the_end_says_c_and_x_and_closes_after_them() {
 fn a_refused_connection_reads_nothing_and_closes_once_flushed() {
     let f = Fixture::new();
     let mut c = f.conn_in(StateKind::Idle);
-    let ch = f.feed(&mut c, msg(ClientMsg::Received));
+    let (ch, report) = f.feed(&mut c, msg(ClientMsg::Received));
     let reason = Reason::lossy("protocol violation: received 'K' (0x4b) in state Idle");
     assert_eq!(
-        ch.notice,
+        report.notice,
         Some(Notice::Refused {
             kind: RefusalKind::Violation,
             reason
@@ -288,10 +302,10 @@ fn a_refused_connection_reads_nothing_and_closes_once_flushed() {
         Input::Go(2),
         Input::Timeout(Timer::Drop),
     ] {
-        assert!(f.feed(&mut c, input).is_quiet());
+        assert!(unchanged(f.feed(&mut c, input)));
     }
-    let ch = f.feed(&mut c, Input::Timeout(Timer::Linger));
-    assert_eq!(ch.notice, Some(Notice::GaveUpFlushing));
+    let (ch, report) = f.feed(&mut c, Input::Timeout(Timer::Linger));
+    assert_eq!(report.notice, Some(Notice::GaveUpFlushing));
     assert!(ch.closed());
 }
 
@@ -313,7 +327,7 @@ fn each_state_has_the_deadlines_of_its_timers_and_no_others() {
         let kind = c.state().kind();
         for timer in all {
             let has = c.deadline(timer, &f.config).is_some();
-            assert_eq!(has, kind.timers().contains(&timer), "{timer:?} in {kind}");
+            assert_eq!(has, kind.timers().contains(timer), "{timer:?} in {kind}");
         }
     }
     let at = |ms| Instant::from_millis(ms);

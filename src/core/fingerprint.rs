@@ -34,7 +34,7 @@ impl Conductor {
             c.id().hash(state);
             c.incomplete_input().hash(state);
             c.pending().hash(state);
-            for &timer in c.state().kind().timers() {
+            for timer in c.state().kind().timers().iter() {
                 rel(c.deadline(timer, &self.config)).hash(state);
             }
             rel(c.timer_at).hash(state);

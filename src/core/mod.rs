@@ -361,8 +361,8 @@ impl Conductor {
         self.now = now;
         match input {
             Input::Received { conn, bytes } => self.on_received(now, conn, bytes),
-            Input::Sent { conn, n } => self.step(conn, conn::Input::Sent(n)),
-            Input::Closed { conn } => self.step(conn, conn::Input::Eof),
+            Input::Sent { conn, n } => _ = self.step(conn, conn::Input::Sent(n)),
+            Input::Closed { conn } => _ = self.step(conn, conn::Input::Eof),
             Input::Tick => self.on_tick(now),
             Input::Stop(StopRequest::Graceful) => {
                 if self.rounds.ended().is_none() {

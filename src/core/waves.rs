@@ -3,7 +3,7 @@
 //! end (`C` or `E`, then `X`, then closing everything). Each connection's table decides what it
 //! is sent; this module only says what happens, in which order. Performs no I/O.
 
-use crate::conn::{Input, StateKind};
+use crate::conn::{Change, Input, StateKind};
 use crate::round::{Decision, RoundSummary};
 use crate::time::Instant;
 use crate::wire::Id;
@@ -20,12 +20,12 @@ impl Conductor {
                     step: self.rounds.round().map_or(0, |r| r.step),
                     waiting_on: self.waiting_on(),
                 });
-                self.step_all(|| Input::Slow);
+                self.step_all(|| Input::Slow, |_| {});
             }
             Decision::End(kind) => {
                 let error = kind.announces_error();
                 self.emit(Event::Ending(kind.clone()));
-                self.step_all(|| Input::End { error });
+                self.step_all(|| Input::End { error }, |_| {});
                 self.outputs.push_back(Output::Exit(kind));
             }
         }
@@ -37,18 +37,14 @@ impl Conductor {
     fn send_wave(&mut self, now: Instant, step: u32, countdown: Option<u32>) {
         if let Some(n) = countdown {
             self.emit(Event::Countdown { n });
-            self.step_all(|| Input::Countdown(n));
+            self.step_all(|| Input::Countdown(n), |_| {});
         }
         let participants = self.ready;
         self.emit(Event::Wave { step, participants });
         self.round_latest_done = None;
-        self.step_all(|| Input::Go(step));
-        let took_go = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.state().kind() == StateKind::GoSent)
-            .count();
-        let took_go = u32::try_from(took_go).unwrap_or(u32::MAX);
+        let mut took_go = 0;
+        let took = |change: Change| took_go += u32::from(change.to == StateKind::GoSent);
+        self.step_all(|| Input::Go(step), took);
         if let Some(summary) = self.rounds.commit(now, took_go) {
             self.round_ended(summary);
         }
