@@ -40,7 +40,8 @@ pub enum Event {
     HelloTimeout,
     /// A member silent for `probe_after_ms` is asked with `?`.
     Probe,
-    /// A member asked and still silent at the end of the drop window (see `core::timers`).
+    /// A member asked and still silent at the end of the drop window (see
+    /// [`Conn::deadline`](super::Conn::deadline)).
     LivenessTimeout,
     /// A refused or closing connection did not take its last bytes within `linger`.
     Linger,

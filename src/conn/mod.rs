@@ -1,12 +1,12 @@
 //! One client connection, completely: its data (peer, id, incomplete input, outgoing queue,
 //! liveness bookkeeping, timer entry) and its state machine (SPEC §4): the states with the data
-//! each carries, ending included ([`state`](ConnState)), and the transition table that both
-//! decides and acts ([`Conn::handle`]), reporting to the conductor in a [`Change`] what it must
-//! update. Performs no I/O and reads no clock.
+//! each carries, ending included ([`ConnState`]), the transition table that both decides and
+//! acts ([`Conn::handle`]), reporting to the conductor in a [`Change`] what it must update, and
+//! beside it the timers of each state ([`Conn::deadline`]). Performs no I/O and reads no clock.
 //!
 //! The conductor owns many connections and the facts about all of them (the ids taken, the
-//! member count, whether it has ended); it passes those in a [`Context`] and applies each
-//! [`Change`] in one place.
+//! member count, whether it has ended); it passes those in a [`Context`], applies each
+//! [`Change`] in one place and takes the connection's [`Report`] to turn it into events.
 
 mod event;
 mod state;
