@@ -47,6 +47,12 @@ pub struct Conn {
     serial: u64,
     /// What the table did that the conductor has not taken yet.
     report: Report,
+    /// While an input is handled ([`Conn::handle`]): it has changed the state already, the
+    /// state it passed through on the way to a second change, and whether it wrote to
+    /// `report`.
+    moved: bool,
+    via: Option<StateKind>,
+    reported: bool,
 }
 
 impl Conn {
@@ -65,6 +71,9 @@ impl Conn {
             timer_at: None,
             serial,
             report: Report::default(),
+            moved: false,
+            via: None,
+            reported: false,
         }
     }
 

@@ -174,16 +174,6 @@ pub struct Change {
 }
 
 impl Change {
-    fn new(from: StateKind) -> Change {
-        Change {
-            from,
-            to: from,
-            via: None,
-            transmit: false,
-            reported: false,
-        }
-    }
-
     /// Every change of state, `(old, new)`, in order.
     pub fn transitions(&self) -> impl Iterator<Item = (StateKind, StateKind)> {
         let steps = match self.via {
@@ -236,14 +226,6 @@ impl Change {
     /// It entered a state with other timers: the conductor re-arms it.
     pub fn retimes(&self) -> bool {
         self.from.timers() != self.to.timers()
-    }
-
-    fn entered(&mut self, state: StateKind) {
-        if self.to != self.from {
-            debug_assert!(self.via.is_none(), "an input enters at most two states");
-            self.via = Some(self.to);
-        }
-        self.to = state;
     }
 }
 
@@ -300,18 +282,28 @@ macro_rules! member {
 impl Conn {
     /// Feeds one input to the table; see the module docs.
     pub fn handle(&mut self, input: Input<'_>, ctx: &Context<'_>) -> Change {
-        let mut change = Change::new(self.state.kind());
+        let from = self.state.kind();
         let was_empty = self.outbox.is_empty();
-        self.table(input, ctx, &mut change);
-        change.transmit = was_empty && !self.outbox.is_empty();
-        change
+        (self.moved, self.via, self.reported) = (false, None, false);
+        self.table(input, ctx);
+        // Built here from values read one by one, never kept in a struct the table updates
+        // piece by piece: a word read back from stores of single bytes stalls the processor
+        // (the stores cannot be forwarded to the load), which cost more time on the hot path
+        // than all the rest of the table.
+        Change {
+            from,
+            to: self.state.kind(),
+            via: self.via,
+            transmit: was_empty && !self.outbox.is_empty(),
+            reported: self.reported,
+        }
     }
 
     /// The table: one arm per row of SPEC §4, the conductor's own inputs, and the catch-all
     /// violation. The arms come in the order of how often they run, the round's first (it is
     /// most of the traffic); only the ending states' arms must come before the arms that match
     /// any state (`_`), since they shadow them.
-    fn table(&mut self, input: Input<'_>, ctx: &Context<'_>, ch: &mut Change) {
+    fn table(&mut self, input: Input<'_>, ctx: &Context<'_>) {
         use ClientMsg as M;
         use ConnState as S;
         use Input as I;
@@ -319,20 +311,20 @@ impl Conn {
         match (&self.state, input) {
             // Idle | Go wave sent to it | GoSent, and Done | next Go wave | GoSent.
             (S::Idle | S::Done { .. }, I::Go(step)) => {
-                self.set_state(S::GoSent { step }, ch);
-                self.push(&ConductorMsg::Go(step), ctx, ch);
+                self.set_state(S::GoSent { step });
+                self.push(&ConductorMsg::Go(step), ctx);
             }
             // GoSent | K | Working.
             (&S::GoSent { step }, I::Message(M::Received)) => {
-                self.set_state(S::Working { step }, ch);
+                self.set_state(S::Working { step });
             }
             // GoSent | ! | Done: it counts as K then Done.
             (&S::GoSent { step }, I::Message(M::Done)) => {
-                self.set_state(S::Working { step }, ch);
-                self.set_state(S::Done { step }, ch);
+                self.set_state(S::Working { step });
+                self.set_state(S::Done { step });
             }
             // Working | ! | Done.
-            (&S::Working { step }, I::Message(M::Done)) => self.set_state(S::Done { step }, ch),
+            (&S::Working { step }, I::Message(M::Done)) => self.set_state(S::Done { step }),
 
             // Bytes written (not in the table): they leave the queue. A refused or closing
             // connection closes once its queue is empty.
@@ -340,52 +332,52 @@ impl Conn {
             (S::Refused { .. } | S::Closing { .. }, I::Sent(n)) => {
                 self.take_sent(n);
                 if self.outbox.is_empty() {
-                    self.close(ch);
+                    self.close();
                 }
             }
 
             // Ending, in two steps (quinn's closing, then drained): a refused or closing
             // connection reads and sends nothing more; it closes once its queue is flushed
             // (above), when the peer goes, or when the linger passes.
-            (S::Refused { .. } | S::Closing { .. }, I::Eof) => self.close(ch),
+            (S::Refused { .. } | S::Closing { .. }, I::Eof) => self.close(),
             (S::Refused { .. } | S::Closing { .. }, I::Timeout(Timer::Linger)) => {
-                self.notify(Notice::GaveUpFlushing, ch);
-                self.close(ch);
+                self.notify(Notice::GaveUpFlushing);
+                self.close();
             }
             (S::Refused { .. } | S::Closing { .. } | S::Closed, _) => {}
 
             // Accepted (not in the table): the conductor's hello; an address outside `allow`
             // is refused instead, and after the end the connection is closed with nothing sent.
-            (S::AwaitingHello { .. }, I::Accepted) => self.accepted(ctx, ch),
+            (S::AwaitingHello { .. }, I::Accepted) => self.accepted(ctx),
 
             // The end (not in the table): `C` (or `E`) and `X` to every open connection, which
             // then closes once they are flushed.
-            (_, I::End { error }) => self.end(error, ctx, ch),
+            (_, I::End { error }) => self.end(error, ctx),
 
             // any | X, R | removed: nothing is sent back.
-            (_, I::Message(M::Exit)) => self.leave(Leave::Exit, now, ch),
+            (_, I::Message(M::Exit)) => self.leave(Leave::Exit, now),
             (_, I::Message(M::Refusal(reason))) => {
-                self.leave(Leave::Refusal(reason.clone()), now, ch);
+                self.leave(Leave::Refusal(reason.clone()), now);
             }
             // any | EOF | removed: nothing more can be delivered.
             (_, I::Eof) => {
-                self.notify(self.leaving(Leave::Closed), ch);
-                self.close(ch);
+                self.notify(self.leaving(Leave::Closed));
+                self.close();
             }
 
             // AwaitingHello | valid A | Idle; an invalid one (version, id, duplicate, full) is
             // refused with an R that names why.
-            (S::AwaitingHello { .. }, I::Message(&M::Hello(hello))) => self.admit(hello, ctx, ch),
+            (S::AwaitingHello { .. }, I::Message(&M::Hello(hello))) => self.admit(hello, ctx),
             // AwaitingHello | hello timeout | Refused.
             (S::AwaitingHello { .. }, I::Timeout(Timer::Hello)) => {
                 let ms = ctx.config.hello_timeout.as_millis();
                 let reason = format!("hello timeout: no hello within {ms} ms");
-                self.refuse(RefusalKind::HelloTimeout, &reason, ctx, ch);
+                self.refuse(RefusalKind::HelloTimeout, &reason, ctx);
             }
 
             // any after hello | ? | same, answered with `.`.
             (member!(), I::Message(M::Ping)) => {
-                self.push(&ConductorMsg::Here, ctx, ch);
+                self.push(&ConductorMsg::Here, ctx);
             }
             // any after hello | `.`, W | same: they only refresh liveness, as every byte does.
             (member!(), I::Message(M::Here | M::Working)) => {}
@@ -395,18 +387,18 @@ impl Conn {
                     self.first_probe = Some(now);
                 }
                 self.last_probe = Some(now);
-                self.push(&ConductorMsg::Ping, ctx, ch);
+                self.push(&ConductorMsg::Ping, ctx);
             }
             // any after hello | liveness timeout | Refused, then removed.
             (member!(), I::Timeout(Timer::Drop)) => {
-                self.refuse(RefusalKind::LivenessTimeout, "liveness timeout", ctx, ch);
+                self.refuse(RefusalKind::LivenessTimeout, "liveness timeout", ctx);
             }
             // `S n` and `T` (not in the table) go to every member, in the round or not.
             (member!(), I::Countdown(n)) => {
-                self.push(&ConductorMsg::ShuttingDown(n), ctx, ch);
+                self.push(&ConductorMsg::ShuttingDown(n), ctx);
             }
             (member!(), I::Slow) => {
-                self.push(&ConductorMsg::Slow, ctx, ch);
+                self.push(&ConductorMsg::Slow, ctx);
             }
 
             // What the conductor never gives these states: a Go to a client that is not ready,
@@ -415,8 +407,8 @@ impl Conn {
 
             // The catch-all: K, ! or A where not listed above, any message but X or R before
             // the hello, and bytes that are no message: a protocol violation, refused.
-            (_, I::Message(msg)) => self.violation(Err(msg), ctx, ch),
-            (_, I::Garbage(error)) => self.violation(Ok(error), ctx, ch),
+            (_, I::Message(msg)) => self.violation(Err(msg), ctx),
+            (_, I::Garbage(error)) => self.violation(Ok(error), ctx),
         }
     }
 
@@ -469,62 +461,60 @@ impl Conn {
     }
 
     /// The one place the state changes. An ending connection reads nothing more, so the start
-    /// of a message it held goes. Inlined into each arm, where the new state is known, so that
-    /// a change on the hot path is a few stores.
+    /// of a message it held goes. A second change within one input keeps the state it passes
+    /// through, for [`Change::transitions`]. Inlined into each arm, where the new state is
+    /// known, so that a change on the hot path is a few stores.
     #[inline(always)]
-    fn set_state(&mut self, next: ConnState, ch: &mut Change) {
-        let kind = next.kind();
-        if kind.is_ending() {
+    fn set_state(&mut self, next: ConnState) {
+        if next.kind().is_ending() {
             self.inbox = Vec::new();
         }
+        if self.moved {
+            self.via = Some(self.state.kind());
+        }
+        self.moved = true;
         self.state = next;
-        ch.entered(kind);
     }
 
     /// Just accepted: see the table.
     #[cold]
-    fn accepted(&mut self, ctx: &Context<'_>, ch: &mut Change) {
+    fn accepted(&mut self, ctx: &Context<'_>) {
         let ip = self.peer.ip();
         let allow = &ctx.config.allow;
         if ctx.ended {
-            self.close(ch);
+            self.close();
         } else if !allow.is_empty() && !allow.iter().any(|block| block.contains(ip)) {
             let reason = format!("address {ip} is not allowed");
-            self.refuse(RefusalKind::NotAllowed, &reason, ctx, ch);
+            self.refuse(RefusalKind::NotAllowed, &reason, ctx);
         } else {
-            self.notify(Notice::Connected, ch);
+            self.notify(Notice::Connected);
             let id = *ctx.config.server_id.as_wire();
             let version = VERSION;
-            self.push(&ConductorMsg::Hello(RawHello { version, id }), ctx, ch);
+            self.push(&ConductorMsg::Hello(RawHello { version, id }), ctx);
         }
     }
 
     /// The conductor ends: see the table.
     #[cold]
-    fn end(&mut self, error: bool, ctx: &Context<'_>, ch: &mut Change) {
+    fn end(&mut self, error: bool, ctx: &Context<'_>) {
         let announce = if error {
             ConductorMsg::Error
         } else {
             ConductorMsg::Cease
         };
-        self.push(&announce, ctx, ch);
-        self.push(&ConductorMsg::Exit, ctx, ch);
+        self.push(&announce, ctx);
+        self.push(&ConductorMsg::Exit, ctx);
         if !matches!(self.state, ConnState::Closed) {
             let why = Why::Ended;
             let since = ctx.now;
-            self.set_state(ConnState::Closing { why, since }, ch);
+            self.set_state(ConnState::Closing { why, since });
         }
     }
 
     /// A message not allowed in this state (`Err`), or bytes that are no message (`Ok`):
     /// refused with a reason that names what arrived and the state.
     #[cold]
-    fn violation(
-        &mut self,
-        what: Result<&DecodeError, &ClientMsg>,
-        ctx: &Context<'_>,
-        ch: &mut Change,
-    ) {
+    fn violation(&mut self, what: Result<&DecodeError, &ClientMsg>, ctx: &Context<'_>) {
         let got = match what {
             Err(ClientMsg::Hello(_)) => "a hello 'A' (0x41)".to_string(),
             Err(msg) => ShowByte(msg.type_byte()).to_string(),
@@ -535,12 +525,12 @@ impl Conn {
         };
         let state = self.state.kind();
         let reason = ProtocolViolation { got, state }.to_string();
-        self.refuse(RefusalKind::Violation, &reason, ctx, ch);
+        self.refuse(RefusalKind::Violation, &reason, ctx);
     }
 
     /// Checks a hello: version, id, uniqueness, capacity. Admits the client as Idle or refuses.
     #[cold]
-    fn admit(&mut self, hello: RawHello, ctx: &Context<'_>, ch: &mut Change) {
+    fn admit(&mut self, hello: RawHello, ctx: &Context<'_>) {
         let verdict = if hello.version != VERSION {
             Err((
                 RefusalKind::Version,
@@ -564,31 +554,28 @@ impl Conn {
         match verdict {
             Ok(id) => {
                 self.id = Some(id);
-                self.set_state(ConnState::Idle, ch);
-                self.notify(Notice::Joined(id), ch);
+                self.set_state(ConnState::Idle);
+                self.notify(Notice::Joined(id));
             }
-            Err((kind, reason)) => self.refuse(kind, &reason, ctx, ch),
+            Err((kind, reason)) => self.refuse(kind, &reason, ctx),
         }
     }
 
     /// Queues `R reason` and becomes Refused until it is flushed.
     #[cold]
-    fn refuse(&mut self, kind: RefusalKind, reason: &str, ctx: &Context<'_>, ch: &mut Change) {
+    fn refuse(&mut self, kind: RefusalKind, reason: &str, ctx: &Context<'_>) {
         let reason = Reason::lossy(reason);
         let notice = Notice::Refused {
             kind,
             reason: reason.clone(),
         };
-        self.notify(notice, ch);
+        self.notify(notice);
         let since = ctx.now;
-        self.set_state(
-            ConnState::Refused {
-                reason: reason.clone(),
-                since,
-            },
-            ch,
-        );
-        self.push(&ConductorMsg::Refusal(reason), ctx, ch);
+        self.set_state(ConnState::Refused {
+            reason: reason.clone(),
+            since,
+        });
+        self.push(&ConductorMsg::Refusal(reason), ctx);
     }
 
     /// What leaving this way is reported as: before the hello, closing or `X` is no departure
@@ -603,9 +590,9 @@ impl Conn {
     }
 
     /// Something to report.
-    fn notify(&mut self, notice: Notice, ch: &mut Change) {
+    fn notify(&mut self, notice: Notice) {
         self.report.notice = Some(notice);
-        ch.reported = true;
+        self.reported = true;
     }
 
     /// What the inputs since the last call did that the conductor reports.
@@ -615,35 +602,35 @@ impl Conn {
 
     /// The client left (`X` or `R`): what is queued is still flushed.
     #[cold]
-    fn leave(&mut self, how: Leave, now: Instant, ch: &mut Change) {
-        self.notify(self.leaving(how), ch);
+    fn leave(&mut self, how: Leave, now: Instant) {
+        self.notify(self.leaving(how));
         let why = Why::Left;
-        self.set_state(ConnState::Closing { why, since: now }, ch);
+        self.set_state(ConnState::Closing { why, since: now });
         if self.outbox.is_empty() {
-            self.close(ch);
+            self.close();
         }
     }
 
     /// Closed: whatever is still queued is given up, and no timer is left.
-    fn close(&mut self, ch: &mut Change) {
+    fn close(&mut self) {
         self.outbox = Vec::new();
         self.timer_at = None;
-        self.set_state(ConnState::Closed, ch);
+        self.set_state(ConnState::Closed);
     }
 
     /// Queues a message; a queue that passes `max_queued_bytes` is given up and the connection
     /// closed: a client that does not read is dropped. Inlined, like `set_state`, so that the
     /// message is encoded straight into the queue.
     #[inline(always)]
-    fn push(&mut self, msg: &ConductorMsg, ctx: &Context<'_>, ch: &mut Change) {
+    fn push(&mut self, msg: &ConductorMsg, ctx: &Context<'_>) {
         if matches!(self.state, ConnState::Closed) {
             return;
         }
         msg.encode_into(&mut self.outbox);
         if self.outbox.len() > ctx.config.max_queued_bytes {
             self.report.dropped = Some(self.outbox.len());
-            ch.reported = true;
-            self.close(ch);
+            self.reported = true;
+            self.close();
         }
     }
 
