@@ -3,8 +3,6 @@
 //! each message, garbage, the end of the stream, each of the conductor's sends, each timer, the
 //! flushed queue).
 
-use super::StateKind;
-
 /// What can happen to a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Event {
@@ -70,18 +68,6 @@ pub const ALL_EVENTS: [Event; 19] = [
     Event::LivenessTimeout,
     Event::Linger,
     Event::Flushed,
-];
-
-/// Every state, in lifecycle order.
-pub const ALL_STATES: [StateKind; 8] = [
-    StateKind::AwaitingHello,
-    StateKind::Idle,
-    StateKind::GoSent,
-    StateKind::Working,
-    StateKind::Done,
-    StateKind::Refused,
-    StateKind::Closing,
-    StateKind::Closed,
 ];
 
 impl Event {

@@ -15,8 +15,8 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-pub use event::{Event, ALL_EVENTS, ALL_STATES};
-pub use state::{ConnState, ProtocolViolation, StateKind, Why};
+pub use event::{Event, ALL_EVENTS};
+pub use state::{ConnState, ProtocolViolation, StateKind, Why, ALL_STATES};
 pub use table::{Change, Context, Input, Notice, Report, RoundExit, Timer, TimerSet};
 
 use std::net::SocketAddr;

@@ -33,6 +33,18 @@ pub enum StateKind {
     Closed,
 }
 
+/// Every state, in lifecycle order.
+pub const ALL_STATES: [StateKind; 8] = [
+    StateKind::AwaitingHello,
+    StateKind::Idle,
+    StateKind::GoSent,
+    StateKind::Working,
+    StateKind::Done,
+    StateKind::Refused,
+    StateKind::Closing,
+    StateKind::Closed,
+];
+
 impl StateKind {
     /// The state's name: SPEC §4's for the first six.
     pub fn name(self) -> &'static str {
