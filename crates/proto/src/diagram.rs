@@ -1,14 +1,22 @@
 //! Diagrams of the two state machines, generated from the code that runs them: the connection
-//! FSM from [`conn::rule`](crate::conn::rule) over every state and event, and the round
-//! controller's phases by exploring the real [`RoundController`] under every abstract input.
+//! FSM by feeding every event to the real table ([`Conn::handle`]) in every state it reaches,
+//! and the round controller's phases by exploring the real [`RoundController`] under every
+//! abstract input.
 //! Renders Graphviz `dot` and Mermaid text for `fsm-diagrams/`; performs no I/O.
 
 use std::collections::{HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
 
-use crate::conn::{rule, Event, Rule, StateKind, ALL_EVENTS, ALL_STATES};
+use crate::cidr::Cidr;
+use crate::conn::{
+    Change, Conn, Context, Event, Input, Notice, StateKind, Timer, ALL_EVENTS, ALL_STATES,
+};
+use crate::core::{CoreConfig, RefusalKind};
+use crate::harness::client_bytes;
 use crate::round::{Decision, EndKind, Phase, RoundConfig, RoundController};
 use crate::time::{Duration, Instant};
+use crate::wire::{ClientMsg, DecodeError, Id, RawHello, VERSION};
 
 /// The name of the pseudo-node before the first state and after the last.
 const START: &str = "start";
@@ -89,59 +97,224 @@ impl Graph {
     }
 }
 
-/// The connection FSM, from the transition table: one edge per state, rule and target, its
-/// label listing the events in table order.
+/// The connection FSM, by running the real table ([`Conn::handle`]): every event (each verdict
+/// on a hello among them) is fed to one connection in each state reached from a fresh one, and
+/// every change of state it causes becomes an edge, labelled by the events that cause it in
+/// table order. Self-loops are drawn for what the client sends; the conductor's own sends that
+/// leave the state as it is (`S n`, `T`, probes) are not.
 pub fn connection_graph() -> Graph {
     let mut nodes = vec![START];
     nodes.extend(ALL_STATES.iter().map(|s| s.name()));
-    nodes.push("removed");
     let mut g = Graph::new("Connection states", &nodes);
-    g.edge(START, StateKind::AwaitingHello.name(), "accepted");
-    for state in ALL_STATES {
-        let from = state.name();
-        // (target, what happens) -> the events, in table order.
-        let mut groups: Vec<((&str, String), Vec<Event>)> = Vec::new();
+    let world = World::new();
+    let fresh = Conn::new(world.peer, Instant::ZERO, 0);
+    let outside = Context {
+        config: &world.guarded,
+        ..world.context()
+    };
+    let ended = Context {
+        ended: true,
+        ..world.context()
+    };
+    let accepts = [
+        (world.context(), "accepted"),
+        (outside, "accepted from outside allow"),
+        (ended, "accepted after the end"),
+    ];
+    for (ctx, label) in accepts {
+        let mut c = fresh.clone();
+        let to = c.handle(Input::Accepted, &ctx).to;
+        g.edge(START, to.name(), label);
+    }
+    // One connection in each state, as the exploration first reached it.
+    let mut first = fresh;
+    first.handle(Input::Accepted, &world.context());
+    let mut reached = vec![(first.state().kind(), first)];
+    let mut i = 0;
+    while let Some((state, conn)) = reached.get(i).cloned() {
+        i += 1;
+        // (target, what happens, from the client) -> the events, in table order.
+        let mut groups: Vec<(EdgeKey, Vec<Event>)> = Vec::new();
         for event in ALL_EVENTS {
-            for target in targets(state, rule(state, event)) {
-                match groups.iter_mut().find(|(k, _)| *k == target) {
-                    Some((_, events)) => events.push(event),
-                    None => groups.push((target, vec![event])),
+            for (input, ctx) in world.inputs(event) {
+                let mut next = conn.clone();
+                let change = next.handle(input, &ctx);
+                let notice = next.take_report().notice;
+                let sent = next
+                    .pending()
+                    .get(conn.pending().len()..)
+                    .unwrap_or_default();
+                let Some(what) = template(state, event, &change, notice, sent) else {
+                    continue;
+                };
+                // What the client does and what the conductor or time does are told apart.
+                let key = (change.to, what, event.is_from_client());
+                match groups.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, events)) if !events.contains(&event) => events.push(event),
+                    Some(_) => {}
+                    None => groups.push((key, vec![event])),
+                }
+                if reached.iter().all(|(s, _)| *s != change.to) {
+                    reached.push((change.to, next));
                 }
             }
         }
-        for ((to, what), events) in groups {
+        for ((to, what, _), events) in groups {
             let events: Vec<&str> = events.iter().map(|e| e.label()).collect();
-            let events = events.join(", ");
-            let label = if what.is_empty() {
-                events
-            } else {
-                what.replace("{}", &events)
-            };
-            g.edge(from, to, &label);
+            g.edge(
+                state.name(),
+                to.name(),
+                &what.replace("{}", &events.join(", ")),
+            );
         }
     }
-    g.edge(StateKind::Refused.name(), "removed", "R flushed");
+    // In node order, whatever order the exploration found the states in.
+    let rank = |n: &String| g.nodes.iter().position(|m| m == n);
+    g.edges.sort_by_key(|(from, _, _)| rank(from));
     g
 }
 
-/// Where a rule takes a connection in `state`, and a label template (`{}` stands for the
-/// events; empty for the events alone).
-fn targets(state: StateKind, rule: Rule) -> Vec<(&'static str, String)> {
-    let here = state.name();
-    let refused = StateKind::Refused.name();
-    match rule {
-        Rule::Admit => vec![
-            (StateKind::Idle.name(), "{} valid".to_string()),
-            (refused, "{} invalid, duplicate or full".to_string()),
-        ],
-        Rule::To(next) => vec![(next.name(), String::new())],
-        Rule::AckAndDone => vec![(StateKind::Done.name(), "{} (as K then Done)".to_string())],
-        Rule::Answer => vec![(here, "{} (answered with .)".to_string())],
-        Rule::Refresh => vec![(here, "{} (liveness)".to_string())],
-        Rule::Violation => vec![(refused, "violation {}".to_string())],
-        Rule::TimedOut => vec![(refused, String::new())],
-        Rule::Remove => vec![("removed", String::new())],
-        Rule::Ignore | Rule::Never => vec![],
+/// What sets an edge apart: its target, its label's template, and whether the client or the
+/// conductor (or time) causes it.
+type EdgeKey = (StateKind, &'static str, bool);
+
+/// How an edge is labelled (`{}` stands for its events), or `None` when the event leaves the
+/// state as it is and is not drawn.
+fn template(
+    from: StateKind,
+    event: Event,
+    change: &Change,
+    notice: Option<Notice>,
+    sent: &[u8],
+) -> Option<&'static str> {
+    if change.to == from {
+        return (event.is_from_client() && !from.is_ending()).then_some(if sent == b"." {
+            "{} (answered with .)"
+        } else {
+            "{} (liveness)"
+        });
+    }
+    Some(match notice {
+        Some(Notice::Refused {
+            kind: RefusalKind::Violation,
+            ..
+        }) => "violation {}",
+        Some(Notice::Refused {
+            kind: RefusalKind::Version | RefusalKind::InvalidId,
+            ..
+        })
+        | Some(Notice::Refused {
+            kind: RefusalKind::DuplicateId | RefusalKind::Full,
+            ..
+        }) => "{} invalid, duplicate or full",
+        Some(Notice::Joined(_)) => "{} valid",
+        _ if change.transitions().count() > 1 && change.to == StateKind::Done => {
+            "{} (as K then Done)"
+        }
+        _ if event == Event::Flushed && from == StateKind::Refused => "R {}",
+        _ => "{}",
+    })
+}
+
+/// The settings and the conductor-wide facts the exploration feeds the table: one member id
+/// taken, room for one more member.
+struct World {
+    config: CoreConfig,
+    /// The same, with an `allow` list the peer is outside of.
+    guarded: CoreConfig,
+    peer: SocketAddr,
+    taken: HashSet<Id>,
+    /// A valid hello, then one of another version, one with a blank id, one with a taken id.
+    hellos: [ClientMsg; 4],
+    /// What a client sends for each of the other events it causes, decoded: a message, or
+    /// the error bytes that are no message decode to.
+    said: Vec<(Event, Result<ClientMsg, DecodeError>)>,
+}
+
+impl World {
+    fn new() -> World {
+        let id = |name: &str| Id::new(name).unwrap_or_else(|e| unreachable!("{name}: {e}"));
+        let mut config = CoreConfig::new(id("conductor"));
+        config.max_clients = 2;
+        let mut guarded = config.clone();
+        let block = "10.0.0.0/8".parse::<Cidr>();
+        guarded.allow = vec![block.unwrap_or_else(|e| unreachable!("10.0.0.0/8: {e}"))];
+        World {
+            config,
+            guarded,
+            peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
+            taken: HashSet::from([id("taken")]),
+            hellos: [
+                (VERSION, "fresh"),
+                (b'2', "fresh"),
+                (VERSION, ""),
+                (VERSION, "taken"),
+            ]
+            .map(|(version, name)| {
+                let mut id = [b' '; 12];
+                id[..name.len()].copy_from_slice(name.as_bytes());
+                ClientMsg::Hello(RawHello { version, id })
+            }),
+            said: ALL_EVENTS
+                .into_iter()
+                .filter(|&e| e != Event::Hello)
+                .filter_map(|e| Some((e, client_bytes(e, "fresh")?)))
+                .map(|(e, bytes)| (e, ClientMsg::decode(&bytes).map(|m| m.map(|(m, _)| m))))
+                .filter_map(|(e, read)| Some((e, read.transpose()?)))
+                .collect(),
+        }
+    }
+
+    fn context(&self) -> Context<'_> {
+        Context {
+            now: Instant::from_millis(1),
+            config: &self.config,
+            ids: &self.taken,
+            members: 1,
+            ended: false,
+        }
+    }
+
+    /// What stands for `event`: the input or inputs, each with its context.
+    fn inputs(&self, event: Event) -> Vec<(Input<'_>, Context<'_>)> {
+        let one = |input| vec![(input, self.context())];
+        let full = Context {
+            members: self.config.max_clients,
+            ..self.context()
+        };
+        let said = self.said.iter().filter(|(e, _)| *e == event);
+        match event {
+            Event::Hello => {
+                let mut inputs: Vec<_> = (self.hellos.iter())
+                    .map(|hello| (Input::Message(hello), self.context()))
+                    .collect();
+                inputs.push((Input::Message(&self.hellos[0]), full));
+                inputs
+            }
+            Event::Received
+            | Event::Done
+            | Event::Working
+            | Event::Here
+            | Event::Ping
+            | Event::Exit
+            | Event::Refusal
+            | Event::Garbage => said
+                .map(|(_, read)| match read {
+                    Ok(msg) => (Input::Message(msg), self.context()),
+                    Err(error) => (Input::Garbage(error), self.context()),
+                })
+                .collect(),
+            Event::Eof => one(Input::Eof),
+            Event::Go => one(Input::Go(1)),
+            Event::Countdown => one(Input::Countdown(1)),
+            Event::Slow => one(Input::Slow),
+            Event::End => one(Input::End { error: false }),
+            Event::HelloTimeout => one(Input::Timeout(Timer::Hello)),
+            Event::Probe => one(Input::Timeout(Timer::Probe)),
+            Event::LivenessTimeout => one(Input::Timeout(Timer::Drop)),
+            Event::Linger => one(Input::Timeout(Timer::Linger)),
+            Event::Flushed => one(Input::Sent(usize::MAX)),
+        }
     }
 }
 
@@ -257,10 +430,11 @@ impl Model {
             Action::Fatal => out.extend(self.rounds.end_now(EndKind::Fatal(String::new()))),
             _ => return None,
         }
-        while let Some(d) = self.rounds.poll_decision(self.now, self.ready) {
+        while let Some(d) = self.rounds.poll_decision(self.ready) {
             if let Decision::Wave { .. } = d {
                 self.pending = self.ready;
                 self.ready = 0;
+                self.rounds.commit(self.now, self.pending);
             }
             out.push(d);
         }
@@ -339,12 +513,15 @@ pub fn files() -> Vec<(&'static str, String)> {
         (
             "connection.md",
             conn.to_mermaid_page(
-                "Every transition of one client connection, generated from the transition table \
-                 `lockstep_proto::conn::rule` that the conductor runs. Self-loops are liveness \
-                 traffic; `removed` means the connection is closed and the client counts for \
-                 nothing any more. Not part of the table: a connection from an address outside \
-                 `allow` is refused as soon as it is accepted, and when the conductor ends every \
-                 connection receives `C` (or `E`) and `X` and is closed.",
+                "Every transition of one client connection, generated by running the table \
+                 `lockstep_proto::conn::Conn::handle` that the conductor runs: each event is fed to a \
+                 connection in each state reached. The first six states are SPEC §4's; \
+                 `Closing` (the client left, or the conductor ended, and what is queued is \
+                 still flushed) and `Closed` (its slot is freed) are the conductor's own, and a \
+                 client in them, as in `Refused`, counts for nothing. Self-loops are what the \
+                 client sends that leaves the state as it is; the conductor's `S n`, `T` and \
+                 probes are not drawn. Not drawn either: from any state, a connection whose \
+                 queue passes `max_queued_bytes` is dropped (Closed) at once.",
             ),
         ),
         ("round.dot", round.to_dot()),
@@ -370,10 +547,13 @@ mod tests {
     #[test]
     fn connection_graph_has_every_spec_row() {
         let g = connection_graph();
+        assert!(g.has_edge("start", "AwaitingHello", "accepted"));
+        assert!(g.has_edge("start", "Refused", "accepted from outside allow"));
         assert!(g.has_edge("AwaitingHello", "Idle", "A valid"));
         assert!(g.has_edge("AwaitingHello", "Refused", "A invalid, duplicate or full"));
         assert!(g.has_edge("AwaitingHello", "Refused", "hello timeout"));
-        assert!(g.has_edge("AwaitingHello", "removed", "X, R, EOF"));
+        assert!(g.has_edge("AwaitingHello", "Closing", "X, R"));
+        assert!(g.has_edge("AwaitingHello", "Closed", "EOF"));
         assert!(g.has_edge("Idle", "GoSent", "Go wave"));
         assert!(g.has_edge("Done", "GoSent", "Go wave"));
         assert!(g.has_edge("GoSent", "Working", "K"));
@@ -383,7 +563,10 @@ mod tests {
         assert!(g.has_edge("Working", "Working", "W, . (liveness)"));
         assert!(g.has_edge("Idle", "Refused", "violation A, K, !, garbage"));
         assert!(g.has_edge("Idle", "Refused", "liveness timeout"));
-        assert!(g.has_edge("Refused", "removed", "EOF"));
+        assert!(g.has_edge("Idle", "Closing", "conductor ends (C or E, X)"));
+        assert!(g.has_edge("Refused", "Closed", "R flushed"));
+        assert!(g.has_edge("Refused", "Closed", "EOF"));
+        assert!(g.has_edge("Closing", "Closed", "linger passed, flushed"));
         let go_from: Vec<&str> = g
             .edges
             .iter()
@@ -391,6 +574,15 @@ mod tests {
             .map(|(from, _, _)| from.as_str())
             .collect();
         assert_eq!(go_from, ["Idle", "Done"], "only ready clients take a Go");
+        let from_ending = g
+            .edges
+            .iter()
+            .filter(|(from, _, _)| from == "Refused" || from == "Closing" || from == "Closed");
+        assert!(
+            from_ending.clone().all(|(_, to, _)| to == "Closed"),
+            "an ending connection only closes: {:?}",
+            from_ending.collect::<Vec<_>>()
+        );
     }
 
     #[test]

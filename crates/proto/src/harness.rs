@@ -298,7 +298,16 @@ pub fn client_bytes(event: Event, name: &str) -> Option<Vec<u8>> {
         Event::Exit => ClientMsg::Exit,
         Event::Refusal => ClientMsg::Refusal(Reason::lossy("leaving")),
         Event::Garbage => return Some(b"Z".to_vec()),
-        Event::Eof | Event::Go | Event::HelloTimeout | Event::LivenessTimeout => return None,
+        Event::Eof
+        | Event::Go
+        | Event::Countdown
+        | Event::Slow
+        | Event::End
+        | Event::HelloTimeout
+        | Event::Probe
+        | Event::LivenessTimeout
+        | Event::Linger
+        | Event::Flushed => return None,
     };
     let mut bytes = Vec::new();
     msg.encode_into(&mut bytes);

@@ -8,8 +8,9 @@
 //! - [`check_state`] looks at the state alone: the ready and member counts and the round's
 //!   outstanding count agree with a scan of the connections (so a removed client never counts
 //!   toward a round), every pending participant belongs to the running round, queues are
-//!   bounded, ids are unique, a connection with nothing left to send is closed once it is
-//!   closing, nothing is left undecided, and after `C` or `E` every connection is closing.
+//!   bounded, ids are unique, no Closed connection is left once its `Close` is polled, a
+//!   connection with nothing left to send is closed once it is refused or closing, nothing is
+//!   left undecided, and after `C` or `E` every connection is closing.
 //! - [`check_step`] looks at one step: a [`Snapshot`] taken before the input, the [`Step`]
 //!   (the input and what the driver saw: bytes written per connection, closes, the exit) and
 //!   the core after it. It checks that no client is sent Go while GoSent or Working, that no
@@ -27,7 +28,6 @@ use std::fmt;
 use crate::conn::StateKind;
 use crate::core::{Conductor, ConnId, ConnInfo, Input};
 use crate::round::EndKind;
-use crate::time::Instant;
 use crate::wire::{ClientMsg, ConductorMsg, Id};
 
 /// A broken invariant, described for a person.
@@ -132,13 +132,13 @@ pub fn check_state(core: &Conductor) -> Result<(), Violation> {
             config.max_queued_bytes
         );
         ensure!(
-            !(c.closing && c.pending.is_empty()),
-            "{} is closing with nothing left to send but was not closed",
+            kind != StateKind::Closed,
+            "{} is Closed but still open once its Close was polled",
             c.conn
         );
         ensure!(
-            kind != StateKind::Refused || c.closing,
-            "{} is Refused but not closing",
+            !(c.closing && c.pending.is_empty()),
+            "{} is closing with nothing left to send but was not closed",
             c.conn
         );
         ensure!(
@@ -201,7 +201,7 @@ pub fn check_state(core: &Conductor) -> Result<(), Violation> {
         ),
     }
     if !ended && round.is_none() {
-        let decision = core.rounds().clone().poll_decision(Instant::ZERO, ready);
+        let decision = core.rounds().clone().poll_decision(ready);
         ensure!(
             decision.is_none(),
             "the controller has {decision:?} due with {ready} ready, but it was not carried out"
@@ -671,6 +671,17 @@ mod tests {
         fails(end.check(), "expected Cease then Exit last");
         end.seen.exit = None;
         fails(end.check(), "Exit output None but the conductor ended");
+    }
+
+    #[test]
+    fn a_closed_connection_left_open_is_caught() {
+        let mut h = Harness::with(|_| {});
+        let a = h.join("a");
+        // Its Close is queued but not polled: the driver has not drained yet.
+        h.core.handle_input(h.now, Input::Closed { conn: a });
+        fails(check_state(&h.core), "is Closed but still open");
+        h.drain();
+        assert_eq!(check_state(&h.core), Ok(()));
     }
 
     #[test]

@@ -1,156 +1,191 @@
-//! One client connection's state machine (SPEC §4): the six states with the data each carries,
-//! the events a connection can see, and [`rule`], the single transition table that both the core
-//! and the generated diagrams use. Performs no I/O and reads no clock.
+//! One client connection, completely: its data (peer, id, incomplete input, outgoing queue,
+//! liveness bookkeeping, timer entry) and its state machine (SPEC §4): the states with the data
+//! each carries, ending included ([`ConnState`]), the transition table that both decides and
+//! acts ([`Conn::handle`]), reporting to the conductor in a [`Change`] what it must update, and
+//! beside it the timers of each state ([`Conn::deadline`]). Performs no I/O and reads no clock.
+//!
+//! The conductor owns many connections and the facts about all of them (the ids taken, the
+//! member count, whether it has ended); it passes those in a [`Context`], applies each
+//! [`Change`] in one place and takes the connection's [`Report`] to turn it into events.
 
+mod event;
+mod state;
 mod table;
 
-pub use table::{rule, Event, Rule, ALL_EVENTS, ALL_STATES};
+#[cfg(test)]
+mod tests;
 
-use std::fmt;
+pub use event::{Event, ALL_EVENTS};
+pub use state::{ConnState, ProtocolViolation, StateKind, Why, ALL_STATES};
+pub use table::{Change, Context, Input, Notice, Report, RoundExit, Timer, TimerSet};
 
-use crate::wire::Reason;
+use std::net::SocketAddr;
 
-/// The name of a state, without its data; what the transition table and status files use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum StateKind {
-    /// Connected, the client's hello has not arrived yet.
-    AwaitingHello,
-    /// Past the hello, waiting for its first wave.
-    Idle,
-    /// Sent a Go, no `K` yet.
-    GoSent,
-    /// Acknowledged the Go with `K`, not Done yet.
-    Working,
-    /// Sent `!` for the current step.
-    Done,
-    /// Sent an `R`; the connection closes once it is flushed.
-    Refused,
+use crate::time::Instant;
+use crate::wire::{ClientMsg, DecodeError, Id, MAX_MESSAGE_LEN};
+
+/// One connection: what the table reads and changes. See the module docs.
+#[derive(Clone, Debug)]
+pub struct Conn {
+    peer: SocketAddr,
+    state: ConnState,
+    /// The client's id, once its hello was accepted; kept after it leaves, to name it.
+    id: Option<Id>,
+    /// The names the transport proved ([`Input::Identified`]); the hello's id must be one.
+    names: Option<Box<[String]>>,
+    /// The start of a message not complete yet (shorter than one message).
+    inbox: Vec<u8>,
+    /// Bytes queued for the peer.
+    outbox: Vec<u8>,
+    last_heard: Instant,
+    last_probe: Option<Instant>,
+    /// When the first probe after the last byte heard went out: the liveness drop counts from
+    /// it (see [`Conn::deadline`]). A value not later than `last_heard` belongs to a silence
+    /// that ended.
+    first_probe: Option<Instant>,
+    /// The deadline of this connection's entry in the conductor's timer queue, if it has one.
+    pub(crate) timer_at: Option<Instant>,
+    /// Distinguishes this connection from earlier ones in the same slot.
+    serial: u64,
+    /// What the table did that the conductor has not taken yet.
+    report: Report,
+    /// While an input is handled ([`Conn::handle`]): it has changed the state already, the
+    /// state it passed through on the way to a second change, and whether it wrote to
+    /// `report`.
+    moved: bool,
+    via: Option<StateKind>,
+    reported: bool,
 }
 
-impl StateKind {
-    /// The SPEC's name of the state.
-    pub fn name(self) -> &'static str {
-        match self {
-            StateKind::AwaitingHello => "AwaitingHello",
-            StateKind::Idle => "Idle",
-            StateKind::GoSent => "GoSent",
-            StateKind::Working => "Working",
-            StateKind::Done => "Done",
-            StateKind::Refused => "Refused",
+impl Conn {
+    /// A connection from `peer` accepted at `now`, awaiting its hello; feed it
+    /// [`Input::Accepted`] next.
+    pub fn new(peer: SocketAddr, now: Instant, serial: u64) -> Conn {
+        Conn {
+            peer,
+            state: ConnState::AwaitingHello { since: now },
+            id: None,
+            names: None,
+            inbox: Vec::new(),
+            outbox: Vec::new(),
+            last_heard: now,
+            last_probe: None,
+            first_probe: None,
+            timer_at: None,
+            serial,
+            report: Report::default(),
+            moved: false,
+            via: None,
+            reported: false,
         }
     }
 
-    /// Idle or Done: may take part in the next wave.
-    pub fn is_ready(self) -> bool {
-        matches!(self, StateKind::Idle | StateKind::Done)
+    /// The peer's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
     }
 
-    /// GoSent or Working: the running round waits for this client.
-    pub fn is_pending(self) -> bool {
-        matches!(self, StateKind::GoSent | StateKind::Working)
+    /// The state, with its data.
+    pub fn state(&self) -> &ConnState {
+        &self.state
     }
 
-    /// Past the hello and not refused.
-    pub fn is_joined(self) -> bool {
-        !matches!(self, StateKind::AwaitingHello | StateKind::Refused)
+    /// The client's id, once its hello was accepted.
+    pub fn id(&self) -> Option<Id> {
+        self.id
     }
-}
 
-impl fmt::Display for StateKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+    /// The names the transport proved, if it did.
+    pub fn names(&self) -> Option<&[String]> {
+        self.names.as_deref()
     }
-}
 
-/// A connection's state with the data that state needs.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum ConnState {
-    /// See [`StateKind::AwaitingHello`].
-    AwaitingHello,
-    /// See [`StateKind::Idle`].
-    Idle,
-    /// See [`StateKind::GoSent`].
-    GoSent {
-        /// The step of the Go.
-        step: u32,
-    },
-    /// See [`StateKind::Working`].
-    Working {
-        /// The step being worked on.
-        step: u32,
-    },
-    /// See [`StateKind::Done`].
-    Done {
-        /// The step last completed.
-        step: u32,
-    },
-    /// See [`StateKind::Refused`].
-    Refused {
-        /// The reason sent in the `R`.
-        reason: Reason,
-    },
-}
+    /// Past the hello and not ending.
+    pub fn is_member(&self) -> bool {
+        self.state.kind().is_joined()
+    }
 
-impl ConnState {
-    /// The state's name.
-    pub fn kind(&self) -> StateKind {
-        match self {
-            ConnState::AwaitingHello => StateKind::AwaitingHello,
-            ConnState::Idle => StateKind::Idle,
-            ConnState::GoSent { .. } => StateKind::GoSent,
-            ConnState::Working { .. } => StateKind::Working,
-            ConnState::Done { .. } => StateKind::Done,
-            ConnState::Refused { .. } => StateKind::Refused,
+    /// Bytes queued for the peer and not written yet.
+    pub fn pending(&self) -> &[u8] {
+        &self.outbox
+    }
+
+    /// The start of a message received and not complete yet.
+    pub fn incomplete_input(&self) -> &[u8] {
+        &self.inbox
+    }
+
+    /// When a byte last arrived.
+    pub fn last_heard(&self) -> Instant {
+        self.last_heard
+    }
+
+    /// Distinguishes this connection from earlier ones in the same slot.
+    pub fn serial(&self) -> u64 {
+        self.serial
+    }
+
+    /// Bytes arrived at `now`: true if the connection reads them. Any byte, even part of a
+    /// message, counts as hearing from the peer; an ending connection reads nothing.
+    pub fn hear(&mut self, now: Instant, bytes: &[u8]) -> bool {
+        if self.state.kind().is_ending() || bytes.is_empty() {
+            return false;
         }
+        self.last_heard = now;
+        true
     }
 
-    /// The step this state refers to, if any.
-    pub fn step(&self) -> Option<u32> {
-        match self {
-            ConnState::GoSent { step } | ConnState::Working { step } | ConnState::Done { step } => {
-                Some(*step)
+    /// The next complete message from the held input followed by `rest`, taking its bytes
+    /// from `rest`; `None` once `rest` holds no complete message (its start is held for the
+    /// next read) or the connection is ending (the rest is dropped). A decoding error takes
+    /// everything: after it the connection is refused and reads nothing more.
+    #[inline]
+    pub fn next_message(&mut self, rest: &mut &[u8]) -> Option<Result<ClientMsg, DecodeError>> {
+        if rest.is_empty() || self.state.kind().is_ending() {
+            *rest = &[];
+            return None;
+        }
+        if self.inbox.is_empty() {
+            return match ClientMsg::decode(rest) {
+                Ok(Some((msg, n))) => {
+                    *rest = &rest[n..];
+                    Some(Ok(msg))
+                }
+                Ok(None) => {
+                    self.inbox.extend_from_slice(rest);
+                    *rest = &[];
+                    None
+                }
+                Err(error) => {
+                    *rest = &[];
+                    Some(Err(error))
+                }
+            };
+        }
+        // Complete the held start from the new bytes, on the stack: the held bytes are less
+        // than one message and no message is longer than MAX_MESSAGE_LEN, so this holds it.
+        let mut joined = [0u8; 2 * MAX_MESSAGE_LEN];
+        let held = self.inbox.len().min(MAX_MESSAGE_LEN);
+        let take = rest.len().min(joined.len() - held);
+        joined[..held].copy_from_slice(&self.inbox[..held]);
+        joined[held..held + take].copy_from_slice(&rest[..take]);
+        match ClientMsg::decode(&joined[..held + take]) {
+            Ok(Some((msg, n))) => {
+                // The held bytes alone were no message, so this one ends in `rest`.
+                *rest = &rest[n.saturating_sub(held).min(rest.len())..];
+                self.inbox.clear();
+                Some(Ok(msg))
             }
-            _ => None,
+            Ok(None) => {
+                self.inbox.extend_from_slice(&rest[..take]);
+                *rest = &rest[take..];
+                None
+            }
+            Err(error) => {
+                self.inbox.clear();
+                *rest = &[];
+                Some(Err(error))
+            }
         }
-    }
-
-    /// Builds the state named `kind`, carrying `step` where that state needs one. Refused is
-    /// never built here: it needs a reason.
-    pub fn with_step(kind: StateKind, step: u32) -> Option<ConnState> {
-        match kind {
-            StateKind::AwaitingHello => Some(ConnState::AwaitingHello),
-            StateKind::Idle => Some(ConnState::Idle),
-            StateKind::GoSent => Some(ConnState::GoSent { step }),
-            StateKind::Working => Some(ConnState::Working { step }),
-            StateKind::Done => Some(ConnState::Done { step }),
-            StateKind::Refused => None,
-        }
-    }
-}
-
-/// A refusal the conductor sends because a client broke the protocol: what arrived and in
-/// which state. Its text is the `R` reason.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProtocolViolation {
-    /// What was received, described for a person (e.g. `'K' (0x4b)`).
-    pub got: String,
-    /// The state it arrived in.
-    pub state: StateKind,
-}
-
-impl fmt::Display for ProtocolViolation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "protocol violation: received {} in state {}",
-            self.got, self.state
-        )
-    }
-}
-
-impl ProtocolViolation {
-    /// The refusal reason for this violation.
-    pub fn reason(&self) -> Reason {
-        Reason::lossy(&self.to_string())
     }
 }

@@ -29,18 +29,16 @@ impl Conductor {
         self.conns.len().hash(state);
         for (key, c) in &self.conns {
             key.hash(state);
-            c.peer.ip().hash(state);
-            c.state.hash(state);
-            c.id.hash(state);
-            c.names.hash(state);
-            c.inbox.hash(state);
-            c.outbox.hash(state);
-            c.closing.hash(state);
-            c.close_queued.hash(state);
-            let d = self.deadlines(c);
-            [d.hello, d.drop, d.probe, d.linger, c.timer_at]
-                .map(rel)
-                .hash(state);
+            c.peer().ip().hash(state);
+            c.state().fingerprint(state);
+            c.id().hash(state);
+            c.names().hash(state);
+            c.incomplete_input().hash(state);
+            c.pending().hash(state);
+            for timer in c.state().kind().timers().iter() {
+                rel(c.deadline(timer, &self.config)).hash(state);
+            }
+            rel(c.timer_at).hash(state);
         }
         self.ready.hash(state);
         self.members.hash(state);

@@ -32,17 +32,17 @@ mod waves;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 
 use slab::Slab;
 
 use crate::cidr::Cidr;
-use crate::conn::ConnState;
+use crate::conn::{self, Conn, ConnState};
 use crate::round::{EndKind, RoundConfig, RoundController};
 use crate::time::{Duration, Instant};
-use crate::wire::{Id, Reason, MAX_MESSAGE_LEN};
+use crate::wire::Id;
 
 pub use event::{Event, Leave, RefusalKind, Who};
 pub(crate) use fingerprint::relative;
@@ -214,52 +214,15 @@ pub struct ConnInfo<'a> {
     pub conn: ConnId,
     /// The peer's address.
     pub peer: SocketAddr,
-    /// Its state in the transition table.
+    /// Its state, with its data.
     pub state: &'a ConnState,
     /// The client's id, once its hello was accepted.
     pub client_id: Option<Id>,
-    /// Being closed (refused, left, dropped or the conductor ended): it counts for nothing and
-    /// its input is ignored.
+    /// Ending (refused, left, dropped or the conductor ended): it counts for nothing and its
+    /// input is ignored.
     pub closing: bool,
     /// Bytes queued for it and not written yet.
     pub pending: &'a [u8],
-}
-
-/// One connection as the core sees it.
-#[derive(Clone, Debug)]
-pub(crate) struct Conn {
-    pub(crate) peer: SocketAddr,
-    pub(crate) state: ConnState,
-    pub(crate) id: Option<Id>,
-    /// The names the transport proved ([`Input::Identified`]); the hello's id must be one.
-    pub(crate) names: Option<Vec<String>>,
-    /// Bytes of a message not complete yet (less than one message).
-    pub(crate) inbox: Vec<u8>,
-    /// Bytes queued for the peer.
-    pub(crate) outbox: Vec<u8>,
-    /// The connection is being closed: it counts for nothing and ignores input.
-    pub(crate) closing: bool,
-    /// Its `Close` output has been queued.
-    pub(crate) close_queued: bool,
-    pub(crate) accepted_at: Instant,
-    pub(crate) last_heard: Instant,
-    pub(crate) last_probe: Option<Instant>,
-    /// When the first probe after the last byte heard went out: the liveness drop counts from
-    /// it (see [`timers`]). A value not later than `last_heard` belongs to a silence that
-    /// ended.
-    pub(crate) first_probe: Option<Instant>,
-    pub(crate) closing_since: Option<Instant>,
-    /// The deadline of this connection's entry in the timer queue.
-    pub(crate) timer_at: Option<Instant>,
-    /// Distinguishes this connection from earlier ones in the same slot.
-    pub(crate) serial: u64,
-}
-
-impl Conn {
-    /// Past the hello, not refused, not leaving.
-    pub(crate) fn is_member(&self) -> bool {
-        !self.closing && self.state.kind().is_joined()
-    }
 }
 
 /// The sans-IO conductor. See the module docs for the calling contract.
@@ -267,11 +230,12 @@ impl Conn {
 pub struct Conductor {
     config: CoreConfig,
     conns: Slab<Conn>,
-    ids: HashMap<Id, ConnId>,
+    /// The ids of the members.
+    ids: HashSet<Id>,
     rounds: RoundController,
     /// Members in Idle or Done.
     ready: u32,
-    /// Members (past hello, not closing).
+    /// Members (past hello, not ending).
     members: u32,
     outputs: VecDeque<Output>,
     timers: Timers,
@@ -283,8 +247,8 @@ pub struct Conductor {
     round_latest_done: Option<Id>,
     last_round_slowest: Option<Id>,
     status: StatusSchedule,
-    /// Reused for encoding broadcasts once.
-    scratch: Vec<u8>,
+    /// Reused for the slots a broadcast goes through.
+    keys: Vec<usize>,
 }
 
 /// When status was last due and with which phase.
@@ -301,7 +265,7 @@ impl Conductor {
         let mut core = Conductor {
             config,
             conns: Slab::new(),
-            ids: HashMap::new(),
+            ids: HashSet::new(),
             rounds,
             ready: 0,
             members: 0,
@@ -313,7 +277,7 @@ impl Conductor {
             round_latest_done: None,
             last_round_slowest: None,
             status: StatusSchedule::default(),
-            scratch: Vec::with_capacity(MAX_MESSAGE_LEN),
+            keys: Vec::new(),
         };
         core.after_input(now);
         core
@@ -348,11 +312,11 @@ impl Conductor {
     pub fn connections(&self) -> impl Iterator<Item = ConnInfo<'_>> + '_ {
         self.conns.iter().map(|(key, c)| ConnInfo {
             conn: ConnId(key),
-            peer: c.peer,
-            state: &c.state,
-            client_id: c.id,
-            closing: c.closing,
-            pending: &c.outbox,
+            peer: c.peer(),
+            state: c.state(),
+            client_id: c.id(),
+            closing: c.state().kind().is_ending(),
+            pending: c.pending(),
         })
     }
 
@@ -363,18 +327,19 @@ impl Conductor {
 
     /// The state of a connection, if it is open.
     pub fn conn_state(&self, conn: ConnId) -> Option<&ConnState> {
-        self.conns.get(conn.0).map(|c| &c.state)
+        self.conns.get(conn.0).map(Conn::state)
     }
 
     /// Bytes queued for a connection, to be written to its socket.
     pub fn pending(&self, conn: ConnId) -> &[u8] {
-        self.conns.get(conn.0).map_or(&[], |c| &c.outbox)
+        self.conns.get(conn.0).map_or(&[], Conn::pending)
     }
 
     /// The start of an incomplete message received on a connection, kept until the rest
-    /// arrives: always shorter than one message (under [`MAX_MESSAGE_LEN`] bytes).
+    /// arrives: always shorter than one message (under
+    /// [`MAX_MESSAGE_LEN`](crate::wire::MAX_MESSAGE_LEN) bytes).
     pub fn incomplete_input(&self, conn: ConnId) -> &[u8] {
-        self.conns.get(conn.0).map_or(&[], |c| &c.inbox)
+        self.conns.get(conn.0).map_or(&[], Conn::incomplete_input)
     }
 
     /// The next action for the driver, if any.
@@ -407,25 +372,10 @@ impl Conductor {
         self.now = now;
         let serial = self.next_serial;
         self.next_serial += 1;
-        let key = self.conns.insert(Conn {
-            peer,
-            state: ConnState::AwaitingHello,
-            id: None,
-            names: None,
-            inbox: Vec::new(),
-            outbox: Vec::new(),
-            closing: false,
-            close_queued: false,
-            accepted_at: now,
-            last_heard: now,
-            last_probe: None,
-            first_probe: None,
-            closing_since: None,
-            timer_at: None,
-            serial,
-        });
+        let key = self.conns.insert(Conn::new(peer, now, serial));
         let conn = ConnId(key);
-        self.on_accept(now, conn);
+        self.step(conn, conn::Input::Accepted);
+        self.rearm(conn);
         self.after_input(now);
         conn
     }
@@ -435,12 +385,13 @@ impl Conductor {
         self.now = now;
         match input {
             Input::Received { conn, bytes } => self.on_received(now, conn, bytes),
-            Input::Sent { conn, n } => self.on_sent(conn, n),
-            Input::Closed { conn } => self.on_closed(now, conn),
-            Input::Identified { conn, names } => self.on_identified(conn, names),
+            Input::Sent { conn, n } => _ = self.step(conn, conn::Input::Sent(n)),
+            Input::Closed { conn } => _ = self.step(conn, conn::Input::Eof),
+            Input::Identified { conn, names } => {
+                _ = self.step(conn, conn::Input::Identified(names))
+            }
             Input::TransportFailed { conn, reason } => {
-                let reason = Reason::lossy(&reason);
-                self.refuse(now, conn, RefusalKind::Transport, reason);
+                _ = self.step(conn, conn::Input::TransportFailed(&reason))
             }
             Input::Tick => self.on_tick(now),
             Input::Stop(StopRequest::Graceful) => {
@@ -451,12 +402,12 @@ impl Conductor {
             }
             Input::Stop(StopRequest::Interrupt) => {
                 if let Some(decision) = self.rounds.end_now(EndKind::Interrupt) {
-                    self.apply(now, decision);
+                    self.apply_decision(now, decision);
                 }
             }
             Input::Fatal(error) => {
                 if let Some(decision) = self.rounds.end_now(EndKind::Fatal(error)) {
-                    self.apply(now, decision);
+                    self.apply_decision(now, decision);
                 }
             }
         }
@@ -476,8 +427,8 @@ impl Conductor {
 
     /// Runs the controller until it has nothing more to decide, then schedules status.
     fn after_input(&mut self, now: Instant) {
-        while let Some(decision) = self.rounds.poll_decision(now, self.ready) {
-            self.apply(now, decision);
+        while let Some(decision) = self.rounds.poll_decision(self.ready) {
+            self.apply_decision(now, decision);
         }
         self.prune_stale_timers();
         self.schedule_status(now);

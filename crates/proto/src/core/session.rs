@@ -1,430 +1,168 @@
-//! Per-connection handling inside the core: accepting, decoding received bytes, applying the
-//! transition table's rules, admitting hellos, refusals, removals and the bounded outgoing
-//! queue. Performs no I/O.
+//! The conductor's side of its connections: feeding each input to the connection's table, and
+//! the one place where what a transition changed is applied (counts, ids, the round, outputs,
+//! events, timers). Performs no I/O.
 
-use crate::conn::{self, rule, ConnState, ProtocolViolation, Rule, StateKind};
+use crate::conn::{Change, Context, Input, Notice, RoundExit};
 use crate::time::Instant;
-use crate::wire::{ClientMsg, ConductorMsg, DecodeError, Id, RawHello, Reason, ShowByte, VERSION};
 
-use super::{Conductor, ConnId, Event, Leave, Output, RefusalKind, Who};
-
-fn event_of(msg: &ClientMsg) -> conn::Event {
-    match msg {
-        ClientMsg::Hello(_) => conn::Event::Hello,
-        ClientMsg::Received => conn::Event::Received,
-        ClientMsg::Done => conn::Event::Done,
-        ClientMsg::Working => conn::Event::Working,
-        ClientMsg::Here => conn::Event::Here,
-        ClientMsg::Ping => conn::Event::Ping,
-        ClientMsg::Exit => conn::Event::Exit,
-        ClientMsg::Refusal(_) => conn::Event::Refusal,
-    }
-}
+use super::{Conductor, ConnId, Event, Output, Who};
 
 impl Conductor {
-    /// Sends the hello, or refuses an address outside `allow`, and arms the hello timer.
-    pub(super) fn on_accept(&mut self, now: Instant, conn: ConnId) {
-        let peer = self.conns[conn.0].peer;
-        if self.rounds.ended().is_some() {
-            self.close_now(conn);
-            return;
+    /// Feeds one input to a connection's table and applies what it changed; returns the
+    /// change (none for a connection that is gone).
+    pub(super) fn step(&mut self, conn: ConnId, input: Input<'_>) -> Option<Change> {
+        let c = self.conns.get_mut(conn.0)?;
+        let ctx = Context {
+            now: self.now,
+            config: &self.config,
+            ids: &self.ids,
+            members: self.members,
+            ended: self.rounds.ended().is_some(),
+        };
+        let change = c.handle(input, &ctx);
+        // Most inputs (a `K`, a write) leave nothing to count, report or transmit.
+        if change.transmit || change.reported || change.recounts() || self.traces(change) {
+            self.apply(conn, change);
         }
-        if !self.config.allow.is_empty() && !self.config.allow.iter().any(|c| c.contains(peer.ip()))
-        {
-            let reason = Reason::lossy(&format!("address {} is not allowed", peer.ip()));
-            self.refuse(now, conn, RefusalKind::NotAllowed, reason);
-            return;
-        }
-        self.emit(Event::Connected { conn, peer });
-        let hello = ConductorMsg::Hello(RawHello {
-            version: VERSION,
-            id: *self.config.server_id.as_wire(),
-        });
-        self.send(conn, &hello);
-        self.rearm(conn);
+        Some(change)
     }
 
-    /// Decodes and applies every complete message in `bytes`, keeping an incomplete tail.
+    /// Feeds the same input to every connection, in slot order, and shows `each` what it
+    /// changed.
+    pub(super) fn step_all(
+        &mut self,
+        input: impl Fn() -> Input<'static>,
+        mut each: impl FnMut(Change),
+    ) {
+        let mut keys = std::mem::take(&mut self.keys);
+        keys.clear();
+        keys.extend(self.conns.iter().map(|(key, _)| key));
+        for &key in &keys {
+            if let Some(change) = self.step(ConnId(key), input()) {
+                each(change);
+            }
+        }
+        self.keys = keys;
+    }
+
+    /// Decodes and feeds every complete message in `bytes`; the connection keeps an
+    /// incomplete tail.
     pub(super) fn on_received(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
         let Some(c) = self.conns.get_mut(conn.0) else {
             return;
         };
-        if c.closing || bytes.is_empty() {
+        if !c.hear(now, bytes) {
             return;
         }
-        c.last_heard = now;
-        let mut input = bytes;
-        if !c.inbox.is_empty() {
-            // Complete the pending message from the new bytes (no message exceeds 536 bytes),
-            // then decode the rest straight from the input.
-            let mut inbox = std::mem::take(&mut c.inbox);
-            let held = inbox.len();
-            let take = input.len().min(crate::wire::MAX_MESSAGE_LEN);
-            inbox.extend_from_slice(&input[..take]);
-            let used = self.decode_all(now, conn, &inbox);
-            if used >= held {
-                input = &input[used - held..];
-            } else {
-                // Still incomplete: every new byte is held.
-                inbox.drain(..used);
-                self.keep_tail(conn, inbox);
-                return;
-            }
-        }
-        let used = self.decode_all(now, conn, input);
-        let tail = &input[used.min(input.len())..];
-        if !tail.is_empty() {
-            self.keep_tail(conn, tail.to_vec());
-        }
-    }
-
-    fn keep_tail(&mut self, conn: ConnId, tail: Vec<u8>) {
-        if let Some(c) = self.conns.get_mut(conn.0) {
-            if !c.closing {
-                c.inbox = tail;
-            }
-        }
-    }
-
-    /// Applies each complete message at the start of `buf`; returns the bytes consumed. Stops
-    /// early (consuming everything) once the connection starts closing.
-    fn decode_all(&mut self, now: Instant, conn: ConnId, buf: &[u8]) -> usize {
-        let mut used = 0;
-        while used < buf.len() {
-            if self.conns.get(conn.0).is_none_or(|c| c.closing) {
-                return buf.len();
-            }
-            match ClientMsg::decode(&buf[used..]) {
-                Ok(Some((msg, n))) => {
-                    used += n;
+        let mut rest = bytes;
+        while let Some(read) = self.conns[conn.0].next_message(&mut rest) {
+            match read {
+                Ok(msg) => {
                     if self.config.trace_events {
                         let msg = msg.clone();
                         self.emit(Event::MessageReceived { conn, msg });
                     }
-                    self.on_message(now, conn, msg);
+                    self.step(conn, Input::Message(&msg));
                 }
-                Ok(None) => break,
-                Err(error) => {
-                    self.on_garbage(now, conn, &error);
-                    return buf.len();
-                }
-            }
-        }
-        used
-    }
-
-    fn on_garbage(&mut self, now: Instant, conn: ConnId, error: &DecodeError) {
-        let state = self.conns[conn.0].state.kind();
-        let got = match error {
-            DecodeError::UnknownType { byte, .. } => {
-                format!("unknown message type {}", ShowByte(*byte))
-            }
-            other => format!("an invalid refusal ({other})"),
-        };
-        let reason = ProtocolViolation { got, state }.reason();
-        self.refuse(now, conn, RefusalKind::Violation, reason);
-    }
-
-    /// Applies the transition table's rule for one message.
-    fn on_message(&mut self, now: Instant, conn: ConnId, msg: ClientMsg) {
-        let state = self.conns[conn.0].state.kind();
-        match rule(state, event_of(&msg)) {
-            Rule::Admit => {
-                if let ClientMsg::Hello(hello) = msg {
-                    self.admit(now, conn, hello);
-                }
-            }
-            Rule::To(next) => {
-                let step = self.conns[conn.0].state.step().unwrap_or(0);
-                if let Some(next) = ConnState::with_step(next, step) {
-                    self.set_state(conn, next);
-                }
-                if next == StateKind::Done {
-                    self.participant_done(now, conn);
-                }
-            }
-            Rule::AckAndDone => {
-                let step = self.conns[conn.0].state.step().unwrap_or(0);
-                self.set_state(conn, ConnState::Working { step });
-                self.set_state(conn, ConnState::Done { step });
-                self.participant_done(now, conn);
-            }
-            Rule::Answer => self.send(conn, &ConductorMsg::Here),
-            Rule::Refresh | Rule::Ignore | Rule::Never => {}
-            Rule::Violation => {
-                let got = match &msg {
-                    ClientMsg::Hello(_) => "a hello 'A' (0x41)".to_string(),
-                    other => ShowByte(other.type_byte()).to_string(),
-                };
-                let reason = ProtocolViolation { got, state }.reason();
-                self.refuse(now, conn, RefusalKind::Violation, reason);
-            }
-            Rule::Remove => {
-                let leave = match msg {
-                    ClientMsg::Refusal(reason) => Leave::Refusal(reason),
-                    _ => Leave::Exit,
-                };
-                self.remove(now, conn, leave);
-            }
-            Rule::TimedOut => {}
-        }
-    }
-
-    /// Checks a hello: version, id, the certificate's names, uniqueness, capacity. Admits the client as Idle or refuses.
-    fn admit(&mut self, now: Instant, conn: ConnId, hello: RawHello) {
-        let verdict = if hello.version != VERSION {
-            Err((
-                RefusalKind::Version,
-                format!(
-                    "unsupported protocol version {}; this conductor speaks version 1",
-                    ShowByte(hello.version)
-                ),
-            ))
-        } else {
-            match Id::from_wire(hello.id) {
-                Err(e) => Err((RefusalKind::InvalidId, format!("invalid id: {e}"))),
-                // Before the duplicate check: who holds an id is not told to a peer whose
-                // certificate does not name it.
-                Ok(id) if !self.certified(conn, id) => {
-                    Err((RefusalKind::NotInCertificate, self.not_certified(conn, id)))
-                }
-                Ok(id) if self.ids.contains_key(&id) => {
-                    Err((RefusalKind::DuplicateId, format!("duplicate id {id}")))
-                }
-                Ok(_) if self.members >= self.config.max_clients => {
-                    Err((RefusalKind::Full, "full".to_string()))
-                }
-                Ok(id) => Ok(id),
-            }
-        };
-        match verdict {
-            Err((kind, reason)) => self.refuse(now, conn, kind, Reason::lossy(&reason)),
-            Ok(id) => {
-                let c = &mut self.conns[conn.0];
-                c.id = Some(id);
-                let peer = c.peer;
-                self.ids.insert(id, conn);
-                self.set_state(conn, ConnState::Idle);
-                self.emit(Event::Joined { conn, id, peer });
-                self.rearm(conn);
+                Err(error) => _ = self.step(conn, Input::Garbage(&error)),
             }
         }
     }
 
-    /// Keeps the names the transport proved for a connection that has not said hello yet;
-    /// its hello must claim one of them.
-    pub(super) fn on_identified(&mut self, conn: ConnId, names: Vec<String>) {
-        if let Some(c) = self.conns.get_mut(conn.0) {
-            if !c.closing && c.id.is_none() {
-                c.names = Some(names);
-            }
-        }
+    /// Whether a change of state is traced as an event.
+    fn traces(&self, change: Change) -> bool {
+        self.config.trace_events && change.from != change.to
     }
 
-    /// True when `id` may be claimed on `conn`: no names were proved, or `id` is one of them.
-    fn certified(&self, conn: ConnId, id: Id) -> bool {
-        self.conns[conn.0]
-            .names
-            .as_ref()
-            .is_none_or(|names| names.iter().any(|n| n == id.as_str()))
-    }
-
-    /// The refusal of an id that the certificate does not name, with the names it does
-    /// (shortened: a refusal holds at most 531 bytes).
-    fn not_certified(&self, conn: ConnId, id: Id) -> String {
-        let names = self.conns[conn.0].names.as_deref().unwrap_or_default();
-        let mut listed = String::new();
-        for (i, name) in names.iter().enumerate() {
-            if listed.len() + name.len() > 300 {
-                listed.push_str(&format!(", ... ({} more)", names.len() - i));
-                break;
-            }
-            if i > 0 {
-                listed.push_str(", ");
-            }
-            listed.push_str(name);
-        }
-        if names.is_empty() {
-            listed.push_str("none");
-        }
-        format!("id {id} is not named in the client certificate (names: {listed})")
-    }
-
-    /// The one place a connection's state changes: keeps the counts and reports `old -> new`.
-    pub(super) fn set_state(&mut self, conn: ConnId, next: ConnState) {
-        let c = &mut self.conns[conn.0];
-        let old = c.state.kind();
-        let new = next.kind();
-        let counts = !c.closing;
-        c.state = next;
-        if counts {
-            self.ready = self.ready + u32::from(new.is_ready()) - u32::from(old.is_ready());
-            self.members = self.members + u32::from(new.is_joined()) - u32::from(old.is_joined());
-        }
+    /// The one place a transition's consequences are applied: the trace of state changes, the
+    /// events, the ready and member counts and the ids, the round controller (which reports a
+    /// round's end), the outputs and the connection's timer. Kept out of `step`, which most
+    /// inputs leave without calling it.
+    #[inline(never)]
+    fn apply(&mut self, conn: ConnId, change: Change) {
         if self.config.trace_events {
-            self.emit(Event::StateChanged { conn, old, new });
-        }
-    }
-
-    fn participant_done(&mut self, now: Instant, conn: ConnId) {
-        self.round_latest_done = self.conns[conn.0].id;
-        self.rounds.participant_done(now);
-        self.after_round_change();
-    }
-
-    /// Takes a member out of every count before it closes: the round stops waiting for it.
-    fn detach(&mut self, now: Instant, conn: ConnId) {
-        let c = &mut self.conns[conn.0];
-        if c.closing {
-            return;
-        }
-        let kind = c.state.kind();
-        if kind.is_ready() {
-            self.ready -= 1;
-        }
-        if kind.is_joined() {
-            self.members -= 1;
-        }
-        c.closing = true;
-        c.closing_since = Some(now);
-        c.inbox = Vec::new();
-        if let Some(id) = c.id {
-            self.ids.remove(&id);
-        }
-        if kind.is_pending() {
-            self.rounds.participant_removed(now);
-            self.after_round_change();
-        }
-    }
-
-    /// Sends `R reason`, detaches the client and closes once the refusal is flushed.
-    pub(super) fn refuse(&mut self, now: Instant, conn: ConnId, kind: RefusalKind, reason: Reason) {
-        let Some(c) = self.conns.get(conn.0) else {
-            return;
-        };
-        if c.closing {
-            return;
-        }
-        let who = self.who(conn);
-        self.emit(Event::Refused {
-            who,
-            kind,
-            reason: reason.clone(),
-        });
-        self.detach(now, conn);
-        self.send(conn, &ConductorMsg::Refusal(reason.clone()));
-        if let Some(c) = self.conns.get_mut(conn.0) {
-            c.state = ConnState::Refused { reason };
-        }
-        self.rearm(conn);
-        self.close_if_flushed(conn);
-    }
-
-    /// Removes a client that left (`X`, `R`, EOF); nothing is sent back.
-    fn remove(&mut self, now: Instant, conn: ConnId, how: Leave) {
-        let who = self.who(conn);
-        let was_member = self.conns[conn.0].is_member();
-        match how {
-            Leave::Exit | Leave::Closed if !was_member => {
-                self.emit(Event::ClosedBeforeHello { who });
+            for (old, new) in change.transitions() {
+                self.emit(Event::StateChanged { conn, old, new });
             }
-            how => self.emit(Event::Left { who, how }),
         }
-        self.detach(now, conn);
-        self.rearm(conn);
-        self.close_if_flushed(conn);
-    }
-
-    /// The peer closed or reset the connection: nothing more can be delivered.
-    pub(super) fn on_closed(&mut self, now: Instant, conn: ConnId) {
-        let Some(c) = self.conns.get(conn.0) else {
-            return;
-        };
-        if !c.closing {
-            self.remove(now, conn, Leave::Closed);
+        if change.reported {
+            self.report(conn);
         }
-        self.close_now(conn);
-    }
-
-    /// `n` bytes of the queue reached the socket.
-    pub(super) fn on_sent(&mut self, conn: ConnId, n: usize) {
-        let Some(c) = self.conns.get_mut(conn.0) else {
-            return;
-        };
-        let n = n.min(c.outbox.len());
-        c.outbox.drain(..n);
-        if c.outbox.is_empty() && c.outbox.capacity() > 4096 {
-            c.outbox = Vec::new();
+        if change.recounts() {
+            self.recount(conn, change);
         }
-        self.close_if_flushed(conn);
-    }
-
-    /// Queues a message; a client whose queue passes the bound is dropped as not reading.
-    pub(super) fn send(&mut self, conn: ConnId, msg: &ConductorMsg) {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        msg.encode_into(&mut scratch);
-        self.send_bytes(conn, &scratch);
-        self.scratch = scratch;
-    }
-
-    /// Queues already-encoded bytes; see [`send`](Self::send).
-    pub(super) fn send_bytes(&mut self, conn: ConnId, bytes: &[u8]) {
-        let Some(c) = self.conns.get_mut(conn.0) else {
-            return;
-        };
-        if c.close_queued {
-            return;
-        }
-        let was_empty = c.outbox.is_empty();
-        c.outbox.extend_from_slice(bytes);
-        if c.outbox.len() > self.config.max_queued_bytes {
-            let queued = c.outbox.len();
-            let who = self.who(conn);
-            self.emit(Event::DroppedNotReading { who, queued });
-            self.drop_stalled(conn);
-        } else if was_empty {
+        if change.transmit {
             self.outputs.push_back(Output::Transmit(conn));
         }
     }
 
-    fn drop_stalled(&mut self, conn: ConnId) {
+    /// A change of state: the counts, the ids, the round, the close and the timer.
+    fn recount(&mut self, conn: ConnId, change: Change) {
+        match change.ready() {
+            Some(true) => self.ready += 1,
+            Some(false) => self.ready -= 1,
+            None => {}
+        }
+        if change.joined() || change.left() {
+            self.count_member(conn, change.joined());
+        }
         let now = self.now;
-        self.detach(now, conn);
-        self.close_now(conn);
+        let round_end = match change.round() {
+            Some(RoundExit::Done) => {
+                self.round_latest_done = self.conns[conn.0].id();
+                self.rounds.participant_done(now)
+            }
+            Some(RoundExit::Removed) => self.rounds.participant_removed(now),
+            None => None,
+        };
+        if let Some(summary) = round_end {
+            self.round_ended(summary);
+        }
+        if change.closed() {
+            self.outputs.push_back(Output::Close(conn));
+        } else if change.retimes() {
+            self.rearm(conn);
+        }
     }
 
-    /// Closes a closing connection once its queue is empty.
-    pub(super) fn close_if_flushed(&mut self, conn: ConnId) {
-        if let Some(c) = self.conns.get(conn.0) {
-            if c.closing && c.outbox.is_empty() {
-                self.close_now(conn);
+    /// A member joined, or one stopped being a member: the count and the ids.
+    #[cold]
+    fn count_member(&mut self, conn: ConnId, joined: bool) {
+        let id = self.conns[conn.0].id();
+        if joined {
+            self.members += 1;
+            self.ids.extend(id);
+        } else {
+            self.members -= 1;
+            if let Some(id) = id {
+                self.ids.remove(&id);
             }
         }
     }
 
-    /// Queues the Close output; whatever is still queued is given up.
-    pub(super) fn close_now(&mut self, conn: ConnId) {
-        let Some(c) = self.conns.get_mut(conn.0) else {
-            return;
-        };
-        if c.close_queued {
-            return;
+    /// What happened, in words: the connection's report becomes events.
+    #[cold]
+    fn report(&mut self, conn: ConnId) {
+        let c = &mut self.conns[conn.0];
+        let report = c.take_report();
+        let (id, peer) = (c.id(), c.peer());
+        let who = Who { conn, peer, id };
+        if let Some(notice) = report.notice {
+            let event = match notice {
+                Notice::Connected => Event::Connected { conn, peer },
+                Notice::Joined(id) => Event::Joined { conn, id, peer },
+                Notice::Refused { kind, reason } => Event::Refused { who, kind, reason },
+                Notice::Left(how) => Event::Left { who, how },
+                Notice::ClosedBeforeHello => Event::ClosedBeforeHello { who },
+                Notice::GaveUpFlushing => Event::GaveUpFlushing {
+                    who,
+                    after: self.config.linger,
+                },
+            };
+            self.emit(event);
         }
-        c.close_queued = true;
-        c.closing = true;
-        c.outbox = Vec::new();
-        c.timer_at = None;
-        self.outputs.push_back(Output::Close(conn));
-    }
-
-    /// A connection as events name it. Only for connections the caller knows are open.
-    pub(super) fn who(&self, conn: ConnId) -> Who {
-        let c = &self.conns[conn.0];
-        Who {
-            conn,
-            peer: c.peer,
-            id: c.id,
+        if let Some(queued) = report.dropped {
+            self.emit(Event::DroppedNotReading { who, queued });
         }
     }
 }

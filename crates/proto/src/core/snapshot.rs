@@ -26,11 +26,11 @@ impl Conductor {
             .iter()
             .filter(|(_, c)| c.is_member())
             .filter_map(|(_, c)| {
-                c.id.map(|id| ClientStatus {
+                c.id().map(|id| ClientStatus {
                     id: id.as_str().to_string(),
-                    peer: c.peer.to_string(),
-                    state: c.state.kind().name().to_string(),
-                    last_heard_ms_ago: (now - c.last_heard).as_millis(),
+                    peer: c.peer().to_string(),
+                    state: c.state().kind().name().to_string(),
+                    last_heard_ms_ago: (now - c.last_heard()).as_millis(),
                 })
             })
             .collect();

@@ -1,29 +1,20 @@
-//! The core's per-connection deadlines: hello timeout, probe, liveness drop and the linger of a
-//! closing connection. Performs no I/O.
+//! The queue of the connections' deadlines: which timers a state has and when each falls due
+//! is the connection's ([`Conn::deadline`], beside its table); this module keeps them in order
+//! and feeds the table the timer that is due. Performs no I/O.
 //!
 //! Each connection has at most one live entry in a min-heap, at its earliest deadline; entries
 //! made stale by a later re-arm or a close are skipped when they come up and pruned from the
 //! top after every input, so the next deadline reported is live. Messages never touch the
-//! heap: a refreshed connection is re-examined when its old entry fires and re-armed later.
-//!
-//! With probing on and `probe_after` shorter than `drop_after`, a member is dropped only once
-//! it was sent `?` and stayed silent for the rest of the drop window: the drop falls due
-//! `drop_after - probe_after` after the first probe that followed the last byte heard. Probes
-//! go out `probe_after` into a silence, so this is `drop_after` after the last byte heard, as
-//! SPEC §3.4 says, whenever the conductor keeps its own timing; but time the conductor did
-//! not spend listening (stopped, or blocked on a write) is never counted against a member:
-//! after such a stall a silent member is asked first and gets the rest of the window to
-//! answer. With probing off, or not shorter than `drop_after`, the drop falls due
-//! `drop_after` after the last byte heard.
+//! heap: a refreshed connection is re-examined when its old entry fires and re-armed later; a
+//! connection is re-armed when it enters a state with other timers.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::conn::{rule, Event, Rule, StateKind};
+use crate::conn::{Conn, Input};
 use crate::time::Instant;
-use crate::wire::{ConductorMsg, Reason};
 
-use super::{Conductor, Conn, ConnId, RefusalKind};
+use super::{Conductor, ConnId};
 
 /// A min-heap of (deadline, slot, serial).
 #[derive(Clone, Debug, Default)]
@@ -43,115 +34,22 @@ impl Timers {
 fn is_live(conns: &slab::Slab<Conn>, at: Instant, key: usize, serial: u64) -> bool {
     conns
         .get(key)
-        .is_some_and(|c| c.serial == serial && c.timer_at == Some(at))
-}
-
-/// What a connection's deadlines demand at `now`.
-enum Due {
-    HelloTimeout,
-    LivenessTimeout,
-    Probe,
-    Linger,
-}
-
-/// A connection's deadlines in its current state; those that do not apply are `None`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Deadlines {
-    /// Awaiting the hello: the hello timeout.
-    pub(super) hello: Option<Instant>,
-    /// A member: the liveness drop.
-    pub(super) drop: Option<Instant>,
-    /// A member: the next probe.
-    pub(super) probe: Option<Instant>,
-    /// Closing: when flushing is given up.
-    pub(super) linger: Option<Instant>,
-}
-
-impl Deadlines {
-    fn earliest(&self) -> Option<Instant> {
-        [self.hello, self.drop, self.probe, self.linger]
-            .into_iter()
-            .flatten()
-            .min()
-    }
-
-    /// The first deadline passed at `now`; a drop wins over a probe due at the same time.
-    fn due(&self, now: Instant) -> Option<Due> {
-        let passed = |t: Option<Instant>| t.is_some_and(|t| now >= t);
-        if passed(self.linger) {
-            Some(Due::Linger)
-        } else if passed(self.hello) {
-            Some(Due::HelloTimeout)
-        } else if passed(self.drop) {
-            Some(Due::LivenessTimeout)
-        } else if passed(self.probe) {
-            Some(Due::Probe)
-        } else {
-            None
-        }
-    }
+        .is_some_and(|c| c.serial() == serial && c.timer_at == Some(at))
 }
 
 impl Conductor {
-    /// The deadlines that matter for this connection in its current state.
-    pub(super) fn deadlines(&self, c: &Conn) -> Deadlines {
-        let cfg = &self.config;
-        let mut d = Deadlines::default();
-        if c.close_queued {
-            return d;
-        }
-        if c.closing {
-            d.linger = c.closing_since.map(|t| t + cfg.linger);
-            return d;
-        }
-        match c.state.kind() {
-            StateKind::AwaitingHello => {
-                d.hello = (!cfg.hello_timeout.is_zero()).then(|| c.accepted_at + cfg.hello_timeout);
-            }
-            StateKind::Refused => {}
-            _ => {
-                d.drop = self.drop_deadline(c);
-                d.probe =
-                    (!cfg.probe_after.is_zero()).then(|| Self::next_probe(c, cfg.probe_after));
-            }
-        }
-        d
-    }
-
-    /// When a member's silence gets it dropped (see the module docs); `None` while it has not
-    /// yet been asked, when asking comes first.
-    fn drop_deadline(&self, c: &Conn) -> Option<Instant> {
-        let (probe, drop) = (self.config.probe_after, self.config.drop_after);
-        if drop.is_zero() {
-            None
-        } else if probe.is_zero() || probe >= drop {
-            Some(c.last_heard + drop)
-        } else {
-            let asked = c.first_probe.filter(|&p| p > c.last_heard)?;
-            Some(asked + drop.saturating_sub(probe))
-        }
-    }
-
-    /// Probes go out `probe_after` after the last thing heard, then every `probe_after`.
-    fn next_probe(c: &Conn, every: crate::time::Duration) -> Instant {
-        match c.last_probe {
-            Some(p) if p >= c.last_heard => p + every,
-            _ => c.last_heard + every,
-        }
-    }
-
     /// Makes sure the connection's heap entry is no later than its earliest deadline.
     pub(super) fn rearm(&mut self, conn: ConnId) {
         let Some(c) = self.conns.get(conn.0) else {
             return;
         };
-        let Some(at) = self.deadlines(c).earliest() else {
+        let Some(at) = c.next_deadline(&self.config) else {
             return;
         };
         if c.timer_at.is_some_and(|t| t <= at) {
             return;
         }
-        let serial = c.serial;
+        let serial = c.serial();
         self.conns[conn.0].timer_at = Some(at);
         self.timers.heap.push(Reverse((at, conn.0, serial)));
     }
@@ -171,7 +69,7 @@ impl Conductor {
             self.rearm(ConnId(key));
         }
         if let Some(decision) = self.rounds.on_timeout(now) {
-            self.apply(now, decision);
+            self.apply_decision(now, decision);
         }
     }
 
@@ -186,45 +84,10 @@ impl Conductor {
         }
     }
 
+    /// Feeds the connection's table the timer that is due, if one is.
     fn on_deadline(&mut self, now: Instant, conn: ConnId) {
-        let c = &self.conns[conn.0];
-        let Some(due) = self.deadlines(c).due(now) else {
-            return;
-        };
-        let kind = c.state.kind();
-        match due {
-            Due::HelloTimeout => {
-                if rule(kind, Event::HelloTimeout) == Rule::TimedOut {
-                    let ms = self.config.hello_timeout.as_millis();
-                    self.refuse(
-                        now,
-                        conn,
-                        RefusalKind::HelloTimeout,
-                        Reason::lossy(&format!("hello timeout: no hello within {ms} ms")),
-                    );
-                }
-            }
-            Due::LivenessTimeout => {
-                if rule(kind, Event::LivenessTimeout) == Rule::TimedOut {
-                    let reason = Reason::lossy("liveness timeout");
-                    self.refuse(now, conn, RefusalKind::LivenessTimeout, reason);
-                }
-            }
-            Due::Probe => {
-                let c = &mut self.conns[conn.0];
-                if c.first_probe.is_none_or(|p| p <= c.last_heard) {
-                    c.first_probe = Some(now);
-                }
-                c.last_probe = Some(now);
-                self.send(conn, &ConductorMsg::Ping);
-            }
-            Due::Linger => {
-                self.emit(super::Event::GaveUpFlushing {
-                    who: self.who(conn),
-                    after: self.config.linger,
-                });
-                self.close_now(conn);
-            }
+        if let Some(timer) = self.conns[conn.0].due(now, &self.config) {
+            self.step(conn, Input::Timeout(timer));
         }
     }
 }

@@ -1,6 +1,13 @@
 //! The pure round controller (SPEC §5, §6): decides when a Go wave goes out and with which
 //! step, when `T` is due, the `S` countdown, and when the conductor ends. It knows clients only
 //! as counts, keeps O(1) bookkeeping per message, takes time as an input and performs no I/O.
+//!
+//! A wave takes two calls: [`RoundController::poll_decision`] proposes it (its step and
+//! countdown) and changes nothing; the caller sends it (the `S` broadcast may lose clients whose
+//! queues overflow, and so may the Go) and then [`RoundController::commit`]s it with the number
+//! of participants that actually received the Go. The controller reports the end of a round
+//! itself: the call that settles its last participant (or a commit with none) returns the
+//! round's [`RoundSummary`].
 
 #[cfg(test)]
 mod tests;
@@ -66,7 +73,9 @@ impl EndKind {
 /// What the controller asks the core to do next.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Decision {
-    /// Broadcast `S n` first if `countdown` is set, then send Go `step` to every ready client.
+    /// A proposed wave: broadcast `S n` first if `countdown` is set, then send Go `step` to
+    /// every client still ready, then [`commit`](RoundController::commit) it with how many
+    /// received the Go.
     Wave {
         /// The step every participant receives.
         step: u32,
@@ -121,9 +130,12 @@ pub struct Round {
     latest_done: Option<Duration>,
 }
 
-/// A finished round, for status reports.
+/// A finished round: what the controller reports when a round ends, and keeps for status
+/// reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RoundSummary {
+    /// Its step.
+    pub step: u32,
     /// From the wave to the last Done or removal.
     pub duration: Duration,
     /// How long after the Go the last Done came; `None` when nobody sent Done.
@@ -232,9 +244,9 @@ impl RoundController {
     }
 
     /// Decides what happens now that `ready` clients are Idle or Done: a wave, the end, or
-    /// nothing. Call after every change; when it returns a wave, the caller must send it to
-    /// exactly those `ready` clients.
-    pub fn poll_decision(&mut self, now: Instant, ready: u32) -> Option<Decision> {
+    /// nothing. Call after every change. A wave is only proposed: nothing changes until it is
+    /// [`commit`](Self::commit)ted, and until then the same wave is proposed again.
+    pub fn poll_decision(&mut self, ready: u32) -> Option<Decision> {
         if self.ended.is_some() || self.round.is_some() {
             return None;
         }
@@ -254,18 +266,30 @@ impl RoundController {
             }
             return None;
         }
-        Some(self.start_wave(now, ready))
+        let (step, countdown) = self.next_wave();
+        Some(Decision::Wave { step, countdown })
     }
 
-    fn start_wave(&mut self, now: Instant, participants: u32) -> Decision {
+    /// The step and countdown of the next wave.
+    fn next_wave(&self) -> (u32, Option<u32>) {
         let countdown = self.wave_limit.and_then(|limit| {
-            let left = limit - self.waves_sent;
+            let left = limit.saturating_sub(self.waves_sent);
             (left <= u64::from(self.config.shutdown_countdown)).then_some(left as u32)
         });
+        (self.next_step(), countdown)
+    }
+
+    /// The proposed wave went out at `now` and reached `participants` clients: its round
+    /// starts. A wave that reached nobody (the `S` broadcast or the Go dropped every client)
+    /// ends at once, and its summary is returned. Does nothing unless a wave is due.
+    pub fn commit(&mut self, now: Instant, participants: u32) -> Option<RoundSummary> {
+        if self.ended.is_some() || self.round.is_some() {
+            return None;
+        }
+        let (step, countdown) = self.next_wave();
         if countdown.is_some() {
             self.countdown_started = true;
         }
-        let step = self.next_step();
         self.waves_sent += 1;
         self.last_step = Some(step);
         let slow = self.config.slow_round;
@@ -277,34 +301,45 @@ impl RoundController {
             next_slow: (!slow.is_zero()).then(|| now + slow),
             latest_done: None,
         });
-        Decision::Wave { step, countdown }
-    }
-
-    /// A participant of the running round sent Done.
-    pub fn participant_done(&mut self, now: Instant) {
-        if let Some(round) = &mut self.round {
-            round.latest_done = Some(now - round.started);
-            self.settle(now);
+        if participants == 0 {
+            return self.finish(now);
         }
+        None
     }
 
-    /// A participant of the running round was removed before it was Done.
-    pub fn participant_removed(&mut self, now: Instant) {
-        if self.round.is_some() {
-            self.settle(now);
-        }
+    /// A participant of the running round sent Done. Returns the round's summary when that
+    /// was the last one it waited for.
+    pub fn participant_done(&mut self, now: Instant) -> Option<RoundSummary> {
+        let round = self.round.as_mut()?;
+        round.latest_done = Some(now - round.started);
+        self.settle(now)
     }
 
-    fn settle(&mut self, now: Instant) {
-        let Some(round) = &mut self.round else { return };
+    /// A participant of the running round was removed before it was Done. Returns the round's
+    /// summary when that was the last one it waited for.
+    pub fn participant_removed(&mut self, now: Instant) -> Option<RoundSummary> {
+        self.settle(now)
+    }
+
+    fn settle(&mut self, now: Instant) -> Option<RoundSummary> {
+        let round = self.round.as_mut()?;
         round.outstanding = round.outstanding.saturating_sub(1);
         if round.outstanding == 0 {
-            self.last_round = Some(RoundSummary {
-                duration: now - round.started,
-                slowest_done: round.latest_done,
-            });
-            self.round = None;
+            return self.finish(now);
         }
+        None
+    }
+
+    /// Closes the running round at `now` and reports it.
+    fn finish(&mut self, now: Instant) -> Option<RoundSummary> {
+        let round = self.round.take()?;
+        let summary = RoundSummary {
+            step: round.step,
+            duration: now - round.started,
+            slowest_done: round.latest_done,
+        };
+        self.last_round = Some(summary);
+        Some(summary)
     }
 
     /// The next time [`on_timeout`](Self::on_timeout) has something to do.

@@ -16,12 +16,27 @@ fn at(ms: u64) -> Instant {
     Instant::from_millis(ms)
 }
 
+/// Proposes a wave for `n` ready clients and commits it with all of them; returns the
+/// decision.
+fn start(c: &mut RoundController, now: Instant, n: u32) -> Option<Decision> {
+    let d = c.poll_decision(n);
+    if let Some(Decision::Wave { .. }) = d {
+        assert_eq!(c.commit(now, n), None, "a wave to {n} does not end at once");
+    }
+    d
+}
+
 /// Runs one full round with `n` participants who all finish.
 fn run_round(c: &mut RoundController, now: Instant, n: u32) -> Option<Decision> {
-    let d = c.poll_decision(now, n);
+    let d = start(c, now, n);
     if let Some(Decision::Wave { .. }) = d {
-        for _ in 0..n {
-            c.participant_done(now);
+        for i in 0..n {
+            let end = c.participant_done(now);
+            assert_eq!(
+                end.is_some(),
+                i + 1 == n,
+                "only the last Done ends the round"
+            );
         }
     }
     d
@@ -33,39 +48,44 @@ fn waits_for_min_clients() {
         min_clients: 3,
         ..config()
     });
-    assert_eq!(c.poll_decision(at(0), 2), None);
+    assert_eq!(c.poll_decision(2), None);
     assert_eq!(c.phase(2), Phase::Waiting);
-    assert_eq!(
-        c.poll_decision(at(0), 3),
-        Some(Decision::Wave {
-            step: 0,
-            countdown: None
-        })
-    );
+    let wave = Some(Decision::Wave {
+        step: 0,
+        countdown: None,
+    });
+    assert_eq!(c.poll_decision(3), wave);
+    assert_eq!(c.poll_decision(3), wave, "a proposal changes nothing");
+    assert_eq!(c.waves_sent(), 0);
+    assert_eq!(c.commit(at(0), 3), None);
     assert_eq!(c.phase(0), Phase::Running);
+    assert_eq!(c.round().map(|r| r.participants), Some(3));
 }
 
 #[test]
 fn no_wave_while_a_round_runs() {
     let mut c = RoundController::new(config());
     assert!(matches!(
-        c.poll_decision(at(0), 2),
+        start(&mut c, at(0), 2),
         Some(Decision::Wave { step: 0, .. })
     ));
-    assert_eq!(c.poll_decision(at(1), 5), None);
-    c.participant_done(at(2));
+    assert_eq!(c.poll_decision(5), None);
+    assert_eq!(c.commit(at(1), 5), None, "a commit without a proposal");
+    assert_eq!(c.round().map(|r| r.participants), Some(2));
+    assert_eq!(c.participant_done(at(2)), None);
     assert_eq!(
-        c.poll_decision(at(2), 5),
+        c.poll_decision(5),
         None,
         "one participant still outstanding"
     );
-    c.participant_removed(at(3));
+    let summary = c.participant_removed(at(3)).expect("the round ended");
     assert_eq!(c.round(), None);
-    let summary = c.last_round().unwrap();
+    assert_eq!(c.last_round(), Some(summary));
+    assert_eq!(summary.step, 0);
     assert_eq!(summary.duration, Duration::from_millis(3));
     assert_eq!(summary.slowest_done, Some(Duration::from_millis(2)));
     assert_eq!(
-        c.poll_decision(at(3), 5),
+        c.poll_decision(5),
         Some(Decision::Wave {
             step: 1,
             countdown: None
@@ -76,9 +96,37 @@ fn no_wave_while_a_round_runs() {
 #[test]
 fn round_where_everyone_left_has_no_slowest() {
     let mut c = RoundController::new(config());
-    c.poll_decision(at(0), 1);
-    c.participant_removed(at(4));
-    assert_eq!(c.last_round().unwrap().slowest_done, None);
+    start(&mut c, at(0), 1);
+    let summary = c.participant_removed(at(4)).expect("the round ended");
+    assert_eq!(summary.slowest_done, None);
+}
+
+#[test]
+fn a_wave_committed_with_nobody_ends_at_once() {
+    // The `S` broadcast (or the Go) dropped every client the wave was proposed for.
+    let mut c = RoundController::new(RoundConfig {
+        rounds: 2,
+        ..config()
+    });
+    assert!(matches!(
+        c.poll_decision(2),
+        Some(Decision::Wave {
+            step: 0,
+            countdown: Some(2)
+        })
+    ));
+    let summary = c.commit(at(5), 0).expect("the round ended at once");
+    assert_eq!(
+        summary,
+        RoundSummary {
+            step: 0,
+            duration: Duration::ZERO,
+            slowest_done: None
+        }
+    );
+    assert_eq!((c.waves_sent(), c.last_step()), (1, Some(0)));
+    assert_eq!(c.round(), None);
+    assert_eq!(c.phase(0), Phase::Stopping, "the countdown has begun");
 }
 
 #[test]
@@ -153,7 +201,7 @@ fn planned_end_counts_down_then_ends() {
         ]
     );
     assert_eq!(c.phase(2), Phase::Stopped);
-    assert_eq!(c.poll_decision(at(9), 2), None, "nothing after the end");
+    assert_eq!(c.poll_decision(2), None, "nothing after the end");
 }
 
 #[test]
@@ -179,7 +227,7 @@ fn planned_end_shorter_than_countdown_starts_at_rounds() {
 #[test]
 fn graceful_stop_counts_down_from_the_next_wave() {
     let mut c = RoundController::new(config());
-    c.poll_decision(at(0), 1);
+    start(&mut c, at(0), 1);
     c.graceful_stop();
     assert_eq!(c.phase(0), Phase::Stopping);
     c.participant_done(at(1));
@@ -214,14 +262,11 @@ fn graceful_stop_with_zero_countdown_ends_after_the_running_round() {
         shutdown_countdown: 0,
         ..config()
     });
-    c.poll_decision(at(0), 1);
+    start(&mut c, at(0), 1);
     c.graceful_stop();
-    assert_eq!(c.poll_decision(at(1), 0), None, "the round still runs");
-    c.participant_done(at(2));
-    assert_eq!(
-        c.poll_decision(at(2), 1),
-        Some(Decision::End(EndKind::Graceful))
-    );
+    assert_eq!(c.poll_decision(0), None, "the round still runs");
+    assert!(c.participant_done(at(2)).is_some());
+    assert_eq!(c.poll_decision(1), Some(Decision::End(EndKind::Graceful)));
 }
 
 #[test]
@@ -231,10 +276,7 @@ fn graceful_stop_without_enough_clients_ends_at_once() {
         ..config()
     });
     c.graceful_stop();
-    assert_eq!(
-        c.poll_decision(at(0), 1),
-        Some(Decision::End(EndKind::Graceful))
-    );
+    assert_eq!(c.poll_decision(1), Some(Decision::End(EndKind::Graceful)));
 }
 
 #[test]
@@ -271,7 +313,7 @@ fn slow_round_repeats_every_period_without_bursting() {
         slow_round: Duration::from_millis(10),
         ..config()
     });
-    c.poll_decision(at(0), 1);
+    start(&mut c, at(0), 1);
     assert_eq!(c.poll_timeout(), Some(at(10)));
     assert_eq!(c.on_timeout(at(9)), None, "early calls are harmless");
     assert_eq!(c.on_timeout(at(10)), Some(Decision::Slow));
@@ -286,7 +328,7 @@ fn slow_round_repeats_every_period_without_bursting() {
 #[test]
 fn interrupt_ends_even_mid_round_and_only_once() {
     let mut c = RoundController::new(config());
-    c.poll_decision(at(0), 3);
+    start(&mut c, at(0), 3);
     assert_eq!(
         c.end_now(EndKind::Interrupt),
         Some(Decision::End(EndKind::Interrupt))
@@ -314,20 +356,17 @@ fn phases_through_a_planned_end() {
         Phase::Stopping,
         "S 1 went out before the last wave"
     );
-    assert_eq!(
-        c.poll_decision(at(2), 2),
-        Some(Decision::End(EndKind::Planned))
-    );
+    assert_eq!(c.poll_decision(2), Some(Decision::End(EndKind::Planned)));
     assert_eq!(c.phase(2), Phase::Stopped);
-    assert_eq!(c.poll_decision(at(3), 2), None, "nothing after the end");
+    assert_eq!(c.poll_decision(2), None, "nothing after the end");
 }
 
 #[test]
 fn reports_outside_a_round_and_stops_after_the_end_change_nothing() {
     let mut c = RoundController::new(config());
     let fresh = c.clone();
-    c.participant_done(at(1));
-    c.participant_removed(at(1));
+    assert_eq!(c.participant_done(at(1)), None);
+    assert_eq!(c.participant_removed(at(1)), None);
     assert_eq!(c.on_timeout(at(1)), None);
     assert_eq!(c, fresh);
     c.end_now(EndKind::Interrupt);
@@ -361,7 +400,7 @@ fn fingerprint_keeps_the_next_step_not_the_count_of_waves() {
     );
     assert_eq!(prints[1], prints[4]);
     assert_ne!(prints[0], prints[1]);
-    c.poll_decision(at(1000), 1);
+    start(&mut c, at(1000), 1);
     let running = fingerprint(&c, at(1003));
     assert_ne!(running, fingerprint(&c, at(1004)), "the next T is nearer");
     c.graceful_stop();

@@ -50,13 +50,15 @@ impl ConductorMsg {
         }
     }
 
-    /// Appends the encoded message to `out`. Cannot fail: every field is already valid.
+    /// Appends the encoded message to `out`. Cannot fail: every field is already valid. Inlined:
+    /// the conductor encodes straight into a connection's queue, where the message is known.
+    #[inline(always)]
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         match self {
             ConductorMsg::Hello(h) => frame::put_hello(out, h.version, &h.id),
             ConductorMsg::Go(step) | ConductorMsg::ShuttingDown(step) => {
-                out.push(self.type_byte());
-                frame::put_u32(out, *step);
+                let [a, b, c, d] = step.to_le_bytes();
+                out.extend_from_slice(&[self.type_byte(), a, b, c, d]);
             }
             ConductorMsg::Refusal(reason) => frame::put_refusal(out, reason),
             other => out.push(other.type_byte()),
