@@ -1,6 +1,6 @@
-//! SPEC §7 (configuration) and the exit code 2 of §9 end to end: every kind of bad file or flag
-//! is refused with a message naming the file (or the command line), the key and the problem;
-//! good files and flags take effect, flags winning.
+//! The configuration (README "Configuration") and its exit code 2 end to end: every kind of bad
+//! file or flag is refused with a message naming the file (or the command line), the key and
+//! the problem; good files and flags take effect, flags winning.
 
 // Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]

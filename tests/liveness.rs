@@ -1,6 +1,6 @@
-//! SPEC §3.4 end to end: probes while a client is silent, the liveness drop, that a drop
-//! never holds a round up, and that a stall of the conductor itself (SIGSTOP) gets nobody
-//! dropped who kept talking or would have answered a probe.
+//! PROTOCOL.md "A session", liveness end to end: probes while a client is silent, the liveness
+//! drop, that a drop never holds a round up, and that a stall of the conductor itself (SIGSTOP)
+//! gets nobody dropped who kept talking or would have answered a probe.
 
 mod common;
 

@@ -1,5 +1,5 @@
-//! SPEC §3.2 and §4: every refusal the conductor sends, with its reason, followed by the close;
-//! and that a refused client never disturbs the others.
+//! PROTOCOL.md "A session" and "Connection states": every refusal the conductor sends, with its
+//! reason, followed by the close; and that a refused client never disturbs the others.
 
 mod common;
 

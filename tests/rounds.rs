@@ -1,4 +1,4 @@
-//! SPEC §5 (rounds) end to end: waves with 1, 3 and 50 clients, `min_clients`, late joiners,
+//! PROTOCOL.md "Rounds" end to end: waves with 1, 3 and 50 clients, `min_clients`, late joiners,
 //! any split of the byte stream, leaving mid-round in every way, `step_wrap` and `T`.
 
 // Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).

@@ -1,5 +1,6 @@
-//! SPEC §3 (session) and §4 (states) end to end: the hello exchange, `?` in every state,
-//! liveness-only messages, and every way a client leaves: `X`, `R`, close, reset, half-close.
+//! PROTOCOL.md "A session" and "Connection states" end to end: the hello exchange, `?` in every
+//! state, liveness-only messages, and every way a client leaves: `X`, `R`, close, reset,
+//! half-close.
 
 mod common;
 
@@ -105,7 +106,7 @@ fn a_reset_connection_removes_the_client() {
     leave_and_rejoin("resetter", Raw::reset);
 }
 
-/// A client that shuts down its sending side has reached end of stream: the SPEC removes it,
+/// A client that shuts down its sending side has reached end of stream: it is removed,
 /// and the conductor closes the connection without sending anything more (PROTOCOL.md).
 #[test]
 fn a_half_closed_client_is_removed_and_its_connection_closed() {

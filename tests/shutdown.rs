@@ -1,4 +1,4 @@
-//! SPEC §6 (shutdown) and §9 (exit codes) end to end: the planned end with its `S`
+//! PROTOCOL.md "Ending" and "Exit codes" end to end: the planned end with its `S`
 //! countdown, SIGTERM, SIGINT and a second SIGINT, a fatal error of the listening socket, and
 //! an address that cannot be bound.
 

@@ -1,6 +1,6 @@
-//! SPEC §8 end to end: what `status.json` and `status.txt` hold through the phases, when they
-//! are rewritten, that readers never see a partial file, and `conductor status` (its `--watch`
-//! is in `tests/status_cmd.rs`).
+//! PROTOCOL.md "Status files" end to end: what `status.json` and `status.txt` hold through the
+//! phases, when they are rewritten, that readers never see a partial file, and `conductor
+//! status` (its `--watch` is in `tests/status_cmd.rs`).
 
 // Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]

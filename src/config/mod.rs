@@ -1,9 +1,10 @@
-//! SPEC §7: the conductor's configuration, defined once. The fields of [`Config`] are the keys
-//! of `config.json`, each with its doc, its range (the `deserialize_with` function that reads
-//! it, in `config/values.rs`) and its default ([`Config::default`]); serde derive reads the file,
-//! refusing unknown and duplicate keys, and `serde_path_to_error` names the key of an error.
-//! Everything else is derived from or checked against this one definition: the command-line
-//! flags `--KEY VALUE` ([`Config::keys`], [`Config::set_flag`]), the settings listed by
+//! The conductor's configuration (README "Configuration"), defined once. The fields of
+//! [`Config`] are the keys of `config.json`, each with its doc, its range (the
+//! `deserialize_with` function that reads it, in `config/values.rs`) and its default
+//! ([`Config::default`]); serde derive reads the file, refusing unknown and duplicate keys, and
+//! `serde_path_to_error` names the key of an error. Everything else is derived from or checked
+//! against this one definition: the command-line flags `--KEY VALUE` ([`Config::keys`],
+//! [`Config::set_flag`]), the settings listed by
 //! `conductor --help` with their defaults and meanings (the one-line doc comment of each
 //! field, [`Config::settings`]), the shipped `config.json` ([`Config::defaults_json`], checked
 //! by a test), the README's table of keys (checked by a test) and the core's defaults
@@ -37,7 +38,7 @@ const U32: u64 = u32::MAX as u64;
 const ANY: u64 = u64::MAX;
 /// Milliseconds that still fit the core's microsecond clock.
 const MS: u64 = u64::MAX / 1000;
-/// SPEC §2: steps are `u32`, so they can count at most 2^32 values.
+/// PROTOCOL.md "Bytes on the wire": steps are `u32`, so they can count at most 2^32 values.
 const WRAP: u64 = 1 << 32;
 
 /// Defines [`Config`] and, from the same text, [`Config::MEANINGS`]: every key in the order of
@@ -64,7 +65,7 @@ macro_rules! settings {
         }
 
         impl Config {
-            /// Every key, in the SPEC's order, with its meaning.
+            /// Every key, in the documented order, with its meaning.
             const MEANINGS: &'static [(&'static str, &'static str)] =
                 &[$((stringify!($key), $meaning)),*];
         }
@@ -72,7 +73,7 @@ macro_rules! settings {
 }
 
 settings! {
-/// The conductor's settings: the keys of `config.json`, in the SPEC's order. Each doc comment
+/// The conductor's settings: the keys of `config.json`, in the documented order. Each doc comment
 /// is one line, the key's meaning as `conductor --help` shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -315,7 +316,7 @@ impl Config {
             .collect()
     }
 
-    /// Every key in the SPEC's order, with its default and its meaning, as `conductor --help`
+    /// Every key in the documented order, with its default and its meaning, as `conductor --help`
     /// lists them.
     pub fn settings() -> Vec<Setting> {
         let defaults = Config::default().to_map();
@@ -817,7 +818,7 @@ mod tests {
         assert_eq!(
             keys.first().map(String::as_str),
             Some("host"),
-            "the SPEC's order"
+            "the documented order"
         );
         keys.sort();
         assert_eq!(keys, Config::keys());

@@ -77,12 +77,13 @@ const SIGNALS: Token = Token(1);
 pub const ACCEPTS_PER_WAKE: usize = 64;
 /// How long accepting pauses after the process ran out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-/// How long queued bytes may take to drain after an interrupt (the SPEC allows one second).
+/// How long queued bytes may take to drain after an interrupt (an interrupt must end within one
+/// second).
 const INTERRUPT_DRAIN: Duration = Duration::from_millis(500);
 /// How long queued bytes may take to drain after any other ending.
 const END_DRAIN: Duration = Duration::from_millis(2_000);
 
-/// The exit code of a second SIGINT (SPEC §9).
+/// The exit code of a second SIGINT (PROTOCOL.md "Exit codes").
 pub const FORCED_EXIT_CODE: i32 = 130;
 
 /// The running conductor: a mio loop around the core.

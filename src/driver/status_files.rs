@@ -1,6 +1,6 @@
-//! Writing the status files atomically and safely (SPEC §8): render, write a temporary file
-//! beside the target, rename it over the target. A failure is reported to the caller, never
-//! fatal.
+//! Writing the status files atomically and safely (PROTOCOL.md "Status files"): render, write a
+//! temporary file beside the target, rename it over the target. A failure is reported to the
+//! caller, never fatal.
 //!
 //! The status directory may be writable by others, so the temporary file is created the way
 //! `mkstemp` does: a fresh name with an unpredictable suffix, created exclusively (`O_EXCL`,

@@ -1,5 +1,5 @@
-//! CIDR blocks for the `allow` setting (SPEC §3, §7): parsing `"10.0.0.0/8"` or `"::1/128"` and
-//! matching a peer's address. Performs no I/O.
+//! CIDR blocks for the `allow` setting (PROTOCOL.md "A session"; README "Configuration"):
+//! parsing `"10.0.0.0/8"` or `"::1/128"` and matching a peer's address. Performs no I/O.
 //!
 //! One IPv4 client has two spellings: `a.b.c.d` on an IPv4 socket, and the IPv4-mapped
 //! `::ffff:a.b.c.d` on a dual-stack socket (`host: "::"`). Both spellings are the same peer

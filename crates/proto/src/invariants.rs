@@ -1,7 +1,7 @@
 //! The conductor's invariants, checked from the outside through the core's public API, so that
 //! every way of driving the core — the test harness, a seeded simulator, a fuzz target, the
-//! model checker — can ask after each input whether a rule of SPEC §3–§6 was broken. Performs no
-//! I/O and never changes the core.
+//! model checker — can ask after each input whether a rule of PROTOCOL.md (sessions, states,
+//! rounds, ending) was broken. Performs no I/O and never changes the core.
 //!
 //! Two checks, both to be called after the driver has drained [`Conductor::poll_output`]:
 //!

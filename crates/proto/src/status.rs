@@ -11,7 +11,7 @@ pub struct ClientStatus {
     pub id: String,
     /// Its address.
     pub peer: String,
-    /// Its state, by the SPEC's names.
+    /// Its state, by PROTOCOL.md's names.
     pub state: String,
     /// Milliseconds since it last sent anything.
     pub last_heard_ms_ago: u64,

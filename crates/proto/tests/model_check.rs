@@ -1,4 +1,5 @@
-//! Exhaustive model checking of the real conductor core (SPEC §3–§6).
+//! Exhaustive model checking of the real conductor core (PROTOCOL.md: sessions, states, rounds,
+//! ending).
 //!
 //! Clients drive the real `Conductor` through the test harness. From every reached state every
 //! possible next event is tried: each client connecting, sending a hello, `K`, `!`, `W`, `.`,

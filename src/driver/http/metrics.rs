@@ -121,9 +121,11 @@ pub fn refusal_label(kind: RefusalKind) -> &'static str {
     }
 }
 
-/// The phases a conductor can be in (SPEC §8), each a series of `lockstep_phase`.
+/// The phases a conductor can be in (PROTOCOL.md "Status files"), each a series of
+/// `lockstep_phase`.
 const PHASES: [&str; 5] = ["waiting", "running", "paused", "stopping", "stopped"];
-/// The states of a member (SPEC §4), each a series of `lockstep_participants`.
+/// The states of a member (PROTOCOL.md "Connection states"), each a series of
+/// `lockstep_participants`.
 const MEMBER_STATES: [&str; 4] = ["Idle", "GoSent", "Working", "Done"];
 
 /// What the counters have seen since the start.

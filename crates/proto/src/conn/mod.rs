@@ -1,8 +1,9 @@
 //! One client connection, completely: its data (peer, id, incomplete input, outgoing queue,
-//! liveness bookkeeping, timer entry) and its state machine (SPEC §4): the states with the data
-//! each carries, ending included ([`ConnState`]), the transition table that both decides and
-//! acts ([`Conn::handle`]), reporting to the conductor in a [`Change`] what it must update, and
-//! beside it the timers of each state ([`Conn::deadline`]). Performs no I/O and reads no clock.
+//! liveness bookkeeping, timer entry) and its state machine (PROTOCOL.md "Connection states"):
+//! the states with the data each carries, ending included ([`ConnState`]), the transition table
+//! that both decides and acts ([`Conn::handle`]), reporting to the conductor in a [`Change`]
+//! what it must update, and beside it the timers of each state ([`Conn::deadline`]). Performs
+//! no I/O and reads no clock.
 //!
 //! The conductor owns many connections and the facts about all of them (the ids taken, the
 //! member count, whether it has ended); it passes those in a [`Context`], applies each

@@ -1,4 +1,4 @@
-//! A connection's states with the data each carries: the six of SPEC §4, the two the conductor
+//! A connection's states with the data each carries: the six of PROTOCOL.md, the two the conductor
 //! uses to end a connection without a refusal (flushing what is queued, then closed), and the
 //! refusal a protocol violation produces. Performs no I/O.
 
@@ -9,7 +9,7 @@ use crate::time::Instant;
 use crate::wire::Reason;
 
 /// The name of a state, without its data; what the transition table, the diagrams and the
-/// status files use. The first six are SPEC §4's; `Closing` and `Closed` are the conductor's
+/// status files use. The first six are PROTOCOL.md's; `Closing` and `Closed` are the conductor's
 /// own and never appear in a status file (only members are listed there).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
@@ -46,7 +46,7 @@ pub const ALL_STATES: [StateKind; 8] = [
 ];
 
 impl StateKind {
-    /// The state's name: SPEC §4's for the first six.
+    /// The state's name: PROTOCOL.md's for the first six.
     pub fn name(self) -> &'static str {
         match self {
             StateKind::AwaitingHello => "AwaitingHello",

@@ -1,6 +1,7 @@
-//! The transition table of SPEC §4, executed: [`Conn::handle`] is one `match (state, input)`
-//! that decides and acts. It changes the state (always through `set_state`, the one place),
-//! queues the connection's own bytes (the hello, `.` answers, probes, Go, `S`, `T`, the `R`,
+//! The transition table of PROTOCOL.md ("Connection states"), executed: [`Conn::handle`] is one
+//! `match (state, input)` that decides and acts. It changes the state (always through
+//! `set_state`, the one place), queues the connection's own bytes (the hello, `.` answers,
+//! probes, Go, `S`, `T`, the `R`,
 //! `C`/`E` and `X`), and reports in a [`Change`] what the conductor must update: its counts, its
 //! ids, the round, its outputs and events. Beside it, the timers of each state
 //! ([`StateKind::timers`]) and when each falls due ([`Conn::deadline`]). Performs no I/O.
@@ -9,7 +10,7 @@
 //! dropped only once it was sent `?` and stayed silent for the rest of the drop window: the
 //! drop falls due `drop_after - probe_after` after the first probe that followed the last byte
 //! heard. Probes go out `probe_after` into a silence, so this is `drop_after` after the last
-//! byte heard, as SPEC §3.4 says, whenever the conductor keeps its own timing; but time the
+//! byte heard, as PROTOCOL.md says, whenever the conductor keeps its own timing; but time the
 //! conductor did not spend listening (stopped, or blocked on a write) is never counted against
 //! a member: after such a stall a silent member is asked first and gets the rest of the window
 //! to answer. With probing off, or not shorter than `drop_after`, the drop falls due
@@ -23,8 +24,9 @@ use crate::wire::{ClientMsg, ConductorMsg, DecodeError, Id, RawHello, Reason, Sh
 
 use super::{Conn, ConnState, ProtocolViolation, StateKind, Why, ALL_STATES};
 
-/// A connection's timers (SPEC §3 and §3.4; the linger of an ending connection). Which a state
-/// has is [`StateKind::timers`]; when each falls due, [`Conn::deadline`].
+/// A connection's timers (PROTOCOL.md "A session", liveness included; the linger of an ending
+/// connection). Which a state has is [`StateKind::timers`]; when each falls due,
+/// [`Conn::deadline`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Timer {
     /// No hello within `hello_timeout`.
@@ -236,7 +238,7 @@ impl Change {
 
 impl StateKind {
     /// The timers each state has, beside the table that handles them: the hello timeout
-    /// before the hello (SPEC §3); a member's probe and liveness drop (§3.4); an ending
+    /// before the hello (PROTOCOL.md "A session"); a member's probe and liveness drop; an ending
     /// connection's linger.
     pub const fn timers(self) -> TimerSet {
         const HELLO: TimerSet = TimerSet::of(&[Timer::Hello]);
@@ -304,10 +306,10 @@ impl Conn {
         }
     }
 
-    /// The table: one arm per row of SPEC §4, the conductor's own inputs, and the catch-all
-    /// violation. The arms come in the order of how often they run, the round's first (it is
-    /// most of the traffic); only the ending states' arms must come before the arms that match
-    /// any state (`_`), since they shadow them.
+    /// The table: one arm per row of PROTOCOL.md's table, the conductor's own inputs, and the
+    /// catch-all violation. The arms come in the order of how often they run, the round's first
+    /// (it is most of the traffic); only the ending states' arms must come before the arms that
+    /// match any state (`_`), since they shadow them.
     fn table(&mut self, input: Input<'_>, ctx: &Context<'_>) {
         use ClientMsg as M;
         use ConnState as S;

@@ -1,6 +1,6 @@
 //! One connection's table on its own, grouped by state: what each input does to the state, what
 //! it queues, and what the [`Change`] tells the conductor. The whole core is tested against
-//! SPEC §4 row by row in `core::tests`.
+//! PROTOCOL.md "Connection states" row by row in `core::tests`.
 
 use std::collections::HashSet;
 

@@ -101,7 +101,7 @@ pub struct CoreConfig {
 }
 
 impl CoreConfig {
-    /// The SPEC's defaults, with `server_id` "conductor".
+    /// The documented defaults, with `server_id` "conductor".
     pub fn new(server_id: Id) -> Self {
         CoreConfig {
             server_id,

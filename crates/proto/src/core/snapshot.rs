@@ -1,6 +1,6 @@
-//! The status snapshot (SPEC §8) built from the core's state, and when it is due: at once when
-//! the phase changes, and every `status_interval` otherwise, since the uptime it shows always
-//! changes (with nobody connected too). Performs no I/O.
+//! The status snapshot (PROTOCOL.md "Status files") built from the core's state, and when it is
+//! due: at once when the phase changes, and every `status_interval` otherwise, since the uptime
+//! it shows always changes (with nobody connected too). Performs no I/O.
 
 use crate::round::Phase;
 use crate::status::{ClientStatus, Slowest, Status};

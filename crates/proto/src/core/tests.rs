@@ -1,5 +1,5 @@
-//! Core tests through the in-memory harness, grouped by SPEC section: session and refusals,
-//! the transitions, rounds, liveness, shutdown, status and the bounded queue.
+//! Core tests through the in-memory harness, grouped by PROTOCOL.md's sections: session and
+//! refusals, the transitions, rounds, liveness, shutdown, status and the bounded queue.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -386,7 +386,7 @@ fn deliver(h: &mut Harness, conn: crate::core::ConnId, event: Event) {
     }
 }
 
-/// What happens to a connection, as SPEC §4 (and PROTOCOL.md for the ending states) says.
+/// What happens to a connection, as PROTOCOL.md's connection states say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Expect {
     To(StateKind),
@@ -402,7 +402,8 @@ enum Expect {
     Ignore,
 }
 
-/// The oracle: SPEC §4's table, written out again here independently of the code under test.
+/// The oracle: PROTOCOL.md's table of connection states, written out again here independently
+/// of the code under test.
 /// `None` for what this test leaves to others (waves, broadcasts, probes, flushing) and for
 /// timers a state does not have.
 fn spec(kind: StateKind, event: Event) -> Option<Expect> {

@@ -1,6 +1,7 @@
-//! The pure round controller (SPEC §5, §6): decides when a Go wave goes out and with which
-//! step, when `T` is due, the `S` countdown, and when the conductor ends. It knows clients only
-//! as counts, keeps O(1) bookkeeping per message, takes time as an input and performs no I/O.
+//! The pure round controller (PROTOCOL.md "Rounds" and "Ending"): decides when a Go wave goes
+//! out and with which step, when `T` is due, the `S` countdown, and when the conductor ends. It
+//! knows clients only as counts, keeps O(1) bookkeeping per message, takes time as an input and
+//! performs no I/O.
 //!
 //! A wave takes two calls: [`RoundController::poll_decision`] proposes it (its step and
 //! countdown) and changes nothing; the caller sends it (the `S` broadcast may lose clients whose
@@ -56,7 +57,7 @@ impl std::fmt::Display for EndKind {
 }
 
 impl EndKind {
-    /// The process exit code for this ending (SPEC §9).
+    /// The process exit code for this ending (PROTOCOL.md "Exit codes").
     pub fn exit_code(&self) -> i32 {
         match self {
             EndKind::Fatal(_) => 1,
@@ -88,7 +89,7 @@ pub enum Decision {
     End(EndKind),
 }
 
-/// The controller's coarse phase, as status files name it (SPEC §8).
+/// The controller's coarse phase, as status files name it (PROTOCOL.md "Status files").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Phase {
     /// Fewer than `min_clients` ready and no round running.

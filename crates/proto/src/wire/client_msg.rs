@@ -1,5 +1,5 @@
-//! Messages a client sends to the conductor (SPEC §2.2): the type, its encoding and the
-//! incremental decoder the conductor runs on every connection.
+//! Messages a client sends to the conductor (PROTOCOL.md "Bytes on the wire"): the type, its
+//! encoding and the incremental decoder the conductor runs on every connection.
 
 use super::error::{DecodeError, Decoded};
 use super::frame::{self, RawHello};

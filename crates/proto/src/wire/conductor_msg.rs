@@ -1,5 +1,5 @@
-//! Messages the conductor sends to clients (SPEC §2.1): the type, its encoding and the
-//! incremental decoder clients run.
+//! Messages the conductor sends to clients (PROTOCOL.md "Bytes on the wire"): the type, its
+//! encoding and the incremental decoder clients run.
 
 use super::error::{DecodeError, Decoded};
 use super::frame::{self, RawHello};

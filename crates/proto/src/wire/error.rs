@@ -1,5 +1,5 @@
-//! What the decoders report for bytes that are not a message (SPEC §2). Short input is not an
-//! error: the decoders answer "need more" with `Ok(None)`.
+//! What the decoders report for bytes that are not a message (PROTOCOL.md "Bytes on the wire").
+//! Short input is not an error: the decoders answer "need more" with `Ok(None)`.
 
 use std::fmt;
 

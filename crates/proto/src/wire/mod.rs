@@ -1,6 +1,6 @@
-//! The wire format of protocol version 1 (SPEC §2): validated text fields, the messages of each
-//! direction, allocation-free encoding into a caller's buffer and incremental decoding. Performs
-//! no I/O.
+//! The wire format of protocol version 1 (PROTOCOL.md "Bytes on the wire"): validated text
+//! fields, the messages of each direction, allocation-free encoding into a caller's buffer and
+//! incremental decoding. Performs no I/O.
 
 mod client_msg;
 mod conductor_msg;

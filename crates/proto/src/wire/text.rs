@@ -1,5 +1,6 @@
-//! Validated text fields of the wire format (SPEC §2, §2.3): the 12-byte [`Id`] and the
-//! refusal [`Reason`]. Both can only hold printable ASCII, so encoding them cannot fail.
+//! Validated text fields of the wire format (PROTOCOL.md "Bytes on the wire", "Ids"): the
+//! 12-byte [`Id`] and the refusal [`Reason`]. Both can only hold printable ASCII, so encoding
+//! them cannot fail.
 
 use std::fmt;
 
