@@ -8,7 +8,7 @@
 mod common;
 
 use common::participants::{join, join_port};
-use common::{wait_for, Conductor, TempDir, DEADLINE};
+use common::{run_to_exit, wait_for, Conductor, TempDir, DEADLINE};
 
 /// A shell command appending the step to `file`, then exiting `status` at `fail_at`.
 fn append_step(file: &std::path::Path, fail_at: Option<(u32, i32)>) -> String {
@@ -107,6 +107,50 @@ fn a_failing_command_is_refused_and_the_others_finish() {
         );
     }
     assert_eq!(conductor.wait_exit(DEADLINE).code(), Some(0));
+}
+
+#[test]
+fn a_run_left_short_of_participants_says_why_it_waits() {
+    // The stuck run: two participants needed, one fails at step 2; the survivor and the
+    // conductor wait, and the log and the status say for what.
+    let mut conductor = Conductor::start(&["--min-clients", "2", "--rounds", "5"]);
+    let dir = TempDir::new("join-short");
+    let (kept, lost) = (dir.path("survivor.txt"), dir.path("failing.txt"));
+    let mut survivor = join(
+        &conductor,
+        "survivor",
+        &["sh", "-c", &append_step(&kept, None)],
+    );
+    let script = append_step(&lost, Some((2, 7)));
+    let mut failing = join(&conductor, "failing", &["sh", "-c", &script]);
+    assert_eq!(failing.wait_exit(DEADLINE).code(), Some(7));
+
+    let sentence = "waiting for 1 more participant (1 ready, 2 needed)";
+    conductor.wait_log(&format!("[INFO] {sentence}"));
+    let status = conductor.wait_status("the survivor alone, ready", |s| {
+        s["ready"] == 1 && s["round_started_ms_ago"].is_null()
+    });
+    assert_eq!(status["min_clients"], 2);
+    assert_eq!(status["waves_sent"], 3);
+    let text = std::fs::read_to_string(conductor.dir.path("status.txt")).expect("status.txt");
+    assert!(
+        text.contains(&format!("round        none: {sentence}")),
+        "{text}"
+    );
+    let (code, shown, err) = run_to_exit(&conductor.dir.0, &["status"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(shown.contains(sentence), "{shown}");
+    // Both still wait: nothing ended the run.
+    assert!(survivor.child.try_wait().expect("try_wait").is_none());
+    assert!(conductor.child.try_wait().expect("try_wait").is_none());
+    assert_eq!(
+        std::fs::read_to_string(&kept).expect("the step file"),
+        "0\n1\n2\n"
+    );
+
+    conductor.signal(libc::SIGINT);
+    assert_eq!(survivor.wait_exit(DEADLINE).code(), Some(0));
+    conductor.expect_exit(0);
 }
 
 #[test]

@@ -45,6 +45,12 @@ pub struct Status {
     pub clients: Vec<ClientStatus>,
     /// Participants of the running round that are not Done yet.
     pub waiting_on: Vec<String>,
+    /// Clients ready for the next wave (Idle or Done).
+    #[serde(default)]
+    pub ready: u32,
+    /// Clients that must be ready before a wave is sent.
+    #[serde(default)]
+    pub min_clients: u32,
     /// Duration of the last finished round.
     pub last_round_ms: Option<f64>,
     /// Who finished last in the last finished round.

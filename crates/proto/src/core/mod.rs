@@ -247,6 +247,9 @@ pub struct Conductor {
     round_latest_done: Option<Id>,
     last_round_slowest: Option<Id>,
     status: StatusSchedule,
+    /// While no wave can go out for want of ready members: the ready count last reported in
+    /// [`Event::Waiting`].
+    waiting: Option<u32>,
     /// Reused for the slots a broadcast goes through.
     keys: Vec<usize>,
 }
@@ -277,6 +280,7 @@ impl Conductor {
             round_latest_done: None,
             last_round_slowest: None,
             status: StatusSchedule::default(),
+            waiting: None,
             keys: Vec::new(),
         };
         core.after_input(now);
@@ -425,11 +429,13 @@ impl Conductor {
         self.outputs.push_back(Output::Event(event));
     }
 
-    /// Runs the controller until it has nothing more to decide, then schedules status.
+    /// Runs the controller until it has nothing more to decide, says whether the run waits
+    /// for participants, then schedules status.
     fn after_input(&mut self, now: Instant) {
         while let Some(decision) = self.rounds.poll_decision(self.ready) {
             self.apply_decision(now, decision);
         }
+        self.note_waiting();
         self.prune_stale_timers();
         self.schedule_status(now);
     }

@@ -48,6 +48,8 @@ impl Conductor {
                 .iter()
                 .map(|id| id.as_str().to_string())
                 .collect(),
+            ready: self.ready,
+            min_clients: self.rounds.config().min_clients,
             last_round_ms: last.map(|l| l.duration.as_millis_f64()),
             last_round_slowest: last.and_then(|l| {
                 let ms = l.slowest_done?.as_millis_f64();

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::conn::{Event, StateKind, ALL_EVENTS, ALL_STATES};
-use crate::core::{Input, StopRequest};
+use crate::core::{Conductor, Input, Output, StopRequest};
 use crate::harness::{client_bytes, hello, Harness};
 use crate::round::EndKind;
 use crate::time::Duration;
@@ -620,6 +620,61 @@ fn when_every_participant_leaves_the_round_ends_at_once() {
     assert!(st.last_round_slowest.is_none());
 }
 
+/// The `Waiting` events of the last step, as (ready, needed).
+fn waiting_events(h: &Harness) -> Vec<(u32, u32)> {
+    h.observed()
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            crate::core::Event::Waiting { ready, needed } => Some((*ready, *needed)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_short_of_participants_says_so_when_it_starts_and_when_the_count_changes() {
+    let mut h = Harness::with(|c| {
+        c.rounds.min_clients = 2;
+        c.rounds.rounds = 5;
+    });
+    // From the start, nobody is ready: the new conductor's first event says so.
+    let mut fresh = Conductor::new(h.core.config().clone(), h.now);
+    assert_eq!(
+        fresh.poll_output(),
+        Some(Output::Event(crate::core::Event::Waiting {
+            ready: 0,
+            needed: 2
+        }))
+    );
+    assert!(h.core.is_waiting_for_participants());
+    let a = h.join("a");
+    assert_eq!(waiting_events(&h), [(1, 2)]);
+    // Nothing changed in the count: nothing to say.
+    h.send(a, b"?");
+    assert_eq!(waiting_events(&h), []);
+    let b = h.join("b");
+    assert_eq!(waiting_events(&h), [], "a wave went out");
+    assert!(!h.core.is_waiting_for_participants());
+    h.take(a);
+    h.take(b);
+    // Round 0 runs while b fails: a finishes it, then waits alone (the stuck run,
+    // in the middle of a planned end's countdown).
+    h.send_msg(b, &ClientMsg::Refusal(Reason::new("step 0: boom").unwrap()));
+    assert_eq!(waiting_events(&h), [], "a round still runs");
+    h.send(a, b"K!");
+    assert_eq!(waiting_events(&h), [(1, 2)]);
+    let status = h.core.status(h.now);
+    assert_eq!((status.ready, status.min_clients), (1, 2));
+    assert_eq!(status.round_started_ms_ago, None);
+    // The wait lasts until a wave goes out, or the end.
+    h.join("c");
+    assert!(!h.core.is_waiting_for_participants());
+    h.stop(StopRequest::Interrupt);
+    assert_eq!(waiting_events(&h), []);
+    assert!(!h.core.is_waiting_for_participants());
+}
+
 #[test]
 fn step_wrap_is_honoured() {
     let mut h = Harness::with(|c| c.rounds.step_wrap = 2);
@@ -1144,11 +1199,17 @@ fn joins_waves_and_round_ends_come_out_as_events() {
     h.send_msg(a, &hello("a"));
     assert_eq!(
         h.observed().events,
-        [Happened::Joined {
-            conn: a,
-            id: id("a"),
-            peer
-        }]
+        [
+            Happened::Joined {
+                conn: a,
+                id: id("a"),
+                peer
+            },
+            Happened::Waiting {
+                ready: 1,
+                needed: 2
+            }
+        ]
     );
     let b = h.join("b");
     assert_eq!(
@@ -1188,6 +1249,10 @@ fn joins_waves_and_round_ends_come_out_as_events() {
                 ..
             },
             Happened::RoundEnd { slowest: None, .. },
+            Happened::Waiting {
+                ready: 0,
+                needed: 2
+            },
         ]
     ));
 }
@@ -1275,7 +1340,8 @@ fn each_refusal_says_its_kind() {
                 kind: RefusalKind::LivenessTimeout,
                 ..
             },
-            Happened::RoundEnd { .. }
+            Happened::RoundEnd { .. },
+            Happened::Waiting { ready: 0, .. }
         ]
     ));
 
@@ -1322,7 +1388,12 @@ fn leaving_closing_early_stalling_and_ending_come_out_as_events() {
     let events: Vec<Happened> = h
         .events
         .iter()
-        .filter(|e| !matches!(e, Happened::Joined { .. } | Happened::Connected { .. }))
+        .filter(|e| {
+            !matches!(
+                e,
+                Happened::Joined { .. } | Happened::Connected { .. } | Happened::Waiting { .. }
+            )
+        })
         .cloned()
         .collect();
     assert_eq!(
