@@ -4,7 +4,7 @@
 
 use std::fmt::{self, Write as _};
 
-pub use lockstep_proto::status::{ClientStatus, Slowest, Status};
+pub use lockstep_proto::status::{ClientStatus, Failure, Slowest, Status};
 
 /// Why no wave can go out, in the words the log, `status.txt` and `conductor status` share:
 /// `waiting for 1 more participant (1 ready, 2 needed)`.
@@ -90,6 +90,14 @@ fn render(status: &Status, age_ms: Option<u64>) -> String {
         let _ = writeln!(out, "written      {} ago", age(ms));
     }
     let _ = writeln!(out, "phase        {}", status.phase);
+    if let Some(failure) = &status.failure {
+        let line = format!("{}: {}", failure.id, failure.reason);
+        let _ = writeln!(
+            out,
+            "failed       {}",
+            cut(&line, SCREEN_WIDTH - LABEL_WIDTH)
+        );
+    }
     let _ = writeln!(
         out,
         "step         {}",
@@ -189,6 +197,14 @@ fn summary(names: &[String], width: usize) -> String {
     shown
 }
 
+/// `text` cut to `width` characters, with `…` in place of what does not fit.
+fn cut(text: &str, width: usize) -> String {
+    match text.char_indices().nth(width.saturating_sub(1)) {
+        Some((at, _)) if text.chars().count() > width => format!("{}…", &text[..at]),
+        _ => text.to_string(),
+    }
+}
+
 /// A file's age (or any span) for a person: tenths of a second under a minute, then minutes,
 /// then hours.
 pub fn age(ms: u64) -> String {
@@ -227,6 +243,7 @@ mod tests {
                 ms: 2.1,
             }),
             uptime_ms: 12000,
+            failure: None,
         }
     }
 
@@ -248,6 +265,7 @@ mod tests {
             "last_round_ms",
             "last_round_slowest",
             "uptime_ms",
+            "failure",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
@@ -324,6 +342,40 @@ mod tests {
         fields.remove("min_clients");
         let old: Status = serde_json::from_value(old).unwrap();
         assert_eq!(Shortfall::of(&old), None);
+    }
+
+    #[test]
+    fn the_participant_that_ended_the_run_is_named() {
+        assert!(!sample().to_text().contains("failed"));
+        let ended = Status {
+            phase: "stopped".into(),
+            failure: Some(Failure {
+                id: "worker-3".into(),
+                reason: "step 2: command exited with status 7".into(),
+            }),
+            ..sample()
+        };
+        let text = ended.to_text();
+        assert!(
+            text.contains("\nfailed       worker-3: step 2: command exited with status 7\n"),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&ended.to_json()).unwrap();
+        assert_eq!(v["failure"]["id"], "worker-3");
+        // A reason of any length keeps the line on the screen.
+        let long = Status {
+            failure: Some(Failure {
+                id: "worker-3".into(),
+                reason: "x".repeat(531),
+            }),
+            ..ended
+        };
+        let text = long.to_text();
+        let line = text.lines().find(|l| l.starts_with("failed")).unwrap();
+        assert_eq!(line.chars().count(), SCREEN_WIDTH, "{line}");
+        assert!(line.ends_with("x…"), "{line}");
+        assert_eq!(cut("abc", 3), "abc");
+        assert_eq!(cut("abcd", 3), "ab…");
     }
 
     #[test]

@@ -7,6 +7,8 @@
 
 mod common;
 
+use lockstep_proto::participant::Event;
+
 use common::participants::{join, join_port};
 use common::{run_to_exit, wait_for, Conductor, TempDir, DEADLINE};
 
@@ -151,6 +153,105 @@ fn a_run_left_short_of_participants_says_why_it_waits() {
     conductor.signal(libc::SIGINT);
     assert_eq!(survivor.wait_exit(DEADLINE).code(), Some(0));
     conductor.expect_exit(0);
+}
+
+#[test]
+fn with_end_on_failure_a_failing_command_ends_the_run_with_exit_code_3() {
+    let mut conductor = Conductor::start(&[
+        "--min-clients",
+        "3",
+        "--rounds",
+        "5",
+        "--end-on-failure",
+        "true",
+    ]);
+    let dir = TempDir::new("join-end-on-failure");
+    let files: Vec<_> = (1..=2).map(|n| dir.path(&format!("g{n}.txt"))).collect();
+    let mut good: Vec<_> = files
+        .iter()
+        .enumerate()
+        .map(|(n, file)| {
+            join(
+                &conductor,
+                &format!("good-{}", n + 1),
+                &["sh", "-c", &append_step(file, None)],
+            )
+        })
+        .collect();
+    let script = append_step(&dir.path("failing.txt"), Some((2, 7)));
+    let mut failing = join(&conductor, "failing", &["sh", "-c", &script]);
+    assert_eq!(failing.wait_exit(DEADLINE).code(), Some(7));
+
+    let log = conductor.expect_exit(3);
+    let reason = "step 2: command exited with status 7";
+    assert!(
+        log.contains(&format!(
+            "[ERROR] ending (end_on_failure): participant failing failed: {reason}"
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "conductor: ended: participant failing failed: {reason}"
+        )),
+        "{log}"
+    );
+    // The others hear `E`, in the conductor's words, and no step after the failing one.
+    for (participant, file) in good.iter_mut().zip(&files) {
+        assert_eq!(participant.wait_exit(DEADLINE).code(), Some(1));
+        let said = participant.stderr();
+        assert!(
+            said.contains("the conductor says: shutting down because of an error"),
+            "{said}"
+        );
+        let steps = std::fs::read_to_string(file).expect("the step file");
+        assert!(
+            steps.starts_with("0\n1\n") && !steps.contains('3'),
+            "{steps}"
+        );
+    }
+    let status = conductor.status("status.json").expect("the final status");
+    assert_eq!(status["phase"], "stopped");
+    assert_eq!(status["failure"]["id"], "failing");
+    assert_eq!(status["failure"]["reason"], reason);
+    let text = std::fs::read_to_string(conductor.dir.path("status.txt")).expect("status.txt");
+    assert!(
+        text.contains(&format!("failed       failing: {reason}")),
+        "{text}"
+    );
+}
+
+#[test]
+fn end_on_failure_closed_ends_the_run_on_a_connection_lost_without_x() {
+    // With `true` a lost connection is a departure like any other; with "closed" it is a
+    // failure. An `X` is never one. Three needed: no wave goes out, and participants that
+    // wait count all the same.
+    for (setting, ends) in [("true", false), ("closed", true)] {
+        let mut conductor =
+            Conductor::start_quiet(&["--min-clients", "3", "--end-on-failure", setting]);
+        let mut stays = conductor.member("stays");
+        let mut polite = conductor.member("polite");
+        conductor.wait_log("joined: polite");
+        polite.leave();
+        conductor.wait_log("left: polite");
+        let lost = conductor.join("lost");
+        conductor.wait_log("joined: lost");
+        lost.reset();
+        conductor.wait_log("left: lost");
+        if ends {
+            assert_eq!(stays.rest(), [Event::ErrorShutdown, Event::Exit]);
+            let log = conductor.expect_exit(3);
+            assert!(
+                log.contains("participant lost failed: connection closed without X"),
+                "{log}"
+            );
+        } else {
+            assert!(conductor.child.try_wait().expect("try_wait").is_none());
+            conductor.signal(libc::SIGINT);
+            assert_eq!(stays.rest(), [Event::Cease, Event::Exit]);
+            conductor.expect_exit(0);
+        }
+    }
 }
 
 #[test]

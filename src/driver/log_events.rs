@@ -177,6 +177,10 @@ impl EventLog {
                         Level::Error,
                         format_args!("ending on a fatal error: {error}"),
                     ),
+                    EndKind::ParticipantFailed { .. } => out.line(
+                        Level::Error,
+                        format_args!("ending (end_on_failure): {kind}"),
+                    ),
                     other => out.line(Level::Info, format_args!("ending: {other}")),
                 }
             }
@@ -361,6 +365,10 @@ mod tests {
                 waiting_on: vec![id("bob"), id("carol")],
             },
             Event::Ending(EndKind::Fatal("the listening socket failed".into())),
+            Event::Ending(EndKind::ParticipantFailed {
+                id: id("alice"),
+                reason: "step 4: boom".into(),
+            }),
             Event::StateChanged {
                 conn: who.conn,
                 old: lockstep_proto::conn::StateKind::GoSent,
@@ -391,6 +399,10 @@ mod tests {
             (
                 Level::Error,
                 "ending on a fatal error: the listening socket failed",
+            ),
+            (
+                Level::Error,
+                "ending (end_on_failure): participant alice failed: step 4: boom",
             ),
             (Level::Trace, "#5000 GoSent -> Working"),
         ];

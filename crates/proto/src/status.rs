@@ -26,6 +26,15 @@ pub struct Slowest {
     pub ms: f64,
 }
 
+/// The participant whose failure ended the run (`end_on_failure`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Its id.
+    pub id: String,
+    /// Its `R` reason, or how it was lost.
+    pub reason: String,
+}
+
 /// Everything the status files show.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Status {
@@ -57,4 +66,7 @@ pub struct Status {
     pub last_round_slowest: Option<Slowest>,
     /// Milliseconds since the conductor started.
     pub uptime_ms: u64,
+    /// The participant whose failure ended the run; `null` otherwise.
+    #[serde(default)]
+    pub failure: Option<Failure>,
 }

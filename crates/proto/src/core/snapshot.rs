@@ -2,8 +2,8 @@
 //! due: at once when the phase changes, and every `status_interval` otherwise, since the uptime
 //! it shows always changes (with nobody connected too). Performs no I/O.
 
-use crate::round::Phase;
-use crate::status::{ClientStatus, Slowest, Status};
+use crate::round::{EndKind, Phase};
+use crate::status::{ClientStatus, Failure, Slowest, Status};
 use crate::time::{Duration, Instant};
 
 use super::{Conductor, Output};
@@ -59,6 +59,13 @@ impl Conductor {
                 })
             }),
             uptime_ms: (now - self.started).as_millis(),
+            failure: match self.rounds.ended() {
+                Some(EndKind::ParticipantFailed { id, reason }) => Some(Failure {
+                    id: id.as_str().to_string(),
+                    reason: reason.clone(),
+                }),
+                _ => None,
+            },
         }
     }
 
