@@ -44,6 +44,7 @@ mod repeats;
 mod status_files;
 mod status_lock;
 pub mod tls;
+mod waiting;
 
 pub use listen::{bind, BACKLOG};
 pub use log_batch::{BatchedWriter, LogBatch};

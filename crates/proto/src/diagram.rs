@@ -329,9 +329,10 @@ enum Action {
     Sigterm,
     Sigint,
     Fatal,
+    ParticipantFails,
 }
 
-const ACTIONS: [Action; 8] = [
+const ACTIONS: [Action; 9] = [
     Action::ClientReady,
     Action::ReadyClientLeaves,
     Action::ParticipantDone,
@@ -340,6 +341,7 @@ const ACTIONS: [Action; 8] = [
     Action::Sigterm,
     Action::Sigint,
     Action::Fatal,
+    Action::ParticipantFails,
 ];
 
 impl Action {
@@ -353,6 +355,7 @@ impl Action {
             Action::Sigterm => "SIGTERM",
             Action::Sigint => "SIGINT",
             Action::Fatal => "fatal error",
+            Action::ParticipantFails => "participant fails (end_on_failure)",
         }
     }
 }
@@ -367,7 +370,7 @@ fn decision_label(d: &Decision) -> &'static str {
             countdown: Some(_), ..
         } => "S n, Go",
         Decision::Slow => "T",
-        Decision::End(EndKind::Fatal(_)) => "E, X",
+        Decision::End(kind) if kind.announces_error() => "E, X",
         Decision::End(_) => "C, X",
     }
 }
@@ -428,6 +431,14 @@ impl Model {
             Action::Sigterm if self.rounds.ended().is_none() => self.rounds.graceful_stop(),
             Action::Sigint => out.extend(self.rounds.end_now(EndKind::Interrupt)),
             Action::Fatal => out.extend(self.rounds.end_now(EndKind::Fatal(String::new()))),
+            Action::ParticipantFails if self.ready + self.pending > 0 => {
+                let id = Id::new("p").unwrap_or_else(|_| unreachable!("a valid literal id"));
+                let reason = String::new();
+                out.extend(
+                    self.rounds
+                        .end_now(EndKind::ParticipantFailed { id, reason }),
+                );
+            }
             _ => return None,
         }
         while let Some(d) = self.rounds.poll_decision(self.ready) {
@@ -597,6 +608,11 @@ mod tests {
         }
         assert!(g.has_edge("running", "stopped", "SIGINT / C, X"));
         assert!(g.has_edge("running", "stopped", "fatal error / E, X"));
+        assert!(g.has_edge(
+            "running",
+            "stopped",
+            "participant fails (end_on_failure) / E, X"
+        ));
         assert!(g.has_edge("stopping", "stopped", "participant Done / C, X"));
         assert!(g.has_edge("running", "stopping", "participant Done / S n, Go"));
         assert!(g.has_edge("running", "running", "slow_round_ms passes / T"));

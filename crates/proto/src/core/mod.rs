@@ -23,6 +23,7 @@
 //! ([`Input::TransportFailed`]).
 
 mod event;
+mod failure;
 mod fingerprint;
 mod session;
 mod snapshot;
@@ -45,6 +46,7 @@ use crate::time::{Duration, Instant};
 use crate::wire::Id;
 
 pub use event::{Event, Leave, RefusalKind, Who};
+pub use failure::EndOnFailure;
 pub(crate) use fingerprint::relative;
 pub use snapshot::MIN_STATUS_INTERVAL;
 use timers::Timers;
@@ -98,6 +100,8 @@ pub struct CoreConfig {
     /// Output the per-message events too ([`Event::MessageReceived`],
     /// [`Event::StateChanged`]); off, they cost nothing.
     pub trace_events: bool,
+    /// Which departures of a participant end the run.
+    pub end_on_failure: EndOnFailure,
 }
 
 impl CoreConfig {
@@ -121,6 +125,7 @@ impl CoreConfig {
             max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
             linger: Duration::from_millis(2_000),
             trace_events: false,
+            end_on_failure: EndOnFailure::Never,
         }
     }
 }
@@ -247,6 +252,12 @@ pub struct Conductor {
     round_latest_done: Option<Id>,
     last_round_slowest: Option<Id>,
     status: StatusSchedule,
+    /// While no wave can go out for want of ready members: the ready count last reported in
+    /// [`Event::Waiting`].
+    waiting: Option<u32>,
+    /// A participant's failure that ends the run, noted while an input is handled and acted on
+    /// before its end (`end_on_failure`).
+    failure: Option<EndKind>,
     /// Reused for the slots a broadcast goes through.
     keys: Vec<usize>,
 }
@@ -277,6 +288,8 @@ impl Conductor {
             round_latest_done: None,
             last_round_slowest: None,
             status: StatusSchedule::default(),
+            waiting: None,
+            failure: None,
             keys: Vec::new(),
         };
         core.after_input(now);
@@ -425,11 +438,16 @@ impl Conductor {
         self.outputs.push_back(Output::Event(event));
     }
 
-    /// Runs the controller until it has nothing more to decide, then schedules status.
+    /// Runs the controller until it has nothing more to decide, says whether the run waits
+    /// for participants, then schedules status.
     fn after_input(&mut self, now: Instant) {
+        self.end_on_failure(now);
         while let Some(decision) = self.rounds.poll_decision(self.ready) {
             self.apply_decision(now, decision);
         }
+        // A failure noted while a wave went out (a participant dropped by the `S` broadcast).
+        self.end_on_failure(now);
+        self.note_waiting();
         self.prune_stale_timers();
         self.schedule_status(now);
     }
