@@ -11,8 +11,9 @@
  *     lockstep_close(c);
  *
  * Errors. Every call that can fail returns LOCKSTEP_OK (0), a positive count where it says so,
- * or one of the negative LOCKSTEP_ERR_* codes; lockstep_connect returns NULL instead.
- * lockstep_last_error() then gives the message, in words that say what happened and when
+ * or one of the negative LOCKSTEP_ERR_* codes; lockstep_connect returns NULL instead (and
+ * lockstep_last_error_code() gives the code). lockstep_last_error() gives the message, in
+ * words that say what happened and when
  * ("refused by the conductor before the first step: duplicate id worker-1"). NULL pointers, ids
  * that are not 1 to 12 printable ASCII characters, and text that is not printable ASCII are
  * LOCKSTEP_ERR_ARGUMENT, never a crash; a bug inside the library is LOCKSTEP_ERR_INTERNAL.
@@ -242,6 +243,13 @@ const char *lockstep_version(void);
  * NULL.
  */
 const char *lockstep_last_error(void);
+
+/**
+ * The code of the last failed call on the calling thread (a negative `LOCKSTEP_ERR_*`), or
+ * `LOCKSTEP_OK` if none failed yet: what `lockstep_connect` would have returned had it
+ * returned a code.
+ */
+int lockstep_last_error_code(void);
 
 /**
  * Fills `options` with the defaults: heartbeat 1000 ms, hello timeout 10000 ms, no TLS. Returns

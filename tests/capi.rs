@@ -1,9 +1,10 @@
-//! The C API from C, against the real conductor: `tests/c/api.c`, compiled with the system's
-//! `cc` against liblockstep, runs a whole participant (`lockstep_run`), a hand-driven loop
-//! (`lockstep_next_event`), refused connects, a failing step, conductors that end (as planned,
-//! by a signal, by dying), TLS with a client certificate, and every NULL pointer, invalid id
-//! and non-ASCII text it can pass. What the program prints and what the conductor logs are
-//! both checked.
+//! The C API from C, C++ and Fortran, against the real conductor. `tests/native/api.c`,
+//! compiled with the system's `cc` against liblockstep, runs a whole participant
+//! (`lockstep_run`), a hand-driven loop (`lockstep_next_event`), refused connects, a failing
+//! step, conductors that end (as planned, by a signal, by dying), TLS with a client
+//! certificate, and every NULL pointer, invalid id and non-ASCII text it can pass;
+//! `wrapper.cpp` checks lockstep.hpp's exceptions, `by_hand.f90` the Fortran module's events
+//! and errors. What the programs print and what the conductor logs are both checked.
 
 // Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -13,21 +14,27 @@ mod common;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use common::native::{compile, Compiler, Link};
 use common::participants::Participant;
 use common::tls::{with, Pki};
 use common::{wait_for, Conductor, TempDir, DEADLINE};
 
-/// `tests/c/api.c`, compiled once for the tests of this file; `None` without a C compiler.
+/// `tests/native/api.c`, compiled once for the tests of this file; `None` without a C compiler.
 /// It links the static library: the examples' tests link the shared one.
 fn api() -> Option<PathBuf> {
     static BUILT: OnceLock<Option<(TempDir, PathBuf)>> = OnceLock::new();
     BUILT
         .get_or_init(|| {
             let dir = TempDir::new("capi");
-            let exe = compile(Compiler::C, &["tests/c/api.c"], Link::Static, &dir, "api")?;
+            let exe = compile(
+                Compiler::C,
+                &["tests/native/api.c"],
+                Link::Static,
+                &dir,
+                "api",
+            )?;
             Some((dir, exe))
         })
         .as_ref()
@@ -43,9 +50,39 @@ fn spawn(args: &[&str]) -> Option<Participant> {
 
 /// Runs `api ARGS...` to its end: its exit code and what it printed.
 fn run(args: &[&str]) -> Option<(Option<i32>, String)> {
-    let mut api = spawn(args)?;
-    let status = api.wait_exit(DEADLINE);
-    Some((status.code(), api.stdout() + &api.stderr()))
+    run_program(spawn(args)?)
+}
+
+/// Runs a participant program to its end: its exit code and what it printed.
+fn run_program(mut program: Participant) -> Option<(Option<i32>, String)> {
+    let status = program.wait_exit(DEADLINE);
+    Some((status.code(), program.stdout() + &program.stderr()))
+}
+
+/// Compiles `sources` with `compiler` (linking the shared library), once for the tests of
+/// this file, and runs the program with `args` to its end; `None` without the compiler.
+fn compile_and_run(
+    compiler: Compiler,
+    sources: &[&str],
+    args: &[&str],
+) -> Option<(Option<i32>, String)> {
+    static BUILT: Mutex<Vec<(String, TempDir, PathBuf)>> = Mutex::new(Vec::new());
+    let key = sources.join(" ");
+    let exe = {
+        let mut built = BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+        match built.iter().find(|(k, _, _)| *k == key) {
+            Some((_, _, exe)) => exe.clone(),
+            None => {
+                let dir = TempDir::new("capi-program");
+                let exe = compile(compiler, sources, Link::Shared, &dir, "program")?;
+                built.push((key, dir, exe.clone()));
+                exe
+            }
+        }
+    };
+    let mut command = Command::new(exe);
+    command.args(args);
+    run_program(Participant::spawn(command))
 }
 
 fn address(conductor: &Conductor) -> String {
@@ -138,7 +175,7 @@ fn a_connect_the_conductor_refuses_returns_null_with_its_reason() {
     assert_eq!(code, Some(3), "{out}");
     assert!(
         out.contains(
-            "connect: refused by the conductor before the first step: \
+            "connect: LOCKSTEP_ERR_REFUSED: refused by the conductor before the first step: \
              address 127.0.0.1 is not allowed"
         ),
         "{out}"
@@ -157,7 +194,7 @@ fn a_connect_nobody_answers_returns_null_saying_so() {
     assert_eq!(code, Some(3), "{out}");
     assert!(
         out.contains(&format!(
-            "connect: cannot connect to the conductor at 127.0.0.1:{port}"
+            "connect: LOCKSTEP_ERR_CONNECT: cannot connect to the conductor at 127.0.0.1:{port}"
         )),
         "{out}"
     );
@@ -285,7 +322,10 @@ fn tls_with_a_client_certificate_from_the_options() {
         return;
     };
     assert_eq!(code, Some(3), "{out}");
-    assert!(out.contains("connect: TLS failed"), "{out}");
+    assert!(
+        out.contains("connect: LOCKSTEP_ERR_TLS: TLS failed"),
+        "{out}"
+    );
 
     let tls = ["--tls-ca", &ca, "--tls-cert", &cert, "--tls-key", &key];
     let Some((code, out)) = run(&[&["run", &addr, "c-tls"], &tls[..]].concat()) else {
@@ -294,4 +334,101 @@ fn tls_with_a_client_certificate_from_the_options() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("step 0\nstep 1\nrun: LOCKSTEP_OK"), "{out}");
     assert_eq!(conductor.wait_exit(DEADLINE).code(), Some(0));
+}
+
+#[test]
+fn cpp_an_exception_in_the_step_refuses_it_and_comes_out_of_run() {
+    let conductor = Conductor::start(&["--rounds", "4"]);
+    let args = ["throw", &address(&conductor), "cpp-throw", "1"];
+    let source = ["tests/native/wrapper.cpp"];
+    let Some((code, out)) = compile_and_run(Compiler::Cxx, &source, &args) else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("step 0\nstep 1\ncaught: the model diverged\n"),
+        "{out}"
+    );
+    conductor.wait_log("refused: step 1: the model diverged");
+}
+
+#[test]
+fn cpp_failures_throw_with_the_code_and_the_words() {
+    let conductor = Conductor::start(&["--min-clients", "2"]);
+    let source = ["tests/native/wrapper.cpp"];
+    let Some((code, out)) = compile_and_run(
+        Compiler::Cxx,
+        &source,
+        &["connect", &address(&conductor), ""],
+    ) else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(out, "error -1: invalid id \"\": it is blank\n");
+    // A client moved from is empty, and only the one it moved to leaves.
+    let args = ["connect", &address(&conductor), "cpp-moved"];
+    let (code, out) = compile_and_run(Compiler::Cxx, &source, &args).expect("compiled");
+    assert_eq!((code, out.as_str()), (Some(0), "connected 1\n"));
+    conductor.wait_log("left: cpp-moved (");
+}
+
+#[test]
+fn cpp_a_hand_driven_loop_with_timeouts_sees_every_event() {
+    let mut conductor = Conductor::start(&["--rounds", "2"]);
+    let args = ["by-hand", &address(&conductor), "cpp-hand"];
+    let source = ["tests/native/wrapper.cpp"];
+    let Some((code, out)) = compile_and_run(Compiler::Cxx, &source, &args) else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        out,
+        "event: shutting down after 2 more steps\n\
+         go 0\n\
+         event: shutting down after 1 more step\n\
+         go 1\n\
+         event: ceasing operation by the operator's decision\n\
+         event: closing the connection\n"
+    );
+    assert_eq!(conductor.wait_exit(DEADLINE).code(), Some(0));
+}
+
+#[test]
+fn fortran_a_hand_driven_loop_reads_the_events_and_the_errors() {
+    let sources = ["include/lockstep.f90", "tests/native/by_hand.f90"];
+    let mut conductor = Conductor::start(&["--rounds", "2"]);
+    let Some((code, out)) = compile_and_run(
+        Compiler::Fortran,
+        &sources,
+        &[&address(&conductor), "f-hand"],
+    ) else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        out,
+        "event: shutting down after 2 more steps\n\
+         go 0\n\
+         event: shutting down after 1 more step\n\
+         go 1\n\
+         event: ceasing operation by the operator's decision\n\
+         event: closing the connection\n"
+    );
+    assert_eq!(conductor.wait_exit(DEADLINE).code(), Some(0));
+
+    // The conductor is gone: the error's code and words come through the module.
+    let (code, out) = compile_and_run(
+        Compiler::Fortran,
+        &sources,
+        &[&address(&conductor), "f-hand"],
+    )
+    .expect("compiled");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "failed -2: cannot connect to the conductor at {}",
+            address(&conductor)
+        )),
+        "{out}"
+    );
 }

@@ -106,16 +106,16 @@ impl From<ClientError> for Failure {
 }
 
 thread_local! {
-    /// The words of this thread's last failure, as C reads them.
-    static LAST: RefCell<CString> = RefCell::new(CString::default());
+    /// The words of this thread's last failure, as C reads them, and its code.
+    static LAST: RefCell<(CString, c_int)> = RefCell::new((CString::default(), LOCKSTEP_OK as c_int));
 }
 
-/// Keeps `failure`'s words as this thread's last error.
+/// Keeps `failure` as this thread's last error.
 fn record(failure: &Failure) {
     // Our messages hold no NUL; should one ever, it must not cut the text short silently.
     let text = CString::new(failure.message.replace('\0', "\\0")).unwrap_or_default();
     // During the thread's teardown there is nobody left to read it.
-    let _ = LAST.try_with(|last| *last.borrow_mut() = text);
+    let _ = LAST.try_with(|last| *last.borrow_mut() = (text, failure.code as c_int));
 }
 
 /// The words of a panic's payload.
@@ -161,6 +161,15 @@ pub fn guard_code(body: impl FnOnce() -> Result<(), Failure>) -> c_int {
 /// NULL.
 #[no_mangle]
 pub extern "C" fn lockstep_last_error() -> *const c_char {
-    LAST.try_with(|last| last.borrow().as_ptr())
+    LAST.try_with(|last| last.borrow().0.as_ptr())
         .unwrap_or(c"".as_ptr())
+}
+
+/// The code of the last failed call on the calling thread (a negative `LOCKSTEP_ERR_*`), or
+/// `LOCKSTEP_OK` if none failed yet: what `lockstep_connect` would have returned had it
+/// returned a code.
+#[no_mangle]
+pub extern "C" fn lockstep_last_error_code() -> c_int {
+    LAST.try_with(|last| last.borrow().1)
+        .unwrap_or(LOCKSTEP_OK as c_int)
 }

@@ -45,15 +45,20 @@ fn the_last_error_belongs_to_its_thread_and_stays_until_the_next_failure() {
     let code = guard_code(|| Err(Failure::argument("mine")));
     assert_eq!(code, LOCKSTEP_ERR_ARGUMENT as i32);
     let theirs = std::thread::spawn(|| {
-        let before = last_error();
+        let before = (last_error(), lockstep_last_error_code());
         guard_code(|| Err(Failure::out_of_turn("theirs")));
-        (before, last_error())
+        (before, (last_error(), lockstep_last_error_code()))
     })
     .join()
     .expect("the other thread");
-    assert_eq!(theirs, (String::new(), "theirs".to_string()));
+    assert_eq!(theirs.0, (String::new(), LOCKSTEP_OK as i32));
+    assert_eq!(
+        theirs.1,
+        ("theirs".to_string(), LOCKSTEP_ERR_OUT_OF_TURN as i32)
+    );
     assert_eq!(guard_code(|| Ok(())), LOCKSTEP_OK as i32);
     assert_eq!(last_error(), "mine");
+    assert_eq!(lockstep_last_error_code(), LOCKSTEP_ERR_ARGUMENT as i32);
 }
 
 #[test]
@@ -242,6 +247,7 @@ fn nobody_listening_is_a_connect_error_and_no_client() {
     // SAFETY: valid strings, NULL options.
     let client = unsafe { lockstep_connect(address.as_ptr(), c"w".as_ptr(), ptr::null()) };
     assert!(client.is_null());
+    assert_eq!(lockstep_last_error_code(), LOCKSTEP_ERR_CONNECT as i32);
     assert!(
         last_error().starts_with(&format!(
             "cannot connect to the conductor at 127.0.0.1:{port}"

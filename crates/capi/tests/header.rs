@@ -73,6 +73,7 @@ fn the_header_declares_the_whole_api() {
         "lockstep_refuse(",
         "lockstep_close(",
         "lockstep_last_error(",
+        "lockstep_last_error_code(",
         "lockstep_version(",
         "typedef struct lockstep_client lockstep_client;",
         "LOCKSTEP_ERR_ARGUMENT = -1,",
