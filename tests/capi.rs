@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use common::native::{compile, Compiler, Link};
+use common::native::{compile, library_dir, Compiler, Link};
 use common::participants::Participant;
 use common::tls::{with, Pki};
 use common::{wait_for, Conductor, TempDir, DEADLINE};
@@ -431,4 +431,45 @@ fn fortran_a_hand_driven_loop_reads_the_events_and_the_errors() {
         )),
         "{out}"
     );
+}
+
+#[test]
+fn the_bench_participants_in_c_and_rust_report_the_rounds_they_measured() {
+    // The conductor's waves are steps 0 to 11; from step 3 on, 8 rounds are measured.
+    let conductor = Conductor::start(&["--min-clients", "2", "--rounds", "12"]);
+    let dir = TempDir::new("bench-participant");
+    let Some(c) = compile(
+        Compiler::C,
+        &["benches/participant.c"],
+        Link::Shared,
+        &dir,
+        "c",
+    ) else {
+        return;
+    };
+    let rust = library_dir().join("examples/bench_participant");
+    let address = address(&conductor);
+    let mut participants: Vec<Participant> = [(c, "bench-c"), (rust, "bench-rust")]
+        .into_iter()
+        .map(|(exe, id)| {
+            let mut command = Command::new(exe);
+            command.args([address.as_str(), id, "3"]);
+            Participant::spawn(command)
+        })
+        .collect();
+    for (p, lang) in participants.iter_mut().zip(["c", "rust"]) {
+        let status = p.wait_exit(DEADLINE);
+        assert!(status.success(), "{status}: {}", p.stderr());
+        let report: serde_json::Value = serde_json::from_str(p.stdout().trim())
+            .unwrap_or_else(|e| panic!("{e}: {}", p.stdout()));
+        assert_eq!(report["lang"], lang);
+        assert_eq!(report["steps"], 12, "{report}");
+        assert_eq!(report["rounds"], 8, "{report}");
+        for figure in ["wall_us", "cpu_us"] {
+            assert!(
+                report[figure].as_f64().is_some_and(|v| v >= 0.0),
+                "{report}"
+            );
+        }
+    }
 }

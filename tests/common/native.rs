@@ -1,7 +1,8 @@
 //! Programs in C, C++ and Fortran against liblockstep, for the tests of the C API and its
-//! examples: builds the library once per test binary (`cargo build --lib --tests`, with the
-//! tests' own profile and target directory, so that nothing but the library is rebuilt), then
-//! compiles sources with the system's `cc`, `c++` and `gfortran`.
+//! examples: builds the library (and the Rust examples) once per test binary (`cargo build
+//! --lib --tests --examples`, with the tests' own profile and target directory, so that
+//! nothing but the library is rebuilt), then compiles sources with the system's `cc`, `c++`
+//! and `gfortran`.
 //!
 //! A missing compiler skips the test, saying so, except under CI (`CI=true`), where `.ci/run`
 //! installs them and a missing one fails the test.
@@ -33,8 +34,8 @@ const FOR_THE_TEST: &[&str] = &[
     "OUT_DIR",
 ];
 
-/// The directory holding `liblockstep.so` and `liblockstep.a`, built for this run: the
-/// profile directory this test runs from (`target/debug`, `target/release`).
+/// The directory holding `liblockstep.so` and `liblockstep.a` (and `examples/`), built for
+/// this run: the profile directory this test runs from (`target/debug`, `target/release`).
 pub fn library_dir() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
@@ -51,8 +52,8 @@ pub fn library_dir() -> &'static Path {
             Some(name) => name,
             None => panic!("no profile in {}", profile_dir.display()),
         };
-        // The same targets as `cargo test` (tests included), so that dependencies are resolved
-        // with the same features and only the library itself is built.
+        // The same targets as `cargo test` (tests and examples included), so that
+        // dependencies are resolved with the same features and only the library is built.
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut command = Command::new(cargo);
         // What cargo sets for this test's run describes this package, not the build's
