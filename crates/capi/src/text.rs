@@ -23,7 +23,7 @@ unsafe fn bytes<'a>(ptr: *const c_char) -> Option<&'a [u8]> {
 /// errors.
 ///
 /// # Safety
-/// As for [`bytes`].
+/// `ptr` is NULL or points to a NUL-terminated string that outlives `'a`.
 pub unsafe fn ascii<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, Failure> {
     // SAFETY: passed on from the caller.
     let bytes =
@@ -34,7 +34,7 @@ pub unsafe fn ascii<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, Failu
 /// Like [`ascii`], with NULL meaning "not given".
 ///
 /// # Safety
-/// As for [`bytes`].
+/// `ptr` is NULL or points to a NUL-terminated string that outlives `'a`.
 pub unsafe fn ascii_or_null<'a>(
     ptr: *const c_char,
     what: &str,
@@ -60,7 +60,7 @@ fn ascii_bytes<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, Failure> {
 /// The file path at `ptr`, `None` for NULL; an empty path is an error naming `what`.
 ///
 /// # Safety
-/// As for [`bytes`].
+/// `ptr` is NULL or points to a NUL-terminated string that outlives `'a`.
 pub unsafe fn path_or_null<'a>(
     ptr: *const c_char,
     what: &str,
