@@ -45,6 +45,10 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$procs processes, $rounds rounds (+ $warmup warm-up), $runs runs each, $profile build"
 echo "results: $out"
 
+# The conductor of the run in progress, stopped if the script ends early.
+pid=""
+trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; fi' EXIT
+
 # one LANG RUN: a conductor (every setting at its default, in a directory of its own for its
 # status files and log) and $procs participants in LANG; their lines into LANG.RUN.jsonl.
 one() {
@@ -53,7 +57,7 @@ one() {
   mkdir -p "$dir"
   (cd "$dir" && exec "$conductor" --port 0 --min-clients "$procs" \
     --rounds "$((warmup + rounds + 1))" > port 2> log) &
-  local pid=$!
+  pid=$!
   local port=""
   for _ in $(seq 100); do
     port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$port_file" 2>/dev/null || true)
@@ -68,6 +72,7 @@ one() {
   done
   for child in "${children[@]}"; do wait "$child"; done
   wait "$pid"
+  pid=""
 }
 
 for run in $(seq "$runs"); do
