@@ -14,6 +14,7 @@
 //! | [`round`] | the pure round controller: waves, steps, `T`, the `S` countdown, the end |
 //! | [`core`] | the conductor: connections + controller behind three calls; it outputs bytes, closes, status and events |
 //! | [`participant`] | the participant's side: bytes in, events and answers out |
+//! | [`relay`] | a relay: the core downstream and a participant upstream, glued |
 //! | [`cidr`] | the `allow` address blocks |
 //! | [`status`] | the status snapshot the conductor's status files show |
 //!
@@ -65,6 +66,7 @@ pub mod cidr;
 pub mod conn;
 pub mod core;
 pub mod participant;
+pub mod relay;
 pub mod round;
 pub mod status;
 pub mod time;

@@ -25,6 +25,7 @@
 mod event;
 mod failure;
 mod fingerprint;
+mod follow;
 mod session;
 mod snapshot;
 mod timers;
@@ -48,6 +49,7 @@ use crate::wire::Id;
 pub use event::{Event, Leave, RefusalKind, Who};
 pub use failure::EndOnFailure;
 pub(crate) use fingerprint::relative;
+pub use follow::PassDown;
 pub use snapshot::MIN_STATUS_INTERVAL;
 use timers::Timers;
 
