@@ -18,7 +18,88 @@ pub fn page(cmd: Cmd) -> String {
         Cmd::Join => join_page(),
         Cmd::Status => status_page(),
         Cmd::Bench => bench_page(),
+        Cmd::Relay => relay_page(),
     }
+}
+
+fn relay_page() -> String {
+    use lockstep_proto::relay::{DEFAULT_HEARTBEAT, DEFAULT_WINDOW};
+    let flags = table(&[
+        (
+            "--upstream HOST:PORT",
+            "the conductor (or relay) above this one (required)".to_string(),
+        ),
+        (
+            "--id ID",
+            "this relay's id upstream, 1 to 12 printable characters; also its id \
+             downstream unless server_id is set (required)"
+                .to_string(),
+        ),
+        (
+            "--heartbeat-ms N",
+            format!(
+                "send W upstream every N ms while a round runs; 0 = only for ? (default: {})",
+                DEFAULT_HEARTBEAT.as_millis()
+            ),
+        ),
+        (
+            "--reconnect-ms N",
+            format!(
+                "how long an upstream outage may last before the relay gives up (E, X, \
+                 exit 1); 0 = at once (default: {})",
+                DEFAULT_WINDOW.as_millis()
+            ),
+        ),
+        (
+            "--upstream-tls-ca FILE",
+            "speak TLS upstream, trusting the CA certificates in FILE".to_string(),
+        ),
+        (
+            "--upstream-tls-cert FILE",
+            "with --upstream-tls-key: the certificate to present upstream".to_string(),
+        ),
+        (
+            "--upstream-tls-key FILE",
+            "the key of --upstream-tls-cert".to_string(),
+        ),
+        (
+            "--upstream-tls-name NAME",
+            "the name the upstream's certificate must carry (default: its host)".to_string(),
+        ),
+    ]);
+    format!(
+        "conductor relay: a conductor downstream, one participant upstream
+
+Usage:
+  conductor relay --upstream HOST:PORT --id ID [FLAGS] [conductor flags]
+
+{}
+Flags:
+{flags}
+{}
+{}
+",
+        wrap(
+            "It says hello upstream once min_clients of its own participants are ready. Each \
+             Go from upstream goes to its ready participants with the same step; Done goes \
+             upstream when all of them are Done (or gone). T, S, C and E are passed down. \
+             Its own side takes every flag and key of the conductor (see 'conductor help'); \
+             rounds, step_wrap, shutdown_countdown and slow_round_ms are the root's and \
+             are not used. A lost upstream is reconnected while the participants wait.",
+            0
+        ),
+        wrap(
+            "Signals: SIGINT: C and X downstream, X upstream, exit 0; SIGTERM and SIGHUP: \
+             finish the running round, Done and X upstream, then C and X downstream.",
+            0
+        ),
+        wrap(
+            "Exit codes: 0 after the upstream's C or X, SIGINT or SIGTERM; 1 after the \
+             upstream's E, a refusal from upstream, an outage longer than --reconnect-ms or \
+             a fatal error; 2 for a bad command line or configuration.",
+            0
+        ),
+    )
 }
 
 fn conductor() -> String {
@@ -54,6 +135,7 @@ fn conductor() -> String {
 Usage:
   conductor [--config FILE] [--KEY VALUE ...] [--log-level L] [--log-file FILE]
   conductor join --id ID [FLAGS] -- COMMAND [ARGS...]
+  conductor relay --upstream HOST:PORT --id ID [FLAGS] [--KEY VALUE ...]
   conductor status [--file FILE] [--watch]
   conductor bench (--spawn | --addr HOST:PORT | --baseline PATH) [FLAGS]
   conductor help [COMMAND]
@@ -70,7 +152,8 @@ Settings (the keys of config.json; LIST is comma-separated):
              and step n+1 once each has answered Done (or left). Settings come from \
              config.json (or --config FILE); each flag --KEY VALUE below overrides the file's \
              KEY. 'conductor help COMMAND' or 'conductor COMMAND --help' describes join (run \
-             a command as a participant), status (show a status file) and bench (measure a \
+             a command as a participant), relay (one conductor's participant, another's \
+             conductor), status (show a status file) and bench (measure a \
              server).",
             0
         ),
@@ -365,7 +448,7 @@ mod tests {
 
     #[test]
     fn every_page_fits_80_columns() {
-        for cmd in [Cmd::Run, Cmd::Join, Cmd::Status, Cmd::Bench] {
+        for cmd in [Cmd::Run, Cmd::Join, Cmd::Relay, Cmd::Status, Cmd::Bench] {
             for line in page(cmd).lines() {
                 assert!(line.chars().count() <= WIDTH, "{cmd:?}: {line:?}");
             }

@@ -16,6 +16,7 @@ pub(crate) mod flags;
 mod help;
 mod join;
 mod logging;
+mod relay;
 mod run;
 mod status_cmd;
 
@@ -38,12 +39,15 @@ pub(crate) enum Cmd {
     Status,
     /// `conductor bench`.
     Bench,
+    /// `conductor relay`.
+    Relay,
 }
 
 impl Cmd {
     /// The commands given by a word, in the order the help lists them.
-    const NAMED: [(&'static str, Cmd); 3] = [
+    const NAMED: [(&'static str, Cmd); 4] = [
         ("join", Cmd::Join),
+        ("relay", Cmd::Relay),
         ("status", Cmd::Status),
         ("bench", Cmd::Bench),
     ];
@@ -63,6 +67,7 @@ impl Cmd {
             Cmd::Join => "conductor join",
             Cmd::Status => "conductor status",
             Cmd::Bench => "conductor bench",
+            Cmd::Relay => "conductor relay",
         }
     }
 }
@@ -88,7 +93,7 @@ pub fn main(mut raw: Vec<OsString>) -> i32 {
                 return usage_error(
                     Cmd::Run,
                     format!(
-                        "unknown command {word:?} (the commands are join, status, bench, help)"
+                        "unknown command {word:?} (the commands are join, relay, status, bench, help)"
                     ),
                 )
             }
@@ -110,6 +115,7 @@ pub fn main(mut raw: Vec<OsString>) -> i32 {
         Cmd::Join => join::run(args, command.unwrap_or_default()),
         Cmd::Status => status_cmd::run(args),
         Cmd::Bench => bench_cmd::run(args),
+        Cmd::Relay => relay::run(args),
     }
 }
 
@@ -129,7 +135,7 @@ fn help_command(mut args: Arguments) -> i32 {
             None => {
                 return usage_error(
                     Cmd::Run,
-                    format!("help: no command {word:?} (the commands are join, status, bench)"),
+                    format!("help: no command {word:?} (the commands are join, relay, status, bench)"),
                 )
             }
         },

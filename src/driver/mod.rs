@@ -44,6 +44,7 @@ mod repeats;
 mod status_files;
 mod status_lock;
 pub mod tls;
+mod upstream;
 mod waiting;
 
 pub use listen::{bind, BACKLOG};
@@ -51,6 +52,7 @@ pub use log_batch::{BatchedWriter, LogBatch};
 pub use log_events::EventLog;
 pub use status_files::{write_atomically, StatusFiles};
 pub use status_lock::{InUse, StatusLock};
+pub use upstream::Upstream;
 
 use std::io;
 use std::net::SocketAddr;
@@ -64,6 +66,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use lockstep_proto::core::{Conductor, CoreConfig, Input, Output, StopRequest};
+use lockstep_proto::relay::UpInput;
 use lockstep_proto::round::EndKind;
 use lockstep_proto::status::Status;
 use lockstep_proto::time::{Duration, Instant};
@@ -120,6 +123,8 @@ pub struct Driver {
     http: Option<Http>,
     /// TLS on every new connection, when configured (see [`tls`]).
     tls: Option<tls::Settings>,
+    /// A relay's upstream side (`conductor relay`); `None` for a conductor.
+    upstream: Option<Upstream>,
 }
 
 impl Driver {
@@ -171,7 +176,20 @@ impl Driver {
             events: EventLog::new(),
             http: None,
             tls: None,
+            upstream: None,
         })
+    }
+
+    /// Makes this a relay: the core follows `relay`, which connects to `address`.
+    pub fn relay(
+        &mut self,
+        config: lockstep_proto::relay::RelayConfig,
+        address: String,
+        tls: Option<crate::bench::tls::ClientTls>,
+    ) {
+        let relay = lockstep_proto::relay::Relay::new(config, &mut self.core);
+        self.upstream = Some(Upstream::new(relay, address, tls));
+        self.drain();
     }
 
     /// Serves the HTTP endpoint on an already bound listener; returns its address.
@@ -209,6 +227,12 @@ impl Driver {
                 self.core.handle_input(woke, Input::Tick);
                 self.drain();
             }
+            if let Some(up) = &mut self.upstream {
+                if up.relay.poll_timeout().is_some_and(|t| t <= woke) {
+                    up.relay.handle(&mut self.core, woke, UpInput::Tick);
+                    self.drain();
+                }
+            }
             if self.accept_paused_until.is_some_and(|t| t <= woke) {
                 self.accept_paused_until = None;
             }
@@ -243,6 +267,12 @@ impl Driver {
                 match event.token() {
                     LISTENER => self.accept_ready = true,
                     SIGNALS => self.take_signals(),
+                    upstream::UPSTREAM => {
+                        if let Some(up) = &mut self.upstream {
+                            up.ready(self.poll.registry(), &mut self.core, self.clock, event);
+                            self.drain();
+                        }
+                    }
                     token if Http::owns(token) => {
                         if let Some(http) = &mut self.http {
                             http.ready(self.poll.registry(), event, self.clock);
@@ -284,6 +314,7 @@ impl Driver {
             self.events.next_due(),
             self.log_unwritten_since.map(|t| t + log_batch::FLUSH_AFTER),
             self.http.as_ref().and_then(Http::next_deadline),
+            self.upstream.as_ref().and_then(|up| up.relay.poll_timeout()),
         ];
         let next = deadlines.into_iter().flatten().min()?;
         // Round up to whole milliseconds so a wake-up is never a little early and busy.
@@ -310,19 +341,53 @@ impl Driver {
     /// has run out.
     fn finished(&mut self, now: Instant) -> Option<EndKind> {
         let (_, deadline) = self.exiting.as_ref()?;
-        if self.core.connection_count() > 0 && now < *deadline {
+        let unwritten = self.upstream.as_ref().is_some_and(Upstream::has_unwritten);
+        if (self.core.connection_count() > 0 || unwritten) && now < *deadline {
             return None;
         }
         self.peers.close_all(self.poll.registry());
+        if let Some(up) = &mut self.upstream {
+            up.close(self.poll.registry());
+        }
         if let Some(http) = &mut self.http {
             http.close(self.poll.registry());
         }
         self.exiting.take().map(|(kind, _)| kind)
     }
 
-    /// Carries out every output the core has.
+    /// Carries out every output the core has, and a relay's: each core output is shown to
+    /// the relay first, and what the relay does may give the core more to output.
     fn drain(&mut self) {
+        loop {
+            self.drain_core();
+            if !self.drain_upstream() {
+                return;
+            }
+        }
+    }
+
+    /// Carries out a relay's upstream outputs; false when it had none.
+    fn drain_upstream(&mut self) -> bool {
+        let Some(up) = &mut self.upstream else {
+            return false;
+        };
+        up.relay.settle(&self.core);
+        let mut any = false;
+        while let Some(output) = up.relay.poll_output() {
+            any = true;
+            if let Some(event) = up.act(self.poll.registry(), &mut self.core, self.clock, output) {
+                log_events::relay_event(&event);
+            }
+        }
+        any
+    }
+
+    /// Carries out every output the core has.
+    fn drain_core(&mut self) {
         while let Some(output) = self.core.poll_output() {
+            if let Some(up) = &mut self.upstream {
+                up.relay.observe(&mut self.core, self.clock, &output);
+            }
             match output {
                 Output::Transmit(conn) => self.flush(conn),
                 Output::Close(conn) => self.peers.close(self.poll.registry(), conn),
@@ -468,6 +533,16 @@ impl Driver {
         let received: Vec<i32> = self.signals.pending().collect();
         for signal in received {
             let now = self.clock;
+            if let Some(up) = &mut self.upstream {
+                let request = match signal {
+                    SIGINT => StopRequest::Interrupt,
+                    _ => StopRequest::Graceful,
+                };
+                log::info!("{}", relay_stop_line(signal));
+                up.relay.handle(&mut self.core, now, UpInput::Stop(request));
+                self.drain();
+                continue;
+            }
             match signal {
                 SIGTERM => {
                     log::info!("SIGTERM: stopping gracefully");
@@ -499,7 +574,8 @@ impl Driver {
 
     /// Renders the status and writes the files; failures are logged once until they change.
     fn write_status(&mut self) {
-        let status = snapshot(&self.core, self.now(), &self.address);
+        let mut status = snapshot(&self.core, self.now(), &self.address);
+        status.upstream = self.upstream.as_ref().map(Upstream::status);
         let errors = self.status_files.write(&status).join("; ");
         if errors.is_empty() {
             if self.last_status_error.take().is_some() {
@@ -518,6 +594,15 @@ fn snapshot(core: &Conductor, now: Instant, address: &str) -> Status {
     let mut status = core.status(now);
     status.address = address.to_string();
     status
+}
+
+/// What a relay logs when a signal asks it to stop.
+fn relay_stop_line(signal: i32) -> &'static str {
+    match signal {
+        SIGINT => "SIGINT: ceasing operation downstream and leaving upstream (a second SIGINT exits at once)",
+        SIGHUP => "SIGHUP: finishing the running round, then leaving, as for SIGTERM",
+        _ => "SIGTERM: finishing the running round, then leaving upstream and ending",
+    }
 }
 
 fn is_out_of_descriptors(e: &io::Error) -> bool {

@@ -505,6 +505,7 @@ mod tests {
             last_round_slowest: None,
             uptime_ms: 10_000,
             failure: None,
+            upstream: None,
         }
     }
 

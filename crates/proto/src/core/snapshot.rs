@@ -66,6 +66,7 @@ impl Conductor {
                 }),
                 _ => None,
             },
+            upstream: None,
         }
     }
 

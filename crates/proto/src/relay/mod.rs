@@ -33,11 +33,10 @@ mod tests;
 
 use std::collections::VecDeque;
 
-use serde::{Deserialize, Serialize};
-
 use crate::core::{Conductor, Event as CoreEvent, Input, Output, PassDown, StopRequest};
 use crate::participant::{Closed, Event as UpEvent, Moment, Participant};
 use crate::round::EndKind;
+use crate::status::UpstreamStatus;
 use crate::time::{Duration, Instant};
 use crate::wire::{Id, Reason};
 
@@ -165,17 +164,6 @@ impl Link {
             Link::Over => "closed",
         }
     }
-}
-
-/// The upstream side as the status files show it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UpstreamStatus {
-    /// `HOST:PORT` of the upstream conductor (filled in by the driver).
-    pub address: String,
-    /// `waiting` (for `min_clients`), `connecting`, `connected`, `reconnecting` or `closed`.
-    pub state: String,
-    /// The step of the last Go from upstream; `null` before the first.
-    pub last_step: Option<u32>,
 }
 
 /// The relay's glue. See the module docs.
