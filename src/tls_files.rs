@@ -72,9 +72,9 @@ impl TlsFiles {
         };
         match ca {
             Some(ca) => Ok(Some(TlsFiles { ca, identity, name })),
-            None if identity.is_some() || name.is_some() => Err(format!(
-                "{f_cert}, {f_key} and {f_name} need {f_ca}"
-            )),
+            None if identity.is_some() || name.is_some() => {
+                Err(format!("{f_cert}, {f_key} and {f_name} need {f_ca}"))
+            }
             None => Ok(None),
         }
     }

@@ -93,8 +93,8 @@ pub fn main(mut raw: Vec<OsString>) -> i32 {
                 return usage_error(
                     Cmd::Run,
                     format!(
-                        "unknown command {word:?} (the commands are join, relay, status, bench, help)"
-                    ),
+                    "unknown command {word:?} (the commands are join, relay, status, bench, help)"
+                ),
                 )
             }
         },
@@ -135,7 +135,9 @@ fn help_command(mut args: Arguments) -> i32 {
             None => {
                 return usage_error(
                     Cmd::Run,
-                    format!("help: no command {word:?} (the commands are join, relay, status, bench)"),
+                    format!(
+                        "help: no command {word:?} (the commands are join, relay, status, bench)"
+                    ),
                 )
             }
         },

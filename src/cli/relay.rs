@@ -102,7 +102,9 @@ mod tests {
         assert!(err(&["--upstream", "root", "--id", "r1"]).contains("HOST:PORT"));
         assert!(err(&["--upstream", "root:x", "--id", "r1"]).contains("HOST:PORT"));
         assert!(err(&["--upstream", "root:1", "--id", "much-too-long-id"]).contains("--id"));
-        assert!(err(&["--upstream", "r:1", "--id", "r", "--upstream-tls-cert", "c"])
-            .contains("--upstream-tls-cert and --upstream-tls-key go together"));
+        assert!(
+            err(&["--upstream", "r:1", "--id", "r", "--upstream-tls-cert", "c"])
+                .contains("--upstream-tls-cert and --upstream-tls-key go together")
+        );
     }
 }

@@ -257,7 +257,13 @@ mod tests {
     fn other_arguments_and_missing_values_are_usage_errors() {
         assert_eq!(setting_flags(Cmd::Run, args(&["--bogus", "1"])), Err(2));
         assert_eq!(setting_flags(Cmd::Run, args(&["--port"])), Err(2));
-        assert_eq!(setting_flags(Cmd::Run, args(&["--port", "1", "extra"])), Err(2));
-        assert_eq!(setting_flags(Cmd::Run, args(&["--min_clients", "1"])), Err(2));
+        assert_eq!(
+            setting_flags(Cmd::Run, args(&["--port", "1", "extra"])),
+            Err(2)
+        );
+        assert_eq!(
+            setting_flags(Cmd::Run, args(&["--min_clients", "1"])),
+            Err(2)
+        );
     }
 }

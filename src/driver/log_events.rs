@@ -288,6 +288,33 @@ impl fmt::Display for Ids<'_> {
     }
 }
 
+/// Writes a relay's upstream event (`conductor relay`): joining, outages, the end.
+pub fn relay_event(event: &RelayEvent) {
+    match event {
+        RelayEvent::Quorum { ready } => {
+            log::info!("{ready} participant(s) ready: connecting upstream")
+        }
+        RelayEvent::Joined { conductor, retries } if *retries > 0 => log::info!(
+            "joined upstream conductor {conductor} again after {retries} failed attempt(s)"
+        ),
+        RelayEvent::Joined { conductor, .. } => {
+            log::info!("joined upstream conductor {conductor}")
+        }
+        RelayEvent::Lost {
+            before_hello: true,
+            retry_in,
+            ..
+        } => log::debug!("upstream not reachable; trying again in {retry_in}"),
+        RelayEvent::Lost { at, retry_in, .. } => log::warn!(
+            "upstream connection lost {at}; reconnecting (next try in {retry_in}), participants stay connected"
+        ),
+        RelayEvent::DuplicateId { retry_in } => log::warn!(
+            "upstream refused our id as a duplicate (it still holds the old connection); trying again in {retry_in}"
+        ),
+        RelayEvent::Ended { why } => log::info!("upstream: {why}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -644,32 +671,5 @@ mod tests {
         }
         let levels: Vec<Level> = out.take().into_iter().map(|(l, _)| l).collect();
         assert_eq!(levels, [Level::Info, Level::Debug, Level::Debug]);
-    }
-}
-
-/// Writes a relay's upstream event (`conductor relay`): joining, outages, the end.
-pub fn relay_event(event: &RelayEvent) {
-    match event {
-        RelayEvent::Quorum { ready } => {
-            log::info!("{ready} participant(s) ready: connecting upstream")
-        }
-        RelayEvent::Joined { conductor, retries } if *retries > 0 => log::info!(
-            "joined upstream conductor {conductor} again after {retries} failed attempt(s)"
-        ),
-        RelayEvent::Joined { conductor, .. } => {
-            log::info!("joined upstream conductor {conductor}")
-        }
-        RelayEvent::Lost {
-            before_hello: true,
-            retry_in,
-            ..
-        } => log::debug!("upstream not reachable; trying again in {retry_in}"),
-        RelayEvent::Lost { at, retry_in, .. } => log::warn!(
-            "upstream connection lost {at}; reconnecting (next try in {retry_in}), participants stay connected"
-        ),
-        RelayEvent::DuplicateId { retry_in } => log::warn!(
-            "upstream refused our id as a duplicate (it still holds the old connection); trying again in {retry_in}"
-        ),
-        RelayEvent::Ended { why } => log::info!("upstream: {why}"),
     }
 }

@@ -314,7 +314,9 @@ impl Driver {
             self.events.next_due(),
             self.log_unwritten_since.map(|t| t + log_batch::FLUSH_AFTER),
             self.http.as_ref().and_then(Http::next_deadline),
-            self.upstream.as_ref().and_then(|up| up.relay.poll_timeout()),
+            self.upstream
+                .as_ref()
+                .and_then(|up| up.relay.poll_timeout()),
         ];
         let next = deadlines.into_iter().flatten().min()?;
         // Round up to whole milliseconds so a wake-up is never a little early and busy.

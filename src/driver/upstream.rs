@@ -123,7 +123,11 @@ impl Upstream {
             .ok_or("the name has no address")?;
         let mut stream = TcpStream::connect(addr).map_err(|e| format!("cannot connect: {e}"))?;
         registry
-            .register(&mut stream, UPSTREAM, Interest::READABLE | Interest::WRITABLE)
+            .register(
+                &mut stream,
+                UPSTREAM,
+                Interest::READABLE | Interest::WRITABLE,
+            )
             .map_err(|e| format!("cannot watch the connection: {e}"))?;
         let tls = match &self.tls {
             Some(tls) => Some(Box::new(Connection::Client(
@@ -194,8 +198,7 @@ impl Upstream {
                                 }
                             }
                             self.plain.clear();
-                            if let Err(e) = pump::receive(tls, &self.buffer[..n], &mut self.plain)
-                            {
+                            if let Err(e) = pump::receive(tls, &self.buffer[..n], &mut self.plain) {
                                 log::error!(
                                     "upstream {}: TLS failed: {}",
                                     self.address,

@@ -133,6 +133,8 @@ pub struct Launch {
     pub stall_log: bool,
     /// A soft limit on the conductor's open file descriptors.
     pub max_fds: Option<u64>,
+    /// Arguments before all others: a subcommand such as `relay` with its flags.
+    pub before: Vec<String>,
 }
 
 impl Conductor {
@@ -154,6 +156,19 @@ impl Conductor {
         )
     }
 
+    /// `conductor relay --upstream UPSTREAM --id ID --port 0 --log-level debug ARGS` in a
+    /// fresh directory, once it listens.
+    pub fn start_relay(upstream: &str, id: &str, args: &[&str]) -> Conductor {
+        let before = ["relay", "--upstream", upstream, "--id", id];
+        Self::launch(
+            args,
+            Launch {
+                before: before.iter().map(|s| s.to_string()).collect(),
+                ..Launch::default()
+            },
+        )
+    }
+
     /// Like [`start`](Self::start) with probes, liveness drops and `T` switched off, for tests
     /// that expect an exact sequence of messages however slow the machine is. Settings `ARGS` gives itself are kept.
     pub fn start_quiet(args: &[&str]) -> Conductor {
@@ -164,6 +179,7 @@ impl Conductor {
     pub fn launch(args: &[&str], launch: Launch) -> Conductor {
         let dir = launch.dir.unwrap_or_else(|| TempDir::new("conductor"));
         let mut command = Command::new(env!("CARGO_BIN_EXE_conductor"));
+        command.args(&launch.before);
         if !args.contains(&"--port") {
             command.args(["--port", "0"]);
         }

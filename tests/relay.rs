@@ -1,0 +1,186 @@
+//! `conductor relay` end to end: trees of real processes (a root conductor, relays and `join`
+//! participants) are one barrier; a relay that dies takes only its subtree with it; a relay
+//! started before its root connects once the root is up.
+
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::participants::{join_port, python3, Participant};
+use common::{wait_for, Conductor, TempDir, DEADLINE};
+
+/// A step command that records, with the system's monotonic clock, when it started and ended
+/// each step: `start N T` and `end N T` lines in `file`. It takes a few milliseconds, longer
+/// for some steps, so that a Go sent before every Done would show.
+fn recorder(file: &Path) -> Vec<String> {
+    let script = "import os, random, sys, time\n\
+                  step = os.environ['LOCKSTEP_STEP']\n\
+                  with open(sys.argv[1], 'a') as f:\n\
+                  \x20   f.write('start %s %d\\n' % (step, time.monotonic_ns()))\n\
+                  \x20   f.flush()\n\
+                  \x20   time.sleep(random.random() * 0.02)\n\
+                  \x20   f.write('end %s %d\\n' % (step, time.monotonic_ns()))\n";
+    vec![
+        python3().get_program().to_string_lossy().into_owned(),
+        "-c".into(),
+        script.into(),
+        file.display().to_string(),
+    ]
+}
+
+/// `conductor join` for `id` on `port`, recording into `dir/id.steps`.
+fn recording(dir: &TempDir, port: u16, id: &str) -> (Participant, PathBuf) {
+    let file = dir.path(&format!("{id}.steps"));
+    let command = recorder(&file);
+    let command: Vec<&str> = command.iter().map(String::as_str).collect();
+    (join_port(port, id, &command), file)
+}
+
+/// Each step's start and end times, read from a recorder's file, checking that the steps
+/// started are `0..rounds` in order.
+fn read_steps(file: &Path, rounds: u32) -> BTreeMap<u32, (u64, u64)> {
+    let text = std::fs::read_to_string(file).expect("the step file");
+    let mut steps = BTreeMap::new();
+    let mut started = Vec::new();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split(' ').collect();
+        let (what, step, at) = (
+            words[0],
+            words[1].parse().unwrap(),
+            words[2].parse().unwrap(),
+        );
+        let entry = steps.entry(step).or_insert((0, 0));
+        if what == "start" {
+            started.push(step);
+            entry.0 = at;
+        } else {
+            entry.1 = at;
+        }
+    }
+    assert_eq!(
+        started,
+        (0..rounds).collect::<Vec<u32>>(),
+        "{}: {text}",
+        file.display()
+    );
+    steps
+}
+
+#[test]
+fn a_tree_of_two_relays_is_one_barrier() {
+    let rounds = 20;
+    let mut root = Conductor::start(&["--min-clients", "3", "--rounds", "20"]);
+    let upstream = root.addr.to_string();
+    let mut relays: Vec<Conductor> = ["r1", "r2"]
+        .iter()
+        .map(|id| Conductor::start_relay(&upstream, id, &["--min-clients", "2"]))
+        .collect();
+    let dir = TempDir::new("relay-tree");
+    let mut participants = vec![recording(&dir, root.addr.port(), "p0")];
+    for (r, relay) in relays.iter().enumerate() {
+        for n in 0..2 {
+            let id = format!("r{}p{}", r + 1, n + 1);
+            participants.push(recording(&dir, relay.addr.port(), &id));
+        }
+    }
+    for (participant, _) in &mut participants {
+        let status = participant.wait_exit(DEADLINE * 3);
+        assert_eq!(status.code(), Some(0), "{}", participant.stderr());
+        assert!(participant.stderr().contains("ceasing operation"));
+    }
+    assert_eq!(root.wait_exit(DEADLINE).code(), Some(0), "{}", root.log());
+    for relay in &mut relays {
+        assert_eq!(relay.wait_exit(DEADLINE).code(), Some(0), "{}", relay.log());
+        relay.wait_log("joined upstream conductor conductor");
+        relay.wait_log("upstream: the upstream conductor ceased operation (C)");
+    }
+    // One barrier: every participant's Go for step n+1 (the start of its step) comes after
+    // every participant's Done for step n (which follows the end of its step).
+    let steps: Vec<_> = participants
+        .iter()
+        .map(|(_, file)| read_steps(file, rounds))
+        .collect();
+    for n in 0..rounds - 1 {
+        let last_end = steps.iter().map(|s| s[&n].1).max().unwrap();
+        let first_start = steps.iter().map(|s| s[&(n + 1)].0).min().unwrap();
+        assert!(
+            first_start > last_end,
+            "step {} started at {first_start} before step {n} ended at {last_end}",
+            n + 1
+        );
+    }
+    // The relays' status files show their upstream.
+    let status = relays[0]
+        .status("status.json")
+        .expect("the relay's status.json");
+    assert_eq!(status["upstream"]["address"], upstream.as_str());
+    assert_eq!(status["upstream"]["state"], "closed");
+    assert_eq!(status["upstream"]["last_step"], rounds - 1);
+    assert_eq!(status["server_id"], "r1");
+}
+
+#[test]
+fn a_relay_killed_mid_round_leaves_the_root_going_and_its_participants_see_the_end() {
+    let mut root = Conductor::start(&["--status-interval-ms", "100"]);
+    let mut relay = Conductor::start_relay(&root.addr.to_string(), "r1", &[]);
+    let dir = TempDir::new("relay-killed");
+    let marker = dir.path("working");
+    // A step takes long under the relay; the root's own participant is quick.
+    let slow = format!("touch '{}'; sleep 3", marker.display());
+    let mut under = join_port(relay.addr.port(), "under", &["sh", "-c", &slow]);
+    let (mut quick, _) = recording(&dir, root.addr.port(), "quick");
+    wait_for("the slow step under the relay", DEADLINE, || {
+        marker.exists().then_some(())
+    });
+    relay.child.kill().expect("SIGKILL the relay");
+    let _ = relay.child.wait();
+    // The root's round completes without the relay, and the next ones go on.
+    root.wait_log("left: r1 (127.0.0.1");
+    root.wait_log("(connection closed)");
+    let step = |root: &Conductor| {
+        root.status("status.json")
+            .and_then(|s| s["step"].as_u64())
+            .unwrap_or(0)
+    };
+    let after_kill = step(&root);
+    wait_for("two more rounds at the root", DEADLINE, || {
+        (step(&root) >= after_kill + 2).then_some(())
+    });
+    let status = under.wait_exit(DEADLINE);
+    assert_eq!(status.code(), Some(1), "{}", under.stderr());
+    assert!(under.stderr().contains("lost"), "{}", under.stderr());
+    root.signal(libc::SIGINT);
+    assert_eq!(root.wait_exit(DEADLINE).code(), Some(0));
+    assert_eq!(quick.wait_exit(DEADLINE).code(), Some(0));
+}
+
+#[test]
+fn a_relay_started_before_its_root_connects_when_the_root_comes_up() {
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        probe.local_addr().expect("its address").port()
+    };
+    let mut relay = Conductor::start_relay(&format!("127.0.0.1:{port}"), "r1", &[]);
+    let dir = TempDir::new("relay-first");
+    let (mut under, file) = recording(&dir, relay.addr.port(), "under");
+    relay.wait_log("connecting upstream");
+    wait_for("a retry or two", DEADLINE, || {
+        relay
+            .status("status.json")
+            .filter(|s| s["upstream"]["state"] == "reconnecting")
+    });
+    let mut root = Conductor::start(&["--port", &port.to_string(), "--rounds", "3"]);
+    assert_eq!(
+        under.wait_exit(DEADLINE).code(),
+        Some(0),
+        "{}",
+        under.stderr()
+    );
+    read_steps(&file, 3);
+    assert_eq!(root.wait_exit(DEADLINE).code(), Some(0));
+    assert_eq!(relay.wait_exit(DEADLINE).code(), Some(0));
+    relay.wait_log("joined upstream conductor conductor");
+}
