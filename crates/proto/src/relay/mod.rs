@@ -240,6 +240,27 @@ impl Relay {
         }
     }
 
+    /// Feeds into `state` what decides the relay's future (times relative to the core's
+    /// latest input), for model checkers; see [`Conductor::fingerprint`].
+    pub fn fingerprint<H: std::hash::Hasher>(&self, now: Instant, state: &mut H) {
+        use std::hash::Hash;
+        let rel = |t: Instant| crate::core::relative(t, now);
+        match self.link {
+            Link::Down { retry_at } => (4u8, rel(retry_at)).hash(state),
+            other => (other.name(), 0i128).hash(state),
+        }
+        self.session
+            .as_ref()
+            .map(|s| (s.state(), s.pending()))
+            .hash(state);
+        self.owed
+            .map(|o| o.wrapping_sub(self.rounds_ended))
+            .hash(state);
+        self.next_heartbeat.map(rel).hash(state);
+        (self.stopping, self.last_step, self.retries).hash(state);
+        self.lost_since.map(rel).hash(state);
+    }
+
     /// Bytes to write upstream.
     pub fn pending(&self) -> &[u8] {
         self.session.as_ref().map_or(&[], Participant::pending)

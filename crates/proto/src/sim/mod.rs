@@ -27,6 +27,7 @@ mod plan;
 mod rng;
 pub mod script;
 mod stepper;
+pub mod tree;
 
 pub use client::{Fault, Kind, FAULTS};
 pub use plan::{Op, Plan};
