@@ -1,16 +1,19 @@
 //! `conductor relay` end to end: trees of real processes (a root conductor, relays and `join`
-//! participants) are one barrier; a relay that dies takes only its subtree with it; a relay
-//! started before its root connects once the root is up.
+//! participants) are one barrier, on the loopback and across network namespaces; a relay that
+//! dies takes only its subtree with it; a relay started before its root connects once the
+//! root is up.
 
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use common::participants::{join_port, python3, Participant};
-use common::{wait_for, Conductor, TempDir, DEADLINE};
+use common::{wait_for, Conductor, Launch, TempDir, DEADLINE};
 
 /// A step command that records, with the system's monotonic clock, when it started and ended
 /// each step: `start N T` and `end N T` lines in `file`. It takes a few milliseconds, longer
@@ -69,21 +72,63 @@ fn read_steps(file: &Path, rounds: u32) -> BTreeMap<u32, (u64, u64)> {
     steps
 }
 
-#[test]
-fn a_tree_of_two_relays_is_one_barrier() {
+/// Where the tree's processes run: all on the loopback, or each node in a network namespace
+/// of its own.
+trait Place {
+    /// Starts a conductor for `node` (a relay with `launch.before` set).
+    fn conductor(&self, node: &str, args: &[&str], launch: Launch) -> Conductor;
+    /// The address others reach `conductor` of `node` at.
+    fn address(&self, node: &str, conductor: &Conductor) -> SocketAddr;
+    /// `conductor join` for `id` from `node`, to `to`, recording into `file`.
+    fn join(&self, node: &str, id: &str, to: SocketAddr, file: &Path) -> Participant;
+}
+
+/// Everything on the loopback.
+struct Loopback;
+
+impl Place for Loopback {
+    fn conductor(&self, _node: &str, args: &[&str], launch: Launch) -> Conductor {
+        Conductor::launch(args, launch)
+    }
+    fn address(&self, _node: &str, conductor: &Conductor) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], conductor.addr.port()))
+    }
+    fn join(&self, _node: &str, id: &str, to: SocketAddr, file: &Path) -> Participant {
+        let command = recorder(file);
+        let command: Vec<&str> = command.iter().map(String::as_str).collect();
+        join_port(to.port(), id, &command)
+    }
+}
+
+/// The tree of the issue: a root with one participant of its own, two relays with two
+/// participants each, 20 rounds. Every participant runs steps 0..19 in order, and no step
+/// n+1 starts anywhere before every step n has ended everywhere.
+fn tree_is_one_barrier(place: &dyn Place) {
     let rounds = 20;
-    let mut root = Conductor::start(&["--min-clients", "3", "--rounds", "20"]);
-    let upstream = root.addr.to_string();
+    let mut root = place.conductor(
+        "root",
+        &["--host", "0.0.0.0", "--min-clients", "3", "--rounds", "20"],
+        Launch::default(),
+    );
+    let upstream = place.address("root", &root).to_string();
     let mut relays: Vec<Conductor> = ["r1", "r2"]
         .iter()
-        .map(|id| Conductor::start_relay(&upstream, id, &["--min-clients", "2"]))
+        .map(|id| {
+            let args = ["--host", "0.0.0.0", "--min-clients", "2"];
+            place.conductor(id, &args, Launch::relay(&upstream, id))
+        })
         .collect();
     let dir = TempDir::new("relay-tree");
-    let mut participants = vec![recording(&dir, root.addr.port(), "p0")];
+    let file = |id: &str| dir.path(&format!("{id}.steps"));
+    let mut participants = vec![(
+        place.join("p0", "p0", place.address("root", &root), &file("p0")),
+        file("p0"),
+    )];
     for (r, relay) in relays.iter().enumerate() {
+        let at = place.address(&format!("r{}", r + 1), relay);
         for n in 0..2 {
             let id = format!("r{}p{}", r + 1, n + 1);
-            participants.push(recording(&dir, relay.addr.port(), &id));
+            participants.push((place.join(&id, &id, at, &file(&id)), file(&id)));
         }
     }
     for (participant, _) in &mut participants {
@@ -120,6 +165,140 @@ fn a_tree_of_two_relays_is_one_barrier() {
     assert_eq!(status["upstream"]["state"], "closed");
     assert_eq!(status["upstream"]["last_step"], rounds - 1);
     assert_eq!(status["server_id"], "r1");
+    // The root saw the relays from their own addresses.
+    let r1 = place.address("r1", &relays[0]).ip().to_string();
+    root.wait_log(&format!("joined: r1 from {r1}:"));
+}
+
+#[test]
+fn a_tree_of_two_relays_is_one_barrier() {
+    tree_is_one_barrier(&Loopback);
+}
+
+/// Each node in a network namespace of its own, all joined by veth pairs to a bridge in a
+/// hub namespace: root, relays and participants have distinct addresses, as on separate
+/// machines. Needs root (CI runs as root and must run it); elsewhere it says why it skips.
+#[test]
+fn the_same_tree_across_network_namespaces() {
+    let nodes = ["root", "r1", "r2", "p0", "r1p1", "r1p2", "r2p1", "r2p2"];
+    let net = match Net::new(&nodes) {
+        Ok(net) => net,
+        Err(why) if std::env::var("CI").as_deref() != Ok("true") => {
+            eprintln!("skipped: network namespaces cannot be made here ({why}); run as root");
+            return;
+        }
+        Err(why) => panic!("network namespaces are required under CI: {why}"),
+    };
+    tree_is_one_barrier(&net);
+}
+
+/// Network namespaces made for one test, deleted on drop.
+struct Net {
+    hub: String,
+    /// Each node's namespace and address.
+    nodes: Vec<(String, String, IpAddr)>,
+}
+
+impl Net {
+    fn new(names: &[&str]) -> Result<Net, String> {
+        let tag = format!("ls{}", std::process::id() % 100_000);
+        let mut net = Net {
+            hub: format!("{tag}hub"),
+            nodes: Vec::new(),
+        };
+        ip(&["netns", "add", &net.hub])?;
+        ip(&["-n", &net.hub, "link", "add", "br0", "type", "bridge"])?;
+        ip(&["-n", &net.hub, "link", "set", "br0", "up"])?;
+        for (i, name) in names.iter().enumerate() {
+            let ns = format!("{tag}n{i}");
+            let addr: IpAddr = format!("10.77.0.{}", i + 1).parse().unwrap();
+            ip(&["netns", "add", &ns])?;
+            net.nodes.push((name.to_string(), ns.clone(), addr));
+            let (inner, outer) = (format!("{tag}a{i}"), format!("{tag}b{i}"));
+            ip(&[
+                "link", "add", &inner, "type", "veth", "peer", "name", &outer,
+            ])?;
+            ip(&["link", "set", &inner, "netns", &ns])?;
+            ip(&["link", "set", &outer, "netns", &net.hub])?;
+            ip(&["-n", &net.hub, "link", "set", &outer, "master", "br0"])?;
+            ip(&["-n", &net.hub, "link", "set", &outer, "up"])?;
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                &inner,
+            ])?;
+            ip(&["-n", &ns, "link", "set", &inner, "up"])?;
+            ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        }
+        Ok(net)
+    }
+
+    fn node(&self, name: &str) -> (&str, IpAddr) {
+        let (_, ns, addr) = self
+            .nodes
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .unwrap_or_else(|| panic!("no node {name}"));
+        (ns, *addr)
+    }
+}
+
+impl Place for Net {
+    fn conductor(&self, node: &str, args: &[&str], launch: Launch) -> Conductor {
+        let (ns, _) = self.node(node);
+        Conductor::launch(
+            args,
+            Launch {
+                netns: Some(ns.to_string()),
+                ..launch
+            },
+        )
+    }
+    fn address(&self, node: &str, conductor: &Conductor) -> SocketAddr {
+        SocketAddr::new(self.node(node).1, conductor.addr.port())
+    }
+    fn join(&self, node: &str, id: &str, to: SocketAddr, file: &Path) -> Participant {
+        let (ns, _) = self.node(node);
+        let mut join = Command::new("ip");
+        join.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_conductor")])
+            .args(["join", "--id", id, "--host"])
+            .arg(to.ip().to_string())
+            .arg("--port")
+            .arg(to.port().to_string())
+            .arg("--")
+            .args(recorder(file));
+        Participant::spawn(join)
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        // Deleting a namespace deletes the veth ends in it, and with them their peers.
+        for (_, ns, _) in &self.nodes {
+            let _ = ip(&["netns", "del", ns]);
+        }
+        let _ = ip(&["netns", "del", &self.hub]);
+    }
+}
+
+/// Runs `ip ARGS`; its stderr is the error.
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run ip: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    ))
 }
 
 #[test]

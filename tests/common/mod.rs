@@ -135,6 +135,19 @@ pub struct Launch {
     pub max_fds: Option<u64>,
     /// Arguments before all others: a subcommand such as `relay` with its flags.
     pub before: Vec<String>,
+    /// Run inside this network namespace (`ip netns exec`).
+    pub netns: Option<String>,
+}
+
+impl Launch {
+    /// `conductor relay --upstream UPSTREAM --id ID` before the other arguments.
+    pub fn relay(upstream: &str, id: &str) -> Launch {
+        let before = ["relay", "--upstream", upstream, "--id", id];
+        Launch {
+            before: before.iter().map(|s| s.to_string()).collect(),
+            ..Launch::default()
+        }
+    }
 }
 
 impl Conductor {
@@ -159,14 +172,7 @@ impl Conductor {
     /// `conductor relay --upstream UPSTREAM --id ID --port 0 --log-level debug ARGS` in a
     /// fresh directory, once it listens.
     pub fn start_relay(upstream: &str, id: &str, args: &[&str]) -> Conductor {
-        let before = ["relay", "--upstream", upstream, "--id", id];
-        Self::launch(
-            args,
-            Launch {
-                before: before.iter().map(|s| s.to_string()).collect(),
-                ..Launch::default()
-            },
-        )
+        Self::launch(args, Launch::relay(upstream, id))
     }
 
     /// Like [`start`](Self::start) with probes, liveness drops and `T` switched off, for tests
@@ -178,7 +184,14 @@ impl Conductor {
     /// Starts a conductor as `launch` says.
     pub fn launch(args: &[&str], launch: Launch) -> Conductor {
         let dir = launch.dir.unwrap_or_else(|| TempDir::new("conductor"));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_conductor"));
+        let mut command = match &launch.netns {
+            Some(ns) => {
+                let mut ip = Command::new("ip");
+                ip.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_conductor")]);
+                ip
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_conductor")),
+        };
         command.args(&launch.before);
         if !args.contains(&"--port") {
             command.args(["--port", "0"]);
