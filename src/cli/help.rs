@@ -364,6 +364,12 @@ fn bench_page() -> String {
                 .to_string(),
         ),
         (
+            "--relays K",
+            "with --spawn: start K relays under the conductor and spread the clients over \
+             them in turn (default: 0, the clients connect to the conductor)"
+                .to_string(),
+        ),
+        (
             "--first-id N",
             "the number in the first client's id (default: 0; set by --procs)".to_string(),
         ),
@@ -380,6 +386,7 @@ Usage:
   conductor bench (--spawn | --addr HOST:PORT | --baseline PATH)
                   [--clients N] [--procs P] [--rounds R] [--warmup W]
                   [--work-us U] [--server-pid PID] [--json] [--scrape-http]
+                  [--relays K]
                   [--tls | --tls-ca FILE [--tls-cert FILE --tls-key FILE]
                   [--tls-name NAME]]
 
