@@ -40,6 +40,8 @@ const ANY: u64 = u64::MAX;
 const MS: u64 = u64::MAX / 1000;
 /// PROTOCOL.md "Bytes on the wire": steps are `u32`, so they can count at most 2^32 values.
 const WRAP: u64 = 1 << 32;
+/// The longest pace, in milliseconds: an hour between waves.
+pub const MAX_PACE_MS: u64 = 3_600_000;
 
 /// Defines [`Config`] and, from the same text, [`Config::MEANINGS`]: every key in the order of
 /// the fields, with the one line of its doc comment. That line is the key's meaning wherever it
@@ -144,6 +146,9 @@ pub struct Config {
     /// with `tls_client_ca`: a hello's id must be a name of the participant's certificate
     #[serde(deserialize_with = "values::boolean")]
     pub tls_bind_ids: bool,
+    /// waves go out at most every this many ms, on a fixed schedule; 0 = as fast as the participants allow
+    #[serde(deserialize_with = "values::int::<_, u64, 0, MAX_PACE_MS>")]
+    pub pace_ms: u64,
 }
 }
 
@@ -171,6 +176,7 @@ impl Default for Config {
             tls_key: String::new(),
             tls_client_ca: String::new(),
             tls_bind_ids: true,
+            pace_ms: 0,
         }
     }
 }
@@ -462,6 +468,7 @@ impl Config {
             step_wrap: self.step_wrap,
             shutdown_countdown: self.shutdown_countdown,
             slow_round: Duration::from_millis(self.slow_round_ms),
+            pace: Duration::from_millis(self.pace_ms),
         };
         core.max_clients = self.max_clients;
         core.hello_timeout = Duration::from_millis(self.hello_timeout_ms);
@@ -807,7 +814,7 @@ mod tests {
     fn shipped_defaults_parse_back_to_the_defaults() {
         let c = Config::parse(Path::new("config.json"), &Config::defaults_json()).unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!(Config::keys().len(), 21);
+        assert_eq!(Config::keys().len(), 22);
         assert_eq!(from_json("{}").unwrap(), Config::default());
     }
 
@@ -844,6 +851,25 @@ mod tests {
     fn the_core_defaults_are_the_configuration_defaults() {
         let defaults = Config::default();
         assert_eq!(defaults.core_config(), CoreConfig::new(defaults.server_id));
+    }
+
+    #[test]
+    fn the_pace_is_read_in_range() {
+        let e = from_json(r#"{"pace_ms": 3600001}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("key \"pace_ms\": 3600001 is out of range 0..=3600000"),
+            "{e}"
+        );
+        assert_eq!(
+            from_json(r#"{"pace_ms": 33}"#)
+                .unwrap()
+                .core_config()
+                .rounds
+                .pace,
+            Duration::from_millis(33)
+        );
     }
 
     #[test]

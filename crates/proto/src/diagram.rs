@@ -329,9 +329,11 @@ enum Action {
     Sigterm,
     Sigint,
     Fatal,
+    Pause,
+    Resume,
 }
 
-const ACTIONS: [Action; 8] = [
+const ACTIONS: [Action; 10] = [
     Action::ClientReady,
     Action::ReadyClientLeaves,
     Action::ParticipantDone,
@@ -340,6 +342,8 @@ const ACTIONS: [Action; 8] = [
     Action::Sigterm,
     Action::Sigint,
     Action::Fatal,
+    Action::Pause,
+    Action::Resume,
 ];
 
 impl Action {
@@ -353,6 +357,8 @@ impl Action {
             Action::Sigterm => "SIGTERM",
             Action::Sigint => "SIGINT",
             Action::Fatal => "fatal error",
+            Action::Pause => "ctl pause",
+            Action::Resume => "ctl resume",
         }
     }
 }
@@ -427,10 +433,17 @@ impl Model {
             }
             Action::Sigterm if self.rounds.ended().is_none() => self.rounds.graceful_stop(),
             Action::Sigint => out.extend(self.rounds.end_now(EndKind::Interrupt)),
+            Action::Pause | Action::Resume
+                if self.rounds.ended().is_some() || self.rounds.stopping_gracefully() =>
+            {
+                return None
+            }
+            Action::Pause => self.rounds.pause(now),
+            Action::Resume => self.rounds.resume(),
             Action::Fatal => out.extend(self.rounds.end_now(EndKind::Fatal(String::new()))),
             _ => return None,
         }
-        while let Some(d) = self.rounds.poll_decision(self.ready) {
+        while let Some(d) = self.rounds.poll_decision(self.now, self.ready) {
             if let Decision::Wave { .. } = d {
                 self.pending = self.ready;
                 self.ready = 0;
@@ -452,6 +465,7 @@ pub fn round_graph() -> Graph {
     let phases = [
         Phase::Waiting,
         Phase::Running,
+        Phase::Paused,
         Phase::Stopping,
         Phase::Stopped,
     ];
@@ -466,6 +480,7 @@ pub fn round_graph() -> Graph {
             step_wrap: 2,
             shutdown_countdown: 1,
             slow_round: Duration::from_millis(10),
+            pace: Duration::ZERO,
         });
         let mut seen = HashSet::from([start.key()]);
         let mut queue = VecDeque::from([start]);
@@ -533,7 +548,8 @@ pub fn files() -> Vec<(&'static str, String)> {
                  clients (`min_clients` 1, `step_wrap` 2, `shutdown_countdown` 1), once running \
                  until stopped and once for a planned end after 2 rounds. States are told apart \
                  by the controller's fingerprint, which keeps the next step but not the count \
-                 of waves, so the exploration ends. Labels read `input / broadcasts`; inputs \
+                 of waves, so the exploration ends. `ctl pause` and `ctl resume` are the \
+                 operator's commands through the control socket. Labels read `input / broadcasts`; inputs \
                  that change neither the phase nor send anything are left out.",
             ),
         ),
@@ -588,7 +604,7 @@ mod tests {
     #[test]
     fn round_graph_reaches_every_phase_and_every_ending() {
         let g = round_graph();
-        for phase in ["waiting", "running", "stopping", "stopped"] {
+        for phase in ["waiting", "running", "paused", "stopping", "stopped"] {
             assert!(
                 g.edges.iter().any(|(_, to, _)| to == phase),
                 "{phase} unreachable: {:?}",
@@ -600,5 +616,22 @@ mod tests {
         assert!(g.has_edge("stopping", "stopped", "participant Done / C, X"));
         assert!(g.has_edge("running", "stopping", "participant Done / S n, Go"));
         assert!(g.has_edge("running", "running", "slow_round_ms passes / T"));
+        assert!(g.has_edge("running", "paused", "ctl pause"));
+        assert!(g.has_edge("paused", "running", "ctl resume / Go"));
+        assert!(g.has_edge("paused", "paused", "slow_round_ms passes / T"));
+        assert!(g.has_edge("paused", "stopping", "SIGTERM / S n, Go"));
+        let from_paused = g.edges.iter().filter(|(from, _, _)| from == "paused");
+        for (_, to, label) in from_paused {
+            assert!(
+                to != "running" || label.starts_with("ctl resume"),
+                "only a resume (or a stop) ends a pause: {label}"
+            );
+            assert!(
+                !label.contains("Go")
+                    || label.starts_with("ctl resume")
+                    || label.starts_with("SIGTERM"),
+                "a paused controller sends no wave but on a resume or a stop: {label}"
+            );
+        }
     }
 }
