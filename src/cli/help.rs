@@ -281,6 +281,13 @@ fn bench_page() -> String {
                 .to_string(),
         ),
         (
+            "--pace-ms MS",
+            "with --spawn: the conductor's pace_ms; the round times are then the intervals \
+             between waves, and the report adds their minimum and the late waves (default: \
+             none)"
+                .to_string(),
+        ),
+        (
             "--first-id N",
             "the number in the first client's id (default: 0; set by --procs)".to_string(),
         ),
@@ -297,6 +304,7 @@ Usage:
   conductor bench (--spawn | --addr HOST:PORT | --baseline PATH)
                   [--clients N] [--procs P] [--rounds R] [--warmup W]
                   [--work-us U] [--server-pid PID] [--json] [--scrape-http]
+                  [--pace-ms MS]
                   [--tls | --tls-ca FILE [--tls-cert FILE --tls-key FILE]
                   [--tls-name NAME]]
 

@@ -17,6 +17,11 @@
 //! arrived meanwhile is read before the deadline is looked at. A participant whose `W` or `!`
 //! waits in its socket is never dropped for silence it did not keep.
 //!
+//! With a pace (`pace_ms`, or `pace` through the control socket), the wave waiting for its
+//! slot wakes the loop through a timerfd armed at the slot to the microsecond ([`TimerFd`]);
+//! every other deadline keeps the loop's millisecond wake-ups. Without a pace it is never
+//! armed.
+//!
 //! With the key `http`, the same loop serves the HTTP endpoint (`http/`: metrics, the status
 //! document and a status page) on tokens of its own, with its own bounds per wake-up; it is fed
 //! the core's events as the log is.
@@ -43,6 +48,7 @@ mod progress;
 mod repeats;
 mod status_files;
 mod status_lock;
+mod timer;
 pub mod tls;
 
 pub use listen::{bind, BACKLOG};
@@ -50,6 +56,7 @@ pub use log_batch::{BatchedWriter, LogBatch};
 pub use log_events::EventLog;
 pub use status_files::{write_atomically, StatusFiles};
 pub use status_lock::{InUse, StatusLock};
+pub use timer::TimerFd;
 
 use std::io;
 use std::net::SocketAddr;
@@ -72,6 +79,8 @@ use peers::Peers;
 
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
+/// The pace's timer: far above the peers' tokens, below the HTTP endpoint's.
+const PACE_TIMER: Token = Token(usize::MAX / 4);
 
 /// Connections accepted per turn of the loop before the ready peers are served again.
 pub const ACCEPTS_PER_WAKE: usize = 64;
@@ -119,6 +128,9 @@ pub struct Driver {
     http: Option<Http>,
     /// TLS on every new connection, when configured (see [`tls`]).
     tls: Option<tls::Settings>,
+    /// Wakes the loop at the pace's slot, and the slot it is armed for.
+    pace_timer: TimerFd,
+    pace_armed: Option<Instant>,
 }
 
 impl Driver {
@@ -148,6 +160,9 @@ impl Driver {
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let pace_timer = TimerFd::new()?;
+        poll.registry()
+            .register(&mut pace_timer.source(), PACE_TIMER, Interest::READABLE)?;
         let origin = std::time::Instant::now();
         Ok(Driver {
             poll,
@@ -170,6 +185,8 @@ impl Driver {
             events: EventLog::new(),
             http: None,
             tls: None,
+            pace_timer,
+            pace_armed: None,
         })
     }
 
@@ -217,6 +234,7 @@ impl Driver {
             }
             // May block on a full pipe; the timeout below is computed after it.
             self.flush_log(self.now());
+            self.arm_pace_timer();
             let http_waiting = self.http.as_ref().is_some_and(Http::has_work);
             let timeout =
                 if self.peers.has_unfinished_reads() || self.accepts_waiting() || http_waiting {
@@ -242,6 +260,7 @@ impl Driver {
                 match event.token() {
                     LISTENER => self.accept_ready = true,
                     SIGNALS => self.take_signals(),
+                    PACE_TIMER => self.pace_timer.clear(),
                     token if Http::owns(token) => {
                         if let Some(http) = &mut self.http {
                             http.ready(self.poll.registry(), event, self.clock);
@@ -288,6 +307,27 @@ impl Driver {
         // Round up to whole milliseconds so a wake-up is never a little early and busy.
         let wait = (next - now).as_micros().div_ceil(1000) * 1000;
         Some(Duration::from_micros(wait).into())
+    }
+
+    /// Arms the timerfd for the slot the next wave waits for, when that changed: the wave
+    /// leaves at its slot to the microsecond, not at the next whole millisecond. A slot that
+    /// has passed needs no timer (the next turn sends the wave), and a stale expiry only wakes
+    /// the loop once for nothing.
+    fn arm_pace_timer(&mut self) {
+        let slot = self.core.rounds().control().awaiting_slot();
+        if slot == self.pace_armed {
+            return;
+        }
+        self.pace_armed = slot;
+        let Some(at) = slot else {
+            return;
+        };
+        let now = self.now();
+        if at > now {
+            if let Err(e) = self.pace_timer.arm((at - now).into()) {
+                log::warn!("cannot arm the pace's timer ({e}); waves keep to the millisecond");
+            }
+        }
     }
 
     /// Writes the summary and progress lines due, then the log's batch once its first line
