@@ -409,10 +409,17 @@ fn a_second_conductor_on_the_same_status_files_is_refused_naming_the_first() {
     }
     assert!(!first.dir.path("other.json.lock").exists());
 
-    // Files of its own, or none at all: it runs beside the first.
+    // Files (and a control socket) of its own, or none at all: it runs beside the first.
     for args in [
-        &["--status-json", "b.json", "--status-txt", "b.txt"][..],
-        &["--status-json", "", "--status-txt", ""],
+        &[
+            "--status-json",
+            "b.json",
+            "--status-txt",
+            "b.txt",
+            "--control",
+            "b.sock",
+        ][..],
+        &["--status-json", "", "--status-txt", "", "--control", ""],
     ] {
         let mut all = vec!["--port", "0"];
         all.extend_from_slice(args);

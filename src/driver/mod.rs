@@ -22,6 +22,10 @@
 //! every other deadline keeps the loop's millisecond wake-ups. Without a pace it is never
 //! armed.
 //!
+//! With the key `control`, the same loop serves the control socket (`control/`: `conductor
+//! ctl`'s line protocol) on tokens of its own, with its own bounds per turn; its commands go
+//! to the core as [`Conductor::control`] calls.
+//!
 //! With the key `http`, the same loop serves the HTTP endpoint (`http/`: metrics, the status
 //! document and a status page) on tokens of its own, with its own bounds per wake-up; it is fed
 //! the core's events as the log is.
@@ -39,6 +43,7 @@
     clippy::disallowed_macros
 )]
 
+pub mod control;
 mod http;
 mod listen;
 mod log_batch;
@@ -126,6 +131,8 @@ pub struct Driver {
     events: EventLog,
     /// The HTTP endpoint, when it is switched on.
     http: Option<Http>,
+    /// The control socket, when it is switched on.
+    control: Option<control::Control>,
     /// TLS on every new connection, when configured (see [`tls`]).
     tls: Option<tls::Settings>,
     /// Wakes the loop at the pace's slot, and the slot it is armed for.
@@ -184,6 +191,7 @@ impl Driver {
             log_unwritten_since: None,
             events: EventLog::new(),
             http: None,
+            control: None,
             tls: None,
             pace_timer,
             pace_armed: None,
@@ -196,6 +204,18 @@ impl Driver {
         let address = http.local_addr()?;
         self.http = Some(http);
         Ok(address)
+    }
+
+    /// Serves the control socket on a listener bound with [`control::socket::bind`]; its file
+    /// is removed when the driver ends.
+    pub fn serve_control(
+        &mut self,
+        listener: std::os::unix::net::UnixListener,
+        file: control::socket::SocketFile,
+    ) -> io::Result<()> {
+        let control = control::Control::new(listener, file, self.poll.registry())?;
+        self.control = Some(control);
+        Ok(())
     }
 
     /// Flushes the logger's batches (see [`BatchedWriter`]) within
@@ -236,12 +256,19 @@ impl Driver {
             self.flush_log(self.now());
             self.arm_pace_timer();
             let http_waiting = self.http.as_ref().is_some_and(Http::has_work);
-            let timeout =
-                if self.peers.has_unfinished_reads() || self.accepts_waiting() || http_waiting {
-                    Some(StdDuration::ZERO)
-                } else {
-                    self.poll_timeout(self.now())
-                };
+            let control_waiting = self
+                .control
+                .as_ref()
+                .is_some_and(control::Control::has_work);
+            let timeout = if self.peers.has_unfinished_reads()
+                || self.accepts_waiting()
+                || http_waiting
+                || control_waiting
+            {
+                Some(StdDuration::ZERO)
+            } else {
+                self.poll_timeout(self.now())
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     // Also what a stop with SIGSTOP ends in: poll again before any deadline.
@@ -264,6 +291,11 @@ impl Driver {
                     token if Http::owns(token) => {
                         if let Some(http) = &mut self.http {
                             http.ready(self.poll.registry(), event, self.clock);
+                        }
+                    }
+                    token if control::owns(token) => {
+                        if let Some(control) = &mut self.control {
+                            control.ready(event);
                         }
                     }
                     Token(t) => {
@@ -289,7 +321,21 @@ impl Driver {
             if let Some(http) = &mut self.http {
                 http.turn(self.poll.registry(), self.clock, &self.core, &self.address);
             }
+            self.control_turn();
         }
+    }
+
+    /// One turn of the control socket: its commands go to the core, whose outputs are then
+    /// carried out.
+    fn control_turn(&mut self) {
+        let Some(control) = &mut self.control else {
+            return;
+        };
+        let (core, address, now) = (&mut self.core, &self.address, self.clock);
+        control.turn(self.poll.registry(), now, |request, peer| {
+            control::carry_out(core, now, address, request, peer)
+        });
+        self.drain();
     }
 
     /// The wait until the next deadline of the core, the accept back-off, the exit drain, a
@@ -302,6 +348,9 @@ impl Driver {
             self.events.next_due(),
             self.log_unwritten_since.map(|t| t + log_batch::FLUSH_AFTER),
             self.http.as_ref().and_then(Http::next_deadline),
+            self.control
+                .as_ref()
+                .and_then(control::Control::next_deadline),
         ];
         let next = deadlines.into_iter().flatten().min()?;
         // Round up to whole milliseconds so a wake-up is never a little early and busy.
@@ -355,6 +404,9 @@ impl Driver {
         self.peers.close_all(self.poll.registry());
         if let Some(http) = &mut self.http {
             http.close(self.poll.registry());
+        }
+        if let Some(control) = &mut self.control {
+            control.close_all(self.poll.registry());
         }
         self.exiting.take().map(|(kind, _)| kind)
     }
