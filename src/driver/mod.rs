@@ -55,6 +55,7 @@ mod status_files;
 mod status_lock;
 mod timer;
 pub mod tls;
+mod waiting;
 
 pub use listen::{bind, BACKLOG};
 pub use log_batch::{BatchedWriter, LogBatch};

@@ -329,11 +329,12 @@ enum Action {
     Sigterm,
     Sigint,
     Fatal,
+    ParticipantFails,
     Pause,
     Resume,
 }
 
-const ACTIONS: [Action; 10] = [
+const ACTIONS: [Action; 11] = [
     Action::ClientReady,
     Action::ReadyClientLeaves,
     Action::ParticipantDone,
@@ -342,6 +343,7 @@ const ACTIONS: [Action; 10] = [
     Action::Sigterm,
     Action::Sigint,
     Action::Fatal,
+    Action::ParticipantFails,
     Action::Pause,
     Action::Resume,
 ];
@@ -357,6 +359,7 @@ impl Action {
             Action::Sigterm => "SIGTERM",
             Action::Sigint => "SIGINT",
             Action::Fatal => "fatal error",
+            Action::ParticipantFails => "participant fails (end_on_failure)",
             Action::Pause => "ctl pause",
             Action::Resume => "ctl resume",
         }
@@ -373,7 +376,7 @@ fn decision_label(d: &Decision) -> &'static str {
             countdown: Some(_), ..
         } => "S n, Go",
         Decision::Slow => "T",
-        Decision::End(EndKind::Fatal(_)) => "E, X",
+        Decision::End(kind) if kind.announces_error() => "E, X",
         Decision::End(_) => "C, X",
     }
 }
@@ -441,6 +444,14 @@ impl Model {
             Action::Pause => self.rounds.pause(now),
             Action::Resume => self.rounds.resume(),
             Action::Fatal => out.extend(self.rounds.end_now(EndKind::Fatal(String::new()))),
+            Action::ParticipantFails if self.ready + self.pending > 0 => {
+                let id = Id::new("p").unwrap_or_else(|_| unreachable!("a valid literal id"));
+                let reason = String::new();
+                out.extend(
+                    self.rounds
+                        .end_now(EndKind::ParticipantFailed { id, reason }),
+                );
+            }
             _ => return None,
         }
         while let Some(d) = self.rounds.poll_decision(self.now, self.ready) {
@@ -613,6 +624,11 @@ mod tests {
         }
         assert!(g.has_edge("running", "stopped", "SIGINT / C, X"));
         assert!(g.has_edge("running", "stopped", "fatal error / E, X"));
+        assert!(g.has_edge(
+            "running",
+            "stopped",
+            "participant fails (end_on_failure) / E, X"
+        ));
         assert!(g.has_edge("stopping", "stopped", "participant Done / C, X"));
         assert!(g.has_edge("running", "stopping", "participant Done / S n, Go"));
         assert!(g.has_edge("running", "running", "slow_round_ms passes / T"));

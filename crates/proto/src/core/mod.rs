@@ -28,6 +28,7 @@
 
 mod control;
 mod event;
+mod failure;
 mod fingerprint;
 mod session;
 mod snapshot;
@@ -53,6 +54,7 @@ use crate::wire::Id;
 
 pub use control::{Command, ControlError, Outcome};
 pub use event::{Event, Leave, RefusalKind, Who};
+pub use failure::EndOnFailure;
 pub(crate) use fingerprint::relative;
 pub use snapshot::MIN_STATUS_INTERVAL;
 use timers::Timers;
@@ -106,6 +108,8 @@ pub struct CoreConfig {
     /// Output the per-message events too ([`Event::MessageReceived`],
     /// [`Event::StateChanged`]); off, they cost nothing.
     pub trace_events: bool,
+    /// Which departures of a participant end the run.
+    pub end_on_failure: EndOnFailure,
 }
 
 impl CoreConfig {
@@ -130,6 +134,7 @@ impl CoreConfig {
             max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
             linger: Duration::from_millis(2_000),
             trace_events: false,
+            end_on_failure: EndOnFailure::Never,
         }
     }
 }
@@ -256,6 +261,12 @@ pub struct Conductor {
     round_latest_done: Option<Id>,
     last_round_slowest: Option<Id>,
     status: StatusSchedule,
+    /// While no wave can go out for want of ready members: the ready count last reported in
+    /// [`Event::Waiting`].
+    waiting: Option<u32>,
+    /// A participant's failure that ends the run, noted while an input is handled and acted on
+    /// before its end (`end_on_failure`).
+    failure: Option<EndKind>,
     /// Reused for the slots a broadcast goes through.
     keys: Vec<usize>,
 }
@@ -286,6 +297,8 @@ impl Conductor {
             round_latest_done: None,
             last_round_slowest: None,
             status: StatusSchedule::default(),
+            waiting: None,
+            failure: None,
             keys: Vec::new(),
         };
         core.after_input(now);
@@ -439,12 +452,17 @@ impl Conductor {
         self.now
     }
 
-    /// Runs the controller until it has nothing more to decide, then schedules status.
+    /// Runs the controller until it has nothing more to decide, turns what run control did
+    /// into events, says whether the run waits for participants, then schedules status.
     fn after_input(&mut self, now: Instant) {
+        self.end_on_failure(now);
         while let Some(decision) = self.rounds.poll_decision(now, self.ready) {
             self.apply_decision(now, decision);
         }
+        // A failure noted while a wave went out (a participant dropped by the `S` broadcast).
+        self.end_on_failure(now);
         self.take_notices(self.rounds.upcoming_step());
+        self.note_waiting();
         self.prune_stale_timers();
         self.schedule_status(now);
     }

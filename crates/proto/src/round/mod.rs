@@ -22,6 +22,7 @@ mod tests;
 use std::hash::{Hash, Hasher};
 
 use crate::time::{Duration, Instant};
+use crate::wire::Id;
 
 pub use control::{HoldCause, Notice, RunControl};
 
@@ -53,6 +54,14 @@ pub enum EndKind {
     Interrupt,
     /// A fatal error, with its description.
     Fatal(String),
+    /// A participant failed and `end_on_failure` counts it (see
+    /// [`EndOnFailure`](crate::core::EndOnFailure)).
+    ParticipantFailed {
+        /// The participant.
+        id: Id,
+        /// Its `R` reason, or how it was lost.
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for EndKind {
@@ -62,6 +71,9 @@ impl std::fmt::Display for EndKind {
             EndKind::Graceful => f.write_str("graceful stop"),
             EndKind::Interrupt => f.write_str("interrupted by the operator"),
             EndKind::Fatal(error) => write!(f, "fatal error: {error}"),
+            EndKind::ParticipantFailed { id, reason } => {
+                write!(f, "participant {id} failed: {reason}")
+            }
         }
     }
 }
@@ -71,13 +83,27 @@ impl EndKind {
     pub fn exit_code(&self) -> i32 {
         match self {
             EndKind::Fatal(_) => 1,
+            EndKind::ParticipantFailed { .. } => 3,
             _ => 0,
         }
     }
 
-    /// The broadcast that announces this ending: `E` for an error, `C` otherwise.
+    /// The broadcast that announces this ending: `E` for an error (the conductor's or a
+    /// participant's), `C` otherwise.
     pub fn announces_error(&self) -> bool {
-        matches!(self, EndKind::Fatal(_))
+        matches!(self, EndKind::Fatal(_) | EndKind::ParticipantFailed { .. })
+    }
+
+    /// A short name for counts and labels: `planned`, `graceful`, `interrupt`, `fatal`,
+    /// `participant_failed`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            EndKind::Planned => "planned",
+            EndKind::Graceful => "graceful",
+            EndKind::Interrupt => "interrupt",
+            EndKind::Fatal(_) => "fatal",
+            EndKind::ParticipantFailed { .. } => "participant_failed",
+        }
     }
 }
 
