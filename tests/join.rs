@@ -134,11 +134,13 @@ fn a_run_left_short_of_participants_says_why_it_waits() {
     });
     assert_eq!(status["min_clients"], 2);
     assert_eq!(status["waves_sent"], 3);
-    let text = std::fs::read_to_string(conductor.dir.path("status.txt")).expect("status.txt");
-    assert!(
-        text.contains(&format!("round        none: {sentence}")),
-        "{text}"
-    );
+    // status.txt is written after status.json: wait for it too rather than read it once.
+    let wanted = format!("round        none: {sentence}");
+    wait_for("status.txt saying why it waits", DEADLINE, || {
+        std::fs::read_to_string(conductor.dir.path("status.txt"))
+            .ok()
+            .filter(|text| text.contains(&wanted))
+    });
     let (code, shown, err) = run_to_exit(&conductor.dir.0, &["status"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(shown.contains(sentence), "{shown}");
