@@ -24,7 +24,9 @@
 //! resume from every paused state leads to a state that is not paused (and so, like every
 //! other, leads to the next wave without further help). The invariants check the rest of run
 //! control after every step: a paused conductor sends no wave, a `step N` sends no more than N
-//! and then pauses, no wave goes out for the step of a hold or before the pace's slot.
+//! and then pauses, no wave goes out for the step of a hold or before the pace's slot. A
+//! conductor still stepping is not paused, so the progress check holds for it: its waves do
+//! go out, and a `step N` sends exactly N.
 //!
 //! Why a breadth-first search written out here rather than a model-checking crate: "no state
 //! is stuck" needs the whole state graph (from *every* state *some* path leads on), which a
