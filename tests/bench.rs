@@ -121,6 +121,34 @@ fn bench_with_simulated_work_waits_that_long_before_answering() {
 }
 
 #[test]
+fn bench_with_a_pace_reports_the_wave_intervals_and_the_late_waves() {
+    let report = bench(&[
+        "--spawn",
+        "--clients",
+        "2",
+        "--rounds",
+        "20",
+        "--pace-ms",
+        "5",
+    ]);
+    assert_clean(&report, 2, 1, 20);
+    assert_eq!(report["pace_ms"], 5, "{report}");
+    assert!(report["late_waves"].is_u64(), "{report}");
+    // Not a speed check: waves cannot come faster than the pace allows (a tenth of it may be
+    // the timer's latency), so half of the intervals at least are that long.
+    let round = &report["round_us"];
+    assert!(round["p50"].as_u64().unwrap() >= 4_500, "{report}");
+    assert!(round["min"].as_u64() <= round["p50"].as_u64(), "{report}");
+    let output = Command::new(conductor_exe())
+        .args(["bench", "--addr", "127.0.0.1:1", "--pace-ms", "5"])
+        .output()
+        .expect("run conductor bench");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--pace-ms sets the pace of a conductor this command starts"));
+}
+
+#[test]
 fn bench_drives_the_raw_barrier_baseline() {
     let baseline = baseline_exe();
     let report = bench(&[

@@ -58,6 +58,8 @@ pub struct Options {
     pub scrape_http: bool,
     /// TLS for the simulated clients; `None` = plaintext.
     pub tls: Option<BenchTls>,
+    /// The spawned conductor's `pace_ms`; `None` = its default (none).
+    pub pace_ms: Option<u64>,
 }
 
 /// How the simulated clients speak TLS.
@@ -119,6 +121,17 @@ impl Options {
             }
             _ => {}
         }
+        if self.pace_ms.is_some() && self.target != Target::Spawn {
+            return Err(
+                "--pace-ms sets the pace of a conductor this command starts: add --spawn".into(),
+            );
+        }
+        if self.pace_ms.is_some_and(|p| p > crate::config::MAX_PACE_MS) {
+            return Err(format!(
+                "--pace-ms must be at most {}",
+                crate::config::MAX_PACE_MS
+            ));
+        }
         if self.rounds > MAX_ROUNDS || self.warmup() > MAX_ROUNDS {
             return Err(format!(
                 "--rounds and --warmup must be at most {MAX_ROUNDS}"
@@ -157,6 +170,7 @@ pub fn run(options: &Options) -> Result<Report, String> {
                     clients: options.clients,
                     waves: options.waves(),
                     http: options.scrape_http,
+                    pace_ms: options.pace_ms.unwrap_or(0),
                 },
                 tls_ids,
             )?;
@@ -200,7 +214,11 @@ pub fn run(options: &Options) -> Result<Report, String> {
     }
     if let Some(s) = server.as_mut() {
         report.server_exit = Some(s.wait()?);
+        if options.pace_ms.is_some() {
+            report.late_waves = s.late_waves();
+        }
     }
+    report.pace_ms = options.pace_ms;
     Ok(report)
 }
 
@@ -248,6 +266,8 @@ fn measure(
         server_cpu_us_per_round: per_round(outcome.server_cpu_ns),
         client_cpu_us_per_round: per_round(outcome.client_cpu_ns),
         server_exit: None,
+        pace_ms: None,
+        late_waves: None,
         http_scrapes: None,
         samples_us: if options.samples { samples } else { Vec::new() },
     })

@@ -34,6 +34,8 @@ pub struct ConductorRun {
     pub waves: u64,
     /// Switch the HTTP endpoint on, on a free loopback port.
     pub http: bool,
+    /// Its `pace_ms`.
+    pub pace_ms: u64,
 }
 
 impl Server {
@@ -64,6 +66,7 @@ impl Server {
             "max_clients": run.clients.max(1),
             "rounds": run.waves,
             "http": if run.http { "127.0.0.1:0" } else { "" },
+            "pace_ms": run.pace_ms,
         });
         let mut client_tls = None;
         if let Some(ids) = tls_ids {
@@ -146,6 +149,13 @@ impl Server {
                 self.keep_log()
             )),
         }
+    }
+
+    /// The late waves a conductor this command started counted, from its last status file.
+    pub fn late_waves(&self) -> Option<u64> {
+        let text = std::fs::read_to_string(self.dir.as_ref()?.join("status.json")).ok()?;
+        let status: serde_json::Value = serde_json::from_str(&text).ok()?;
+        status["late_waves"].as_u64()
     }
 
     /// The server's process id.

@@ -73,6 +73,7 @@ fn parse(args: &mut Arguments) -> Result<(Options, bool), String> {
         samples: args.contains("--samples"),
         scrape_http: args.contains("--scrape-http"),
         tls: tls_flags(args)?,
+        pace_ms: flags::value(args, "--pace-ms")?,
     };
     options.check()?;
     Ok((options, args.contains("--json")))

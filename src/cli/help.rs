@@ -3,8 +3,9 @@
 //! and the conductor's page lists every configuration key from [`Config::settings`]. Lines
 //! are wrapped to fit 80 columns.
 
-use super::{bench_cmd, join, status_cmd, Cmd, VERSION};
+use super::{bench_cmd, ctl, join, status_cmd, Cmd, VERSION};
 use crate::config::Config;
+use crate::driver::control;
 
 /// Width the pages are wrapped to.
 const WIDTH: usize = 80;
@@ -17,6 +18,7 @@ pub fn page(cmd: Cmd) -> String {
         Cmd::Run => conductor(),
         Cmd::Join => join_page(),
         Cmd::Status => status_page(),
+        Cmd::Ctl => ctl_page(),
         Cmd::Bench => bench_page(),
     }
 }
@@ -55,6 +57,7 @@ Usage:
   conductor [--config FILE] [--KEY VALUE ...] [--log-level L] [--log-file FILE]
   conductor join --id ID [FLAGS] -- COMMAND [ARGS...]
   conductor status [--file FILE] [--watch]
+  conductor ctl COMMAND [ARGS] [--control PATH]
   conductor bench (--spawn | --addr HOST:PORT | --baseline PATH) [FLAGS]
   conductor help [COMMAND]
 
@@ -70,8 +73,8 @@ Settings (the keys of config.json; LIST is comma-separated):
              and step n+1 once each has answered Done (or left). Settings come from \
              config.json (or --config FILE); each flag --KEY VALUE below overrides the file's \
              KEY. 'conductor help COMMAND' or 'conductor COMMAND --help' describes join (run \
-             a command as a participant), status (show a status file) and bench (measure a \
-             server).",
+             a command as a participant), status (show a status file), ctl (pause, resume, \
+             step or pace a running conductor) and bench (measure a server).",
             0
         ),
         table(&settings),
@@ -219,6 +222,87 @@ Flags:
     )
 }
 
+fn ctl_page() -> String {
+    let flags = table(&[
+        (
+            "--control PATH",
+            format!(
+                "the conductor's control socket (default: {}; the conductor makes it beside \
+                 its status.json)",
+                ctl::DEFAULT_SOCKET
+            ),
+        ),
+        ("-h, --help", "show this page".to_string()),
+    ]);
+    let commands = table(&[
+        (
+            "pause",
+            "no new wave after the running round; participants wait, answering probes".to_string(),
+        ),
+        (
+            "resume",
+            "waves go out again (clears a step N); the next wave follows".to_string(),
+        ),
+        (
+            "step N",
+            "exactly N more waves (the running round does not count), then paused".to_string(),
+        ),
+        (
+            "hold-at STEP",
+            "pause before the wave of STEP, once; 'hold-at off' clears it".to_string(),
+        ),
+        (
+            "pace MS",
+            format!(
+                "waves at most every MS ms from now on, 0 to {} (0 = as fast as the \
+                 participants allow)",
+                crate::config::MAX_PACE_MS
+            ),
+        ),
+        (
+            "exempt ID SECONDS",
+            format!(
+                "no probe and no liveness drop for participant ID for SECONDS (0 ends it, at \
+                 most {}): a debugger holds it",
+                control::request::MAX_EXEMPT_SECONDS
+            ),
+        ),
+        (
+            "status",
+            "the status document, as one line of JSON".to_string(),
+        ),
+    ]);
+    format!(
+        "conductor ctl: controls a running conductor
+
+Usage:
+  conductor ctl COMMAND [ARGS] [--control PATH]
+
+{}
+Commands:
+{commands}
+Flags:
+{flags}
+{}",
+        wrap(
+            "Sends COMMAND to the conductor over its control socket (key control) and prints \
+             what it did, or the status document for status. The socket is its owner's alone \
+             (mode 0600): run ctl as the user who runs the conductor. The conductor logs every \
+             command with the user and process that gave it.",
+            0
+        ),
+        wrap(
+            &format!(
+                "Exit codes: 0 once carried out; 1 if the conductor refuses the command (the \
+                 reason is on stderr), cannot be reached or does not answer within {} s; 2 for \
+                 a bad command line.",
+                ctl::ANSWER_TIMEOUT.as_secs()
+            ),
+            0
+        ),
+    )
+}
+
 fn bench_page() -> String {
     let flags = table(&[
         (
@@ -281,6 +365,13 @@ fn bench_page() -> String {
                 .to_string(),
         ),
         (
+            "--pace-ms MS",
+            "with --spawn: the conductor's pace_ms; the round times are then the intervals \
+             between waves, and the report adds their minimum and the late waves (default: \
+             none)"
+                .to_string(),
+        ),
+        (
             "--first-id N",
             "the number in the first client's id (default: 0; set by --procs)".to_string(),
         ),
@@ -297,6 +388,7 @@ Usage:
   conductor bench (--spawn | --addr HOST:PORT | --baseline PATH)
                   [--clients N] [--procs P] [--rounds R] [--warmup W]
                   [--work-us U] [--server-pid PID] [--json] [--scrape-http]
+                  [--pace-ms MS]
                   [--tls | --tls-ca FILE [--tls-cert FILE --tls-key FILE]
                   [--tls-name NAME]]
 
@@ -365,7 +457,7 @@ mod tests {
 
     #[test]
     fn every_page_fits_80_columns() {
-        for cmd in [Cmd::Run, Cmd::Join, Cmd::Status, Cmd::Bench] {
+        for cmd in [Cmd::Run, Cmd::Join, Cmd::Status, Cmd::Ctl, Cmd::Bench] {
             for line in page(cmd).lines() {
                 assert!(line.chars().count() <= WIDTH, "{cmd:?}: {line:?}");
             }

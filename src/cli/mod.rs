@@ -1,5 +1,5 @@
 //! The `conductor` command line: picks the command (the conductor itself, `join`, `status`,
-//! `bench`, `help`), answers `--help` and `--version`, and hands over to the command, which
+//! `ctl`, `bench`, `help`), answers `--help` and `--version`, and hands over to the command, which
 //! returns the process exit code. Every message on stderr goes through [`error`], so each
 //! command names itself one way (`conductor: …`, `conductor join: …`).
 
@@ -12,6 +12,7 @@
 )]
 
 mod bench_cmd;
+mod ctl;
 pub(crate) mod flags;
 mod help;
 mod join;
@@ -36,15 +37,18 @@ pub(crate) enum Cmd {
     Join,
     /// `conductor status`.
     Status,
+    /// `conductor ctl`.
+    Ctl,
     /// `conductor bench`.
     Bench,
 }
 
 impl Cmd {
     /// The commands given by a word, in the order the help lists them.
-    const NAMED: [(&'static str, Cmd); 3] = [
+    const NAMED: [(&'static str, Cmd); 4] = [
         ("join", Cmd::Join),
         ("status", Cmd::Status),
+        ("ctl", Cmd::Ctl),
         ("bench", Cmd::Bench),
     ];
 
@@ -62,6 +66,7 @@ impl Cmd {
             Cmd::Run => "conductor",
             Cmd::Join => "conductor join",
             Cmd::Status => "conductor status",
+            Cmd::Ctl => "conductor ctl",
             Cmd::Bench => "conductor bench",
         }
     }
@@ -88,7 +93,7 @@ pub fn main(mut raw: Vec<OsString>) -> i32 {
                 return usage_error(
                     Cmd::Run,
                     format!(
-                        "unknown command {word:?} (the commands are join, status, bench, help)"
+                        "unknown command {word:?} (the commands are join, status, ctl, bench, help)"
                     ),
                 )
             }
@@ -109,6 +114,7 @@ pub fn main(mut raw: Vec<OsString>) -> i32 {
         Cmd::Run => run::run(args),
         Cmd::Join => join::run(args, command.unwrap_or_default()),
         Cmd::Status => status_cmd::run(args),
+        Cmd::Ctl => ctl::run(args),
         Cmd::Bench => bench_cmd::run(args),
     }
 }
@@ -129,7 +135,9 @@ fn help_command(mut args: Arguments) -> i32 {
             None => {
                 return usage_error(
                     Cmd::Run,
-                    format!("help: no command {word:?} (the commands are join, status, bench)"),
+                    format!(
+                        "help: no command {word:?} (the commands are join, status, ctl, bench)"
+                    ),
                 )
             }
         },

@@ -10,7 +10,7 @@ use pico_args::Arguments;
 
 use super::{flags, Cmd};
 use crate::config::{Config, ConfigError};
-use crate::driver::{self, Driver, StatusFiles, StatusLock};
+use crate::driver::{self, control, Driver, StatusFiles, StatusLock};
 use lockstep_proto::round::EndKind;
 
 /// Runs the conductor with the flags in `args`.
@@ -53,6 +53,33 @@ pub fn run(mut args: Arguments) -> i32 {
             return 2;
         }
     };
+    // Made before anything starts a thread (it sets the umask for a moment), and after the
+    // status lock, so that a second conductor in the same directory is refused by that first.
+    // A socket another conductor answers on, or something else at its path, refuses the start;
+    // one the system will not make (a missing directory, say) is logged, and the rounds run
+    // without it, as they do without a status file that cannot be written.
+    let mut control_problem = None;
+    let control = match config.control_path() {
+        Some(path) => match control::socket::bind(&path) {
+            Ok(bound) => Some(bound),
+            Err(e @ control::socket::BindError::Io(..)) => {
+                control_problem = Some(format!(
+                    "control socket: {e}; conductor ctl cannot reach this conductor"
+                ));
+                None
+            }
+            Err(e) => {
+                let error = ConfigError {
+                    source,
+                    key: Some("control".to_string()),
+                    problem: e.to_string(),
+                };
+                super::error(Cmd::Run, error);
+                return 2;
+            }
+        },
+        None => None,
+    };
     let log_batch = match super::logging::init(level, log_file.as_deref()) {
         Ok(batch) => batch,
         Err(message) => {
@@ -60,7 +87,7 @@ pub fn run(mut args: Arguments) -> i32 {
             return 2;
         }
     };
-    for problem in status_lock.problems() {
+    for problem in status_lock.problems().iter().chain(&control_problem) {
         log::warn!("{problem}");
     }
     let listener = match driver::bind(&config.host, config.port) {
@@ -78,6 +105,16 @@ pub fn run(mut args: Arguments) -> i32 {
         }
     };
     driver.flush_log_batches(log_batch);
+    let control_path = control.as_ref().map(|(_, file)| file.path().to_path_buf());
+    if let Some((listener, file)) = control {
+        if let Err(e) = driver.serve_control(listener, file) {
+            super::error(
+                Cmd::Run,
+                format!("error: cannot serve the control socket: {e}"),
+            );
+            return 1;
+        }
+    }
     let http = match config.http_address() {
         Some(address) => match serve_http(&mut driver, address) {
             Ok(bound) => Some(bound),
@@ -106,6 +143,9 @@ pub fn run(mut args: Arguments) -> i32 {
     );
     if let Some(bound) = http {
         log::info!("http: metrics at http://{bound}/metrics, the status page at http://{bound}/");
+    }
+    if let Some(path) = control_path {
+        log::info!("control socket at {} (conductor ctl)", path.display());
     }
     let end = driver.run();
     log::info!("exiting with code {}", end.exit_code());

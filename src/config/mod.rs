@@ -40,6 +40,10 @@ const ANY: u64 = u64::MAX;
 const MS: u64 = u64::MAX / 1000;
 /// PROTOCOL.md "Bytes on the wire": steps are `u32`, so they can count at most 2^32 values.
 const WRAP: u64 = 1 << 32;
+/// The longest pace, in milliseconds: an hour between waves.
+pub const MAX_PACE_MS: u64 = 3_600_000;
+/// The longest path a Unix socket can be bound to (`sun_path` less its NUL).
+const MAX_SOCKET_PATH: usize = 107;
 
 /// Defines [`Config`] and, from the same text, [`Config::MEANINGS`]: every key in the order of
 /// the fields, with the one line of its doc comment. That line is the key's meaning wherever it
@@ -150,6 +154,12 @@ pub struct Config {
     /// with `tls_client_ca`: a hello's id must be a name of the participant's certificate
     #[serde(deserialize_with = "values::boolean")]
     pub tls_bind_ids: bool,
+    /// waves go out at most every this many ms, on a fixed schedule; 0 = as fast as the participants allow
+    #[serde(deserialize_with = "values::int::<_, u64, 0, MAX_PACE_MS>")]
+    pub pace_ms: u64,
+    /// Unix socket for `conductor ctl` (pause, resume, step, ...); relative = beside status_json; `""` = off
+    #[serde(deserialize_with = "values::socket_path")]
+    pub control: String,
 }
 }
 
@@ -178,6 +188,8 @@ impl Default for Config {
             tls_key: String::new(),
             tls_client_ca: String::new(),
             tls_bind_ids: true,
+            pace_ms: 0,
+            control: "conductor.sock".to_string(),
         }
     }
 }
@@ -431,7 +443,38 @@ impl Config {
                 ),
             ));
         }
+        if let Some(path) = self.control_path() {
+            let len = path.as_os_str().len();
+            if len > MAX_SOCKET_PATH {
+                return Err(error(
+                    "control",
+                    format!(
+                        "{} is {len} bytes long; a Unix socket's path holds at most \
+                         {MAX_SOCKET_PATH}: give a shorter one",
+                        quoted(&path.display().to_string())
+                    ),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The control socket's path, when it is switched on: a relative `control` is taken from
+    /// the directory of `status_json` (of `status_txt` when only that one is on; the working
+    /// directory when neither is), so that the socket sits beside the status files.
+    pub fn control_path(&self) -> Option<PathBuf> {
+        if self.control.is_empty() {
+            return None;
+        }
+        let control = Path::new(&self.control);
+        let beside = [&self.status_json, &self.status_txt]
+            .into_iter()
+            .find(|p| !p.is_empty())
+            .and_then(|p| Path::new(p).parent());
+        Some(match beside {
+            Some(dir) if control.is_relative() => dir.join(control),
+            _ => control.to_path_buf(),
+        })
     }
     /// TLS keys that make no sense together: a certificate without its key or the reverse,
     /// or a client CA without TLS.
@@ -466,6 +509,7 @@ impl Config {
             step_wrap: self.step_wrap,
             shutdown_countdown: self.shutdown_countdown,
             slow_round: Duration::from_millis(self.slow_round_ms),
+            pace: Duration::from_millis(self.pace_ms),
         };
         core.max_clients = self.max_clients;
         core.hello_timeout = Duration::from_millis(self.hello_timeout_ms);
@@ -847,7 +891,7 @@ mod tests {
     fn shipped_defaults_parse_back_to_the_defaults() {
         let c = Config::parse(Path::new("config.json"), &Config::defaults_json()).unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!(Config::keys().len(), 22);
+        assert_eq!(Config::keys().len(), 24);
         assert_eq!(from_json("{}").unwrap(), Config::default());
     }
 
@@ -884,6 +928,56 @@ mod tests {
     fn the_core_defaults_are_the_configuration_defaults() {
         let defaults = Config::default();
         assert_eq!(defaults.core_config(), CoreConfig::new(defaults.server_id));
+    }
+
+    #[test]
+    fn the_control_socket_sits_beside_the_status_files() {
+        let mut c = Config::default();
+        assert_eq!(c.control_path(), Some(PathBuf::from("conductor.sock")));
+        c.status_json = "/run/lockstep/status.json".to_string();
+        assert_eq!(
+            c.control_path(),
+            Some(PathBuf::from("/run/lockstep/conductor.sock"))
+        );
+        c.status_json.clear();
+        c.status_txt = "out/status.txt".to_string();
+        assert_eq!(c.control_path(), Some(PathBuf::from("out/conductor.sock")));
+        c.control = "/tmp/ctl.sock".to_string();
+        assert_eq!(c.control_path(), Some(PathBuf::from("/tmp/ctl.sock")));
+        c.control.clear();
+        assert_eq!(c.control_path(), None);
+        c.control = "x".repeat(200);
+        let e = c.check("x").unwrap_err().to_string();
+        assert!(
+            e.starts_with("x: key \"control\": \"out/xxx") && e.contains("at most 107"),
+            "{e}"
+        );
+        let e = from_json(r#"{"control": "a\u0000b"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("key \"control\": \"a\\u0000b\" contains a NUL byte"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_pace_is_read_in_range() {
+        let e = from_json(r#"{"pace_ms": 3600001}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("key \"pace_ms\": 3600001 is out of range 0..=3600000"),
+            "{e}"
+        );
+        assert_eq!(
+            from_json(r#"{"pace_ms": 33}"#)
+                .unwrap()
+                .core_config()
+                .rounds
+                .pace,
+            Duration::from_millis(33)
+        );
     }
 
     #[test]

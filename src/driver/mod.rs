@@ -17,6 +17,15 @@
 //! arrived meanwhile is read before the deadline is looked at. A participant whose `W` or `!`
 //! waits in its socket is never dropped for silence it did not keep.
 //!
+//! With a pace (`pace_ms`, or `pace` through the control socket), the wave waiting for its
+//! slot wakes the loop through a timerfd armed at the slot to the microsecond ([`TimerFd`]);
+//! every other deadline keeps the loop's millisecond wake-ups. Without a pace it is never
+//! armed.
+//!
+//! With the key `control`, the same loop serves the control socket (`control/`: `conductor
+//! ctl`'s line protocol) on tokens of its own, with its own bounds per turn; its commands go
+//! to the core as [`Conductor::control`] calls.
+//!
 //! With the key `http`, the same loop serves the HTTP endpoint (`http/`: metrics, the status
 //! document and a status page) on tokens of its own, with its own bounds per wake-up; it is fed
 //! the core's events as the log is.
@@ -34,6 +43,7 @@
     clippy::disallowed_macros
 )]
 
+pub mod control;
 mod http;
 mod listen;
 mod log_batch;
@@ -43,6 +53,7 @@ mod progress;
 mod repeats;
 mod status_files;
 mod status_lock;
+mod timer;
 pub mod tls;
 mod waiting;
 
@@ -51,6 +62,7 @@ pub use log_batch::{BatchedWriter, LogBatch};
 pub use log_events::EventLog;
 pub use status_files::{write_atomically, StatusFiles};
 pub use status_lock::{InUse, StatusLock};
+pub use timer::TimerFd;
 
 use std::io;
 use std::net::SocketAddr;
@@ -73,6 +85,8 @@ use peers::Peers;
 
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
+/// The pace's timer: far above the peers' tokens, below the HTTP endpoint's.
+const PACE_TIMER: Token = Token(usize::MAX / 4);
 
 /// Connections accepted per turn of the loop before the ready peers are served again.
 pub const ACCEPTS_PER_WAKE: usize = 64;
@@ -118,8 +132,13 @@ pub struct Driver {
     events: EventLog,
     /// The HTTP endpoint, when it is switched on.
     http: Option<Http>,
+    /// The control socket, when it is switched on.
+    control: Option<control::Control>,
     /// TLS on every new connection, when configured (see [`tls`]).
     tls: Option<tls::Settings>,
+    /// Wakes the loop at the pace's slot, and the slot it is armed for.
+    pace_timer: TimerFd,
+    pace_armed: Option<Instant>,
 }
 
 impl Driver {
@@ -149,6 +168,9 @@ impl Driver {
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let pace_timer = TimerFd::new()?;
+        poll.registry()
+            .register(&mut pace_timer.source(), PACE_TIMER, Interest::READABLE)?;
         let origin = std::time::Instant::now();
         Ok(Driver {
             poll,
@@ -170,7 +192,10 @@ impl Driver {
             log_unwritten_since: None,
             events: EventLog::new(),
             http: None,
+            control: None,
             tls: None,
+            pace_timer,
+            pace_armed: None,
         })
     }
 
@@ -180,6 +205,18 @@ impl Driver {
         let address = http.local_addr()?;
         self.http = Some(http);
         Ok(address)
+    }
+
+    /// Serves the control socket on a listener bound with [`control::socket::bind`]; its file
+    /// is removed when the driver ends.
+    pub fn serve_control(
+        &mut self,
+        listener: std::os::unix::net::UnixListener,
+        file: control::socket::SocketFile,
+    ) -> io::Result<()> {
+        let control = control::Control::new(listener, file, self.poll.registry())?;
+        self.control = Some(control);
+        Ok(())
     }
 
     /// Flushes the logger's batches (see [`BatchedWriter`]) within
@@ -218,13 +255,21 @@ impl Driver {
             }
             // May block on a full pipe; the timeout below is computed after it.
             self.flush_log(self.now());
+            self.arm_pace_timer();
             let http_waiting = self.http.as_ref().is_some_and(Http::has_work);
-            let timeout =
-                if self.peers.has_unfinished_reads() || self.accepts_waiting() || http_waiting {
-                    Some(StdDuration::ZERO)
-                } else {
-                    self.poll_timeout(self.now())
-                };
+            let control_waiting = self
+                .control
+                .as_ref()
+                .is_some_and(control::Control::has_work);
+            let timeout = if self.peers.has_unfinished_reads()
+                || self.accepts_waiting()
+                || http_waiting
+                || control_waiting
+            {
+                Some(StdDuration::ZERO)
+            } else {
+                self.poll_timeout(self.now())
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     // Also what a stop with SIGSTOP ends in: poll again before any deadline.
@@ -243,9 +288,15 @@ impl Driver {
                 match event.token() {
                     LISTENER => self.accept_ready = true,
                     SIGNALS => self.take_signals(),
+                    PACE_TIMER => self.pace_timer.clear(),
                     token if Http::owns(token) => {
                         if let Some(http) = &mut self.http {
                             http.ready(self.poll.registry(), event, self.clock);
+                        }
+                    }
+                    token if control::owns(token) => {
+                        if let Some(control) = &mut self.control {
+                            control.ready(event);
                         }
                     }
                     Token(t) => {
@@ -271,7 +322,21 @@ impl Driver {
             if let Some(http) = &mut self.http {
                 http.turn(self.poll.registry(), self.clock, &self.core, &self.address);
             }
+            self.control_turn();
         }
+    }
+
+    /// One turn of the control socket: its commands go to the core, whose outputs are then
+    /// carried out.
+    fn control_turn(&mut self) {
+        let Some(control) = &mut self.control else {
+            return;
+        };
+        let (core, address, now) = (&mut self.core, &self.address, self.clock);
+        control.turn(self.poll.registry(), now, |request, peer| {
+            control::carry_out(core, now, address, request, peer)
+        });
+        self.drain();
     }
 
     /// The wait until the next deadline of the core, the accept back-off, the exit drain, a
@@ -284,11 +349,35 @@ impl Driver {
             self.events.next_due(),
             self.log_unwritten_since.map(|t| t + log_batch::FLUSH_AFTER),
             self.http.as_ref().and_then(Http::next_deadline),
+            self.control
+                .as_ref()
+                .and_then(control::Control::next_deadline),
         ];
         let next = deadlines.into_iter().flatten().min()?;
         // Round up to whole milliseconds so a wake-up is never a little early and busy.
         let wait = (next - now).as_micros().div_ceil(1000) * 1000;
         Some(Duration::from_micros(wait).into())
+    }
+
+    /// Arms the timerfd for the slot the next wave waits for, when that changed: the wave
+    /// leaves at its slot to the microsecond, not at the next whole millisecond. A slot that
+    /// has passed needs no timer (the next turn sends the wave), and a stale expiry only wakes
+    /// the loop once for nothing.
+    fn arm_pace_timer(&mut self) {
+        let slot = self.core.rounds().control().awaiting_slot();
+        if slot == self.pace_armed {
+            return;
+        }
+        self.pace_armed = slot;
+        let Some(at) = slot else {
+            return;
+        };
+        let now = self.now();
+        if at > now {
+            if let Err(e) = self.pace_timer.arm((at - now).into()) {
+                log::warn!("cannot arm the pace's timer ({e}); waves keep to the millisecond");
+            }
+        }
     }
 
     /// Writes the summary and progress lines due, then the log's batch once its first line
@@ -316,6 +405,9 @@ impl Driver {
         self.peers.close_all(self.poll.registry());
         if let Some(http) = &mut self.http {
             http.close(self.poll.registry());
+        }
+        if let Some(control) = &mut self.control {
+            control.close_all(self.poll.registry());
         }
         self.exiting.take().map(|(kind, _)| kind)
     }

@@ -133,6 +133,8 @@ pub struct Launch {
     pub stall_log: bool,
     /// A soft limit on the conductor's open file descriptors.
     pub max_fds: Option<u64>,
+    /// The conductor's umask (the test's own otherwise).
+    pub umask: Option<u32>,
 }
 
 impl Conductor {
@@ -191,6 +193,15 @@ impl Conductor {
                     if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
                         return Err(std::io::Error::last_os_error());
                     }
+                    Ok(())
+                });
+            }
+        }
+        if let Some(mask) = launch.umask {
+            // SAFETY: umask is async-signal-safe and touches only the child being started.
+            unsafe {
+                command.pre_exec(move || {
+                    libc::umask(mask as libc::mode_t);
                     Ok(())
                 });
             }
@@ -413,6 +424,33 @@ impl Conductor {
             }
         }
         panic!("the conductor's listening socket was not found");
+    }
+
+    /// Its control socket: the default, beside the status files in its directory.
+    pub fn control_socket(&self) -> PathBuf {
+        self.dir.path("conductor.sock")
+    }
+
+    /// Runs `conductor ctl ARGS` against its control socket: exit code, stdout, stderr.
+    pub fn ctl(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        let socket = self.control_socket();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--control", socket.to_str().expect("a UTF-8 path")]);
+        let mut ctl = vec!["ctl"];
+        ctl.extend(all);
+        run_to_exit(&self.dir.0, &ctl)
+    }
+
+    /// Runs `conductor ctl ARGS`, which must succeed, and returns what it printed.
+    pub fn ctl_ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.ctl(args);
+        assert_eq!(code, Some(0), "ctl {args:?}: {err}{out}");
+        out.trim_end().to_string()
+    }
+
+    /// The status document through `conductor ctl status`.
+    pub fn ctl_status(&self) -> serde_json::Value {
+        serde_json::from_str(&self.ctl_ok(&["status"])).expect("ctl status is JSON")
     }
 
     /// Connects a raw client.

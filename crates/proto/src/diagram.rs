@@ -330,9 +330,11 @@ enum Action {
     Sigint,
     Fatal,
     ParticipantFails,
+    Pause,
+    Resume,
 }
 
-const ACTIONS: [Action; 9] = [
+const ACTIONS: [Action; 11] = [
     Action::ClientReady,
     Action::ReadyClientLeaves,
     Action::ParticipantDone,
@@ -342,6 +344,8 @@ const ACTIONS: [Action; 9] = [
     Action::Sigint,
     Action::Fatal,
     Action::ParticipantFails,
+    Action::Pause,
+    Action::Resume,
 ];
 
 impl Action {
@@ -356,6 +360,8 @@ impl Action {
             Action::Sigint => "SIGINT",
             Action::Fatal => "fatal error",
             Action::ParticipantFails => "participant fails (end_on_failure)",
+            Action::Pause => "ctl pause",
+            Action::Resume => "ctl resume",
         }
     }
 }
@@ -430,6 +436,13 @@ impl Model {
             }
             Action::Sigterm if self.rounds.ended().is_none() => self.rounds.graceful_stop(),
             Action::Sigint => out.extend(self.rounds.end_now(EndKind::Interrupt)),
+            Action::Pause | Action::Resume
+                if self.rounds.ended().is_some() || self.rounds.stopping_gracefully() =>
+            {
+                return None
+            }
+            Action::Pause => self.rounds.pause(now),
+            Action::Resume => self.rounds.resume(),
             Action::Fatal => out.extend(self.rounds.end_now(EndKind::Fatal(String::new()))),
             Action::ParticipantFails if self.ready + self.pending > 0 => {
                 let id = Id::new("p").unwrap_or_else(|_| unreachable!("a valid literal id"));
@@ -441,7 +454,7 @@ impl Model {
             }
             _ => return None,
         }
-        while let Some(d) = self.rounds.poll_decision(self.ready) {
+        while let Some(d) = self.rounds.poll_decision(self.now, self.ready) {
             if let Decision::Wave { .. } = d {
                 self.pending = self.ready;
                 self.ready = 0;
@@ -463,6 +476,7 @@ pub fn round_graph() -> Graph {
     let phases = [
         Phase::Waiting,
         Phase::Running,
+        Phase::Paused,
         Phase::Stopping,
         Phase::Stopped,
     ];
@@ -477,6 +491,7 @@ pub fn round_graph() -> Graph {
             step_wrap: 2,
             shutdown_countdown: 1,
             slow_round: Duration::from_millis(10),
+            pace: Duration::ZERO,
         });
         let mut seen = HashSet::from([start.key()]);
         let mut queue = VecDeque::from([start]);
@@ -544,7 +559,8 @@ pub fn files() -> Vec<(&'static str, String)> {
                  clients (`min_clients` 1, `step_wrap` 2, `shutdown_countdown` 1), once running \
                  until stopped and once for a planned end after 2 rounds. States are told apart \
                  by the controller's fingerprint, which keeps the next step but not the count \
-                 of waves, so the exploration ends. Labels read `input / broadcasts`; inputs \
+                 of waves, so the exploration ends. `ctl pause` and `ctl resume` are the \
+                 operator's commands through the control socket. Labels read `input / broadcasts`; inputs \
                  that change neither the phase nor send anything are left out.",
             ),
         ),
@@ -599,7 +615,7 @@ mod tests {
     #[test]
     fn round_graph_reaches_every_phase_and_every_ending() {
         let g = round_graph();
-        for phase in ["waiting", "running", "stopping", "stopped"] {
+        for phase in ["waiting", "running", "paused", "stopping", "stopped"] {
             assert!(
                 g.edges.iter().any(|(_, to, _)| to == phase),
                 "{phase} unreachable: {:?}",
@@ -616,5 +632,22 @@ mod tests {
         assert!(g.has_edge("stopping", "stopped", "participant Done / C, X"));
         assert!(g.has_edge("running", "stopping", "participant Done / S n, Go"));
         assert!(g.has_edge("running", "running", "slow_round_ms passes / T"));
+        assert!(g.has_edge("running", "paused", "ctl pause"));
+        assert!(g.has_edge("paused", "running", "ctl resume / Go"));
+        assert!(g.has_edge("paused", "paused", "slow_round_ms passes / T"));
+        assert!(g.has_edge("paused", "stopping", "SIGTERM / S n, Go"));
+        let from_paused = g.edges.iter().filter(|(from, _, _)| from == "paused");
+        for (_, to, label) in from_paused {
+            assert!(
+                to != "running" || label.starts_with("ctl resume"),
+                "only a resume (or a stop) ends a pause: {label}"
+            );
+            assert!(
+                !label.contains("Go")
+                    || label.starts_with("ctl resume")
+                    || label.starts_with("SIGTERM"),
+                "a paused controller sends no wave but on a resume or a stop: {label}"
+            );
+        }
     }
 }

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::conn::Event;
-use crate::core::{self, Conductor, ConnId, CoreConfig, Input, Output, StopRequest};
+use crate::core::{
+    self, Command, Conductor, ConnId, ControlError, CoreConfig, Input, Outcome, Output, StopRequest,
+};
 use crate::invariants::{check_state, check_step, Snapshot, Step, StepInput};
 use crate::round::EndKind;
 use crate::time::{Duration, Instant};
@@ -165,6 +167,15 @@ impl Harness {
                 self.now.as_micros()
             );
         }
+    }
+
+    /// An operator's command, as one step; returns the core's answer.
+    pub fn control(&mut self, command: Command) -> Result<Outcome, ControlError> {
+        let before = self.begin_step();
+        let answer = self.core.control(self.now, command);
+        self.drain();
+        self.end_step(&before, StepInput::Control(&command));
+        answer
     }
 
     /// Asks the conductor to stop.

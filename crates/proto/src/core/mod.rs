@@ -18,10 +18,15 @@
 //! The core never logs: what happens comes out as [`Output::Event`] (see [`Event`]), and the
 //! driver decides what to write.
 //!
+//! The operator's commands (`conductor ctl`: pause, resume, step, hold at a step, pace, exempt)
+//! come in through [`Conductor::control`], which answers at once; drain the outputs after it
+//! as after any input.
+//!
 //! The core knows nothing of encryption: a driver that speaks TLS hands it the plaintext, and
 //! tells it what the handshake proved ([`Input::Identified`]) or that it failed
 //! ([`Input::TransportFailed`]).
 
+mod control;
 mod event;
 mod failure;
 mod fingerprint;
@@ -30,6 +35,8 @@ mod snapshot;
 mod timers;
 mod waves;
 
+#[cfg(test)]
+mod control_tests;
 #[cfg(test)]
 mod tests;
 
@@ -45,6 +52,7 @@ use crate::round::{EndKind, RoundConfig, RoundController};
 use crate::time::{Duration, Instant};
 use crate::wire::Id;
 
+pub use control::{Command, ControlError, Outcome};
 pub use event::{Event, Leave, RefusalKind, Who};
 pub use failure::EndOnFailure;
 pub(crate) use fingerprint::relative;
@@ -115,6 +123,7 @@ impl CoreConfig {
                 step_wrap: 1 << 32,
                 shutdown_countdown: 3,
                 slow_round: Duration::from_millis(10_000),
+                pace: Duration::ZERO,
             },
             max_clients: 10_000,
             hello_timeout: Duration::from_millis(5_000),
@@ -438,15 +447,21 @@ impl Conductor {
         self.outputs.push_back(Output::Event(event));
     }
 
-    /// Runs the controller until it has nothing more to decide, says whether the run waits
-    /// for participants, then schedules status.
+    /// The time of the last input.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Runs the controller until it has nothing more to decide, turns what run control did
+    /// into events, says whether the run waits for participants, then schedules status.
     fn after_input(&mut self, now: Instant) {
         self.end_on_failure(now);
-        while let Some(decision) = self.rounds.poll_decision(self.ready) {
+        while let Some(decision) = self.rounds.poll_decision(now, self.ready) {
             self.apply_decision(now, decision);
         }
         // A failure noted while a wave went out (a participant dropped by the `S` broadcast).
         self.end_on_failure(now);
+        self.take_notices(self.rounds.upcoming_step());
         self.note_waiting();
         self.prune_stale_timers();
         self.schedule_status(now);

@@ -1,11 +1,12 @@
 //! Carrying out the round controller's decisions inside the core: Go waves (with the `S`
-//! countdown before them), `T` broadcasts with the event naming who holds the round up, and the
-//! end (`C` or `E`, then `X`, then closing everything); and saying when no wave can go out for
-//! want of ready participants. Each connection's table decides what it is sent; this module
-//! only says what happens, in which order. Performs no I/O.
+//! countdown before them), `T` broadcasts with the event naming who holds the round up (or how
+//! long the operator's pause has lasted), and the end (`C` or `E`, then `X`, then closing
+//! everything); turning what run control did into events; and saying when no wave can go out
+//! for want of ready participants. Each connection's table decides what it is sent; this
+//! module only says what happens, in which order. Performs no I/O.
 
 use crate::conn::{Change, Input, StateKind};
-use crate::round::{Decision, RoundSummary};
+use crate::round::{Decision, Notice, RoundSummary};
 use crate::time::Instant;
 use crate::wire::Id;
 
@@ -17,10 +18,16 @@ impl Conductor {
         match decision {
             Decision::Wave { step, countdown } => self.send_wave(now, step, countdown),
             Decision::Slow => {
-                self.emit(Event::SlowRound {
-                    step: self.rounds.round().map_or(0, |r| r.step),
-                    waiting_on: self.waiting_on(),
-                });
+                let event = match self.rounds.round() {
+                    Some(round) => Event::SlowRound {
+                        step: round.step,
+                        waiting_on: self.waiting_on(),
+                    },
+                    None => Event::StillPaused {
+                        paused_for: self.rounds.control().paused_for(now).unwrap_or_default(),
+                    },
+                };
+                self.emit(event);
                 self.step_all(|| Input::Slow, |_| {});
             }
             Decision::End(kind) => {
@@ -46,8 +53,21 @@ impl Conductor {
         let mut took_go = 0;
         let took = |change: Change| took_go += u32::from(change.to == StateKind::GoSent);
         self.step_all(|| Input::Go(step), took);
-        if let Some(summary) = self.rounds.commit(now, took_go) {
+        let summary = self.rounds.commit(now, took_go);
+        self.take_notices(step);
+        if let Some(summary) = summary {
             self.round_ended(summary);
+        }
+    }
+
+    /// What run control did (the wave of `step` was late, a hold was reached), as events.
+    pub(super) fn take_notices(&mut self, step: u32) {
+        while let Some(notice) = self.rounds.poll_notice() {
+            let event = match notice {
+                Notice::Late { by } => Event::LateWave { step, late_by: by },
+                Notice::Held { step, cause } => Event::Held { step, cause },
+            };
+            self.emit(event);
         }
     }
 

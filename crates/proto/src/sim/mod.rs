@@ -37,10 +37,11 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use crate::core::{ConnId, Input, StopRequest};
+use crate::core::{Command, ConnId, Event as CoreEvent, Input, StopRequest};
 use crate::invariants::Violation;
 use crate::round::EndKind;
 use crate::time::{Duration, Instant};
+use crate::wire::Id;
 
 use client::{Act, Client, Effect};
 use net::{Event, LinkId, Up, World};
@@ -86,6 +87,9 @@ pub struct Stats {
     pub refusals: BTreeMap<String, u64>,
     /// How the conductor ended, by kind.
     pub ends: BTreeMap<String, u64>,
+    /// The operator's commands given (`refused` counts those refused), and what run control
+    /// did: `held`, `late wave`, `still paused`.
+    pub control: BTreeMap<String, u64>,
 }
 
 impl Stats {
@@ -103,6 +107,7 @@ impl Stats {
             (&mut self.faults, &other.faults),
             (&mut self.refusals, &other.refusals),
             (&mut self.ends, &other.ends),
+            (&mut self.control, &other.control),
         ] {
             for (k, v) in theirs {
                 *mine.entry(k.clone()).or_default() += v;
@@ -411,6 +416,21 @@ impl Simulation {
                     Op::Graceful => Input::Stop(StopRequest::Graceful),
                     Op::Interrupt => Input::Stop(StopRequest::Interrupt),
                     Op::Fatal => Input::Fatal("the listening socket failed (simulated)".into()),
+                    Op::Control(command) => return self.control(command),
+                    Op::Exempt(duration) => {
+                        let members: Vec<Id> = self
+                            .stepper
+                            .core()
+                            .connections()
+                            .filter_map(|c| c.client_id)
+                            .collect();
+                        let id = if members.is_empty() {
+                            Id::new("nobody").unwrap_or_else(|_| unreachable!("a valid literal"))
+                        } else {
+                            members[self.rng.below(members.len() as u64) as usize]
+                        };
+                        return self.control(Command::Exempt { id, duration });
+                    }
                 };
                 self.feed(input)
             }
@@ -496,8 +516,22 @@ impl Simulation {
         }
     }
 
-    /// Faults stop: clients behave, the network stops holding pieces up.
+    /// Faults stop: clients behave, the network stops holding pieces up, and the operator
+    /// lets go (resumes, clears the hold and every exemption; the pace stays).
     fn calm(&mut self) -> Result<(), String> {
+        self.control(Command::Resume)?;
+        self.control(Command::HoldAt(None))?;
+        let exempt: Vec<Id> = self
+            .stepper
+            .core()
+            .connections()
+            .filter(|c| c.client_id.is_some())
+            .filter_map(|c| c.client_id)
+            .collect();
+        for id in exempt {
+            let duration = Duration::ZERO;
+            self.control(Command::Exempt { id, duration })?;
+        }
         self.calm_since = Some(self.world.now);
         self.calm_rounds = self.completed_rounds();
         self.world.spikes = false;
@@ -654,6 +688,27 @@ impl Simulation {
         self.after_step(|| described.unwrap_or_default(), cuts, result)
     }
 
+    /// An operator's command, checked.
+    fn control(&mut self, command: Command) -> Result<(), String> {
+        let now = self.world.now;
+        let described = self.trace.as_ref().map(|_| format!("control {command:?}"));
+        let stepper = &mut self.stepper;
+        let result = stepper.control(now, command, &mut self.world);
+        let result = result.map(|answer| {
+            let name = match (command, answer) {
+                (_, Err(_)) => "refused",
+                (Command::Pause, _) => "pause",
+                (Command::Resume, _) => "resume",
+                (Command::Step(_), _) => "step",
+                (Command::HoldAt(_), _) => "hold-at",
+                (Command::Pace(_), _) => "pace",
+                (Command::Exempt { .. }, _) => "exempt",
+            };
+            Stats::count(&mut self.stats.control, name);
+        });
+        self.after_step(|| described.unwrap_or_default(), false, result)
+    }
+
     /// The socket of `conn` has room: the core writes more, checked.
     fn writable(&mut self, conn: ConnId) -> Result<(), String> {
         let now = self.world.now;
@@ -695,6 +750,15 @@ impl Simulation {
             trace.push_back(line);
         }
         result.map_err(|v| v.0)?;
+        for event in &observed.events {
+            let name = match event {
+                CoreEvent::Held { .. } => "held",
+                CoreEvent::LateWave { .. } => "late wave",
+                CoreEvent::StillPaused { .. } => "still paused",
+                _ => continue,
+            };
+            Stats::count(&mut self.stats.control, name);
+        }
         for conn in &observed.closed {
             self.world.conductor_closed(*conn);
         }

@@ -7,7 +7,9 @@
 
 use std::net::SocketAddr;
 
-use crate::core::{Conductor, ConnId, CoreConfig, Input, Output, StopRequest};
+use crate::core::{
+    Command, Conductor, ConnId, ControlError, CoreConfig, Input, Outcome, Output, StopRequest,
+};
 use crate::harness::Observed;
 use crate::invariants::{check_state, check_step, Snapshot, Step, StepInput, Violation};
 use crate::time::Instant;
@@ -121,6 +123,22 @@ impl Stepper {
         self.core.handle_input(self.now, input.clone());
         self.drain(sockets);
         self.end(&before, StepInput::Input(&input))
+    }
+
+    /// An operator's command at `now`: one step; returns the core's answer.
+    pub fn control(
+        &mut self,
+        now: Instant,
+        command: Command,
+        sockets: &mut impl Sockets,
+    ) -> Result<Result<Outcome, ControlError>, Violation> {
+        let before = self.begin(now);
+        fold(&mut self.trace, format!("{command:?}").as_bytes());
+        let answer = self.core.control(self.now, command);
+        fold(&mut self.trace, format!("{answer:?}").as_bytes());
+        self.drain(sockets);
+        self.end(&before, StepInput::Control(&command))?;
+        Ok(answer)
     }
 
     /// The socket of `conn` has room again: writes what it takes of the queue, as one step.
