@@ -326,6 +326,7 @@ impl Driver {
                 Output::Transmit(conn) => self.flush(conn),
                 Output::Close(conn) => self.peers.close(self.poll.registry(), conn),
                 Output::StatusDue => self.write_status(),
+                Output::Persist(_) => {}
                 Output::Event(event) => {
                     if let Some(http) = &mut self.http {
                         http.record(self.clock, &event);

@@ -309,6 +309,7 @@ impl World {
             Event::Countdown => one(Input::Countdown(1)),
             Event::Slow => one(Input::Slow),
             Event::End => one(Input::End { error: false }),
+            Event::Abandon => one(Input::Abandon),
             Event::HelloTimeout => one(Input::Timeout(Timer::Hello)),
             Event::Probe => one(Input::Timeout(Timer::Probe)),
             Event::LivenessTimeout => one(Input::Timeout(Timer::Drop)),
@@ -328,10 +329,11 @@ enum Action {
     SlowTimer,
     Sigterm,
     Sigint,
+    Sigusr1,
     Fatal,
 }
 
-const ACTIONS: [Action; 8] = [
+const ACTIONS: [Action; 9] = [
     Action::ClientReady,
     Action::ReadyClientLeaves,
     Action::ParticipantDone,
@@ -339,6 +341,7 @@ const ACTIONS: [Action; 8] = [
     Action::SlowTimer,
     Action::Sigterm,
     Action::Sigint,
+    Action::Sigusr1,
     Action::Fatal,
 ];
 
@@ -352,6 +355,7 @@ impl Action {
             Action::SlowTimer => "slow_round_ms passes",
             Action::Sigterm => "SIGTERM",
             Action::Sigint => "SIGINT",
+            Action::Sigusr1 => "SIGUSR1",
             Action::Fatal => "fatal error",
         }
     }
@@ -368,6 +372,7 @@ fn decision_label(d: &Decision) -> &'static str {
         } => "S n, Go",
         Decision::Slow => "T",
         Decision::End(EndKind::Fatal(_)) => "E, X",
+        Decision::End(EndKind::Restart) => "close all, say nothing",
         Decision::End(_) => "C, X",
     }
 }
@@ -427,6 +432,7 @@ impl Model {
             }
             Action::Sigterm if self.rounds.ended().is_none() => self.rounds.graceful_stop(),
             Action::Sigint => out.extend(self.rounds.end_now(EndKind::Interrupt)),
+            Action::Sigusr1 => out.extend(self.rounds.end_now(EndKind::Restart)),
             Action::Fatal => out.extend(self.rounds.end_now(EndKind::Fatal(String::new()))),
             _ => return None,
         }
@@ -566,7 +572,12 @@ mod tests {
         assert!(g.has_edge("Idle", "Closing", "conductor ends (C or E, X)"));
         assert!(g.has_edge("Refused", "Closed", "R flushed"));
         assert!(g.has_edge("Refused", "Closed", "EOF"));
-        assert!(g.has_edge("Closing", "Closed", "linger passed, flushed"));
+        assert!(g.has_edge(
+            "Closing",
+            "Closed",
+            "conductor restarts (nothing sent), linger passed, flushed"
+        ));
+        assert!(g.has_edge("Working", "Closed", "conductor restarts (nothing sent)"));
         let go_from: Vec<&str> = g
             .edges
             .iter()

@@ -10,6 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use crate::conn::Event;
 use crate::core::{self, Conductor, ConnId, CoreConfig, Input, Output, StopRequest};
 use crate::invariants::{check_state, check_step, Snapshot, Step, StepInput};
+use crate::record::Record;
 use crate::round::EndKind;
 use crate::time::{Duration, Instant};
 use crate::wire::{ClientMsg, ConductorMsg, Id, RawHello, Reason, VERSION};
@@ -25,6 +26,8 @@ pub struct Observed {
     pub exit: Option<EndKind>,
     /// The events the core output, in order.
     pub events: Vec<core::Event>,
+    /// The records the core asked to persist, in order.
+    pub persisted: Vec<Record>,
 }
 
 /// Drives a [`Conductor`] in virtual time and records what it does.
@@ -224,6 +227,7 @@ impl Harness {
                     self.stalled.remove(&conn);
                 }
                 Output::StatusDue => self.status_due += 1,
+                Output::Persist(record) => self.observed.persisted.push(record),
                 Output::Event(event) => {
                     if self.keep_events {
                         self.events.push(event.clone());
@@ -303,6 +307,7 @@ pub fn client_bytes(event: Event, name: &str) -> Option<Vec<u8>> {
         | Event::Countdown
         | Event::Slow
         | Event::End
+        | Event::Abandon
         | Event::HelloTimeout
         | Event::Probe
         | Event::LivenessTimeout

@@ -17,7 +17,7 @@
 //!   wave goes out while a participant of the running round is GoSent or Working, that
 //!   successive waves' steps differ by exactly 1 modulo `step_wrap`, that refusals are
 //!   non-empty and final, and that the end sends `C` (or `E`) then `X` to every connection and
-//!   nothing after it.
+//!   nothing after it (a restart: nothing at all, and every connection closed at once).
 //!
 //! The bytes a step queued for a connection are recovered without help from the core: what was
 //! written during the step followed by what is still pending, minus what was pending before.
@@ -451,6 +451,9 @@ impl StepView<'_> {
         if !ended_now {
             return Ok(());
         }
+        if ended.is_some_and(|kind| !kind.says_goodbye()) {
+            return self.check_silent_end();
+        }
         for (conn, c) in &self.before.conns {
             if c.closing {
                 continue;
@@ -465,6 +468,32 @@ impl StepView<'_> {
             ensure!(
                 delivered || refused || left || self.step.closed.contains(conn),
                 "{conn} was not sent {announce:?} and X at the end"
+            );
+        }
+        Ok(())
+    }
+}
+
+impl StepView<'_> {
+    /// A restart: every connection open before the step is closed in it, and nobody was sent
+    /// a `C`, `E` or `X`.
+    fn check_silent_end(&self) -> Result<(), Violation> {
+        for (conn, msgs) in &self.queued {
+            let farewell = msgs.iter().find(|m| {
+                matches!(
+                    m,
+                    ConductorMsg::Cease | ConductorMsg::Error | ConductorMsg::Exit
+                )
+            });
+            ensure!(
+                farewell.is_none(),
+                "{conn} was sent {farewell:?} at a restart, which says nothing"
+            );
+        }
+        for conn in self.before.conns.keys() {
+            ensure!(
+                self.step.closed.contains(conn),
+                "{conn} was left open at a restart"
             );
         }
         Ok(())

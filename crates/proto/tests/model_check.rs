@@ -5,7 +5,8 @@
 //! possible next event is tried: each client connecting, sending a hello, `K`, `!`, `W`, `.`,
 //! `?`, `X` or a byte that is no message (not `R`, which leaves exactly as `X` does), or closing
 //! its connection; time jumping to the core's
-//! next deadline; a graceful stop (SIGTERM), an interrupt (SIGINT) and a fatal error; and, in
+//! next deadline; a graceful stop (SIGTERM), an interrupt (SIGINT), a restart (SIGUSR1) and a
+//! fatal error; and, in
 //! the second model, each client stopping and resuming reading. The harness checks the
 //! invariants of `lockstep_proto::invariants` after every step, so every state and every transition
 //! of the search is checked.
@@ -52,6 +53,7 @@ enum Action {
     Tick,
     Sigterm,
     Sigint,
+    Sigusr1,
     Fatal,
 }
 
@@ -59,7 +61,10 @@ impl Action {
     /// The operator's events end the conductor from anywhere, so they do not count as a way
     /// for a state to make progress.
     fn is_operator(self) -> bool {
-        matches!(self, Action::Sigterm | Action::Sigint | Action::Fatal)
+        matches!(
+            self,
+            Action::Sigterm | Action::Sigint | Action::Sigusr1 | Action::Fatal
+        )
     }
 }
 
@@ -133,7 +138,12 @@ impl State {
             actions.push(Action::Tick);
         }
         if !ended {
-            actions.extend([Action::Sigterm, Action::Sigint, Action::Fatal]);
+            actions.extend([
+                Action::Sigterm,
+                Action::Sigint,
+                Action::Sigusr1,
+                Action::Fatal,
+            ]);
         }
         actions
     }
@@ -163,6 +173,7 @@ impl State {
             }
             Action::Sigterm => self.h.stop(StopRequest::Graceful),
             Action::Sigint => self.h.stop(StopRequest::Interrupt),
+            Action::Sigusr1 => self.h.stop(StopRequest::Restart),
             Action::Fatal => self.h.input(Input::Fatal("model".to_string())),
         }
         let closed = self.h.observed().closed.clone();
@@ -300,7 +311,7 @@ impl Search {
                 search.path(s)
             );
         }
-        for end in ["planned", "graceful", "interrupt", "fatal"] {
+        for end in ["planned", "graceful", "interrupt", "fatal", "restart"] {
             assert!(
                 search.ends.contains_key(end),
                 "no {end} end reached: {:?}",
@@ -336,6 +347,7 @@ fn end_name(kind: &EndKind) -> &'static str {
         EndKind::Graceful => "graceful",
         EndKind::Interrupt => "interrupt",
         EndKind::Fatal(_) => "fatal",
+        EndKind::Restart => "restart",
     }
 }
 
@@ -423,7 +435,7 @@ fn three_clients_with_timers_keep_the_invariants_and_never_get_stuck() {
 
     // Pinned: a change to the model or to the core's behaviour shows here first. Check that
     // the change is intended, then update the figure.
-    assert_eq!(search.states(), 95_314, "unique states explored");
+    assert_eq!(search.states(), 95_322, "unique states explored");
 }
 
 #[test]
@@ -446,5 +458,5 @@ fn clients_that_stop_reading_keep_the_invariants_and_never_get_stuck() {
     let end = search.assert_covers(&SLOW_READERS, &run);
     assert_eq!(end.h.exit, Some(EndKind::Planned));
     assert_eq!(end.h.core.rounds().waves_sent(), 2);
-    assert_eq!(search.states(), 1_652, "unique states explored");
+    assert_eq!(search.states(), 1_657, "unique states explored");
 }

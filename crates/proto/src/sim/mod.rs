@@ -411,6 +411,7 @@ impl Simulation {
                     Op::Graceful => Input::Stop(StopRequest::Graceful),
                     Op::Interrupt => Input::Stop(StopRequest::Interrupt),
                     Op::Fatal => Input::Fatal("the listening socket failed (simulated)".into()),
+                    Op::Restart => Input::Stop(StopRequest::Restart),
                 };
                 self.feed(input)
             }
@@ -645,8 +646,10 @@ impl Simulation {
     fn feed(&mut self, input: Input<'_>) -> Result<(), String> {
         // Only an interrupt or a fatal error ends the conductor while a round runs; that round
         // is cut short rather than completed.
-        let cuts = matches!(input, Input::Stop(StopRequest::Interrupt) | Input::Fatal(_))
-            && self.stepper.core().rounds().round().is_some();
+        let cuts = matches!(
+            input,
+            Input::Stop(StopRequest::Interrupt | StopRequest::Restart) | Input::Fatal(_)
+        ) && self.stepper.core().rounds().round().is_some();
         let described = self.trace.as_ref().map(|_| format!("{input:?}"));
         let now = self.world.now;
         let stepper = &mut self.stepper;

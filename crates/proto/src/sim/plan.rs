@@ -22,6 +22,8 @@ pub enum Op {
     Interrupt,
     /// The listening socket failed.
     Fatal,
+    /// SIGUSR1: a planned restart.
+    Restart,
 }
 
 /// Everything a seed fixes up front.
@@ -89,10 +91,18 @@ impl Plan {
             linger: Duration::from_millis(rng.range(5, 2_000)),
             // The per-message events too: every event the core can output is exercised.
             trace_events: true,
+            // And the records of a state file.
+            persist: true,
+            resume: None,
         };
         let calm_at = Instant::from_millis(rng.range(100, 6_000));
         let mut ops = Vec::new();
-        for (op, per_mille) in [(Op::Graceful, 200), (Op::Interrupt, 80), (Op::Fatal, 30)] {
+        for (op, per_mille) in [
+            (Op::Graceful, 200),
+            (Op::Interrupt, 80),
+            (Op::Fatal, 30),
+            (Op::Restart, 30),
+        ] {
             if rng.chance(per_mille) {
                 ops.push((Instant::from_micros(rng.below(calm_at.as_micros())), op));
             }
