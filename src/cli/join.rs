@@ -160,8 +160,10 @@ fn participate(join: &Join) -> i32 {
             Event::Slow | Event::ShuttingDown(_) | Event::Cease | Event::ErrorShutdown => {
                 eprintln!("{tag}: the conductor says: {event}")
             }
-            // The run's result reports these; the client handles the rest itself.
+            // The run's result reports these; the client handles the rest itself, and the
+            // outage before a repeated step had its line.
             Event::Go(_)
+            | Event::Repeated(_)
             | Event::Exit
             | Event::Refused(_)
             | Event::Hello(_)
