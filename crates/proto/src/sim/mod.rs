@@ -20,10 +20,14 @@
 //!
 //! [`run`] returns a [`Failure`] naming the seed; running that seed again replays the same
 //! steps exactly (the [`Outcome::trace_hash`] covers every input, time and output).
+//!
+//! [`restart`] is a second world: the conductor killed and started again from its state file
+//! at random instants, against participants that reconnect.
 
 mod client;
 mod net;
 mod plan;
+pub mod restart;
 mod rng;
 pub mod script;
 mod stepper;
