@@ -35,6 +35,12 @@ fn conductor() -> String {
             "--log-file FILE",
             "append the log to FILE (default: stderr)".to_string(),
         ),
+        (
+            "--fresh",
+            "with state_file: start at step 0 and overwrite the file, instead of resuming \
+             the run it recorded"
+                .to_string(),
+        ),
         ("-h, --help", "show this page".to_string()),
         ("-V, --version", "show the version".to_string()),
     ]);
@@ -53,6 +59,7 @@ fn conductor() -> String {
 
 Usage:
   conductor [--config FILE] [--KEY VALUE ...] [--log-level L] [--log-file FILE]
+            [--fresh]
   conductor join --id ID [FLAGS] -- COMMAND [ARGS...]
   conductor status [--file FILE] [--watch]
   conductor bench (--spawn | --addr HOST:PORT | --baseline PATH) [FLAGS]
@@ -77,14 +84,17 @@ Settings (the keys of config.json; LIST is comma-separated):
         table(&settings),
         wrap(
             "Signals: SIGTERM and SIGHUP stop gracefully (a countdown, then C and X); SIGINT \
-             ceases at once (C, X), a second SIGINT exits at once; SIGQUIT keeps its default \
-             (ends at once, core dump).",
+             ceases at once (C, X), a second SIGINT exits at once; SIGUSR1 restarts: the \
+             state recorded, every connection closed without a word (participants reconnect \
+             to the next conductor, which resumes from state_file), exit 0 at once; SIGQUIT \
+             keeps its default (ends at once, core dump).",
             0
         ),
         wrap(
-            "Exit codes: 0 after a planned end, a graceful stop, a hang-up or an interrupt; 1 \
-             after a fatal error; 2 for a bad command line or configuration, or status \
-             files another conductor is using; 130 after a second SIGINT.",
+            "Exit codes: 0 after a planned end, a graceful stop, a hang-up, a restart \
+             (SIGUSR1) or an interrupt; 1 after a fatal error; 2 for a bad command line or \
+             configuration, status files or a state file another conductor is using, or a \
+             state file that cannot be resumed from; 130 after a second SIGINT.",
             0
         ),
     )

@@ -51,4 +51,8 @@ pub struct Status {
     pub last_round_slowest: Option<Slowest>,
     /// Milliseconds since the conductor started.
     pub uptime_ms: u64,
+    /// Why the state file cannot be written, while its writes fail (filled in by the driver);
+    /// `null` while they work, or without a state file.
+    #[serde(default)]
+    pub state_file_error: Option<String>,
 }

@@ -492,6 +492,7 @@ mod tests {
             last_round_ms: Some(2.5),
             last_round_slowest: None,
             uptime_ms: 10_000,
+            state_file_error: None,
         }
     }
 

@@ -57,6 +57,7 @@ impl Conductor {
                 })
             }),
             uptime_ms: (now - self.started).as_millis(),
+            state_file_error: None,
         }
     }
 
