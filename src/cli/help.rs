@@ -123,6 +123,14 @@ fn join_page() -> String {
             ),
         ),
         (
+            "--reconnect-ms N",
+            format!(
+                "after the connection is lost without a goodbye, try to reconnect for N ms; \
+                 0 = never (default: {})",
+                join::DEFAULT_RECONNECT.as_millis()
+            ),
+        ),
+        (
             "--tls-ca FILE",
             "speak TLS, trusting the CA certificates in FILE for the conductor's \
              certificate (default: plaintext)"
@@ -150,6 +158,7 @@ fn join_page() -> String {
 
 Usage:
   conductor join --id ID [--host HOST] [--port PORT] [--heartbeat-ms N]
+                 [--reconnect-ms N]
                  [--tls-ca FILE [--tls-cert FILE --tls-key FILE]
                  [--tls-name NAME]] -- COMMAND [ARGS...]
 
@@ -164,7 +173,10 @@ Flags:
              (host:port) in its environment, sends W every heartbeat while COMMAND runs and \
              Done when it exits 0. COMMAND is looked up in PATH (a name with a slash is a \
              path) and must be executable before join connects. The conductor's T, S n, C and \
-             E are printed to stderr in plain words.",
+             E are printed to stderr in plain words. A connection lost without C, E or X is an \
+             outage: join says so in one line, reconnects as the same ID (a restarted \
+             conductor resumes its run) and answers a step it ran already without running \
+             COMMAND again.",
             0
         ),
         wrap(
@@ -173,7 +185,8 @@ Flags:
              is not found and 126 if it is not executable (both before connecting); 1 if the \
              connection fails (TLS failures included) or the conductor ends on an error; 2 for \
              a bad command line; 3 \
-             if the conductor refuses the participant.",
+             if the conductor refuses the participant; 4 if the connection was lost and the \
+             conductor did not come back within --reconnect-ms.",
             0
         ),
         wrap(
