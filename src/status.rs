@@ -2,9 +2,49 @@
 //! files hold: JSON for scripts, a table for people. Builds strings only; writing files belongs
 //! to the driver.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
-pub use lockstep_proto::status::{ClientStatus, Slowest, Status};
+pub use lockstep_proto::status::{ClientStatus, Failure, Slowest, Status};
+
+/// Why no wave can go out, in the words the log, `status.txt` and `conductor status` share:
+/// `waiting for 1 more participant (1 ready, 2 needed)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shortfall {
+    /// Clients ready (Idle or Done).
+    pub ready: u32,
+    /// `min_clients`.
+    pub needed: u32,
+}
+
+impl Shortfall {
+    /// The shortfall a status snapshot shows: `None` while a round runs, enough clients are
+    /// ready, or the conductor has stopped.
+    pub fn of(status: &Status) -> Option<Shortfall> {
+        let waiting = status.phase != "stopped"
+            && status.round_started_ms_ago.is_none()
+            && status.ready < status.min_clients;
+        waiting.then_some(Shortfall {
+            ready: status.ready,
+            needed: status.min_clients,
+        })
+    }
+}
+
+impl fmt::Display for Shortfall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let more = self.needed.saturating_sub(self.ready);
+        let noun = if more == 1 {
+            "participant"
+        } else {
+            "participants"
+        };
+        write!(
+            f,
+            "waiting for {more} more {noun} ({} ready, {} needed)",
+            self.ready, self.needed
+        )
+    }
+}
 
 /// Renders a status snapshot.
 pub trait Render {
@@ -50,6 +90,14 @@ fn render(status: &Status, age_ms: Option<u64>) -> String {
         let _ = writeln!(out, "written      {} ago", age(ms));
     }
     let _ = writeln!(out, "phase        {}", status.phase);
+    if let Some(failure) = &status.failure {
+        let line = format!("{}: {}", failure.id, failure.reason);
+        let _ = writeln!(
+            out,
+            "failed       {}",
+            cut(&line, SCREEN_WIDTH - LABEL_WIDTH)
+        );
+    }
     let _ = writeln!(
         out,
         "step         {}",
@@ -59,9 +107,10 @@ fn render(status: &Status, age_ms: Option<u64>) -> String {
     let _ = writeln!(
         out,
         "round        {}",
-        match status.round_started_ms_ago {
-            Some(ms) => format!("running for {ms} ms"),
-            None => "none running".to_string(),
+        match (status.round_started_ms_ago, Shortfall::of(status)) {
+            (Some(ms), _) => format!("running for {ms} ms"),
+            (None, Some(shortfall)) => format!("none: {shortfall}"),
+            (None, None) => "none running".to_string(),
         }
     );
     let waiting = if status.waiting_on.is_empty() {
@@ -151,8 +200,17 @@ fn summary(names: &[String], width: usize) -> String {
     shown
 }
 
-/// A file's age for a person: tenths of a second under a minute, then minutes, then hours.
-fn age(ms: u64) -> String {
+/// `text` cut to `width` characters, with `…` in place of what does not fit.
+fn cut(text: &str, width: usize) -> String {
+    match text.char_indices().nth(width.saturating_sub(1)) {
+        Some((at, _)) if text.chars().count() > width => format!("{}…", &text[..at]),
+        _ => text.to_string(),
+    }
+}
+
+/// A file's age (or any span) for a person: tenths of a second under a minute, then minutes,
+/// then hours.
+pub fn age(ms: u64) -> String {
     let secs = ms / 1000;
     match secs {
         0..=59 => format!("{:.1} s", ms as f64 / 1000.0),
@@ -180,6 +238,8 @@ mod tests {
                 last_heard_ms_ago: 1,
             }],
             waiting_on: vec!["worker-1".into()],
+            ready: 0,
+            min_clients: 1,
             last_round_ms: Some(2.5),
             last_round_slowest: Some(Slowest {
                 id: "worker-1".into(),
@@ -187,6 +247,7 @@ mod tests {
             }),
             uptime_ms: 12000,
             state_file_error: None,
+            failure: None,
         }
     }
 
@@ -203,10 +264,13 @@ mod tests {
             "round_started_ms_ago",
             "clients",
             "waiting_on",
+            "ready",
+            "min_clients",
             "last_round_ms",
             "last_round_slowest",
             "uptime_ms",
             "state_file_error",
+            "failure",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
@@ -251,6 +315,89 @@ mod tests {
         let text = sample().to_text();
         assert!(text.contains("waiting on   worker-1"), "{text}");
         assert!(text.contains("Working"), "{text}");
+    }
+
+    #[test]
+    fn a_run_short_of_participants_says_how_many_more_it_needs() {
+        let between_rounds = Status {
+            phase: "stopping".into(),
+            round_started_ms_ago: None,
+            waiting_on: vec![],
+            ready: 1,
+            min_clients: 2,
+            ..sample()
+        };
+        let text = between_rounds.to_text();
+        assert!(
+            text.contains(
+                "\nround        none: waiting for 1 more participant (1 ready, 2 needed)\n"
+            ),
+            "{text}"
+        );
+        let nobody = Status {
+            ready: 0,
+            min_clients: 3,
+            ..between_rounds.clone()
+        };
+        assert!(nobody
+            .to_text()
+            .contains("waiting for 3 more participants (0 ready, 3 needed)"));
+        // Not while a round runs, once enough are ready, or after the end.
+        for s in [
+            sample(),
+            Status {
+                ready: 2,
+                ..between_rounds.clone()
+            },
+            Status {
+                phase: "stopped".into(),
+                ..between_rounds.clone()
+            },
+        ] {
+            assert_eq!(Shortfall::of(&s), None, "{s:?}");
+            assert!(!s.to_text().contains("waiting for"), "{s:?}");
+        }
+        // A file from a conductor that did not write the counts reads as 0 and 0.
+        let mut old: serde_json::Value = serde_json::from_str(&between_rounds.to_json()).unwrap();
+        let fields = old.as_object_mut().unwrap();
+        fields.remove("ready");
+        fields.remove("min_clients");
+        let old: Status = serde_json::from_value(old).unwrap();
+        assert_eq!(Shortfall::of(&old), None);
+    }
+
+    #[test]
+    fn the_participant_that_ended_the_run_is_named() {
+        assert!(!sample().to_text().contains("failed"));
+        let ended = Status {
+            phase: "stopped".into(),
+            failure: Some(Failure {
+                id: "worker-3".into(),
+                reason: "step 2: command exited with status 7".into(),
+            }),
+            ..sample()
+        };
+        let text = ended.to_text();
+        assert!(
+            text.contains("\nfailed       worker-3: step 2: command exited with status 7\n"),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&ended.to_json()).unwrap();
+        assert_eq!(v["failure"]["id"], "worker-3");
+        // A reason of any length keeps the line on the screen.
+        let long = Status {
+            failure: Some(Failure {
+                id: "worker-3".into(),
+                reason: "x".repeat(531),
+            }),
+            ..ended
+        };
+        let text = long.to_text();
+        let line = text.lines().find(|l| l.starts_with("failed")).unwrap();
+        assert_eq!(line.chars().count(), SCREEN_WIDTH, "{line}");
+        assert!(line.ends_with("x…"), "{line}");
+        assert_eq!(cut("abc", 3), "abc");
+        assert_eq!(cut("abcd", 3), "ab…");
     }
 
     #[test]

@@ -7,8 +7,10 @@
 
 mod common;
 
+use lockstep_proto::participant::Event;
+
 use common::participants::{join, join_port, join_with};
-use common::{wait_for, Conductor, TempDir, DEADLINE};
+use common::{run_to_exit, wait_for, Conductor, TempDir, DEADLINE};
 
 /// A shell command appending the step to `file`, then exiting `status` at `fail_at`.
 fn append_step(file: &std::path::Path, fail_at: Option<(u32, i32)>) -> String {
@@ -107,6 +109,150 @@ fn a_failing_command_is_refused_and_the_others_finish() {
         );
     }
     assert_eq!(conductor.wait_exit(DEADLINE).code(), Some(0));
+}
+
+#[test]
+fn a_run_left_short_of_participants_says_why_it_waits() {
+    // The stuck run: two participants needed, one fails at step 2; the survivor and the
+    // conductor wait, and the log and the status say for what.
+    let mut conductor = Conductor::start(&["--min-clients", "2", "--rounds", "5"]);
+    let dir = TempDir::new("join-short");
+    let (kept, lost) = (dir.path("survivor.txt"), dir.path("failing.txt"));
+    let mut survivor = join(
+        &conductor,
+        "survivor",
+        &["sh", "-c", &append_step(&kept, None)],
+    );
+    let script = append_step(&lost, Some((2, 7)));
+    let mut failing = join(&conductor, "failing", &["sh", "-c", &script]);
+    assert_eq!(failing.wait_exit(DEADLINE).code(), Some(7));
+
+    let sentence = "waiting for 1 more participant (1 ready, 2 needed)";
+    conductor.wait_log(&format!("[INFO] {sentence}"));
+    let status = conductor.wait_status("the survivor alone, ready", |s| {
+        s["ready"] == 1 && s["round_started_ms_ago"].is_null()
+    });
+    assert_eq!(status["min_clients"], 2);
+    assert_eq!(status["waves_sent"], 3);
+    // status.txt is written just after status.json.
+    let line = format!("round        none: {sentence}");
+    wait_for("status.txt to say why", DEADLINE, || {
+        let text = std::fs::read_to_string(conductor.dir.path("status.txt")).ok()?;
+        text.contains(&line).then_some(())
+    });
+    let (code, shown, err) = run_to_exit(&conductor.dir.0, &["status"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(shown.contains(sentence), "{shown}");
+    // Both still wait: nothing ended the run.
+    assert!(survivor.child.try_wait().expect("try_wait").is_none());
+    assert!(conductor.child.try_wait().expect("try_wait").is_none());
+    assert_eq!(
+        std::fs::read_to_string(&kept).expect("the step file"),
+        "0\n1\n2\n"
+    );
+
+    conductor.signal(libc::SIGINT);
+    assert_eq!(survivor.wait_exit(DEADLINE).code(), Some(0));
+    conductor.expect_exit(0);
+}
+
+#[test]
+fn with_end_on_failure_a_failing_command_ends_the_run_with_exit_code_3() {
+    let mut conductor = Conductor::start(&[
+        "--min-clients",
+        "3",
+        "--rounds",
+        "5",
+        "--end-on-failure",
+        "true",
+    ]);
+    let dir = TempDir::new("join-end-on-failure");
+    let files: Vec<_> = (1..=2).map(|n| dir.path(&format!("g{n}.txt"))).collect();
+    let mut good: Vec<_> = files
+        .iter()
+        .enumerate()
+        .map(|(n, file)| {
+            join(
+                &conductor,
+                &format!("good-{}", n + 1),
+                &["sh", "-c", &append_step(file, None)],
+            )
+        })
+        .collect();
+    let script = append_step(&dir.path("failing.txt"), Some((2, 7)));
+    let mut failing = join(&conductor, "failing", &["sh", "-c", &script]);
+    assert_eq!(failing.wait_exit(DEADLINE).code(), Some(7));
+
+    let log = conductor.expect_exit(3);
+    let reason = "step 2: command exited with status 7";
+    assert!(
+        log.contains(&format!(
+            "[ERROR] ending (end_on_failure): participant failing failed: {reason}"
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "conductor: ended: participant failing failed: {reason}"
+        )),
+        "{log}"
+    );
+    // The others hear `E`, in the conductor's words, and no step after the failing one.
+    for (participant, file) in good.iter_mut().zip(&files) {
+        assert_eq!(participant.wait_exit(DEADLINE).code(), Some(1));
+        let said = participant.stderr();
+        assert!(
+            said.contains("the conductor says: shutting down because of an error"),
+            "{said}"
+        );
+        let steps = std::fs::read_to_string(file).expect("the step file");
+        assert!(
+            steps.starts_with("0\n1\n") && !steps.contains('3'),
+            "{steps}"
+        );
+    }
+    let status = conductor.status("status.json").expect("the final status");
+    assert_eq!(status["phase"], "stopped");
+    assert_eq!(status["failure"]["id"], "failing");
+    assert_eq!(status["failure"]["reason"], reason);
+    let text = std::fs::read_to_string(conductor.dir.path("status.txt")).expect("status.txt");
+    assert!(
+        text.contains(&format!("failed       failing: {reason}")),
+        "{text}"
+    );
+}
+
+#[test]
+fn end_on_failure_closed_ends_the_run_on_a_connection_lost_without_x() {
+    // With `true` a lost connection is a departure like any other; with "closed" it is a
+    // failure. An `X` is never one. Three needed: no wave goes out, and participants that
+    // wait count all the same.
+    for (setting, ends) in [("true", false), ("closed", true)] {
+        let mut conductor =
+            Conductor::start_quiet(&["--min-clients", "3", "--end-on-failure", setting]);
+        let mut stays = conductor.member("stays");
+        let mut polite = conductor.member("polite");
+        conductor.wait_log("joined: polite");
+        polite.leave();
+        conductor.wait_log("left: polite");
+        let lost = conductor.join("lost");
+        conductor.wait_log("joined: lost");
+        lost.reset();
+        conductor.wait_log("left: lost");
+        if ends {
+            assert_eq!(stays.rest(), [Event::ErrorShutdown, Event::Exit]);
+            let log = conductor.expect_exit(3);
+            assert!(
+                log.contains("participant lost failed: connection closed without X"),
+                "{log}"
+            );
+        } else {
+            assert!(conductor.child.try_wait().expect("try_wait").is_none());
+            conductor.signal(libc::SIGINT);
+            assert_eq!(stays.rest(), [Event::Cease, Event::Exit]);
+            conductor.expect_exit(0);
+        }
+    }
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! 7878), its participant refusing an id the protocol cannot carry, what it says of installing
 //! and of the license, the monitoring examples, and "Across machines": its `openssl` commands
 //! pasted into `sh`, its configuration and its `join` with certificates (on the loopback
-//! address, checking the conductor's certificate by name).
+//! address, checking the conductor's certificate by name), and the C, C++ and Fortran
+//! participants of "Joining" built by its compile lines (with the checkout's paths) and run.
 
 // Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -13,6 +14,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
+use common::native::{include_dir, library_dir, top, Compiler};
 use common::readme::{block, block_with, README};
 use common::{run_to_exit, wait_for, Conductor, Launch, TempDir, DEADLINE};
 
@@ -263,4 +265,75 @@ fn the_across_machines_certificates_config_and_join_work_as_written() {
     assert!(log.contains("(TLS, client certificates required)"), "{log}");
     assert!(log.contains("joined: worker-1 "), "{log}");
     assert!(log.contains("joined: worker-2 "), "{log}");
+}
+
+/// The README's participant in the block starting with `first_line`, written to `file` (aimed
+/// at a test conductor instead of port 7878), built by each line of the block starting with
+/// `compile` (run by `sh` with the checkout's paths for `include` and `target/release`), takes
+/// part in two steps.
+fn readme_participant(compiler: Compiler, first_line: &str, file: &str, compile: &str) {
+    if compiler.command().is_none() {
+        return;
+    }
+    let lib = library_dir().display().to_string();
+    let dir = TempDir::new("readme-native");
+    let source = block(first_line);
+    assert!(source.contains("\"127.0.0.1:7878\""), "{source}");
+    for line in block(compile).lines() {
+        let line = line
+            .replace("$PWD/target/release", "target/release")
+            .replace("target/release", &lib)
+            .replace("-Iinclude", &format!("-I{}", include_dir().display()))
+            .replace(
+                "include/lockstep.f90",
+                &top().join("include/lockstep.f90").display().to_string(),
+            );
+        let mut conductor = Conductor::start(&["--rounds", "2"]);
+        let address = conductor.addr.to_string();
+        std::fs::write(dir.path(file), source.replace("127.0.0.1:7878", &address)).unwrap();
+        let built = Command::new("sh")
+            .args(["-c", &line])
+            .current_dir(&dir.0)
+            .output()
+            .expect("sh");
+        assert!(
+            built.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        let ran = Command::new(dir.path("app")).output().expect("run app");
+        let out = String::from_utf8_lossy(&ran.stdout);
+        assert!(
+            ran.status.success(),
+            "{line}: {out}{}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+        assert_eq!(out, "working on step 0\nworking on step 1\n", "{line}");
+        assert_eq!(conductor.wait_exit(DEADLINE).code(), Some(0));
+    }
+}
+
+#[test]
+fn the_c_participant_builds_shared_and_static_and_runs_as_written() {
+    readme_participant(Compiler::C, "#include <stdio.h>", "app.c", "cc app.c");
+}
+
+#[test]
+fn the_cpp_participant_builds_and_runs_as_written() {
+    readme_participant(
+        Compiler::Cxx,
+        "#include <cstdint>",
+        "app.cpp",
+        "c++ -std=c++17 app.cpp",
+    );
+}
+
+#[test]
+fn the_fortran_participant_builds_and_runs_as_written() {
+    readme_participant(
+        Compiler::Fortran,
+        "program app",
+        "app.f90",
+        "gfortran include/lockstep.f90 app.f90",
+    );
 }

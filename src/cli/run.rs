@@ -133,8 +133,10 @@ pub fn run(mut args: Arguments) -> i32 {
     let end = driver.run();
     log::info!("exiting with code {}", end.exit_code());
     log::logger().flush();
-    if let EndKind::Fatal(error) = &end {
-        super::error(Cmd::Run, format!("error: {error}"));
+    match &end {
+        EndKind::Fatal(error) => super::error(Cmd::Run, format!("error: {error}")),
+        EndKind::ParticipantFailed { .. } => super::error(Cmd::Run, format!("ended: {end}")),
+        _ => {}
     }
     drop(status_lock);
     end.exit_code()

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use lockstep_proto::cidr::Cidr;
-use lockstep_proto::core::CoreConfig;
+use lockstep_proto::core::{CoreConfig, EndOnFailure};
 use lockstep_proto::round::RoundConfig;
 use lockstep_proto::time::Duration;
 use lockstep_proto::wire::Id;
@@ -102,6 +102,12 @@ pub struct Config {
     /// the N of the `S` countdown before a planned or graceful end
     #[serde(deserialize_with = "values::int::<_, u32, 0, U32>")]
     pub shutdown_countdown: u32,
+    /// `true`: a participant's `R` ends the run (`E`, exit 3); `"closed"`: any loss without `X` too
+    #[serde(
+        deserialize_with = "values::end_on_failure",
+        serialize_with = "values::end_on_failure_value"
+    )]
+    pub end_on_failure: EndOnFailure,
     /// time allowed for a client's hello; 0 = unlimited
     #[serde(deserialize_with = "values::int::<_, u64, 0, MS>")]
     pub hello_timeout_ms: u64,
@@ -164,6 +170,7 @@ impl Default for Config {
             rounds: 0,
             step_wrap: WRAP,
             shutdown_countdown: 3,
+            end_on_failure: EndOnFailure::Never,
             hello_timeout_ms: 5_000,
             probe_after_ms: 5_000,
             drop_after_ms: 30_000,
@@ -190,7 +197,7 @@ pub struct Setting {
     pub key: &'static str,
     /// Its command-line flag.
     pub flag: String,
-    /// What the flag's value is: `N`, `TEXT`, or `LIST` (comma-separated).
+    /// What the flag's value is: `N`, `TEXT`, `BOOL` or `LIST` (comma-separated).
     pub placeholder: &'static str,
     /// Its default, as JSON.
     pub default: String,
@@ -335,6 +342,7 @@ impl Config {
                 let placeholder = match default {
                     Value::String(_) => "TEXT",
                     Value::Array(_) => "LIST",
+                    Value::Bool(_) => "BOOL",
                     _ => "N",
                 };
                 Setting {
@@ -363,12 +371,12 @@ impl Config {
     }
 
     /// Overrides one key from a command-line flag value: a string key takes the text as it
-    /// is, `allow` takes comma-separated blocks, a switch `true` or `false`, a number key a
-    /// whole number. The value goes
-    /// through the same checks as in the file.
+    /// is, `allow` takes comma-separated blocks, a switch `true` or `false` (or a word its
+    /// key knows, such as `closed`), a number key a whole number; the kind of a key is that of
+    /// its default. The value goes through the same checks as in the file.
     pub fn set_flag(&mut self, key: &str, text: &str) -> Result<(), ConfigError> {
         let mut map = self.to_map();
-        let value = match map.get(key) {
+        let value = match Config::default().to_map().get(key) {
             None => return Err(ConfigError::in_flag(key, "no such setting")),
             Some(Value::String(_)) => Value::String(text.to_string()),
             Some(Value::Array(_)) => Value::Array(
@@ -381,12 +389,8 @@ impl Config {
             Some(Value::Bool(_)) => match text.trim() {
                 "true" => Value::Bool(true),
                 "false" => Value::Bool(false),
-                _ => {
-                    return Err(ConfigError::in_flag(
-                        key,
-                        format!("expected true or false, got {}", quoted(text)),
-                    ))
-                }
+                // The key's reader says whether it takes the word.
+                word => Value::String(word.to_string()),
             },
             Some(_) => match text.trim().parse::<u64>() {
                 Ok(n) => Value::from(n),
@@ -517,6 +521,7 @@ impl Config {
         core.status_interval =
             writes_status.then(|| Duration::from_millis(self.status_interval_ms));
         core.allow = self.allow.clone();
+        core.end_on_failure = self.end_on_failure;
         core
     }
 
@@ -567,7 +572,7 @@ mod tests {
                "rounds":5,"step_wrap":6,"shutdown_countdown":7,"hello_timeout_ms":8,
                "probe_after_ms":9,"drop_after_ms":10,"slow_round_ms":11,"status_interval_ms":12,
                "status_txt":"","status_json":"s.json","allow":["10.0.0.0/8","::1/128"],
-               "http":"[::1]:9878"}"#,
+               "http":"[::1]:9878","end_on_failure":"closed"}"#,
         )
         .unwrap();
         assert_eq!(
@@ -587,6 +592,17 @@ mod tests {
         assert_eq!(c.status_paths(), (Some(PathBuf::from("s.json")), None));
         assert_eq!(c.allow.len(), 2);
         assert_eq!(c.http_address(), Some("[::1]:9878".parse().unwrap()));
+        assert_eq!(c.end_on_failure, EndOnFailure::Closed);
+        assert_eq!(c.core_config().end_on_failure, EndOnFailure::Closed);
+        assert_eq!(c.to_map()["end_on_failure"], "closed");
+        for (json, want) in [
+            ("true", EndOnFailure::Refusal),
+            ("false", EndOnFailure::Never),
+        ] {
+            let c = from_json(&format!(r#"{{"end_on_failure": {json}}}"#)).unwrap();
+            assert_eq!(c.end_on_failure, want);
+            assert_eq!(c.to_map()["end_on_failure"].to_string(), json);
+        }
         assert_eq!(Config::default().http_address(), None);
     }
 
@@ -678,6 +694,14 @@ mod tests {
                 r#"{"tls_bind_ids": "yes"}"#,
                 "key \"tls_bind_ids\": expected true or false, got \"yes\"",
             ),
+            (
+                r#"{"end_on_failure": "true"}"#,
+                "key \"end_on_failure\": expected false, true or \"closed\", got \"true\"",
+            ),
+            (
+                r#"{"end_on_failure": 1}"#,
+                "key \"end_on_failure\": expected false, true or \"closed\", got 1",
+            ),
             ("{} {}", "test.json: not valid JSON: trailing characters"),
         ];
         for (json, expected) in cases {
@@ -749,6 +773,22 @@ mod tests {
             e,
             "command line: key \"--tls-bind-ids\": expected true or false, got \"no\""
         );
+        for (text, want) in [
+            ("closed", EndOnFailure::Closed),
+            ("true", EndOnFailure::Refusal),
+            ("false", EndOnFailure::Never),
+            ("closed", EndOnFailure::Closed),
+            // A switch the file set to "closed" is still a switch on the command line.
+            ("true", EndOnFailure::Refusal),
+        ] {
+            c.set_flag("end_on_failure", text).unwrap();
+            assert_eq!(c.end_on_failure, want, "{text}");
+        }
+        let e = c.set_flag("end_on_failure", "yes").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "command line: key \"--end-on-failure\": expected false, true or \"closed\", got \"yes\""
+        );
         let e = c.set_flag("prot", "1").unwrap_err().to_string();
         assert_eq!(e, "command line: key \"--prot\": no such setting");
         // A failed flag leaves the settings as they were.
@@ -765,7 +805,7 @@ mod tests {
                 Value::String(_) if key == "http" => "127.0.0.1:0".to_string(),
                 Value::String(_) => "x".to_string(),
                 Value::Array(_) => "10.0.0.0/8".to_string(),
-                Value::Bool(b) => (!b).to_string(),
+                Value::Bool(on) => (!on).to_string(),
                 _ => "2".to_string(),
             };
             c.set_flag(&key, &text).unwrap();
@@ -882,7 +922,7 @@ mod tests {
     fn shipped_defaults_parse_back_to_the_defaults() {
         let c = Config::parse(Path::new("config.json"), &Config::defaults_json()).unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!(Config::keys().len(), 23);
+        assert_eq!(Config::keys().len(), 24);
         assert_eq!(from_json("{}").unwrap(), Config::default());
     }
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serializer};
 use serde_json::Value;
 
 use lockstep_proto::cidr::Cidr;
+use lockstep_proto::core::EndOnFailure;
 use lockstep_proto::wire::Id;
 
 /// The most characters of a value (or key) a message shows.
@@ -74,6 +75,30 @@ pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     value
         .as_bool()
         .ok_or_else(|| D::Error::custom(format!("expected true or false, got {}", shown(&value))))
+}
+
+/// `end_on_failure`: `false`, `true` (a participant's `R` ends the run) or `"closed"` (any
+/// loss without `X` too).
+pub fn end_on_failure<'de, D: Deserializer<'de>>(d: D) -> Result<EndOnFailure, D::Error> {
+    let value = Value::deserialize(d)?;
+    match &value {
+        Value::Bool(false) => Ok(EndOnFailure::Never),
+        Value::Bool(true) => Ok(EndOnFailure::Refusal),
+        Value::String(word) if word == "closed" => Ok(EndOnFailure::Closed),
+        other => Err(D::Error::custom(format!(
+            "expected false, true or \"closed\", got {}",
+            shown(other)
+        ))),
+    }
+}
+
+/// Writes `end_on_failure` as it is read: `false`, `true` or `"closed"`.
+pub fn end_on_failure_value<S: Serializer>(policy: &EndOnFailure, s: S) -> Result<S::Ok, S::Error> {
+    match policy {
+        EndOnFailure::Never => s.serialize_bool(false),
+        EndOnFailure::Refusal => s.serialize_bool(true),
+        EndOnFailure::Closed => s.serialize_str("closed"),
+    }
 }
 
 /// The address to bind: not empty; an IPv6 address may come in brackets (`[::1]`), as in a

@@ -1,8 +1,9 @@
 //! The core's events as log lines: which events are written at which level, in which words,
 //! and which are summarised instead of written one by one. At `info` a person sees joins,
-//! leaves, refusals, drops, the `T` warning, the start of a countdown, the ending, and a
-//! progress line (`progress.rs`) at most every five seconds instead of a line per wave and
-//! per round end (those are at `debug`). Refusals of one kind within a second of connections
+//! leaves, refusals, drops, the `T` warning, the start of a countdown, the ending, a progress
+//! line (`progress.rs`) at most every five seconds instead of a line per wave and per round
+//! end (those are at `debug`), and, while fewer than `min_clients` are ready, why no wave goes
+//! out (`waiting.rs`): when that starts and every ten seconds while it lasts. Refusals of one kind within a second of connections
 //! that never joined, and connections closed before their hello, are
 //! summarised (`repeats.rs`): a stranger can open any number of those, and nothing else
 //! limits their lines. A member's refusal is always written in full, with its id: there are
@@ -21,6 +22,8 @@ use lockstep_proto::wire::Id;
 
 use super::progress::{Progress, Thousands, PROGRESS_EVERY};
 use super::repeats::Repeats;
+use super::waiting::Waiting;
+use crate::status::Shortfall;
 
 /// Where log lines go.
 pub trait Sink {
@@ -48,6 +51,7 @@ pub struct EventLog {
     closed_early: Repeats,
     /// The countdown's first `S` has been logged.
     counting_down: bool,
+    waiting: Waiting,
 }
 
 impl Default for EventLog {
@@ -64,6 +68,7 @@ impl EventLog {
             refused: Default::default(),
             closed_early: Repeats::default(),
             counting_down: false,
+            waiting: Waiting::default(),
         }
     }
 
@@ -122,7 +127,18 @@ impl EventLog {
                 let steps = if *n == 1 { "step" } else { "steps" };
                 out.line(level, format_args!("shutting down after {n} more {steps}"));
             }
+            Event::Waiting { ready, needed } => {
+                let shortfall = Shortfall {
+                    ready: *ready,
+                    needed: *needed,
+                };
+                match self.waiting.update(now, shortfall) {
+                    Some(line) => out.line(Level::Info, format_args!("{line}")),
+                    None => out.line(Level::Debug, format_args!("{shortfall}")),
+                }
+            }
             Event::Wave { step, participants } => {
+                self.waiting.stop();
                 self.progress.wave(now);
                 out.line(
                     Level::Debug,
@@ -154,11 +170,16 @@ impl EventLog {
                 out.line(Level::Info, format_args!("graceful stop requested"));
             }
             Event::Ending(kind) => {
+                self.waiting.stop();
                 self.finish(now, out);
                 match kind {
                     EndKind::Fatal(error) => out.line(
                         Level::Error,
                         format_args!("ending on a fatal error: {error}"),
+                    ),
+                    EndKind::ParticipantFailed { .. } => out.line(
+                        Level::Error,
+                        format_args!("ending (end_on_failure): {kind}"),
                     ),
                     other => out.line(Level::Info, format_args!("ending: {other}")),
                 }
@@ -179,16 +200,17 @@ impl EventLog {
         }
     }
 
-    /// When the next summary or progress line is due, for the driver's wake-up.
+    /// When the next summary, progress or waiting line is due, for the driver's wake-up.
     pub fn next_due(&self) -> Option<Instant> {
         let repeats = self.refused.iter().chain([&self.closed_early]);
         repeats
             .filter_map(Repeats::next_due)
             .chain(self.progress.next_due())
+            .chain(self.waiting.next_due())
             .min()
     }
 
-    /// Writes the summaries and the progress line due by `now`.
+    /// Writes the summaries, the progress line and the waiting line due by `now`.
     pub fn tick(&mut self, now: Instant, out: &mut impl Sink) {
         for kind in RefusalKind::ALL {
             if let Some(more) = self.refused[kind as usize].due(now) {
@@ -200,6 +222,9 @@ impl EventLog {
         }
         if let Some(report) = self.progress.due(now) {
             out.line(Level::Info, format_args!("{report}"));
+        }
+        if let Some(line) = self.waiting.due(now) {
+            out.line(Level::Info, format_args!("{line}"));
         }
     }
 
@@ -340,6 +365,10 @@ mod tests {
                 waiting_on: vec![id("bob"), id("carol")],
             },
             Event::Ending(EndKind::Fatal("the listening socket failed".into())),
+            Event::Ending(EndKind::ParticipantFailed {
+                id: id("alice"),
+                reason: "step 4: boom".into(),
+            }),
             Event::StateChanged {
                 conn: who.conn,
                 old: lockstep_proto::conn::StateKind::GoSent,
@@ -370,6 +399,10 @@ mod tests {
             (
                 Level::Error,
                 "ending on a fatal error: the listening socket failed",
+            ),
+            (
+                Level::Error,
+                "ending (end_on_failure): participant alice failed: step 4: boom",
             ),
             (Level::Trace, "#5000 GoSent -> Working"),
         ];
@@ -540,6 +573,65 @@ mod tests {
                 "ending: interrupted by the operator",
             ]
         );
+    }
+
+    #[test]
+    fn a_run_short_of_participants_says_so_when_it_starts_and_every_ten_seconds() {
+        let mut log = EventLog::new();
+        let mut out = Lines::default();
+        let waiting = |ready| Event::Waiting { ready, needed: 2 };
+        log.record(ms(1_000), &waiting(0), &mut out);
+        log.record(ms(2_000), &waiting(1), &mut out);
+        log.record(ms(3_000), &waiting(0), &mut out);
+        assert_eq!(log.next_due(), Some(ms(11_000)));
+        log.tick(ms(11_000), &mut out);
+        log.tick(ms(12_000), &mut out);
+        log.record(ms(15_000), &waiting(1), &mut out);
+        log.tick(ms(21_000), &mut out);
+        let wave = Event::Wave {
+            step: 0,
+            participants: 2,
+        };
+        log.record(ms(22_000), &wave, &mut out);
+        assert_eq!(log.next_due(), None, "the wait is over");
+        let lines = out.take();
+        let got: Vec<(Level, &str)> = lines.iter().map(|(l, s)| (*l, s.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    Level::Info,
+                    "waiting for 2 more participants (0 ready, 2 needed)"
+                ),
+                (
+                    Level::Debug,
+                    "waiting for 1 more participant (1 ready, 2 needed)"
+                ),
+                (
+                    Level::Debug,
+                    "waiting for 2 more participants (0 ready, 2 needed)"
+                ),
+                (
+                    Level::Info,
+                    "still waiting for 2 more participants (0 ready, 2 needed) after 10.0 s"
+                ),
+                (
+                    Level::Debug,
+                    "waiting for 1 more participant (1 ready, 2 needed)"
+                ),
+                (
+                    Level::Info,
+                    "still waiting for 1 more participant (1 ready, 2 needed) after 20.0 s"
+                ),
+                (Level::Debug, "wave: step 0 to 2 client(s)"),
+            ]
+        );
+        // The next wait begins with an info line of its own; the ending closes it.
+        log.record(ms(30_000), &waiting(1), &mut out);
+        log.record(ms(31_000), &Event::Ending(EndKind::Interrupt), &mut out);
+        assert_eq!(log.next_due(), None);
+        let levels: Vec<Level> = out.take().into_iter().map(|(l, _)| l).collect();
+        assert_eq!(levels, [Level::Info, Level::Info]);
     }
 
     #[test]

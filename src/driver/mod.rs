@@ -49,6 +49,7 @@ mod state_file;
 mod status_files;
 mod status_lock;
 pub mod tls;
+mod waiting;
 
 pub use listen::{bind, BACKLOG};
 pub use log_batch::{BatchedWriter, LogBatch};

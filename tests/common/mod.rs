@@ -10,6 +10,7 @@
 pub mod faults;
 pub mod http;
 mod member;
+pub mod native;
 pub mod participants;
 mod raw;
 pub mod readme;

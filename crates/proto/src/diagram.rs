@@ -331,9 +331,10 @@ enum Action {
     Sigint,
     Sigusr1,
     Fatal,
+    ParticipantFails,
 }
 
-const ACTIONS: [Action; 9] = [
+const ACTIONS: [Action; 10] = [
     Action::ClientReady,
     Action::ReadyClientLeaves,
     Action::ParticipantDone,
@@ -343,6 +344,7 @@ const ACTIONS: [Action; 9] = [
     Action::Sigint,
     Action::Sigusr1,
     Action::Fatal,
+    Action::ParticipantFails,
 ];
 
 impl Action {
@@ -357,6 +359,7 @@ impl Action {
             Action::Sigint => "SIGINT",
             Action::Sigusr1 => "SIGUSR1",
             Action::Fatal => "fatal error",
+            Action::ParticipantFails => "participant fails (end_on_failure)",
         }
     }
 }
@@ -371,7 +374,7 @@ fn decision_label(d: &Decision) -> &'static str {
             countdown: Some(_), ..
         } => "S n, Go",
         Decision::Slow => "T",
-        Decision::End(EndKind::Fatal(_)) => "E, X",
+        Decision::End(kind) if kind.announces_error() => "E, X",
         Decision::End(EndKind::Restart) => "close all, say nothing",
         Decision::End(_) => "C, X",
     }
@@ -434,6 +437,14 @@ impl Model {
             Action::Sigint => out.extend(self.rounds.end_now(EndKind::Interrupt)),
             Action::Sigusr1 => out.extend(self.rounds.end_now(EndKind::Restart)),
             Action::Fatal => out.extend(self.rounds.end_now(EndKind::Fatal(String::new()))),
+            Action::ParticipantFails if self.ready + self.pending > 0 => {
+                let id = Id::new("p").unwrap_or_else(|_| unreachable!("a valid literal id"));
+                let reason = String::new();
+                out.extend(
+                    self.rounds
+                        .end_now(EndKind::ParticipantFailed { id, reason }),
+                );
+            }
             _ => return None,
         }
         while let Some(d) = self.rounds.poll_decision(self.ready) {
@@ -608,6 +619,11 @@ mod tests {
         }
         assert!(g.has_edge("running", "stopped", "SIGINT / C, X"));
         assert!(g.has_edge("running", "stopped", "fatal error / E, X"));
+        assert!(g.has_edge(
+            "running",
+            "stopped",
+            "participant fails (end_on_failure) / E, X"
+        ));
         assert!(g.has_edge("stopping", "stopped", "participant Done / C, X"));
         assert!(g.has_edge("running", "stopping", "participant Done / S n, Go"));
         assert!(g.has_edge("running", "running", "slow_round_ms passes / T"));

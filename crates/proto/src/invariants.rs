@@ -16,8 +16,9 @@
 //!   the core after it. It checks that no client is sent Go while GoSent or Working, that no
 //!   wave goes out while a participant of the running round is GoSent or Working, that
 //!   successive waves' steps differ by exactly 1 modulo `step_wrap`, that refusals are
-//!   non-empty and final, and that the end sends `C` (or `E`) then `X` to every connection and
-//!   nothing after it (a restart: nothing at all, and every connection closed at once).
+//!   non-empty and final, that the end sends `C` (or `E`) then `X` to every connection and
+//!   nothing after it (a restart: nothing at all, and every connection closed at once), and
+//!   that a participant's failure ends the run only in the step it went.
 //!
 //! The bytes a step queued for a connection are recovered without help from the core: what was
 //! written during the step followed by what is still pending, minus what was pending before.
@@ -64,6 +65,7 @@ pub struct Snapshot {
 struct ConnBefore {
     kind: StateKind,
     closing: bool,
+    id: Option<Id>,
     pending: usize,
     /// The start of a message received before, waiting for its rest.
     incomplete: Vec<u8>,
@@ -79,6 +81,7 @@ impl Snapshot {
                     let before = ConnBefore {
                         kind: c.state.kind(),
                         closing: c.closing,
+                        id: c.client_id,
                         pending: c.pending.len(),
                         incomplete: core.incomplete_input(c.conn).to_vec(),
                     };
@@ -432,7 +435,7 @@ impl StepView<'_> {
             }
         }
         let announce = match ended {
-            Some(EndKind::Fatal(_)) => ConductorMsg::Error,
+            Some(kind) if kind.announces_error() => ConductorMsg::Error,
             _ => ConductorMsg::Cease,
         };
         for (conn, msgs) in &self.queued {
@@ -453,6 +456,16 @@ impl StepView<'_> {
         }
         if ended.is_some_and(|kind| !kind.says_goodbye()) {
             return self.check_silent_end();
+        }
+        if let Some(EndKind::ParticipantFailed { id, .. }) = ended {
+            // The participant named was a member, and went in this very step.
+            let went = self.before.conns.iter().any(|(conn, c)| {
+                c.id == Some(*id) && !c.closing && c.kind.is_joined() && self.gone(*conn)
+            });
+            ensure!(
+                went,
+                "the run ended on {id}'s failure, which did not go in this step"
+            );
         }
         for (conn, c) in &self.before.conns {
             if c.closing {

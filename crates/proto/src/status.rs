@@ -26,6 +26,15 @@ pub struct Slowest {
     pub ms: f64,
 }
 
+/// The participant whose failure ended the run (`end_on_failure`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Its id.
+    pub id: String,
+    /// Its `R` reason, or how it was lost.
+    pub reason: String,
+}
+
 /// Everything the status files show.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Status {
@@ -45,6 +54,12 @@ pub struct Status {
     pub clients: Vec<ClientStatus>,
     /// Participants of the running round that are not Done yet.
     pub waiting_on: Vec<String>,
+    /// Clients ready for the next wave (Idle or Done).
+    #[serde(default)]
+    pub ready: u32,
+    /// Clients that must be ready before a wave is sent.
+    #[serde(default)]
+    pub min_clients: u32,
     /// Duration of the last finished round.
     pub last_round_ms: Option<f64>,
     /// Who finished last in the last finished round.
@@ -55,4 +70,7 @@ pub struct Status {
     /// `null` while they work, or without a state file.
     #[serde(default)]
     pub state_file_error: Option<String>,
+    /// The participant whose failure ended the run; `null` otherwise.
+    #[serde(default)]
+    pub failure: Option<Failure>,
 }

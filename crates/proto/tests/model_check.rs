@@ -3,11 +3,11 @@
 //!
 //! Clients drive the real `Conductor` through the test harness. From every reached state every
 //! possible next event is tried: each client connecting, sending a hello, `K`, `!`, `W`, `.`,
-//! `?`, `X` or a byte that is no message (not `R`, which leaves exactly as `X` does), or closing
-//! its connection; time jumping to the core's
+//! `?`, `X` or a byte that is no message (not `R`, which leaves exactly as `X` does unless
+//! `end_on_failure` is on), or closing its connection; time jumping to the core's
 //! next deadline; a graceful stop (SIGTERM), an interrupt (SIGINT), a restart (SIGUSR1) and a
-//! fatal error; and, in
-//! the second model, each client stopping and resuming reading. The harness checks the
+//! fatal error; in the second model, each client stopping and resuming reading; in the third, `R` too, with
+//! every departure but `X` ending the run (`end_on_failure` "closed"). The harness checks the
 //! invariants of `lockstep_proto::invariants` after every step, so every state and every transition
 //! of the search is checked.
 //!
@@ -34,7 +34,7 @@ use std::hash::{Hash, Hasher};
 use std::time::Instant as Clock;
 
 use lockstep_proto::conn::{Event, ALL_EVENTS};
-use lockstep_proto::core::{ConnId, CoreConfig, Input, StopRequest};
+use lockstep_proto::core::{ConnId, CoreConfig, EndOnFailure, Input, StopRequest};
 use lockstep_proto::harness::{client_bytes, Harness};
 use lockstep_proto::round::EndKind;
 use lockstep_proto::time::Duration;
@@ -229,7 +229,7 @@ impl Search {
                 let progress = apply_or_report(&mut next, action, || search.path(id));
                 search.transitions += 1;
                 if let Some(exit) = &next.h.observed().exit {
-                    *search.ends.entry(end_name(exit)).or_default() += 1;
+                    *search.ends.entry(exit.label()).or_default() += 1;
                 }
                 let fingerprint = next.fingerprint();
                 let to = match search.index.get(&fingerprint) {
@@ -341,16 +341,6 @@ impl Search {
     }
 }
 
-fn end_name(kind: &EndKind) -> &'static str {
-    match kind {
-        EndKind::Planned => "planned",
-        EndKind::Graceful => "graceful",
-        EndKind::Interrupt => "interrupt",
-        EndKind::Fatal(_) => "fatal",
-        EndKind::Restart => "restart",
-    }
-}
-
 /// Applies an action; if an invariant breaks (the harness panics), prints the path first.
 fn apply_or_report(state: &mut State, action: Action, path: impl FnOnce() -> Vec<Action>) -> bool {
     let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.apply(action)));
@@ -402,6 +392,26 @@ const SLOW_READERS: Setup = Setup {
         c.status_interval = None;
     },
     stalls: true,
+};
+
+/// Two clients whose every departure but `X` ends the run (`end_on_failure` "closed"): `R`,
+/// closing, garbage, the liveness drop; a planned end after two waves with a countdown of one,
+/// probes and drops on as in the first model.
+const FAILURES: Setup = Setup {
+    clients: 2,
+    sends: |_| true,
+    config: |c| {
+        c.end_on_failure = EndOnFailure::Closed;
+        c.rounds.min_clients = 2;
+        c.rounds.rounds = 2;
+        c.rounds.shutdown_countdown = 1;
+        c.max_clients = 2;
+        c.hello_timeout = Duration::from_millis(1);
+        c.probe_after = Duration::from_millis(1);
+        c.drop_after = Duration::from_millis(2);
+        c.status_interval = None;
+    },
+    stalls: false,
 };
 
 #[test]
@@ -459,4 +469,34 @@ fn clients_that_stop_reading_keep_the_invariants_and_never_get_stuck() {
     assert_eq!(end.h.exit, Some(EndKind::Planned));
     assert_eq!(end.h.core.rounds().waves_sent(), 2);
     assert_eq!(search.states(), 1_657, "unique states explored");
+}
+
+#[test]
+fn failures_that_end_the_run_keep_the_invariants_and_never_get_stuck() {
+    let search = Search::check("failures", &FAILURES);
+    assert!(
+        search.ends.contains_key("participant_failed"),
+        "{:?}",
+        search.ends
+    );
+
+    // A participant's `R` in the middle of a round ends the run at once: `E`, `X`, exit 3.
+    use Action::*;
+    use Event::*;
+    let run = [
+        Connect(0),
+        Send(0, Hello),
+        Connect(1),
+        Send(1, Hello), // wave 0
+        Send(0, Done),
+        Send(1, Refusal), // client 1 fails: the end
+    ];
+    let end = search.assert_covers(&FAILURES, &run);
+    assert!(
+        matches!(&end.h.exit, Some(EndKind::ParticipantFailed { id, .. }) if id.as_str() == "client-1"),
+        "{:?}",
+        end.h.exit
+    );
+    assert_eq!(end.h.exit.as_ref().map(EndKind::exit_code), Some(3));
+    assert_eq!(search.states(), 735, "unique states explored");
 }

@@ -334,6 +334,16 @@ fn register_gauges(registry: &mut Registry, now: &Now<'_>) {
             "Participants of the running round that are not Done yet",
             status.waiting_on.len() as i64,
         ),
+        (
+            "lockstep_ready",
+            "Participants ready for the next wave (Idle or Done)",
+            i64::from(status.ready),
+        ),
+        (
+            "lockstep_min_clients",
+            "Participants that must be ready before a wave is sent",
+            i64::from(status.min_clients),
+        ),
     ];
     for (name, help, value) in gauges {
         registry.register(name, help, gauge(value));
@@ -489,10 +499,13 @@ mod tests {
                 })
                 .collect(),
             waiting_on: vec!["w1".into(), "w2".into()],
+            ready: 1,
+            min_clients: 3,
             last_round_ms: Some(2.5),
             last_round_slowest: None,
             uptime_ms: 10_000,
             state_file_error: None,
+            failure: None,
         }
     }
 
@@ -635,6 +648,8 @@ mod tests {
         );
         assert_eq!(value(&text, "lockstep_participants{state=\"Idle\"}"), 0.0);
         assert_eq!(value(&text, "lockstep_waiting_on"), 2.0);
+        assert_eq!(value(&text, "lockstep_ready"), 1.0);
+        assert_eq!(value(&text, "lockstep_min_clients"), 3.0);
         assert_eq!(value(&text, "lockstep_connections"), 4.0);
         assert_eq!(value(&text, "lockstep_round_age_seconds"), 1.5);
         assert_eq!(

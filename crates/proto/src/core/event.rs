@@ -160,6 +160,15 @@ pub enum Event {
         /// The members it went to.
         participants: u32,
     },
+    /// No wave can go out because fewer than `min_clients` members are ready, and no round
+    /// runs. Comes out when this starts and again whenever `ready` changes while it lasts;
+    /// it lasts until the next [`Event::Wave`] or [`Event::Ending`].
+    Waiting {
+        /// Members ready (Idle or Done).
+        ready: u32,
+        /// `min_clients`.
+        needed: u32,
+    },
     /// The running round ended: every participant is Done or gone.
     RoundEnd {
         /// Its step.

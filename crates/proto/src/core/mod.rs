@@ -30,6 +30,7 @@
 //! restarts").
 
 mod event;
+mod failure;
 mod fingerprint;
 mod session;
 mod snapshot;
@@ -53,6 +54,7 @@ use crate::time::{Duration, Instant};
 use crate::wire::Id;
 
 pub use event::{Event, Leave, RefusalKind, Who};
+pub use failure::EndOnFailure;
 pub(crate) use fingerprint::relative;
 pub use snapshot::MIN_STATUS_INTERVAL;
 use timers::Timers;
@@ -113,6 +115,8 @@ pub struct CoreConfig {
     /// first, and the count of waves, the planned end and the `S` countdown go on from it
     /// ([`RoundController::resuming`]). `None` (or 0) starts at step 0.
     pub resume: Option<u64>,
+    /// Which departures of a participant end the run.
+    pub end_on_failure: EndOnFailure,
 }
 
 impl CoreConfig {
@@ -138,6 +142,7 @@ impl CoreConfig {
             trace_events: false,
             persist: false,
             resume: None,
+            end_on_failure: EndOnFailure::Never,
         }
     }
 }
@@ -272,6 +277,12 @@ pub struct Conductor {
     round_latest_done: Option<Id>,
     last_round_slowest: Option<Id>,
     status: StatusSchedule,
+    /// While no wave can go out for want of ready members: the ready count last reported in
+    /// [`Event::Waiting`].
+    waiting: Option<u32>,
+    /// A participant's failure that ends the run, noted while an input is handled and acted on
+    /// before its end (`end_on_failure`).
+    failure: Option<EndKind>,
     /// Reused for the slots a broadcast goes through.
     keys: Vec<usize>,
     /// The last record output (or resumed from), with [`CoreConfig::persist`].
@@ -310,6 +321,8 @@ impl Conductor {
             round_latest_done: None,
             last_round_slowest: None,
             status: StatusSchedule::default(),
+            waiting: None,
+            failure: None,
             keys: Vec::new(),
             record,
         };
@@ -464,11 +477,16 @@ impl Conductor {
         self.outputs.push_back(Output::Event(event));
     }
 
-    /// Runs the controller until it has nothing more to decide, then schedules status.
+    /// Runs the controller until it has nothing more to decide, says whether the run waits
+    /// for participants, then schedules status.
     fn after_input(&mut self, now: Instant) {
+        self.end_on_failure(now);
         while let Some(decision) = self.rounds.poll_decision(self.ready) {
             self.apply_decision(now, decision);
         }
+        // A failure noted while a wave went out (a participant dropped by the `S` broadcast).
+        self.end_on_failure(now);
+        self.note_waiting();
         self.prune_stale_timers();
         self.schedule_status(now);
     }

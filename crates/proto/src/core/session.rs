@@ -1,6 +1,6 @@
 //! The conductor's side of its connections: feeding each input to the connection's table, and
 //! the one place where what a transition changed is applied (counts, ids, the round, outputs,
-//! events, timers). Performs no I/O.
+//! events, the failures `end_on_failure` counts, timers). Performs no I/O.
 
 use crate::conn::{Change, Context, Input, Notice, RoundExit};
 use crate::time::Instant;
@@ -159,10 +159,13 @@ impl Conductor {
                     after: self.config.linger,
                 },
             };
+            self.note_failure(&event);
             self.emit(event);
         }
         if let Some(queued) = report.dropped {
-            self.emit(Event::DroppedNotReading { who, queued });
+            let event = Event::DroppedNotReading { who, queued };
+            self.note_failure(&event);
+            self.emit(event);
         }
     }
 }

@@ -2,8 +2,8 @@
 //! due: at once when the phase changes, and every `status_interval` otherwise, since the uptime
 //! it shows always changes (with nobody connected too). Performs no I/O.
 
-use crate::round::Phase;
-use crate::status::{ClientStatus, Slowest, Status};
+use crate::round::{EndKind, Phase};
+use crate::status::{ClientStatus, Failure, Slowest, Status};
 use crate::time::{Duration, Instant};
 
 use super::{Conductor, Output};
@@ -48,6 +48,8 @@ impl Conductor {
                 .iter()
                 .map(|id| id.as_str().to_string())
                 .collect(),
+            ready: self.ready,
+            min_clients: self.rounds.config().min_clients,
             last_round_ms: last.map(|l| l.duration.as_millis_f64()),
             last_round_slowest: last.and_then(|l| {
                 let ms = l.slowest_done?.as_millis_f64();
@@ -58,6 +60,13 @@ impl Conductor {
             }),
             uptime_ms: (now - self.started).as_millis(),
             state_file_error: None,
+            failure: match self.rounds.ended() {
+                Some(EndKind::ParticipantFailed { id, reason }) => Some(Failure {
+                    id: id.as_str().to_string(),
+                    reason: reason.clone(),
+                }),
+                _ => None,
+            },
         }
     }
 

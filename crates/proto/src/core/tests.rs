@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::conn::{Event, StateKind, ALL_EVENTS, ALL_STATES};
-use crate::core::{Conductor, CoreConfig, Input, Output, StopRequest};
+use crate::core::{Conductor, CoreConfig, EndOnFailure, Input, Output, StopRequest};
 use crate::harness::{client_bytes, hello, Harness};
 use crate::record::Record;
 use crate::round::EndKind;
@@ -619,6 +619,61 @@ fn when_every_participant_leaves_the_round_ends_at_once() {
     assert_eq!(h.core.rounds().last_round().unwrap().slowest_done, None);
     let st = h.core.status(h.now);
     assert!(st.last_round_slowest.is_none());
+}
+
+/// The `Waiting` events of the last step, as (ready, needed).
+fn waiting_events(h: &Harness) -> Vec<(u32, u32)> {
+    h.observed()
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            crate::core::Event::Waiting { ready, needed } => Some((*ready, *needed)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_short_of_participants_says_so_when_it_starts_and_when_the_count_changes() {
+    let mut h = Harness::with(|c| {
+        c.rounds.min_clients = 2;
+        c.rounds.rounds = 5;
+    });
+    // From the start, nobody is ready: the new conductor's first event says so.
+    let mut fresh = Conductor::new(h.core.config().clone(), h.now);
+    assert_eq!(
+        fresh.poll_output(),
+        Some(Output::Event(crate::core::Event::Waiting {
+            ready: 0,
+            needed: 2
+        }))
+    );
+    assert!(h.core.is_waiting_for_participants());
+    let a = h.join("a");
+    assert_eq!(waiting_events(&h), [(1, 2)]);
+    // Nothing changed in the count: nothing to say.
+    h.send(a, b"?");
+    assert_eq!(waiting_events(&h), []);
+    let b = h.join("b");
+    assert_eq!(waiting_events(&h), [], "a wave went out");
+    assert!(!h.core.is_waiting_for_participants());
+    h.take(a);
+    h.take(b);
+    // Round 0 runs while b fails: a finishes it, then waits alone (the stuck run,
+    // in the middle of a planned end's countdown).
+    h.send_msg(b, &ClientMsg::Refusal(Reason::new("step 0: boom").unwrap()));
+    assert_eq!(waiting_events(&h), [], "a round still runs");
+    h.send(a, b"K!");
+    assert_eq!(waiting_events(&h), [(1, 2)]);
+    let status = h.core.status(h.now);
+    assert_eq!((status.ready, status.min_clients), (1, 2));
+    assert_eq!(status.round_started_ms_ago, None);
+    // The wait lasts until a wave goes out, or the end.
+    h.join("c");
+    assert!(!h.core.is_waiting_for_participants());
+    h.stop(StopRequest::Interrupt);
+    assert_eq!(waiting_events(&h), []);
+    assert!(!h.core.is_waiting_for_participants());
 }
 
 #[test]
@@ -1239,6 +1294,142 @@ fn a_connection_accepted_after_the_end_is_closed_with_nothing_sent() {
     assert!(h.is_closed(late));
 }
 
+// --- end_on_failure ----------------------------------------------------------------------
+
+/// A conductor with `end_on_failure` set, two members in round 1 (`a` Done already) and a
+/// connection still awaiting its hello.
+fn failing_run(policy: EndOnFailure) -> (Harness, [crate::core::ConnId; 3]) {
+    let mut h = Harness::with(|c| {
+        c.end_on_failure = policy;
+        c.rounds.min_clients = 1;
+        c.drop_after = ms(100);
+    });
+    h.keep_events = true;
+    let a = h.join("a"); // wave 0, to a alone
+    let b = h.join("b");
+    h.send(a, b"!"); // wave 1, to both
+    h.send(a, b"!");
+    let pending = h.connect();
+    for c in [a, b, pending] {
+        h.take(c);
+    }
+    assert_eq!(h.core.rounds().round().map(|r| r.step), Some(1));
+    (h, [a, b, pending])
+}
+
+/// How the run ended, and what every other connection was sent last.
+fn ended(h: &mut Harness, others: &[crate::core::ConnId]) -> Option<EndKind> {
+    if h.exit.is_some() {
+        for &c in others {
+            assert_eq!(h.take(c), [ConductorMsg::Error, ConductorMsg::Exit]);
+            assert!(h.is_closed(c));
+        }
+    }
+    h.exit.clone()
+}
+
+#[test]
+fn a_participants_refusal_ends_the_run_at_once_with_end_on_failure() {
+    for policy in [EndOnFailure::Refusal, EndOnFailure::Closed] {
+        let (mut h, [a, b, pending]) = failing_run(policy);
+        h.send_msg(b, &ClientMsg::Refusal(Reason::new("step 1: boom").unwrap()));
+        // a is Done, b is gone: without end_on_failure the next wave would go to a.
+        let want = EndKind::ParticipantFailed {
+            id: id("b"),
+            reason: "step 1: boom".to_string(),
+        };
+        assert_eq!(
+            ended(&mut h, &[a, pending]),
+            Some(want.clone()),
+            "{policy:?}"
+        );
+        assert_eq!(want.exit_code(), 3);
+        assert_eq!(h.core.rounds().waves_sent(), 2, "no wave after the failure");
+        let status = h.core.status(h.now);
+        assert_eq!(status.phase, "stopped");
+        let failure = status.failure.expect("the failure in the final status");
+        assert_eq!(
+            (failure.id.as_str(), failure.reason.as_str()),
+            ("b", "step 1: boom")
+        );
+        // The departure, then the end of the round it left, then the ending.
+        let tail: Vec<&Happened> = h.events.iter().rev().take(3).collect();
+        assert!(
+            matches!(
+                tail[..],
+                [
+                    Happened::Ending(EndKind::ParticipantFailed { .. }),
+                    Happened::RoundEnd { .. },
+                    Happened::Left {
+                        how: Leave::Refusal(_),
+                        ..
+                    },
+                ]
+            ),
+            "{tail:?}"
+        );
+    }
+}
+
+#[test]
+fn with_end_on_failure_true_only_a_participants_refusal_ends_the_run() {
+    let (mut h, [_, b, pending]) = failing_run(EndOnFailure::Refusal);
+    // An R before the hello is no participant's failure.
+    h.send_msg(pending, &ClientMsg::Refusal(Reason::new("no").unwrap()));
+    h.send(b, b"X");
+    assert_eq!(h.exit, None);
+    let (mut h, [a, b, _]) = failing_run(EndOnFailure::Refusal);
+    h.close(b);
+    h.advance(ms(500));
+    assert_eq!(
+        h.exit, None,
+        "a closed connection and a liveness drop go on"
+    );
+    assert!(h.is_closed(a), "a was dropped for silence");
+    let status = h.core.status(h.now);
+    assert_eq!(status.failure, None);
+}
+
+#[test]
+fn with_end_on_failure_closed_any_loss_but_x_ends_the_run() {
+    let (mut h, [a, b, pending]) = failing_run(EndOnFailure::Closed);
+    h.send(a, b"X");
+    assert_eq!(h.exit, None, "X is leaving, not failing");
+    h.close(b);
+    assert_eq!(
+        ended(&mut h, &[pending]),
+        Some(EndKind::ParticipantFailed {
+            id: id("b"),
+            reason: "connection closed without X".to_string()
+        })
+    );
+
+    let (mut h, [a, _, pending]) = failing_run(EndOnFailure::Closed);
+    h.advance(ms(50));
+    h.send(a, b"W");
+    h.advance(ms(50));
+    assert_eq!(
+        ended(&mut h, &[a, pending]),
+        Some(EndKind::ParticipantFailed {
+            id: id("b"),
+            reason: "liveness timeout".to_string()
+        })
+    );
+
+    let (mut h, [a, b, pending]) = failing_run(EndOnFailure::Closed);
+    h.send(b, b"Z");
+    let kind = ended(&mut h, &[a, pending]).expect("a violation ends the run");
+    assert!(
+        kind.to_string()
+            .starts_with("participant b failed: protocol violation"),
+        "{kind}"
+    );
+    // Closing before the hello is nobody's failure.
+    let (mut h, [.., pending]) = failing_run(EndOnFailure::Closed);
+    h.close(pending);
+    assert_eq!(h.exit, None);
+}
+
 // --- events ------------------------------------------------------------------------------
 
 use crate::conn::StateKind::{GoSent, Idle, Working};
@@ -1281,11 +1472,17 @@ fn joins_waves_and_round_ends_come_out_as_events() {
     h.send_msg(a, &hello("a"));
     assert_eq!(
         h.observed().events,
-        [Happened::Joined {
-            conn: a,
-            id: id("a"),
-            peer
-        }]
+        [
+            Happened::Joined {
+                conn: a,
+                id: id("a"),
+                peer
+            },
+            Happened::Waiting {
+                ready: 1,
+                needed: 2
+            }
+        ]
     );
     let b = h.join("b");
     assert_eq!(
@@ -1325,6 +1522,10 @@ fn joins_waves_and_round_ends_come_out_as_events() {
                 ..
             },
             Happened::RoundEnd { slowest: None, .. },
+            Happened::Waiting {
+                ready: 0,
+                needed: 2
+            },
         ]
     ));
 }
@@ -1412,7 +1613,8 @@ fn each_refusal_says_its_kind() {
                 kind: RefusalKind::LivenessTimeout,
                 ..
             },
-            Happened::RoundEnd { .. }
+            Happened::RoundEnd { .. },
+            Happened::Waiting { ready: 0, .. }
         ]
     ));
 
@@ -1459,7 +1661,12 @@ fn leaving_closing_early_stalling_and_ending_come_out_as_events() {
     let events: Vec<Happened> = h
         .events
         .iter()
-        .filter(|e| !matches!(e, Happened::Joined { .. } | Happened::Connected { .. }))
+        .filter(|e| {
+            !matches!(
+                e,
+                Happened::Joined { .. } | Happened::Connected { .. } | Happened::Waiting { .. }
+            )
+        })
         .cloned()
         .collect();
     assert_eq!(

@@ -1,8 +1,9 @@
 //! Carrying out the round controller's decisions inside the core: Go waves (with the record of
 //! the wave and the `S` countdown before them), `T` broadcasts with the event naming who holds
 //! the round up, and the end (`C` or `E`, then `X`, then closing everything; or, for a restart,
-//! closing everything without a word). Each connection's table decides what it is sent; this
-//! module only says what happens, in which order. Performs no I/O.
+//! closing everything without a word); and saying when no wave can go out for want of ready
+//! participants. Each connection's table decides what it is sent; this module only says what
+//! happens, in which order. Performs no I/O.
 
 use crate::conn::{Change, Input, StateKind};
 use crate::record::Record;
@@ -103,6 +104,30 @@ impl Conductor {
             duration: summary.duration,
             slowest: self.last_round_slowest.zip(summary.slowest_done),
         });
+    }
+
+    /// True when no wave can go out because fewer than `min_clients` members are ready: no
+    /// round runs and the conductor has not ended.
+    pub fn is_waiting_for_participants(&self) -> bool {
+        self.ready < self.rounds.config().min_clients
+            && self.rounds.round().is_none()
+            && self.rounds.ended().is_none()
+    }
+
+    /// Emits [`Event::Waiting`] when the run starts waiting for participants, and when the
+    /// ready count changes while it waits: a few comparisons per input.
+    pub(super) fn note_waiting(&mut self) {
+        if !self.is_waiting_for_participants() {
+            self.waiting = None;
+            return;
+        }
+        if self.waiting != Some(self.ready) {
+            self.waiting = Some(self.ready);
+            self.emit(Event::Waiting {
+                ready: self.ready,
+                needed: self.rounds.config().min_clients,
+            });
+        }
     }
 
     /// Ids of the running round's participants that are not Done yet.

@@ -16,6 +16,7 @@ mod tests;
 use std::hash::{Hash, Hasher};
 
 use crate::time::{Duration, Instant};
+use crate::wire::Id;
 
 /// The settings that shape rounds (a subset of the configuration).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -46,6 +47,14 @@ pub enum EndKind {
     /// A planned restart (SIGUSR1): every connection is closed without a word, so that
     /// participants reconnect to the conductor started next (PROTOCOL.md "Surviving restarts").
     Restart,
+    /// A participant failed and `end_on_failure` counts it (see
+    /// [`EndOnFailure`](crate::core::EndOnFailure)).
+    ParticipantFailed {
+        /// The participant.
+        id: Id,
+        /// Its `R` reason, or how it was lost.
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for EndKind {
@@ -56,6 +65,9 @@ impl std::fmt::Display for EndKind {
             EndKind::Interrupt => f.write_str("interrupted by the operator"),
             EndKind::Fatal(error) => write!(f, "fatal error: {error}"),
             EndKind::Restart => f.write_str("restart: connections closed without a goodbye"),
+            EndKind::ParticipantFailed { id, reason } => {
+                write!(f, "participant {id} failed: {reason}")
+            }
         }
     }
 }
@@ -65,13 +77,28 @@ impl EndKind {
     pub fn exit_code(&self) -> i32 {
         match self {
             EndKind::Fatal(_) => 1,
+            EndKind::ParticipantFailed { .. } => 3,
             _ => 0,
         }
     }
 
-    /// The broadcast that announces this ending: `E` for an error, `C` otherwise.
+    /// The broadcast that announces this ending: `E` for an error (the conductor's or a
+    /// participant's), `C` otherwise.
     pub fn announces_error(&self) -> bool {
-        matches!(self, EndKind::Fatal(_))
+        matches!(self, EndKind::Fatal(_) | EndKind::ParticipantFailed { .. })
+    }
+
+    /// A short name for counts and labels: `planned`, `graceful`, `interrupt`, `fatal`,
+    /// `restart`, `participant_failed`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            EndKind::Planned => "planned",
+            EndKind::Graceful => "graceful",
+            EndKind::Interrupt => "interrupt",
+            EndKind::Fatal(_) => "fatal",
+            EndKind::Restart => "restart",
+            EndKind::ParticipantFailed { .. } => "participant_failed",
+        }
     }
 
     /// Whether participants are told (`C` or `E`, then `X`); a restart tells them nothing.

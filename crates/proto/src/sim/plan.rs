@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::cidr::Cidr;
-use crate::core::CoreConfig;
+use crate::core::{CoreConfig, EndOnFailure};
 use crate::round::RoundConfig;
 use crate::time::{Duration, Instant};
 use crate::wire::Id;
@@ -94,6 +94,9 @@ impl Plan {
             // And the records of a state file.
             persist: true,
             resume: None,
+            // The simulation checks that rounds go on once faults stop; a fault ending the run
+            // would end that check (the model check and the fuzz scripts cover this setting).
+            end_on_failure: EndOnFailure::Never,
         };
         let calm_at = Instant::from_millis(rng.range(100, 6_000));
         let mut ops = Vec::new();

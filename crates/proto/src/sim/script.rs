@@ -1,6 +1,7 @@
 //! Arbitrary bytes read as a script of inputs to the core, for the whole-core fuzz target and
 //! its regression tests: the first bytes pick the settings (queue bounds as small as 20 bytes,
-//! socket buffers as small as 16, so that bounds are reached), then each instruction accepts a
+//! socket buffers as small as 16, so that bounds are reached; `end_on_failure` in any of its
+//! values), then each instruction accepts a
 //! connection, delivers bytes (raw or a well-formed message), closes one, moves the clock a
 //! little or jumps it, lets a client stop or resume reading, or stops, interrupts or fails the
 //! conductor. Every step goes through the [`Stepper`], so every invariant is checked. At the
@@ -11,7 +12,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::cidr::Cidr;
-use crate::core::{ConnId, CoreConfig, Input, StopRequest};
+use crate::core::{ConnId, CoreConfig, EndOnFailure, Input, StopRequest};
 use crate::invariants::Violation;
 use crate::round::RoundConfig;
 use crate::time::{Duration, Instant};
@@ -80,7 +81,15 @@ impl Sockets for Peers {
 fn config(b: &mut Bytes<'_>) -> CoreConfig {
     let ms = |x: u8, unit: u64| Duration::from_millis(u64::from(x) * unit);
     let min_clients = u32::from(b.next() % 4) + 1;
-    let allow = if b.next().is_multiple_of(4) {
+    // One byte: its low bits switch `allow` on, its next ones `end_on_failure`.
+    let second = b.next();
+    let end_on_failure = [
+        EndOnFailure::Never,
+        EndOnFailure::Never,
+        EndOnFailure::Refusal,
+        EndOnFailure::Closed,
+    ][usize::from(second >> 2) % 4];
+    let allow = if second.is_multiple_of(4) {
         vec!["127.0.0.0/8"
             .parse::<Cidr>()
             .unwrap_or_else(|_| unreachable!("a valid block"))]
@@ -108,6 +117,7 @@ fn config(b: &mut Bytes<'_>) -> CoreConfig {
         trace_events: true,
         persist: true,
         resume: None,
+        end_on_failure,
     }
 }
 
