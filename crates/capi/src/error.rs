@@ -28,7 +28,8 @@ pub enum lockstep_status {
     LOCKSTEP_ERR_REFUSED = -3,
     /// The conductor shut down because of an error (`E`).
     LOCKSTEP_ERR_CONDUCTOR_FAILED = -4,
-    /// The connection closed or broke without the conductor saying goodbye.
+    /// The connection closed or broke without the conductor saying goodbye, and the options
+    /// said not to reconnect (`reconnect_ms` 0).
     LOCKSTEP_ERR_CONNECTION_LOST = -5,
     /// The conductor broke the protocol, or speaks another version of it.
     LOCKSTEP_ERR_PROTOCOL = -6,

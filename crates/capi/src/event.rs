@@ -102,6 +102,13 @@ pub(crate) fn convert(event: &Event) -> Option<(lockstep_event, Strings)> {
 /// `LOCKSTEP_ERR_OUT_OF_TURN` once `lockstep_run`, `lockstep_leave` or `lockstep_refuse` took
 /// the client). The hello and probes are handled inside and never returned.
 ///
+/// A connection lost without a goodbye is ridden out for `reconnect_ms` (see
+/// `lockstep_options`): the call reconnects and waits on; the first Go after it, if for the
+/// step completed last, comes as `LOCKSTEP_EVENT_REPEATED` (Done is already sent: do not run
+/// the step again). A loss found while a step is in progress returns
+/// `LOCKSTEP_ERR_CONNECTION_LOST` once; finish the step and call `lockstep_done` (nothing is
+/// sent), and the next call reconnects.
+///
 /// # Safety
 /// `client` is NULL or a live client; `event` is NULL or writable.
 #[no_mangle]

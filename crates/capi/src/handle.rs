@@ -112,8 +112,10 @@ pub unsafe extern "C" fn lockstep_connect(
                 None => Client::connect_within(address, id, settings.hello_within),
             }
             .map_err(Failure::from)?
-            // This version of the library does not reconnect (`reconnect_ms` is 0).
-            .reconnect_within(std::time::Duration::ZERO);
+            .reconnect_within(settings.reconnect);
+            // A C program has no logger: each outage is one line on stderr.
+            let said = client.id();
+            let client = client.on_outage(move |outage| eprintln!("lockstep: {said}: {outage}"));
             let handle = lockstep_client {
                 id: client.id().to_string(),
                 heartbeat: settings.heartbeat,
