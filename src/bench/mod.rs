@@ -58,6 +58,21 @@ pub struct Options {
     pub scrape_http: bool,
     /// TLS for the simulated clients; `None` = plaintext.
     pub tls: Option<BenchTls>,
+    /// Whether the spawned conductor keeps a state file, and syncs it.
+    pub state_file: StateFileMode,
+}
+
+/// `--state-file` and `--state-sync`: what the spawned conductor records its run in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateFileMode {
+    /// No state file (the default).
+    #[default]
+    Off,
+    /// A state file in its scratch directory.
+    On,
+    /// A state file synced after each record (`state_sync`).
+    Synced,
 }
 
 /// How the simulated clients speak TLS.
@@ -101,6 +116,13 @@ impl Options {
         if self.scrape_http && self.target != Target::Spawn {
             return Err(
                 "--scrape-http scrapes a conductor this command starts: add --spawn".into(),
+            );
+        }
+        if self.state_file != StateFileMode::Off && self.target != Target::Spawn {
+            return Err(
+                "--state-file and --state-sync set up a conductor this command starts: add \
+                 --spawn"
+                    .into(),
             );
         }
         match (&self.tls, &self.target, self.procs) {
@@ -157,6 +179,7 @@ pub fn run(options: &Options) -> Result<Report, String> {
                     clients: options.clients,
                     waves: options.waves(),
                     http: options.scrape_http,
+                    state_file: options.state_file,
                 },
                 tls_ids,
             )?;
@@ -200,6 +223,9 @@ pub fn run(options: &Options) -> Result<Report, String> {
     }
     if let Some(s) = server.as_mut() {
         report.server_exit = Some(s.wait()?);
+        if options.state_file != StateFileMode::Off {
+            report.state_file = Some(s.state_recorded(options.state_file)?);
+        }
     }
     Ok(report)
 }
@@ -249,6 +275,7 @@ fn measure(
         client_cpu_us_per_round: per_round(outcome.client_cpu_ns),
         server_exit: None,
         http_scrapes: None,
+        state_file: None,
         samples_us: if options.samples { samples } else { Vec::new() },
     })
 }

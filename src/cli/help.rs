@@ -304,6 +304,16 @@ fn bench_page() -> String {
                 .to_string(),
         ),
         (
+            "--state-file",
+            "with --spawn: the conductor keeps a state file (state_file) in its scratch \
+             directory; the report says what it held at the end (default: off)"
+                .to_string(),
+        ),
+        (
+            "--state-sync",
+            "with --spawn: a state file synced after each record (state_sync: true)".to_string(),
+        ),
+        (
             "--first-id N",
             "the number in the first client's id (default: 0; set by --procs)".to_string(),
         ),
@@ -320,6 +330,7 @@ Usage:
   conductor bench (--spawn | --addr HOST:PORT | --baseline PATH)
                   [--clients N] [--procs P] [--rounds R] [--warmup W]
                   [--work-us U] [--server-pid PID] [--json] [--scrape-http]
+                  [--state-file | --state-sync]
                   [--tls | --tls-ca FILE [--tls-cert FILE --tls-key FILE]
                   [--tls-name NAME]]
 
