@@ -142,6 +142,9 @@ fn render(status: &Status, age_ms: Option<u64>) -> String {
         "uptime       {:.1} s",
         status.uptime_ms as f64 / 1000.0
     );
+    if let Some(error) = &status.state_file_error {
+        let _ = writeln!(out, "state file   {error}");
+    }
     let _ = writeln!(out, "clients      {}", status.clients.len());
     if !status.clients.is_empty() {
         let _ = writeln!(out);
@@ -277,6 +280,7 @@ mod tests {
             hold_at: None,
             pace_ms: 0,
             late_waves: 0,
+            state_file_error: None,
             failure: None,
         }
     }
@@ -299,6 +303,7 @@ mod tests {
             "last_round_ms",
             "last_round_slowest",
             "uptime_ms",
+            "state_file_error",
             "failure",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
@@ -320,6 +325,23 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
         assert!(v["step"].is_null() && v["last_round_slowest"].is_null());
         assert!(s.to_text().contains("step         -"));
+    }
+
+    #[test]
+    fn a_failing_state_file_is_shown_and_older_files_still_read() {
+        let failing = Status {
+            state_file_error: Some("cannot record the state in s: disk full".into()),
+            ..sample()
+        };
+        assert!(failing
+            .to_text()
+            .contains("\nstate file   cannot record the state in s: disk full\n"));
+        assert!(!sample().to_text().contains("state file"));
+        let mut v: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
+        assert!(v["state_file_error"].is_null());
+        v.as_object_mut().unwrap().remove("state_file_error");
+        let back: Status = serde_json::from_value(v).unwrap();
+        assert_eq!(back, sample());
     }
 
     #[test]

@@ -77,6 +77,22 @@ fn bench_against_a_spawned_conductor_sees_every_round_and_no_violation() {
 }
 
 #[test]
+fn bench_can_give_the_spawned_conductor_a_state_file_synced_or_not() {
+    for (flag, mode) in [("--state-file", "on"), ("--state-sync", "synced")] {
+        let report = bench(&["--spawn", "--clients", "2", "--rounds", "50", flag]);
+        assert_clean(&report, 2, 1, 50);
+        // Every wave recorded (warm-up, measured, and the one that ends the last round), and
+        // the planned end too.
+        let state = &report["state_file"];
+        assert_eq!(state["mode"], mode, "{report}");
+        assert_eq!(state["waves_recorded"], 5 + 50 + 1, "{report}");
+        assert_eq!(state["finished"], true, "{report}");
+    }
+    let plain = bench(&["--spawn", "--clients", "1", "--rounds", "10"]);
+    assert!(plain.get("state_file").is_none(), "{plain}");
+}
+
+#[test]
 fn bench_can_scrape_the_spawned_conductors_metrics_during_the_run() {
     let report = bench(&[
         "--spawn",

@@ -416,7 +416,9 @@ impl Load {
             Event::ErrorShutdown => {
                 return Err("the server is shutting down because of an error (E)".to_string())
             }
-            Event::Probed
+            // Bench sessions are never reconnections.
+            Event::Repeated(_)
+            | Event::Probed
             | Event::Here
             | Event::Exit
             | Event::Cease

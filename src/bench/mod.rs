@@ -60,6 +60,21 @@ pub struct Options {
     pub tls: Option<BenchTls>,
     /// The spawned conductor's `pace_ms`; `None` = its default (none).
     pub pace_ms: Option<u64>,
+    /// Whether the spawned conductor keeps a state file, and syncs it.
+    pub state_file: StateFileMode,
+}
+
+/// `--state-file` and `--state-sync`: what the spawned conductor records its run in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateFileMode {
+    /// No state file (the default).
+    #[default]
+    Off,
+    /// A state file in its scratch directory.
+    On,
+    /// A state file synced after each record (`state_sync`).
+    Synced,
 }
 
 /// How the simulated clients speak TLS.
@@ -103,6 +118,13 @@ impl Options {
         if self.scrape_http && self.target != Target::Spawn {
             return Err(
                 "--scrape-http scrapes a conductor this command starts: add --spawn".into(),
+            );
+        }
+        if self.state_file != StateFileMode::Off && self.target != Target::Spawn {
+            return Err(
+                "--state-file and --state-sync set up a conductor this command starts: add \
+                 --spawn"
+                    .into(),
             );
         }
         match (&self.tls, &self.target, self.procs) {
@@ -171,6 +193,7 @@ pub fn run(options: &Options) -> Result<Report, String> {
                     waves: options.waves(),
                     http: options.scrape_http,
                     pace_ms: options.pace_ms.unwrap_or(0),
+                    state_file: options.state_file,
                 },
                 tls_ids,
             )?;
@@ -216,6 +239,9 @@ pub fn run(options: &Options) -> Result<Report, String> {
         report.server_exit = Some(s.wait()?);
         if options.pace_ms.is_some() {
             report.late_waves = s.late_waves();
+        }
+        if options.state_file != StateFileMode::Off {
+            report.state_file = Some(s.state_recorded(options.state_file)?);
         }
     }
     report.pace_ms = options.pace_ms;
@@ -269,6 +295,7 @@ fn measure(
         pace_ms: None,
         late_waves: None,
         http_scrapes: None,
+        state_file: None,
         samples_us: if options.samples { samples } else { Vec::new() },
     })
 }

@@ -116,6 +116,9 @@ pub struct Report {
     /// Scrapes of the server's `/metrics` during the run (`--scrape-http`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_scrapes: Option<Scrapes>,
+    /// The spawned conductor's state file (`--state-file`, `--state-sync`), as it was left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_file: Option<StateRecorded>,
     /// Every round time, only when asked for (to aggregate processes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub samples_us: Vec<u64>,
@@ -171,6 +174,7 @@ impl Report {
             pace_ms: first.and_then(|p| p.pace_ms),
             late_waves: None,
             http_scrapes: None,
+            state_file: None,
             samples_us: Vec::new(),
         }
     }
@@ -249,6 +253,19 @@ impl Report {
         if let Some(cpu) = self.client_cpu_us_per_round {
             let _ = writeln!(s, "client cpu   {cpu:.2} µs per round");
         }
+        if let Some(state) = self.state_file {
+            let synced = if state.mode == super::StateFileMode::Synced {
+                ", synced after each record"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                s,
+                "state file   {} waves recorded{synced}{}",
+                state.waves_recorded,
+                if state.finished { "; finished" } else { "" }
+            );
+        }
         if let Some(scrapes) = self.http_scrapes {
             let _ = writeln!(
                 s,
@@ -286,4 +303,15 @@ mod tests {
         assert_eq!(rate, 3.0 * 1e6 / 60.0);
         assert_eq!(Report::timing(&starts, 2, 4).1, Vec::<u64>::new());
     }
+}
+
+/// What the spawned conductor's state file held at the end of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateRecorded {
+    /// Recorded, or recorded and synced after each record.
+    pub mode: super::StateFileMode,
+    /// The waves of the last record: every wave of the run.
+    pub waves_recorded: u64,
+    /// The run was recorded as finished (its planned end came).
+    pub finished: bool,
 }

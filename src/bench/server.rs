@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::report::StateRecorded;
+use super::StateFileMode;
+
 /// How long a server may take to exit after the last round.
 const EXIT_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -36,7 +39,12 @@ pub struct ConductorRun {
     pub http: bool,
     /// Its `pace_ms`.
     pub pace_ms: u64,
+    /// Keep a state file in the scratch directory, synced or not.
+    pub state_file: StateFileMode,
 }
+
+/// The state file's name in a spawned conductor's scratch directory.
+const STATE_FILE: &str = "run.state";
 
 impl Server {
     /// Starts this executable as a conductor on a free loopback port, with every other
@@ -68,6 +76,10 @@ impl Server {
             "http": if run.http { "127.0.0.1:0" } else { "" },
             "pace_ms": run.pace_ms,
         });
+        if run.state_file != StateFileMode::Off {
+            config["state_file"] = dir.join(STATE_FILE).display().to_string().into();
+            config["state_sync"] = (run.state_file == StateFileMode::Synced).into();
+        }
         let mut client_tls = None;
         if let Some(ids) = tls_ids {
             let (files, clients) = super::tls::spawned(&dir, ids)?;
@@ -92,6 +104,22 @@ impl Server {
             server.http = Some(server.read_http_line()?);
         }
         Ok((server, client_tls))
+    }
+
+    /// What the state file of a conductor started with one holds now (after its exit).
+    pub fn state_recorded(&self, mode: StateFileMode) -> Result<StateRecorded, String> {
+        let dir = self.dir.as_ref().ok_or("no scratch directory")?;
+        let path = dir.join(STATE_FILE);
+        let bytes =
+            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let (record, _) = lockstep_proto::record::read(&bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .ok_or_else(|| format!("{}: no record", path.display()))?;
+        Ok(StateRecorded {
+            mode,
+            waves_recorded: record.waves_sent,
+            finished: record.finished,
+        })
     }
 
     /// Starts the baseline executable at `path` with `--clients N` on a free port.

@@ -37,6 +37,12 @@ fn conductor() -> String {
             "--log-file FILE",
             "append the log to FILE (default: stderr)".to_string(),
         ),
+        (
+            "--fresh",
+            "with state_file: start at step 0 and overwrite the file, instead of resuming \
+             the run it recorded"
+                .to_string(),
+        ),
         ("-h, --help", "show this page".to_string()),
         ("-V, --version", "show the version".to_string()),
     ]);
@@ -55,6 +61,7 @@ fn conductor() -> String {
 
 Usage:
   conductor [--config FILE] [--KEY VALUE ...] [--log-level L] [--log-file FILE]
+            [--fresh]
   conductor join --id ID [FLAGS] -- COMMAND [ARGS...]
   conductor status [--file FILE] [--watch]
   conductor ctl COMMAND [ARGS] [--control PATH]
@@ -80,14 +87,17 @@ Settings (the keys of config.json; LIST is comma-separated):
         table(&settings),
         wrap(
             "Signals: SIGTERM and SIGHUP stop gracefully (a countdown, then C and X); SIGINT \
-             ceases at once (C, X), a second SIGINT exits at once; SIGQUIT keeps its default \
-             (ends at once, core dump).",
+             ceases at once (C, X), a second SIGINT exits at once; SIGUSR1 restarts: the \
+             state recorded, every connection closed without a word (participants reconnect \
+             to the next conductor, which resumes from state_file), exit 0 at once; SIGQUIT \
+             keeps its default (ends at once, core dump).",
             0
         ),
         wrap(
-            "Exit codes: 0 after a planned end, a graceful stop, a hang-up or an interrupt; 1 \
-             after a fatal error; 2 for a bad command line or configuration, or status \
-             files another conductor is using; 130 after a second SIGINT.",
+            "Exit codes: 0 after a planned end, a graceful stop, a hang-up, a restart \
+             (SIGUSR1) or an interrupt; 1 after a fatal error; 2 for a bad command line or \
+             configuration, status files or a state file another conductor is using, or a \
+             state file that cannot be resumed from; 130 after a second SIGINT.",
             0
         ),
     )
@@ -113,6 +123,14 @@ fn join_page() -> String {
             format!(
                 "send W every N ms while COMMAND runs; 0 = never (default: {})",
                 join::DEFAULT_HEARTBEAT.as_millis()
+            ),
+        ),
+        (
+            "--reconnect-ms N",
+            format!(
+                "after the connection is lost without a goodbye, try to reconnect for N ms; \
+                 0 = never (default: {})",
+                join::DEFAULT_RECONNECT.as_millis()
             ),
         ),
         (
@@ -143,6 +161,7 @@ fn join_page() -> String {
 
 Usage:
   conductor join --id ID [--host HOST] [--port PORT] [--heartbeat-ms N]
+                 [--reconnect-ms N]
                  [--tls-ca FILE [--tls-cert FILE --tls-key FILE]
                  [--tls-name NAME]] -- COMMAND [ARGS...]
 
@@ -157,7 +176,10 @@ Flags:
              (host:port) in its environment, sends W every heartbeat while COMMAND runs and \
              Done when it exits 0. COMMAND is looked up in PATH (a name with a slash is a \
              path) and must be executable before join connects. The conductor's T, S n, C and \
-             E are printed to stderr in plain words.",
+             E are printed to stderr in plain words. A connection lost without C, E or X is an \
+             outage: join says so in one line, reconnects as the same ID (a restarted \
+             conductor resumes its run) and answers a step it ran already without running \
+             COMMAND again.",
             0
         ),
         wrap(
@@ -166,7 +188,8 @@ Flags:
              is not found and 126 if it is not executable (both before connecting); 1 if the \
              connection fails (TLS failures included) or the conductor ends on an error; 2 for \
              a bad command line; 3 \
-             if the conductor refuses the participant.",
+             if the conductor refuses the participant; 4 if the connection was lost and the \
+             conductor did not come back within --reconnect-ms.",
             0
         ),
         wrap(
@@ -372,6 +395,16 @@ fn bench_page() -> String {
                 .to_string(),
         ),
         (
+            "--state-file",
+            "with --spawn: the conductor keeps a state file (state_file) in its scratch \
+             directory; the report says what it held at the end (default: off)"
+                .to_string(),
+        ),
+        (
+            "--state-sync",
+            "with --spawn: a state file synced after each record (state_sync: true)".to_string(),
+        ),
+        (
             "--first-id N",
             "the number in the first client's id (default: 0; set by --procs)".to_string(),
         ),
@@ -388,7 +421,7 @@ Usage:
   conductor bench (--spawn | --addr HOST:PORT | --baseline PATH)
                   [--clients N] [--procs P] [--rounds R] [--warmup W]
                   [--work-us U] [--server-pid PID] [--json] [--scrape-http]
-                  [--pace-ms MS]
+                  [--pace-ms MS] [--state-file | --state-sync]
                   [--tls | --tls-ca FILE [--tls-cert FILE --tls-key FILE]
                   [--tls-name NAME]]
 

@@ -1,5 +1,6 @@
-//! `conductor` (no subcommand): loads the configuration, binds, prints the start-up line and
-//! runs the driver until the conductor ends.
+//! `conductor` (no subcommand): loads the configuration, opens the state file (where the run
+//! resumes, or `--fresh`), binds, prints the start-up line and runs the driver until the
+//! conductor ends.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -10,7 +11,7 @@ use pico_args::Arguments;
 
 use super::{flags, Cmd};
 use crate::config::{Config, ConfigError};
-use crate::driver::{self, control, Driver, StatusFiles, StatusLock};
+use crate::driver::{self, control, Driver, Start, StateFile, StatusFiles, StatusLock};
 use lockstep_proto::round::EndKind;
 
 /// Runs the conductor with the flags in `args`.
@@ -23,6 +24,7 @@ pub fn run(mut args: Arguments) -> i32 {
         Ok(v) => v,
         Err(message) => return super::usage_error(Cmd::Run, message),
     };
+    let fresh = args.contains("--fresh");
     let (config, source) = match configure(given, args.finish()) {
         Ok(c) => c,
         Err(code) => return code,
@@ -80,6 +82,19 @@ pub fn run(mut args: Arguments) -> i32 {
         },
         None => None,
     };
+    let state = if config.state_file.is_empty() {
+        None
+    } else {
+        let path = PathBuf::from(&config.state_file);
+        let rounds = config.core_config().rounds;
+        match StateFile::open(&path, &rounds, fresh, config.state_sync) {
+            Ok(opened) => Some(opened),
+            Err(error) => {
+                super::error(Cmd::Run, error);
+                return 2;
+            }
+        }
+    };
     let log_batch = match super::logging::init(level, log_file.as_deref()) {
         Ok(batch) => batch,
         Err(message) => {
@@ -97,7 +112,12 @@ pub fn run(mut args: Arguments) -> i32 {
             return 1;
         }
     };
-    let mut driver = match Driver::new(listener, config.core_config(), status_files) {
+    let mut core_config = config.core_config();
+    if let Some((file, start)) = &state {
+        core_config.persist = true;
+        say_where_the_run_starts(file, *start, fresh, &mut core_config);
+    }
+    let mut driver = match Driver::new(listener, core_config, status_files) {
         Ok(d) => d,
         Err(e) => {
             super::error(Cmd::Run, format!("error: cannot start the event loop: {e}"));
@@ -114,6 +134,9 @@ pub fn run(mut args: Arguments) -> i32 {
             );
             return 1;
         }
+    }
+    if let Some((file, _)) = state {
+        driver.keep_state(file);
     }
     let http = match config.http_address() {
         Some(address) => match serve_http(&mut driver, address) {
@@ -157,6 +180,32 @@ pub fn run(mut args: Arguments) -> i32 {
     }
     drop(status_lock);
     end.exit_code()
+}
+
+/// Logs where the run starts, as the state file said, and sets the core to resume there.
+fn say_where_the_run_starts(
+    file: &StateFile,
+    start: Start,
+    fresh: bool,
+    core: &mut lockstep_proto::core::CoreConfig,
+) {
+    let path = file.path().display();
+    match start {
+        Start::Resume { record } => {
+            core.resume = Some(record.waves_sent);
+            log::info!(
+                "resuming after step {} from {path}; --fresh starts at 0",
+                record.step
+            );
+        }
+        Start::Fresh { .. } if fresh => {
+            log::info!("starting at step 0 (--fresh): {path} is overwritten");
+        }
+        Start::Fresh {
+            after_finished: true,
+        } => log::info!("{path} holds a run that had finished; starting at step 0"),
+        Start::Fresh { .. } => log::info!("recording the run in {path}"),
+    }
 }
 
 /// Binds the HTTP endpoint's address (port 0 picks a free one) and serves it from the driver's

@@ -133,6 +133,12 @@ pub struct Config {
     /// machine-readable status; `""` = don't write
     #[serde(deserialize_with = "values::string")]
     pub status_json: String,
+    /// records the run before each wave, to resume it after a restart; `""` = off
+    #[serde(deserialize_with = "values::string")]
+    pub state_file: String,
+    /// with `state_file`: fsync each record, so that it outlives a machine crash too
+    #[serde(deserialize_with = "values::boolean")]
+    pub state_sync: bool,
     /// CIDR blocks allowed to connect; empty = all
     #[serde(
         deserialize_with = "values::blocks",
@@ -182,6 +188,8 @@ impl Default for Config {
             status_interval_ms: 1_000,
             status_txt: "status.txt".to_string(),
             status_json: "status.json".to_string(),
+            state_file: String::new(),
+            state_sync: false,
             allow: Vec::new(),
             http: String::new(),
             tls_cert: String::new(),
@@ -433,6 +441,9 @@ impl Config {
         if let Some((key, problem)) = self.tls_mismatch() {
             return Err(error(key, problem.to_string()));
         }
+        if let Some((key, problem)) = self.state_mismatch() {
+            return Err(error(key, problem));
+        }
         if !self.status_json.is_empty() && same_path(&self.status_json, &self.status_txt) {
             return Err(error(
                 "status_txt",
@@ -476,6 +487,42 @@ impl Config {
             _ => control.to_path_buf(),
         })
     }
+
+    /// State keys that make no sense with the rest: a sync without a file, a file with steps
+    /// that cannot tell a repeated wave from the next, a file that is also a status file.
+    fn state_mismatch(&self) -> Option<(&'static str, String)> {
+        if self.state_file.is_empty() {
+            return self.state_sync.then(|| {
+                (
+                    "state_sync",
+                    "is true but state_file is empty: there is nothing to sync".to_string(),
+                )
+            });
+        }
+        if self.step_wrap < 2 {
+            return Some((
+                "state_file",
+                "needs a step_wrap of 2 or more: with step_wrap 1 every Go carries step 0, so a \
+                 participant could not tell the step sent again after a restart from the next"
+                    .to_string(),
+            ));
+        }
+        let status = [&self.status_json, &self.status_txt];
+        if let Some(taken) = status
+            .into_iter()
+            .find(|p| !p.is_empty() && same_path(p, &self.state_file))
+        {
+            return Some((
+                "state_file",
+                format!(
+                    "{} is also a status file: each file needs a path of its own",
+                    quoted(taken)
+                ),
+            ));
+        }
+        None
+    }
+
     /// TLS keys that make no sense together: a certificate without its key or the reverse,
     /// or a client CA without TLS.
     fn tls_mismatch(&self) -> Option<(&'static str, &'static str)> {
@@ -850,6 +897,35 @@ mod tests {
     }
 
     #[test]
+    fn state_keys_fit_the_rest() {
+        let problem = |file: &str, sync: bool, step_wrap: u64| {
+            let c = Config {
+                state_file: file.to_string(),
+                state_sync: sync,
+                step_wrap,
+                ..Config::default()
+            };
+            c.check("x").err().map(|e| e.to_string())
+        };
+        assert_eq!(problem("", false, 1), None);
+        assert_eq!(problem("run.state", true, 2), None);
+        assert_eq!(
+            problem("", true, 2).as_deref(),
+            Some(
+                "x: key \"state_sync\": is true but state_file is empty: there is nothing to sync"
+            )
+        );
+        assert!(problem("run.state", false, 1).is_some_and(
+            |e| e.starts_with("x: key \"state_file\": needs a step_wrap of 2 or more")
+        ));
+        assert!(problem("./status.json", false, 2).is_some_and(
+            |e| e.starts_with("x: key \"state_file\": \"status.json\" is also a status file")
+        ));
+        let c = from_json(r#"{"state_file": "s", "state_sync": true, "step_wrap": 2}"#).unwrap();
+        assert_eq!((c.state_file.as_str(), c.state_sync), ("s", true));
+    }
+
+    #[test]
     fn tls_keys_come_together() {
         let problem = |cert: &str, key: &str, ca: &str| {
             let c = Config {
@@ -891,7 +967,7 @@ mod tests {
     fn shipped_defaults_parse_back_to_the_defaults() {
         let c = Config::parse(Path::new("config.json"), &Config::defaults_json()).unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!(Config::keys().len(), 24);
+        assert_eq!(Config::keys().len(), 26);
         assert_eq!(from_json("{}").unwrap(), Config::default());
     }
 

@@ -30,8 +30,12 @@
 //! document and a status page) on tokens of its own, with its own bounds per wake-up; it is fed
 //! the core's events as the log is.
 //!
-//! Signals: SIGTERM, SIGHUP (a closing terminal or SSH session; the same graceful stop) and a
-//! first SIGINT reach the loop through `signal-hook-mio`. A second SIGINT never waits for the
+//! With the key `state_file`, the core's records go to the [`StateFile`] as they come out,
+//! before the bytes of the wave they record (see `state_file`).
+//!
+//! Signals: SIGTERM, SIGHUP (a closing terminal or SSH session; the same graceful stop), a
+//! first SIGINT and SIGUSR1 (a restart: the state recorded, every connection closed without a
+//! word, exit 0 at once) reach the loop through `signal-hook-mio`. A second SIGINT never waits for the
 //! loop: the signal handler itself ends the process with code 130, so it works even if the
 //! loop is stuck (on a blocked log write, say). SIGQUIT keeps its default action: the process
 //! ends at once and dumps core where that is enabled, an escape hatch for debugging.
@@ -51,6 +55,7 @@ pub mod log_events;
 mod peers;
 mod progress;
 mod repeats;
+mod state_file;
 mod status_files;
 mod status_lock;
 mod timer;
@@ -60,6 +65,7 @@ mod waiting;
 pub use listen::{bind, BACKLOG};
 pub use log_batch::{BatchedWriter, LogBatch};
 pub use log_events::EventLog;
+pub use state_file::{OpenError, Start, StateFile};
 pub use status_files::{write_atomically, StatusFiles};
 pub use status_lock::{InUse, StatusLock};
 pub use timer::TimerFd;
@@ -72,7 +78,7 @@ use std::time::Duration as StdDuration;
 
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 
 use lockstep_proto::core::{Conductor, CoreConfig, Input, Output, StopRequest};
@@ -139,6 +145,8 @@ pub struct Driver {
     /// Wakes the loop at the pace's slot, and the slot it is armed for.
     pace_timer: TimerFd,
     pace_armed: Option<Instant>,
+    /// The state file, when `state_file` is set.
+    state: Option<StateFile>,
 }
 
 impl Driver {
@@ -165,7 +173,7 @@ impl Driver {
             Arc::clone(&interrupted),
         )?;
         signal_hook::flag::register(SIGINT, interrupted)?;
-        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let pace_timer = TimerFd::new()?;
@@ -196,7 +204,13 @@ impl Driver {
             tls: None,
             pace_timer,
             pace_armed: None,
+            state: None,
         })
+    }
+
+    /// Writes the core's records to `state` (the core must have been made with `persist`).
+    pub fn keep_state(&mut self, state: StateFile) {
+        self.state = Some(state);
     }
 
     /// Serves the HTTP endpoint on an already bound listener; returns its address.
@@ -320,7 +334,11 @@ impl Driver {
                 self.accept_some();
             }
             if let Some(http) = &mut self.http {
-                http.turn(self.poll.registry(), self.clock, &self.core, &self.address);
+                let shown = Shown {
+                    address: &self.address,
+                    state_error: self.state.as_ref().and_then(StateFile::error),
+                };
+                http.turn(self.poll.registry(), self.clock, &self.core, shown);
             }
             self.control_turn();
         }
@@ -332,9 +350,13 @@ impl Driver {
         let Some(control) = &mut self.control else {
             return;
         };
-        let (core, address, now) = (&mut self.core, &self.address, self.clock);
+        let (core, now) = (&mut self.core, self.clock);
+        let shown = Shown {
+            address: &self.address,
+            state_error: self.state.as_ref().and_then(StateFile::error),
+        };
         control.turn(self.poll.registry(), now, |request, peer| {
-            control::carry_out(core, now, address, request, peer)
+            control::carry_out(core, now, shown, request, peer)
         });
         self.drain();
     }
@@ -419,6 +441,11 @@ impl Driver {
                 Output::Transmit(conn) => self.flush(conn),
                 Output::Close(conn) => self.peers.close(self.poll.registry(), conn),
                 Output::StatusDue => self.write_status(),
+                Output::Persist(record) => {
+                    if let Some(state) = &mut self.state {
+                        state.write(&record);
+                    }
+                }
                 Output::Event(event) => {
                     if let Some(http) = &mut self.http {
                         http.record(self.clock, &event);
@@ -427,10 +454,14 @@ impl Driver {
                         .record(self.clock, &event, &mut log_events::Logger);
                 }
                 Output::Exit(kind) => {
-                    let drain = if kind == EndKind::Interrupt {
-                        INTERRUPT_DRAIN
-                    } else {
-                        END_DRAIN
+                    if let Some(state) = &mut self.state {
+                        state.sync();
+                    }
+                    let drain = match kind {
+                        EndKind::Interrupt => INTERRUPT_DRAIN,
+                        // Every connection is closed already.
+                        EndKind::Restart => Duration::ZERO,
+                        _ => END_DRAIN,
                     };
                     self.exiting = Some((kind, self.now() + drain));
                     if self.listening {
@@ -576,6 +607,17 @@ impl Driver {
                     self.core
                         .handle_input(now, Input::Stop(StopRequest::Interrupt));
                 }
+                SIGUSR1 => {
+                    let kept = match &self.state {
+                        Some(state) => format!("the state is in {}", state.path().display()),
+                        None => "no state_file: the next conductor starts at step 0".to_string(),
+                    };
+                    log::info!(
+                        "SIGUSR1: restarting: closing every connection without a word ({kept})"
+                    );
+                    self.core
+                        .handle_input(now, Input::Stop(StopRequest::Restart));
+                }
                 _ => {}
             }
             self.drain();
@@ -591,7 +633,11 @@ impl Driver {
 
     /// Renders the status and writes the files; failures are logged once until they change.
     fn write_status(&mut self) {
-        let status = snapshot(&self.core, self.now(), &self.address);
+        let shown = Shown {
+            address: &self.address,
+            state_error: self.state.as_ref().and_then(StateFile::error),
+        };
+        let status = snapshot(&self.core, self.now(), shown);
         let errors = self.status_files.write(&status).join("; ");
         if errors.is_empty() {
             if self.last_status_error.take().is_some() {
@@ -604,11 +650,21 @@ impl Driver {
     }
 }
 
-/// The status snapshot as of `now`, with the bound address: what the status files and
+/// What the driver adds to the core's status snapshot.
+#[derive(Clone, Copy, Debug)]
+struct Shown<'a> {
+    /// The bound address.
+    address: &'a str,
+    /// The state file's last write error, while writes fail.
+    state_error: Option<&'a str>,
+}
+
+/// The status snapshot as of `now`, with what the driver adds: what the status files and
 /// `/status.json` show.
-fn snapshot(core: &Conductor, now: Instant, address: &str) -> Status {
+fn snapshot(core: &Conductor, now: Instant, shown: Shown<'_>) -> Status {
     let mut status = core.status(now);
-    status.address = address.to_string();
+    status.address = shown.address.to_string();
+    status.state_file_error = shown.state_error.map(str::to_string);
     status
 }
 

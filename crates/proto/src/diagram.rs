@@ -309,6 +309,7 @@ impl World {
             Event::Countdown => one(Input::Countdown(1)),
             Event::Slow => one(Input::Slow),
             Event::End => one(Input::End { error: false }),
+            Event::Abandon => one(Input::Abandon),
             Event::HelloTimeout => one(Input::Timeout(Timer::Hello)),
             Event::Probe => one(Input::Timeout(Timer::Probe)),
             Event::LivenessTimeout => one(Input::Timeout(Timer::Drop)),
@@ -328,13 +329,14 @@ enum Action {
     SlowTimer,
     Sigterm,
     Sigint,
+    Sigusr1,
     Fatal,
     ParticipantFails,
     Pause,
     Resume,
 }
 
-const ACTIONS: [Action; 11] = [
+const ACTIONS: [Action; 12] = [
     Action::ClientReady,
     Action::ReadyClientLeaves,
     Action::ParticipantDone,
@@ -342,6 +344,7 @@ const ACTIONS: [Action; 11] = [
     Action::SlowTimer,
     Action::Sigterm,
     Action::Sigint,
+    Action::Sigusr1,
     Action::Fatal,
     Action::ParticipantFails,
     Action::Pause,
@@ -358,6 +361,7 @@ impl Action {
             Action::SlowTimer => "slow_round_ms passes",
             Action::Sigterm => "SIGTERM",
             Action::Sigint => "SIGINT",
+            Action::Sigusr1 => "SIGUSR1",
             Action::Fatal => "fatal error",
             Action::ParticipantFails => "participant fails (end_on_failure)",
             Action::Pause => "ctl pause",
@@ -377,6 +381,7 @@ fn decision_label(d: &Decision) -> &'static str {
         } => "S n, Go",
         Decision::Slow => "T",
         Decision::End(kind) if kind.announces_error() => "E, X",
+        Decision::End(EndKind::Restart) => "close all, say nothing",
         Decision::End(_) => "C, X",
     }
 }
@@ -443,6 +448,7 @@ impl Model {
             }
             Action::Pause => self.rounds.pause(now),
             Action::Resume => self.rounds.resume(),
+            Action::Sigusr1 => out.extend(self.rounds.end_now(EndKind::Restart)),
             Action::Fatal => out.extend(self.rounds.end_now(EndKind::Fatal(String::new()))),
             Action::ParticipantFails if self.ready + self.pending > 0 => {
                 let id = Id::new("p").unwrap_or_else(|_| unreachable!("a valid literal id"));
@@ -593,7 +599,12 @@ mod tests {
         assert!(g.has_edge("Idle", "Closing", "conductor ends (C or E, X)"));
         assert!(g.has_edge("Refused", "Closed", "R flushed"));
         assert!(g.has_edge("Refused", "Closed", "EOF"));
-        assert!(g.has_edge("Closing", "Closed", "linger passed, flushed"));
+        assert!(g.has_edge(
+            "Closing",
+            "Closed",
+            "conductor restarts (nothing sent), linger passed, flushed"
+        ));
+        assert!(g.has_edge("Working", "Closed", "conductor restarts (nothing sent)"));
         let go_from: Vec<&str> = g
             .edges
             .iter()

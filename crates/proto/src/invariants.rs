@@ -17,7 +17,8 @@
 //!   wave goes out while a participant of the running round is GoSent or Working, that
 //!   successive waves' steps differ by exactly 1 modulo `step_wrap`, that refusals are
 //!   non-empty and final, that the end sends `C` (or `E`) then `X` to every connection and
-//!   nothing after it, and that a participant's failure ends the run only in the step it went.
+//!   nothing after it (a restart: nothing at all, and every connection closed at once), and
+//!   that a participant's failure ends the run only in the step it went.
 //!   Run control holds: no wave goes out while paused, no more waves than a `step N` has left
 //!   (and it pauses after the last), none for the step of a hold, and none before the pace's
 //!   slot (and at most one per step while a pace is set), unless the step's input was the
@@ -535,6 +536,9 @@ impl StepView<'_> {
         if !ended_now {
             return Ok(());
         }
+        if ended.is_some_and(|kind| !kind.says_goodbye()) {
+            return self.check_silent_end();
+        }
         if let Some(EndKind::ParticipantFailed { id, .. }) = ended {
             // The participant named was a member, and went in this very step.
             let went = self.before.conns.iter().any(|(conn, c)| {
@@ -559,6 +563,32 @@ impl StepView<'_> {
             ensure!(
                 delivered || refused || left || self.step.closed.contains(conn),
                 "{conn} was not sent {announce:?} and X at the end"
+            );
+        }
+        Ok(())
+    }
+}
+
+impl StepView<'_> {
+    /// A restart: every connection open before the step is closed in it, and nobody was sent
+    /// a `C`, `E` or `X`.
+    fn check_silent_end(&self) -> Result<(), Violation> {
+        for (conn, msgs) in &self.queued {
+            let farewell = msgs.iter().find(|m| {
+                matches!(
+                    m,
+                    ConductorMsg::Cease | ConductorMsg::Error | ConductorMsg::Exit
+                )
+            });
+            ensure!(
+                farewell.is_none(),
+                "{conn} was sent {farewell:?} at a restart, which says nothing"
+            );
+        }
+        for conn in self.before.conns.keys() {
+            ensure!(
+                self.step.closed.contains(conn),
+                "{conn} was left open at a restart"
             );
         }
         Ok(())

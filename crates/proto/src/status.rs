@@ -84,6 +84,10 @@ pub struct Status {
     /// Paced waves that left late (their round overran the slot).
     #[serde(default)]
     pub late_waves: u64,
+    /// Why the state file cannot be written, while its writes fail (filled in by the driver);
+    /// `null` while they work, or without a state file.
+    #[serde(default)]
+    pub state_file_error: Option<String>,
     /// The participant whose failure ended the run; `null` otherwise.
     #[serde(default)]
     pub failure: Option<Failure>,

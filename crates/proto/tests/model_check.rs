@@ -5,11 +5,11 @@
 //! possible next event is tried: each client connecting, sending a hello, `K`, `!`, `W`, `.`,
 //! `?`, `X` or a byte that is no message (not `R`, which leaves exactly as `X` does unless
 //! `end_on_failure` is on), or closing its connection; time jumping to the core's
-//! next deadline; a graceful stop (SIGTERM), an interrupt (SIGINT) and a fatal error; in
-//! the second model, each client stopping and resuming reading; in the third, the operator's
-//! commands through the control socket (pause, resume, step, hold at a step, a change of pace,
-//! an exemption from the liveness deadlines); in the fourth, `R` too, with every departure but
-//! `X` ending the run (`end_on_failure` "closed"). The harness checks the
+//! next deadline; a graceful stop (SIGTERM), an interrupt (SIGINT), a restart (SIGUSR1) and a
+//! fatal error; in the second model, each client stopping and resuming reading; in the third,
+//! the operator's commands through the control socket (pause, resume, step, hold at a step, a
+//! change of pace, an exemption from the liveness deadlines); in the fourth, `R` too, with
+//! every departure but `X` ending the run (`end_on_failure` "closed"). The harness checks the
 //! invariants of `lockstep_proto::invariants` after every step, so every state and every transition
 //! of the search is checked.
 //!
@@ -63,6 +63,7 @@ enum Action {
     Tick,
     Sigterm,
     Sigint,
+    Sigusr1,
     Fatal,
     /// An operator's command through the control socket.
     Control(Command),
@@ -78,6 +79,7 @@ impl Action {
             self,
             Action::Sigterm
                 | Action::Sigint
+                | Action::Sigusr1
                 | Action::Fatal
                 | Action::Control(_)
                 | Action::Exempt(..)
@@ -162,7 +164,12 @@ impl State {
             actions.push(Action::Tick);
         }
         if !ended {
-            actions.extend([Action::Sigterm, Action::Sigint, Action::Fatal]);
+            actions.extend([
+                Action::Sigterm,
+                Action::Sigint,
+                Action::Sigusr1,
+                Action::Fatal,
+            ]);
             actions.extend(setup.commands.iter().map(|&c| Action::Control(c)));
             if !setup.exempt_for.is_zero() {
                 let connected = self
@@ -201,6 +208,7 @@ impl State {
             }
             Action::Sigterm => self.h.stop(StopRequest::Graceful),
             Action::Sigint => self.h.stop(StopRequest::Interrupt),
+            Action::Sigusr1 => self.h.stop(StopRequest::Restart),
             Action::Fatal => self.h.input(Input::Fatal("model".to_string())),
             Action::Control(command) => _ = self.h.control(command),
             Action::Exempt(i, duration) => {
@@ -363,7 +371,7 @@ impl Search {
                 search.path(from)
             );
         }
-        for end in ["planned", "graceful", "interrupt", "fatal"] {
+        for end in ["planned", "graceful", "interrupt", "fatal", "restart"] {
             assert!(
                 search.ends.contains_key(end),
                 "no {end} end reached: {:?}",
@@ -537,7 +545,7 @@ fn three_clients_with_timers_keep_the_invariants_and_never_get_stuck() {
 
     // Pinned: a change to the model or to the core's behaviour shows here first. Check that
     // the change is intended, then update the figure.
-    assert_eq!(search.states(), 95_314, "unique states explored");
+    assert_eq!(search.states(), 95_322, "unique states explored");
 }
 
 #[test]
@@ -560,7 +568,7 @@ fn clients_that_stop_reading_keep_the_invariants_and_never_get_stuck() {
     let end = search.assert_covers(&SLOW_READERS, &run);
     assert_eq!(end.h.exit, Some(EndKind::Planned));
     assert_eq!(end.h.core.rounds().waves_sent(), 2);
-    assert_eq!(search.states(), 1_652, "unique states explored");
+    assert_eq!(search.states(), 1_657, "unique states explored");
 }
 
 #[test]
@@ -585,7 +593,7 @@ fn the_operators_commands_keep_the_invariants_and_a_resume_always_leads_on() {
     let end = search.assert_covers(&CONTROL, &run);
     assert_eq!(end.h.exit, Some(EndKind::Planned));
     assert_eq!(end.h.core.rounds().waves_sent(), 3);
-    assert_eq!(search.states(), 74_719, "unique states explored");
+    assert_eq!(search.states(), 75_018, "unique states explored");
 }
 
 #[test]
@@ -615,5 +623,5 @@ fn failures_that_end_the_run_keep_the_invariants_and_never_get_stuck() {
         end.h.exit
     );
     assert_eq!(end.h.exit.as_ref().map(EndKind::exit_code), Some(3));
-    assert_eq!(search.states(), 730, "unique states explored");
+    assert_eq!(search.states(), 735, "unique states explored");
 }

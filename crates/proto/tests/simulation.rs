@@ -90,7 +90,7 @@ fn every_seed_keeps_every_invariant() {
                 "no {reason}"
             );
         }
-        for end in ["Planned", "Graceful", "Interrupt", "Fatal"] {
+        for end in ["Planned", "Graceful", "Interrupt", "Fatal", "Restart"] {
             assert!(total.ends.get(end).is_some_and(|&n| n > 0), "no {end} end");
         }
         assert!(total.partial_writes > 0 && total.time_jumps > 0);

@@ -451,17 +451,17 @@ fn answer_line(
 }
 
 /// Carries out a request for the conductor at `now` and words the answer: the status document
-/// (with the bound `address`) as one line of JSON, or what a command did. Every command is
+/// (with what the driver adds: the bound address, the state file's trouble) as one line of JSON, or what a command did. Every command is
 /// logged with who gave it.
-pub fn carry_out(
+pub(super) fn carry_out(
     core: &mut Conductor,
     now: Instant,
-    address: &str,
+    shown: super::Shown<'_>,
     request: Request,
     peer: Option<Peer>,
 ) -> String {
     let Request::Command(command) = request else {
-        let status = super::snapshot(core, now, address);
+        let status = super::snapshot(core, now, shown);
         return serde_json::to_string(&status).unwrap_or_default();
     };
     match core.control(now, command) {

@@ -527,6 +527,7 @@ mod tests {
             hold_at: None,
             pace_ms: 33,
             late_waves: 2,
+            state_file_error: None,
             failure: None,
         }
     }

@@ -97,6 +97,9 @@ pub enum Input<'a> {
         /// A fatal error ends it.
         error: bool,
     },
+    /// The conductor restarts: the connection closes at once, with nothing more sent, so that
+    /// the participant takes it for an outage and reconnects.
+    Abandon,
     /// One of the connection's timers fell due.
     Timeout(Timer),
     /// The socket took this many bytes of the queue.
@@ -355,6 +358,9 @@ impl Conn {
                 self.notify(Notice::GaveUpFlushing);
                 self.close();
             }
+            // A restart (not in the table): every connection closes at once, whatever is
+            // queued, without a word.
+            (S::Refused { .. } | S::Closing { .. }, I::Abandon) => self.close(),
             (S::Refused { .. } | S::Closing { .. } | S::Closed, _) => {}
 
             // Accepted (not in the table): the conductor's hello; an address outside `allow`
@@ -364,6 +370,7 @@ impl Conn {
             // The end (not in the table): `C` (or `E`) and `X` to every open connection, which
             // then closes once they are flushed.
             (_, I::End { error }) => self.end(error, ctx),
+            (_, I::Abandon) => self.close(),
 
             // any | X, R | removed: nothing is sent back.
             (_, I::Message(M::Exit)) => self.leave(Leave::Exit, now),

@@ -25,6 +25,13 @@
 //! The core knows nothing of encryption: a driver that speaks TLS hands it the plaintext, and
 //! tells it what the handshake proved ([`Input::Identified`]) or that it failed
 //! ([`Input::TransportFailed`]).
+//!
+//! With [`CoreConfig::persist`] the core says what to record before each wave
+//! ([`Output::Persist`]), and it comes out ahead of every output already queued: a driver that
+//! carries out the outputs in order has recorded the wave before it writes any byte of the
+//! wave's `S` or Go. A conductor started later from that record
+//! ([`CoreConfig::resume`]) sends the recorded wave again first (PROTOCOL.md "Surviving
+//! restarts").
 
 mod control;
 mod event;
@@ -48,6 +55,7 @@ use slab::Slab;
 
 use crate::cidr::Cidr;
 use crate::conn::{self, Conn, ConnState};
+use crate::record::Record;
 use crate::round::{EndKind, RoundConfig, RoundController};
 use crate::time::{Duration, Instant};
 use crate::wire::Id;
@@ -108,6 +116,13 @@ pub struct CoreConfig {
     /// Output the per-message events too ([`Event::MessageReceived`],
     /// [`Event::StateChanged`]); off, they cost nothing.
     pub trace_events: bool,
+    /// Say what to record before each wave and at the end ([`Output::Persist`]): a state file
+    /// is kept.
+    pub persist: bool,
+    /// Resume a run whose state file recorded this many waves: the last of them is sent again
+    /// first, and the count of waves, the planned end and the `S` countdown go on from it
+    /// ([`RoundController::resuming`]). `None` (or 0) starts at step 0.
+    pub resume: Option<u64>,
     /// Which departures of a participant end the run.
     pub end_on_failure: EndOnFailure,
 }
@@ -134,6 +149,8 @@ impl CoreConfig {
             max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
             linger: Duration::from_millis(2_000),
             trace_events: false,
+            persist: false,
+            resume: None,
             end_on_failure: EndOnFailure::Never,
         }
     }
@@ -150,6 +167,9 @@ pub enum StopRequest {
     Graceful,
     /// SIGINT: `C`, `X` and end now.
     Interrupt,
+    /// SIGUSR1: record the state, close every connection without a word and end now, for a
+    /// conductor started next to resume.
+    Restart,
 }
 
 /// An event for the core.
@@ -212,6 +232,11 @@ pub enum Output {
     Close(ConnId),
     /// The status files are due: render [`Conductor::status`].
     StatusDue,
+    /// Record this in the state file (only with [`CoreConfig::persist`]): before each wave,
+    /// ahead of every output already queued, so that none of the wave's bytes can be written
+    /// before it; and at the end (a finished run after a planned end, the last record again
+    /// on a restart, for the driver to make it durable).
+    Persist(Record),
     /// Something happened that a person may want to read about: log it, count it or ignore
     /// it.
     Event(Event),
@@ -269,6 +294,8 @@ pub struct Conductor {
     failure: Option<EndKind>,
     /// Reused for the slots a broadcast goes through.
     keys: Vec<usize>,
+    /// The last record output (or resumed from), with [`CoreConfig::persist`].
+    record: Option<Record>,
 }
 
 /// When status was last due and with which phase.
@@ -281,7 +308,13 @@ struct StatusSchedule {
 impl Conductor {
     /// A conductor that started at `now`, with nobody connected.
     pub fn new(config: CoreConfig, now: Instant) -> Self {
-        let rounds = RoundController::new(config.rounds.clone());
+        let resume = config.resume.unwrap_or(0);
+        let rounds = RoundController::resuming(config.rounds.clone(), resume);
+        let record = (config.persist && resume > 0).then(|| Record {
+            step: Record::step_of_wave(resume, config.rounds.step_wrap),
+            waves_sent: resume,
+            ..Record::start(&config.rounds)
+        });
         let mut core = Conductor {
             config,
             conns: Slab::new(),
@@ -300,6 +333,7 @@ impl Conductor {
             waiting: None,
             failure: None,
             keys: Vec::new(),
+            record,
         };
         core.after_input(now);
         core
@@ -424,6 +458,11 @@ impl Conductor {
             }
             Input::Stop(StopRequest::Interrupt) => {
                 if let Some(decision) = self.rounds.end_now(EndKind::Interrupt) {
+                    self.apply_decision(now, decision);
+                }
+            }
+            Input::Stop(StopRequest::Restart) => {
+                if let Some(decision) = self.rounds.end_now(EndKind::Restart) {
                     self.apply_decision(now, decision);
                 }
             }

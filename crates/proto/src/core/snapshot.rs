@@ -69,6 +69,7 @@ impl Conductor {
             hold_at: control.hold_at(),
             pace_ms: control.pace().as_millis(),
             late_waves: control.late_waves(),
+            state_file_error: None,
             failure: match self.rounds.ended() {
                 Some(EndKind::ParticipantFailed { id, reason }) => Some(Failure {
                     id: id.as_str().to_string(),

@@ -54,6 +54,9 @@ pub enum EndKind {
     Interrupt,
     /// A fatal error, with its description.
     Fatal(String),
+    /// A planned restart (SIGUSR1): every connection is closed without a word, so that
+    /// participants reconnect to the conductor started next (PROTOCOL.md "Surviving restarts").
+    Restart,
     /// A participant failed and `end_on_failure` counts it (see
     /// [`EndOnFailure`](crate::core::EndOnFailure)).
     ParticipantFailed {
@@ -71,6 +74,7 @@ impl std::fmt::Display for EndKind {
             EndKind::Graceful => f.write_str("graceful stop"),
             EndKind::Interrupt => f.write_str("interrupted by the operator"),
             EndKind::Fatal(error) => write!(f, "fatal error: {error}"),
+            EndKind::Restart => f.write_str("restart: connections closed without a goodbye"),
             EndKind::ParticipantFailed { id, reason } => {
                 write!(f, "participant {id} failed: {reason}")
             }
@@ -95,15 +99,21 @@ impl EndKind {
     }
 
     /// A short name for counts and labels: `planned`, `graceful`, `interrupt`, `fatal`,
-    /// `participant_failed`.
+    /// `restart`, `participant_failed`.
     pub fn label(&self) -> &'static str {
         match self {
             EndKind::Planned => "planned",
             EndKind::Graceful => "graceful",
             EndKind::Interrupt => "interrupt",
             EndKind::Fatal(_) => "fatal",
+            EndKind::Restart => "restart",
             EndKind::ParticipantFailed { .. } => "participant_failed",
         }
+    }
+
+    /// Whether participants are told (`C` or `E`, then `X`); a restart tells them nothing.
+    pub fn says_goodbye(&self) -> bool {
+        !matches!(self, EndKind::Restart)
     }
 }
 
@@ -215,6 +225,28 @@ impl RoundController {
             countdown_started: false,
             ended: None,
         }
+    }
+
+    /// A controller that resumes a run whose state file recorded its `recorded`-th wave
+    /// (PROTOCOL.md "Surviving restarts"): that wave is proposed first, with the step and the
+    /// countdown it had, since its round may not have finished for everyone; the count of
+    /// waves, the planned end and the countdown go on as if there had been no restart.
+    /// `recorded` = 0 is a fresh start.
+    pub fn resuming(config: RoundConfig, recorded: u64) -> Self {
+        let mut rounds = RoundController::new(config);
+        let Some(before) = recorded.checked_sub(1) else {
+            return rounds;
+        };
+        let wrap = rounds.config.step_wrap;
+        rounds.waves_sent = before;
+        rounds.last_step = (before > 0).then(|| crate::record::Record::step_of_wave(before, wrap));
+        // The wave before the recorded one began the countdown if it carried an `S`.
+        let countdown = u64::from(rounds.config.shutdown_countdown);
+        rounds.countdown_started = before > 0
+            && rounds
+                .wave_limit
+                .is_some_and(|limit| limit.saturating_sub(before - 1) <= countdown);
+        rounds
     }
 
     /// The settings.

@@ -433,3 +433,41 @@ fn endings_read_as_words() {
         "fatal error: the listener failed"
     );
 }
+
+#[test]
+fn a_resumed_controller_proposes_every_recorded_wave_again_exactly_as_before() {
+    // For each wave a run of 6 rounds, wrap 4, countdown 3 could have recorded, the resumed
+    // controller proposes from it on what the uninterrupted one did.
+    let c = RoundConfig {
+        rounds: 6,
+        step_wrap: 4,
+        ..config()
+    };
+    let mut straight = RoundController::new(c.clone());
+    let mut proposed = Vec::new();
+    let mut phases_before = vec![straight.phase(0)];
+    while let Some(d) = run_round(&mut straight, at(0), 1) {
+        proposed.push((d, straight.phase(1)));
+        phases_before.push(straight.phase(0));
+    }
+    assert_eq!(proposed.len(), 7, "six waves, then the end");
+    for recorded in 1..=6u64 {
+        let mut resumed = RoundController::resuming(c.clone(), recorded);
+        assert_eq!(resumed.waves_sent(), recorded - 1);
+        assert_eq!(resumed.phase(0), phases_before[recorded as usize - 1]);
+        let mut rest = Vec::new();
+        while let Some(d) = run_round(&mut resumed, at(0), 1) {
+            rest.push((d, resumed.phase(1)));
+        }
+        assert_eq!(
+            rest[..],
+            proposed[recorded as usize - 1..],
+            "from wave {recorded}"
+        );
+        assert_eq!(resumed.waves_sent(), 6);
+    }
+    assert_eq!(
+        RoundController::resuming(c.clone(), 0),
+        RoundController::new(c)
+    );
+}

@@ -20,10 +20,14 @@
 //!
 //! [`run`] returns a [`Failure`] naming the seed; running that seed again replays the same
 //! steps exactly (the [`Outcome::trace_hash`] covers every input, time and output).
+//!
+//! [`restart`] is a second world: the conductor killed and started again from its state file
+//! at random instants, against participants that reconnect.
 
 mod client;
 mod net;
 mod plan;
+pub mod restart;
 mod rng;
 pub mod script;
 mod stepper;
@@ -431,6 +435,7 @@ impl Simulation {
                         };
                         return self.control(Command::Exempt { id, duration });
                     }
+                    Op::Restart => Input::Stop(StopRequest::Restart),
                 };
                 self.feed(input)
             }
@@ -679,8 +684,10 @@ impl Simulation {
     fn feed(&mut self, input: Input<'_>) -> Result<(), String> {
         // Only an interrupt or a fatal error ends the conductor while a round runs; that round
         // is cut short rather than completed.
-        let cuts = matches!(input, Input::Stop(StopRequest::Interrupt) | Input::Fatal(_))
-            && self.stepper.core().rounds().round().is_some();
+        let cuts = matches!(
+            input,
+            Input::Stop(StopRequest::Interrupt | StopRequest::Restart) | Input::Fatal(_)
+        ) && self.stepper.core().rounds().round().is_some();
         let described = self.trace.as_ref().map(|_| format!("{input:?}"));
         let now = self.world.now;
         let stepper = &mut self.stepper;

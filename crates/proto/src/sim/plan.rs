@@ -27,6 +27,8 @@ pub enum Op {
     Control(Command),
     /// `exempt` for a member picked when it comes (none: the command names a stranger).
     Exempt(Duration),
+    /// SIGUSR1: a planned restart.
+    Restart,
 }
 
 /// Everything a seed fixes up front.
@@ -113,13 +115,21 @@ impl Plan {
             linger: Duration::from_millis(rng.range(5, 2_000)),
             // The per-message events too: every event the core can output is exercised.
             trace_events: true,
+            // And the records of a state file.
+            persist: true,
+            resume: None,
             // The simulation checks that rounds go on once faults stop; a fault ending the run
             // would end that check (the model check and the fuzz scripts cover this setting).
             end_on_failure: EndOnFailure::Never,
         };
         let calm_at = Instant::from_millis(rng.range(100, 6_000));
         let mut ops = Vec::new();
-        for (op, per_mille) in [(Op::Graceful, 200), (Op::Interrupt, 80), (Op::Fatal, 30)] {
+        for (op, per_mille) in [
+            (Op::Graceful, 200),
+            (Op::Interrupt, 80),
+            (Op::Fatal, 30),
+            (Op::Restart, 30),
+        ] {
             if rng.chance(per_mille) {
                 ops.push((Instant::from_micros(rng.below(calm_at.as_micros())), op));
             }

@@ -116,6 +116,8 @@ fn config(b: &mut Bytes<'_>) -> CoreConfig {
         linger: Duration::from_millis(500),
         // The per-message events too: every event the core can output is exercised.
         trace_events: true,
+        persist: true,
+        resume: None,
         end_on_failure,
     }
 }
