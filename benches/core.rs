@@ -31,7 +31,7 @@ fn drain(core: &mut Conductor, log: &mut EventLog, now: Instant) {
                 core.handle_input(now, Input::Sent { conn, n });
             }
             Output::Event(event) => log.record(now, &event, &mut Logger),
-            Output::Close(_) | Output::StatusDue | Output::Exit(_) => {}
+            Output::Close(_) | Output::StatusDue | Output::Persist(_) | Output::Exit(_) => {}
         }
     }
 }

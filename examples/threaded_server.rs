@@ -92,6 +92,7 @@ pub fn serve(listener: TcpListener, config: CoreConfig) -> EndKind {
                     }
                 }
                 Output::StatusDue => {} // render core.status(now) here to keep status files
+                Output::Persist(_) => {} // only with `persist`: write it before any more bytes
                 Output::Event(event) => report(&event),
                 Output::Exit(kind) => exit = Some((kind, clock() + DRAIN)),
             }

@@ -38,6 +38,7 @@ module lockstep
   integer(c_int), parameter, public :: LOCKSTEP_ERR_STEP_FAILED = -8
   integer(c_int), parameter, public :: LOCKSTEP_ERR_OUT_OF_TURN = -9
   integer(c_int), parameter, public :: LOCKSTEP_ERR_INTERNAL = -10
+  integer(c_int), parameter, public :: LOCKSTEP_ERR_CONDUCTOR_GONE = -11
 
   ! What kind of event a lockstep_event is (lockstep_event_kind in lockstep.h).
   integer(c_int), parameter, public :: LOCKSTEP_EVENT_GO = 1
@@ -47,6 +48,7 @@ module lockstep
   integer(c_int), parameter, public :: LOCKSTEP_EVENT_ERROR_SHUTDOWN = 5
   integer(c_int), parameter, public :: LOCKSTEP_EVENT_EXIT = 6
   integer(c_int), parameter, public :: LOCKSTEP_EVENT_REFUSED = 7
+  integer(c_int), parameter, public :: LOCKSTEP_EVENT_REPEATED = 8
 
   !> One thing the conductor said: kind, number (the step of a Go, the steps left of a
   !> countdown), and the C strings text and reason (lockstep_string turns them into text).
@@ -171,11 +173,13 @@ module lockstep
 contains
 
   !> Connects to the conductor at address (host:port) as id; c_null_ptr on failure, with the
-  !> reason in lockstep_last_error(). TLS is on when tls_ca is given.
+  !> reason in lockstep_last_error(). TLS is on when tls_ca is given. reconnect_ms is how long
+  !> a connection lost without a goodbye is ridden out (default 30000; 0: never): a step sent
+  !> again after it comes as LOCKSTEP_EVENT_REPEATED and is not run again.
   function lockstep_connect(address, id, heartbeat_ms, hello_timeout_ms, tls_ca, tls_cert, &
-       tls_key, tls_server_name) result(client)
+       tls_key, tls_server_name, reconnect_ms) result(client)
     character(*), intent(in) :: address, id
-    integer, intent(in), optional :: heartbeat_ms, hello_timeout_ms
+    integer, intent(in), optional :: heartbeat_ms, hello_timeout_ms, reconnect_ms
     character(*), intent(in), optional :: tls_ca, tls_cert, tls_key, tls_server_name
     type(c_ptr) :: client
     type(options), target :: opts
@@ -185,6 +189,7 @@ contains
     if (c_options_init(opts) /= LOCKSTEP_OK) return
     if (present(heartbeat_ms)) opts%heartbeat_ms = int(heartbeat_ms, c_int32_t)
     if (present(hello_timeout_ms)) opts%hello_timeout_ms = int(hello_timeout_ms, c_int32_t)
+    if (present(reconnect_ms)) opts%reconnect_ms = int(reconnect_ms, c_int32_t)
     if (present(tls_ca)) then
        ca = c_string(tls_ca)
        opts%tls_ca = c_loc(ca)

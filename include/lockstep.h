@@ -76,6 +76,11 @@ typedef enum lockstep_event_kind {
    * `R`: the conductor refused this participant (`reason` says why) and closes the connection.
    */
   LOCKSTEP_EVENT_REFUSED = 7,
+  /**
+   * The first Go after a reconnection was for the step in `number`, completed before the
+   * connection was lost: Done is already sent. Do not run the step again.
+   */
+  LOCKSTEP_EVENT_REPEATED = 8,
 } lockstep_event_kind;
 
 /**
@@ -108,7 +113,8 @@ typedef enum lockstep_status {
    */
   LOCKSTEP_ERR_CONDUCTOR_FAILED = -4,
   /**
-   * The connection closed or broke without the conductor saying goodbye.
+   * The connection closed or broke without the conductor saying goodbye, and the options
+   * said not to reconnect (`reconnect_ms` 0).
    */
   LOCKSTEP_ERR_CONNECTION_LOST = -5,
   /**
@@ -134,6 +140,12 @@ typedef enum lockstep_status {
    * A bug in this library, caught before it reached the program. The message says what.
    */
   LOCKSTEP_ERR_INTERNAL = -10,
+  /**
+   * The connection was lost without the conductor saying goodbye and the conductor did not
+   * come back within the reconnect window (`reconnect_ms`). The message says when the
+   * connection was lost and why the last try to reconnect failed.
+   */
+  LOCKSTEP_ERR_CONDUCTOR_GONE = -11,
 } lockstep_status;
 
 /**
@@ -164,8 +176,12 @@ typedef struct lockstep_options {
    */
   uint32_t hello_timeout_ms;
   /**
-   * Reserved for reconnecting after a lost connection, in milliseconds: must be 0 (this
-   * version does not reconnect).
+   * How long a connection lost without the conductor's goodbye (the conductor was killed
+   * or restarted) is ridden out, in milliseconds: the client connects again with backoff
+   * (at most 1 s between tries), says hello with the same id and carries on, announcing the
+   * outage in one line on stderr; a step sent again is answered without running it
+   * (`LOCKSTEP_EVENT_REPEATED`). After the window: `LOCKSTEP_ERR_CONDUCTOR_GONE`. 0: a lost
+   * connection is the end (`LOCKSTEP_ERR_CONNECTION_LOST`). Default 30000.
    */
   uint32_t reconnect_ms;
   /**
@@ -200,8 +216,8 @@ typedef struct lockstep_event {
    */
   enum lockstep_event_kind kind;
   /**
-   * The step for `LOCKSTEP_EVENT_GO`, the steps left for `LOCKSTEP_EVENT_SHUTTING_DOWN`,
-   * otherwise 0.
+   * The step for `LOCKSTEP_EVENT_GO` and `LOCKSTEP_EVENT_REPEATED`, the steps left for
+   * `LOCKSTEP_EVENT_SHUTTING_DOWN`, otherwise 0.
    */
   uint32_t number;
   /**
@@ -252,7 +268,8 @@ const char *lockstep_last_error(void);
 int lockstep_last_error_code(void);
 
 /**
- * Fills `options` with the defaults: heartbeat 1000 ms, hello timeout 10000 ms, no TLS. Returns
+ * Fills `options` with the defaults: heartbeat 1000 ms, hello timeout 10000 ms, reconnect
+ * window 30000 ms, no TLS. Returns
  * `LOCKSTEP_OK`, or `LOCKSTEP_ERR_ARGUMENT` when `options` is NULL.
  *
  * # Safety
@@ -291,6 +308,13 @@ void lockstep_close(struct lockstep_client *client);
  * `*event`, 0 when the time passed without one, or a negative error code (a lost connection,
  * `LOCKSTEP_ERR_OUT_OF_TURN` once `lockstep_run`, `lockstep_leave` or `lockstep_refuse` took
  * the client). The hello and probes are handled inside and never returned.
+ *
+ * A connection lost without a goodbye is ridden out for `reconnect_ms` (see
+ * `lockstep_options`): the call reconnects and waits on; the first Go after it, if for the
+ * step completed last, comes as `LOCKSTEP_EVENT_REPEATED` (Done is already sent: do not run
+ * the step again). A loss found while a step is in progress returns
+ * `LOCKSTEP_ERR_CONNECTION_LOST` once; finish the step and call `lockstep_done` (nothing is
+ * sent), and the next call reconnects.
  *
  * # Safety
  * `client` is NULL or a live client; `event` is NULL or writable.
@@ -350,11 +374,15 @@ int lockstep_refuse(struct lockstep_client *client, const char *reason);
  * with `step N: callback returned V` (or the text given to `lockstep_step_error` during the
  * call) and ends the run with `LOCKSTEP_ERR_STEP_FAILED`. The broadcasts `T`, `S n`, `C` and
  * `E` are printed to stderr (`lockstep: worker-1: the conductor says: shutting down after 3
- * more steps`); `lockstep_run_with_events` hands them to a callback instead.
+ * more steps`); `lockstep_run_with_events` hands them to a callback instead. A connection
+ * lost without a goodbye is ridden out for `reconnect_ms` (see `lockstep_options`): a step
+ * the restarted conductor sends again is answered without calling `step`, so `step` runs at
+ * most once per step number.
  *
  * Returns `LOCKSTEP_OK` after the conductor's normal end (`C` or `X`); otherwise a negative
  * code: `LOCKSTEP_ERR_REFUSED` (a duplicate id, `full`), `LOCKSTEP_ERR_CONDUCTOR_FAILED`,
- * `LOCKSTEP_ERR_CONNECTION_LOST`, .... The run takes the client: afterwards only
+ * `LOCKSTEP_ERR_CONDUCTOR_GONE` (after the reconnect window), `LOCKSTEP_ERR_CONNECTION_LOST`
+ * (with `reconnect_ms` 0), .... The run takes the client: afterwards only
  * `lockstep_close` remains to be called. `step` must return (not `longjmp`, not throw).
  *
  * # Safety
@@ -364,7 +392,8 @@ int lockstep_refuse(struct lockstep_client *client, const char *reason);
 int lockstep_run(struct lockstep_client *client, lockstep_step_fn step, void *user);
 
 /**
- * Like `lockstep_run`, handing every event other than Go (`T`, `S n`, `C`, `E`, `X`, `R`) to
+ * Like `lockstep_run`, handing every event other than Go (`T`, `S n`, `C`, `E`, `X`, `R`, and
+ * `LOCKSTEP_EVENT_REPEATED` after a reconnection) to
  * `on_event` with `user` instead of printing any; NULL drops them.
  *
  * # Safety

@@ -41,11 +41,12 @@ inline void check(int code) {
 }
 }  // namespace detail
 
-// How to connect; the defaults are the C API's (heartbeat 1 s, hello timeout 10 s, no TLS).
-// TLS is on when tls_ca is given.
+// How to connect; the defaults are the C API's (heartbeat 1 s, hello timeout 10 s, outages
+// ridden out for 30 s, no TLS). TLS is on when tls_ca is given.
 struct options {
     std::chrono::milliseconds heartbeat{1000};  // 0: no W during a step
     std::chrono::milliseconds hello_timeout{10000};
+    std::chrono::milliseconds reconnect{30000};  // 0: a lost connection is the end
     std::string tls_ca;           // PEM file of the CA to trust
     std::string tls_cert;         // PEM file of this participant's certificate (with tls_key)
     std::string tls_key;          // PEM file of its private key
@@ -71,6 +72,7 @@ public:
         detail::check(lockstep_options_init(&c));
         c.heartbeat_ms = static_cast<std::uint32_t>(opts.heartbeat.count());
         c.hello_timeout_ms = static_cast<std::uint32_t>(opts.hello_timeout.count());
+        c.reconnect_ms = static_cast<std::uint32_t>(opts.reconnect.count());
         auto text = [](const std::string &s) { return s.empty() ? nullptr : s.c_str(); };
         c.tls_ca = text(opts.tls_ca);
         c.tls_cert = text(opts.tls_cert);
@@ -96,7 +98,9 @@ public:
     // Runs until the conductor ends the session, calling step(number) for each step (K
     // before it, W every heartbeat during it, Done after it). An exception from step refuses
     // the step with "step N: <what()>" and is rethrown here; other failures throw
-    // lockstep::error. The broadcasts T, S n, C and E are printed to stderr.
+    // lockstep::error. The broadcasts T, S n, C and E are printed to stderr. A connection lost
+    // without a goodbye is ridden out for options::reconnect: a step the restarted conductor
+    // sends again is not run again (then LOCKSTEP_ERR_CONDUCTOR_GONE after the window).
     template <class Step>
     void run(Step &&step) {
         call<Step> state{step, handle_, nullptr};

@@ -96,6 +96,9 @@ fn render(status: &Status, age_ms: Option<u64>) -> String {
             .map_or(String::new(), |s| format!(", last step {s}"));
         let _ = writeln!(out, "upstream     {} {}{step}", up.address, up.state);
     }
+    if let Some(control) = control(status) {
+        let _ = writeln!(out, "control      {control}");
+    }
     if let Some(failure) = &status.failure {
         let line = format!("{}: {}", failure.id, failure.reason);
         let _ = writeln!(
@@ -145,6 +148,9 @@ fn render(status: &Status, age_ms: Option<u64>) -> String {
         "uptime       {:.1} s",
         status.uptime_ms as f64 / 1000.0
     );
+    if let Some(error) = &status.state_file_error {
+        let _ = writeln!(out, "state file   {error}");
+    }
     let _ = writeln!(out, "clients      {}", status.clients.len());
     if !status.clients.is_empty() {
         let _ = writeln!(out);
@@ -154,14 +160,39 @@ fn render(status: &Status, age_ms: Option<u64>) -> String {
             "id", "state", "heard ago"
         );
         for c in &status.clients {
+            let exempt = c.exempt_ms.map_or(String::new(), |ms| {
+                format!("  exempt {} s", ms.div_ceil(1000))
+            });
             let _ = writeln!(
                 out,
-                "{:<12}  {:<13}  {:>7} ms  {}",
+                "{:<12}  {:<13}  {:>7} ms  {}{exempt}",
                 c.id, c.state, c.last_heard_ms_ago, c.peer
             );
         }
     }
     out
+}
+
+/// What the operator set through `conductor ctl` (or `pace_ms`), for the summary; `None` when
+/// nothing is.
+fn control(status: &Status) -> Option<String> {
+    let mut parts = Vec::new();
+    if status.paused {
+        parts.push("paused".to_string());
+    }
+    if let Some(n) = status.steps_left {
+        parts.push(format!("{n} stepped wave(s) left"));
+    }
+    if let Some(step) = status.hold_at {
+        parts.push(format!("hold at step {step}"));
+    }
+    if status.pace_ms > 0 {
+        parts.push(format!(
+            "pace {} ms, {} late wave(s)",
+            status.pace_ms, status.late_waves
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// `conductor` and the conductor's id, unless the id is that word itself (the default id),
@@ -239,6 +270,7 @@ mod tests {
                 peer: "127.0.0.1:50312".into(),
                 state: "Working".into(),
                 last_heard_ms_ago: 1,
+                exempt_ms: None,
             }],
             waiting_on: vec!["worker-1".into()],
             ready: 0,
@@ -249,6 +281,12 @@ mod tests {
                 ms: 2.1,
             }),
             uptime_ms: 12000,
+            paused: false,
+            steps_left: None,
+            hold_at: None,
+            pace_ms: 0,
+            late_waves: 0,
+            state_file_error: None,
             failure: None,
             upstream: None,
         }
@@ -272,6 +310,7 @@ mod tests {
             "last_round_ms",
             "last_round_slowest",
             "uptime_ms",
+            "state_file_error",
             "failure",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
@@ -296,10 +335,54 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_state_file_is_shown_and_older_files_still_read() {
+        let failing = Status {
+            state_file_error: Some("cannot record the state in s: disk full".into()),
+            ..sample()
+        };
+        assert!(failing
+            .to_text()
+            .contains("\nstate file   cannot record the state in s: disk full\n"));
+        assert!(!sample().to_text().contains("state file"));
+        let mut v: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
+        assert!(v["state_file_error"].is_null());
+        v.as_object_mut().unwrap().remove("state_file_error");
+        let back: Status = serde_json::from_value(v).unwrap();
+        assert_eq!(back, sample());
+    }
+
+    #[test]
     fn text_names_who_holds_the_round_up() {
         let text = sample().to_text();
         assert!(text.contains("waiting on   worker-1"), "{text}");
         assert!(text.contains("Working"), "{text}");
+    }
+
+    #[test]
+    fn what_the_operator_set_is_shown_only_when_set() {
+        assert!(!sample().to_text().contains("control"));
+        let mut s = Status {
+            phase: "paused".into(),
+            paused: true,
+            hold_at: Some(120),
+            pace_ms: 33,
+            late_waves: 2,
+            ..sample()
+        };
+        s.clients[0].exempt_ms = Some(59_001);
+        let text = s.to_text();
+        assert!(
+            text.contains("\ncontrol      paused; hold at step 120; pace 33 ms, 2 late wave(s)\n"),
+            "{text}"
+        );
+        assert!(text.contains("127.0.0.1:50312  exempt 60 s\n"), "{text}");
+        // Files written before these fields existed still read.
+        let old = r#"{"server_id":"c","address":"a","phase":"running","step":null,
+            "waves_sent":0,"round_started_ms_ago":null,"clients":[{"id":"x","peer":"p",
+            "state":"Idle","last_heard_ms_ago":1}],"waiting_on":[],"last_round_ms":null,
+            "last_round_slowest":null,"uptime_ms":5}"#;
+        let read: Status = serde_json::from_str(old).unwrap();
+        assert!(!read.paused && read.pace_ms == 0 && read.clients[0].exempt_ms.is_none());
     }
 
     #[test]

@@ -77,6 +77,22 @@ fn bench_against_a_spawned_conductor_sees_every_round_and_no_violation() {
 }
 
 #[test]
+fn bench_can_give_the_spawned_conductor_a_state_file_synced_or_not() {
+    for (flag, mode) in [("--state-file", "on"), ("--state-sync", "synced")] {
+        let report = bench(&["--spawn", "--clients", "2", "--rounds", "50", flag]);
+        assert_clean(&report, 2, 1, 50);
+        // Every wave recorded (warm-up, measured, and the one that ends the last round), and
+        // the planned end too.
+        let state = &report["state_file"];
+        assert_eq!(state["mode"], mode, "{report}");
+        assert_eq!(state["waves_recorded"], 5 + 50 + 1, "{report}");
+        assert_eq!(state["finished"], true, "{report}");
+    }
+    let plain = bench(&["--spawn", "--clients", "1", "--rounds", "10"]);
+    assert!(plain.get("state_file").is_none(), "{plain}");
+}
+
+#[test]
 fn bench_can_scrape_the_spawned_conductors_metrics_during_the_run() {
     let report = bench(&[
         "--spawn",
@@ -118,6 +134,34 @@ fn bench_with_simulated_work_waits_that_long_before_answering() {
         report["round_us"]["p50"].as_u64().unwrap() >= 300,
         "{report}"
     );
+}
+
+#[test]
+fn bench_with_a_pace_reports_the_wave_intervals_and_the_late_waves() {
+    let report = bench(&[
+        "--spawn",
+        "--clients",
+        "2",
+        "--rounds",
+        "20",
+        "--pace-ms",
+        "5",
+    ]);
+    assert_clean(&report, 2, 1, 20);
+    assert_eq!(report["pace_ms"], 5, "{report}");
+    assert!(report["late_waves"].is_u64(), "{report}");
+    // Not a speed check: waves cannot come faster than the pace allows (a tenth of it may be
+    // the timer's latency), so half of the intervals at least are that long.
+    let round = &report["round_us"];
+    assert!(round["p50"].as_u64().unwrap() >= 4_500, "{report}");
+    assert!(round["min"].as_u64() <= round["p50"].as_u64(), "{report}");
+    let output = Command::new(conductor_exe())
+        .args(["bench", "--addr", "127.0.0.1:1", "--pace-ms", "5"])
+        .output()
+        .expect("run conductor bench");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--pace-ms sets the pace of a conductor this command starts"));
 }
 
 #[test]

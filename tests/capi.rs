@@ -1,7 +1,8 @@
 //! The C API from C, C++ and Fortran, against the real conductor. `tests/native/api.c`,
 //! compiled with the system's `cc` against liblockstep, runs a whole participant
 //! (`lockstep_run`), a hand-driven loop (`lockstep_next_event`), refused connects, a failing
-//! step, conductors that end (as planned, by a signal, by dying), TLS with a client
+//! step, conductors that end (as planned, by a signal, by dying for good or to come back from
+//! their state file), TLS with a client
 //! certificate, and every NULL pointer, invalid id and non-ASCII text it can pass;
 //! `wrapper.cpp` checks lockstep.hpp's exceptions, `by_hand.f90` the Fortran module's events
 //! and errors. What the programs print and what the conductor logs are both checked.
@@ -287,9 +288,16 @@ fn a_conductor_stopped_by_a_signal_ends_the_run_with_ok() {
 }
 
 #[test]
-fn a_conductor_that_dies_ends_the_run_with_the_connection_lost() {
+fn a_conductor_that_dies_ends_the_run_with_the_connection_lost_without_reconnecting() {
     let mut conductor = Conductor::start(&[]);
-    let Some(mut api) = spawn(&["run", &address(&conductor), "c-orphan"]) else {
+    let args = [
+        "run",
+        &address(&conductor),
+        "c-orphan",
+        "--reconnect-ms",
+        "0",
+    ];
+    let Some(mut api) = spawn(&args) else {
         return;
     };
     wait_for("two steps", DEADLINE, || {
@@ -302,6 +310,105 @@ fn a_conductor_that_dies_ends_the_run_with_the_connection_lost() {
     assert!(
         out.contains("run: LOCKSTEP_ERR_CONNECTION_LOST: connection to the conductor lost"),
         "{out}"
+    );
+}
+
+#[test]
+fn a_conductor_that_never_comes_back_ends_the_run_after_the_reconnect_window() {
+    let mut conductor = Conductor::start(&[]);
+    let args = [
+        "run",
+        &address(&conductor),
+        "c-alone",
+        "--reconnect-ms",
+        "300",
+    ];
+    let Some(mut api) = spawn(&args) else {
+        return;
+    };
+    wait_for("two steps", DEADLINE, || {
+        api.stdout().contains("step 2\n").then_some(())
+    });
+    conductor.child.kill().expect("kill the conductor");
+    let status = api.wait_exit(DEADLINE);
+    let out = api.stdout() + &api.stderr();
+    assert_eq!(status.code(), Some(1), "{out}");
+    // One line for the outage on stderr, then the end after the window.
+    assert!(
+        out.contains("lockstep: c-alone: connection to the conductor lost after step"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "run: LOCKSTEP_ERR_CONDUCTOR_GONE: the conductor did not come back within 300 ms"
+        ),
+        "{out}"
+    );
+}
+
+/// A conductor with a state file, `--min-clients 2`, no countdown, quiet (see
+/// [`Conductor::start_quiet`]), on a free port or on `port` (the one a conductor before it had).
+fn resumable(state: &str, port: Option<u16>, rounds: &str) -> Conductor {
+    let port = port.map_or("0".to_string(), |p| p.to_string());
+    Conductor::start_quiet(&[
+        "--state-file",
+        state,
+        "--min-clients",
+        "2",
+        "--rounds",
+        rounds,
+        "--shutdown-countdown",
+        "0",
+        "--port",
+        &port,
+    ])
+}
+
+#[test]
+fn a_participant_rides_out_a_killed_conductor_and_runs_no_step_twice() {
+    let files = TempDir::new("capi-restart");
+    let state = files.path("run.state");
+    let state = state.to_str().expect("a path in UTF-8");
+    let mut first = resumable(state, None, "4");
+    let Some(mut api) = spawn(&["by-hand", &address(&first), "c-hand", "30000"]) else {
+        return;
+    };
+    let mut m = first.member("m");
+    assert_eq!(m.recv_go(), 0);
+    m.finish();
+    // Step 1: the C participant is Done, m holds the round up when the conductor dies.
+    assert_eq!(m.recv_go(), 1);
+    first.wait_status("c-hand Done with step 1", |s| {
+        s["clients"].as_array().is_some_and(|c| {
+            c.iter()
+                .any(|c| c["id"] == "c-hand" && c["state"] == "Done")
+        })
+    });
+    first.signal(libc::SIGKILL);
+    first.wait_exit(DEADLINE);
+
+    let second = resumable(state, Some(first.addr.port()), "4");
+    let mut m = second.member("m");
+    for step in 1..4 {
+        assert_eq!(m.recv_go(), step);
+        m.finish();
+    }
+    let status = api.wait_exit(DEADLINE);
+    let (out, err) = (api.stdout(), api.stderr());
+    assert_eq!(status.code(), Some(0), "{out}{err}");
+    // Step 1 again is answered without being run; every step once, in order.
+    let steps: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("go ") || l.starts_with("repeated "))
+        .collect();
+    assert_eq!(
+        steps,
+        ["go 0", "go 1", "repeated 1", "go 2", "go 3"],
+        "{out}"
+    );
+    assert!(
+        err.contains("lockstep: c-hand: connection to the conductor lost after step 1"),
+        "{err}"
     );
 }
 

@@ -9,7 +9,7 @@ mod common;
 
 use lockstep_proto::participant::Event;
 
-use common::participants::{join, join_port};
+use common::participants::{join, join_port, join_with};
 use common::{run_to_exit, wait_for, Conductor, TempDir, DEADLINE};
 
 /// A shell command appending the step to `file`, then exiting `status` at `fail_at`.
@@ -134,11 +134,13 @@ fn a_run_left_short_of_participants_says_why_it_waits() {
     });
     assert_eq!(status["min_clients"], 2);
     assert_eq!(status["waves_sent"], 3);
-    let text = std::fs::read_to_string(conductor.dir.path("status.txt")).expect("status.txt");
-    assert!(
-        text.contains(&format!("round        none: {sentence}")),
-        "{text}"
-    );
+    // status.txt is written after status.json: wait for it too rather than read it once.
+    let wanted = format!("round        none: {sentence}");
+    wait_for("status.txt saying why it waits", DEADLINE, || {
+        std::fs::read_to_string(conductor.dir.path("status.txt"))
+            .ok()
+            .filter(|text| text.contains(&wanted))
+    });
     let (code, shown, err) = run_to_exit(&conductor.dir.0, &["status"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(shown.contains(sentence), "{shown}");
@@ -415,12 +417,14 @@ fn join_killed_between_steps_leaves_with_x() {
 }
 
 #[test]
-fn join_says_at_once_when_the_conductor_goes_during_a_long_step() {
+fn without_reconnecting_join_says_at_once_when_the_conductor_goes_during_a_long_step() {
     let mut conductor = Conductor::start(&[]);
     let dir = TempDir::new("join-orphaned");
     let pid_file = dir.path("step.pid");
     let script = format!("echo $$ > '{}'; exec sleep 1000", pid_file.display());
-    let mut participant = join(&conductor, "long-step", &["sh", "-c", &script]);
+    let port = conductor.addr.port();
+    let flags = ["--reconnect-ms", "0"];
+    let mut participant = join_with(port, "long-step", &flags, &["sh", "-c", &script]);
     let step_pid = pid_in(&pid_file);
     conductor.wait_status("the step running", |s| {
         s["clients"][0]["state"] == "Working"

@@ -13,11 +13,9 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
-use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use lockstep::tls::pump;
@@ -27,6 +25,7 @@ use lockstep_proto::wire::Id;
 use rustls::{ClientConnection, Connection};
 
 use super::check::{Checker, Violations};
+use crate::driver::TimerFd;
 
 /// Connections opened but not yet greeted by the server, at most.
 const CONNECT_WINDOW: usize = 512;
@@ -114,62 +113,6 @@ struct Client {
     heard: bool,
 }
 
-/// A one-shot timer on the loop, with microsecond resolution (epoll's own timeout has
-/// milliseconds).
-struct WorkTimer {
-    fd: OwnedFd,
-}
-
-impl WorkTimer {
-    fn new() -> io::Result<WorkTimer> {
-        // SAFETY: plain system call; the result is checked before use.
-        let fd = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a new descriptor owned by nobody else.
-        Ok(WorkTimer {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
-    }
-
-    /// Fires once, `after` from now (at least a nanosecond, since zero would disarm it).
-    fn arm(&self, after: Duration) -> io::Result<()> {
-        let after = after.max(Duration::from_nanos(1));
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: libc::timespec {
-                tv_sec: after.as_secs() as libc::time_t,
-                tv_nsec: after.subsec_nanos() as libc::c_long,
-            },
-        };
-        // SAFETY: the descriptor is open and `spec` is a valid itimerspec.
-        let rc =
-            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    /// Consumes the expiry count so the next expiry wakes the loop again.
-    fn clear(&self) {
-        let mut count = [0u8; 8];
-        // SAFETY: reads at most 8 bytes into a buffer of 8.
-        unsafe {
-            libc::read(self.fd.as_raw_fd(), count.as_mut_ptr().cast(), count.len());
-        }
-    }
-}
-
 struct Load {
     spec: LoadSpec,
     poll: Poll,
@@ -183,7 +126,7 @@ struct Load {
     checker: Checker,
     /// Answers due, in deadline order (all works take the same time).
     due: VecDeque<(Instant, usize)>,
-    timer: Option<WorkTimer>,
+    timer: Option<TimerFd>,
     buffer: Vec<u8>,
     /// Plaintext of the last TLS chunk.
     plain: Vec<u8>,
@@ -204,13 +147,9 @@ pub fn run(spec: LoadSpec) -> Result<LoadOutcome, String> {
     let timer = if spec.work.is_zero() {
         None
     } else {
-        let timer = WorkTimer::new().map_err(|e| format!("cannot create a timer: {e}"))?;
+        let timer = TimerFd::new().map_err(|e| format!("cannot create a timer: {e}"))?;
         poll.registry()
-            .register(
-                &mut SourceFd(&timer.fd.as_raw_fd()),
-                TIMER,
-                Interest::READABLE,
-            )
+            .register(&mut timer.source(), TIMER, Interest::READABLE)
             .map_err(|e| format!("cannot watch the timer: {e}"))?;
         Some(timer)
     };
@@ -484,7 +423,9 @@ impl Load {
             Event::ErrorShutdown => {
                 return Err("the server is shutting down because of an error (E)".to_string())
             }
-            Event::Probed
+            // Bench sessions are never reconnections.
+            Event::Repeated(_)
+            | Event::Probed
             | Event::Here
             | Event::Exit
             | Event::Cease

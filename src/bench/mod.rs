@@ -61,6 +61,23 @@ pub struct Options {
     /// `--spawn --relays K`: K relays between the spawned conductor and the clients, which
     /// are spread over them in turn; 0 = the clients connect to the conductor.
     pub relays: u32,
+    /// The spawned conductor's `pace_ms`; `None` = its default (none).
+    pub pace_ms: Option<u64>,
+    /// Whether the spawned conductor keeps a state file, and syncs it.
+    pub state_file: StateFileMode,
+}
+
+/// `--state-file` and `--state-sync`: what the spawned conductor records its run in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateFileMode {
+    /// No state file (the default).
+    #[default]
+    Off,
+    /// A state file in its scratch directory.
+    On,
+    /// A state file synced after each record (`state_sync`).
+    Synced,
 }
 
 /// How the simulated clients speak TLS.
@@ -106,6 +123,13 @@ impl Options {
                 "--scrape-http scrapes a conductor this command starts: add --spawn".into(),
             );
         }
+        if self.state_file != StateFileMode::Off && self.target != Target::Spawn {
+            return Err(
+                "--state-file and --state-sync set up a conductor this command starts: add \
+                 --spawn"
+                    .into(),
+            );
+        }
         match (&self.tls, &self.target, self.procs) {
             (Some(_), _, Some(_)) => {
                 return Err("--tls runs all clients in one process: drop --procs".to_string())
@@ -135,6 +159,17 @@ impl Options {
                     self.relays, self.clients
                 ));
             }
+        }
+        if self.pace_ms.is_some() && self.target != Target::Spawn {
+            return Err(
+                "--pace-ms sets the pace of a conductor this command starts: add --spawn".into(),
+            );
+        }
+        if self.pace_ms.is_some_and(|p| p > crate::config::MAX_PACE_MS) {
+            return Err(format!(
+                "--pace-ms must be at most {}",
+                crate::config::MAX_PACE_MS
+            ));
         }
         if self.rounds > MAX_ROUNDS || self.warmup() > MAX_ROUNDS {
             return Err(format!(
@@ -178,6 +213,8 @@ pub fn run(options: &Options) -> Result<Report, String> {
                     },
                     waves: options.waves(),
                     http: options.scrape_http,
+                    pace_ms: options.pace_ms.unwrap_or(0),
+                    state_file: options.state_file,
                 },
                 tls_ids,
             )?;
@@ -233,6 +270,12 @@ pub fn run(options: &Options) -> Result<Report, String> {
     }
     if let Some(s) = server.as_mut() {
         report.server_exit = Some(s.wait()?);
+        if options.pace_ms.is_some() {
+            report.late_waves = s.late_waves();
+        }
+        if options.state_file != StateFileMode::Off {
+            report.state_file = Some(s.state_recorded(options.state_file)?);
+        }
     }
     for mut relay in relays {
         let code = relay.wait()?;
@@ -240,6 +283,7 @@ pub fn run(options: &Options) -> Result<Report, String> {
             return Err(format!("a relay exited with {code}{}", relay.keep_log()));
         }
     }
+    report.pace_ms = options.pace_ms;
     Ok(report)
 }
 
@@ -294,7 +338,10 @@ fn measure(
         server_cpu_us_per_round: per_round(outcome.server_cpu_ns),
         client_cpu_us_per_round: per_round(outcome.client_cpu_ns),
         server_exit: None,
+        pace_ms: None,
+        late_waves: None,
         http_scrapes: None,
+        state_file: None,
         samples_us: if options.samples { samples } else { Vec::new() },
     })
 }

@@ -12,6 +12,9 @@ use super::scrape::{Scrapes, EVERY};
 /// Round-time percentiles in microseconds (nearest rank).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
+    /// Shortest.
+    #[serde(default)]
+    pub min: u64,
     /// Median.
     pub p50: u64,
     /// 90th percentile.
@@ -37,6 +40,7 @@ impl Percentiles {
         };
         let sum: u64 = samples.iter().sum();
         Percentiles {
+            min: samples[0],
             p50: rank(50.0),
             p90: rank(90.0),
             p99: rank(99.0),
@@ -102,9 +106,19 @@ pub struct Report {
     pub client_cpu_us_per_round: Option<f64>,
     /// The exit code of a server this command started.
     pub server_exit: Option<i32>,
+    /// The pace the spawned conductor ran at (`--pace-ms`), in milliseconds: `round_us` is then
+    /// the distribution of the intervals between waves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pace_ms: Option<u64>,
+    /// Waves the spawned conductor counted late (its final status), with a pace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_waves: Option<u64>,
     /// Scrapes of the server's `/metrics` during the run (`--scrape-http`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_scrapes: Option<Scrapes>,
+    /// The spawned conductor's state file (`--state-file`, `--state-sync`), as it was left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_file: Option<StateRecorded>,
     /// Every round time, only when asked for (to aggregate processes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub samples_us: Vec<u64>,
@@ -157,7 +171,10 @@ impl Report {
             server_cpu_us_per_round: parts.iter().find_map(|p| p.server_cpu_us_per_round),
             client_cpu_us_per_round: parts.iter().map(|p| p.client_cpu_us_per_round).sum(),
             server_exit: None,
+            pace_ms: first.and_then(|p| p.pace_ms),
+            late_waves: None,
             http_scrapes: None,
+            state_file: None,
             samples_us: Vec::new(),
         }
     }
@@ -203,6 +220,15 @@ impl Report {
             "round time   p50 {} µs, p90 {} µs, p99 {} µs, max {} µs",
             r.p50, r.p90, r.p99, r.max
         );
+        if let Some(pace) = self.pace_ms {
+            let late = self.late_waves.map_or("?".to_string(), |n| n.to_string());
+            let _ = writeln!(
+                s,
+                "pace         {pace} ms: the round time is the wave interval, min {} µs; {late} \
+                 late wave(s)",
+                r.min
+            );
+        }
         let v = &self.violations;
         let _ = writeln!(
             s,
@@ -226,6 +252,19 @@ impl Report {
         }
         if let Some(cpu) = self.client_cpu_us_per_round {
             let _ = writeln!(s, "client cpu   {cpu:.2} µs per round");
+        }
+        if let Some(state) = self.state_file {
+            let synced = if state.mode == super::StateFileMode::Synced {
+                ", synced after each record"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                s,
+                "state file   {} waves recorded{synced}{}",
+                state.waves_recorded,
+                if state.finished { "; finished" } else { "" }
+            );
         }
         if let Some(scrapes) = self.http_scrapes {
             let _ = writeln!(
@@ -251,7 +290,7 @@ mod tests {
     fn percentiles_use_the_nearest_rank() {
         let mut samples: Vec<u64> = (1..=100).rev().collect();
         let p = Percentiles::of(&mut samples);
-        assert_eq!((p.p50, p.p90, p.p99, p.max), (50, 90, 99, 100));
+        assert_eq!((p.min, p.p50, p.p90, p.p99, p.max), (1, 50, 90, 99, 100));
         assert_eq!(p.mean, 50.5);
         assert_eq!(Percentiles::of(&mut []), Percentiles::default());
     }
@@ -264,4 +303,15 @@ mod tests {
         assert_eq!(rate, 3.0 * 1e6 / 60.0);
         assert_eq!(Report::timing(&starts, 2, 4).1, Vec::<u64>::new());
     }
+}
+
+/// What the spawned conductor's state file held at the end of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateRecorded {
+    /// Recorded, or recorded and synced after each record.
+    pub mode: super::StateFileMode,
+    /// The waves of the last record: every wave of the run.
+    pub waves_recorded: u64,
+    /// The run was recorded as finished (its planned end came).
+    pub finished: bool,
 }

@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::report::StateRecorded;
+use super::StateFileMode;
+
 /// How long a server may take to exit after the last round.
 const EXIT_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -34,7 +37,14 @@ pub struct ConductorRun {
     pub waves: u64,
     /// Switch the HTTP endpoint on, on a free loopback port.
     pub http: bool,
+    /// Its `pace_ms`.
+    pub pace_ms: u64,
+    /// Keep a state file in the scratch directory, synced or not.
+    pub state_file: StateFileMode,
 }
+
+/// The state file's name in a spawned conductor's scratch directory.
+const STATE_FILE: &str = "run.state";
 
 impl Server {
     /// Starts this executable as a conductor on a free loopback port, with every other
@@ -56,7 +66,12 @@ impl Server {
             "max_clients": run.clients.max(1),
             "rounds": run.waves,
             "http": if run.http { "127.0.0.1:0" } else { "" },
+            "pace_ms": run.pace_ms,
         });
+        if run.state_file != StateFileMode::Off {
+            config["state_file"] = dir.join(STATE_FILE).display().to_string().into();
+            config["state_sync"] = (run.state_file == StateFileMode::Synced).into();
+        }
         let mut client_tls = None;
         if let Some(ids) = tls_ids {
             let (files, clients) = super::tls::spawned(&dir, ids)?;
@@ -111,6 +126,22 @@ impl Server {
         let mut server = Server::start(command, "relay")?;
         server.dir = Some(dir);
         Ok(server)
+    }
+
+    /// What the state file of a conductor started with one holds now (after its exit).
+    pub fn state_recorded(&self, mode: StateFileMode) -> Result<StateRecorded, String> {
+        let dir = self.dir.as_ref().ok_or("no scratch directory")?;
+        let path = dir.join(STATE_FILE);
+        let bytes =
+            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let (record, _) = lockstep_proto::record::read(&bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .ok_or_else(|| format!("{}: no record", path.display()))?;
+        Ok(StateRecorded {
+            mode,
+            waves_recorded: record.waves_sent,
+            finished: record.finished,
+        })
     }
 
     /// Starts the baseline executable at `path` with `--clients N` on a free port.
@@ -168,6 +199,13 @@ impl Server {
                 self.keep_log()
             )),
         }
+    }
+
+    /// The late waves a conductor this command started counted, from its last status file.
+    pub fn late_waves(&self) -> Option<u64> {
+        let text = std::fs::read_to_string(self.dir.as_ref()?.join("status.json")).ok()?;
+        let status: serde_json::Value = serde_json::from_str(&text).ok()?;
+        status["late_waves"].as_u64()
     }
 
     /// The server's process id.

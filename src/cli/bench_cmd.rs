@@ -4,7 +4,7 @@
 use pico_args::Arguments;
 
 use super::{flags, Cmd};
-use crate::bench::{self, BenchTls, Options, Target};
+use crate::bench::{self, BenchTls, Options, StateFileMode, Target};
 use crate::tls_files::TlsFiles;
 
 /// Rounds measured unless `--rounds` says otherwise.
@@ -74,6 +74,12 @@ fn parse(args: &mut Arguments) -> Result<(Options, bool), String> {
         scrape_http: args.contains("--scrape-http"),
         tls: tls_flags(args)?,
         relays: flags::value(args, "--relays")?.unwrap_or(0),
+        pace_ms: flags::value(args, "--pace-ms")?,
+        state_file: match (args.contains("--state-file"), args.contains("--state-sync")) {
+            (_, true) => StateFileMode::Synced,
+            (true, false) => StateFileMode::On,
+            (false, false) => StateFileMode::Off,
+        },
     };
     options.check()?;
     Ok((options, args.contains("--json")))

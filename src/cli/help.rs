@@ -3,8 +3,9 @@
 //! and the conductor's page lists every configuration key from [`Config::settings`]. Lines
 //! are wrapped to fit 80 columns.
 
-use super::{bench_cmd, join, status_cmd, Cmd, VERSION};
+use super::{bench_cmd, ctl, join, status_cmd, Cmd, VERSION};
 use crate::config::Config;
+use crate::driver::control;
 
 /// Width the pages are wrapped to.
 const WIDTH: usize = 80;
@@ -17,6 +18,7 @@ pub fn page(cmd: Cmd) -> String {
         Cmd::Run => conductor(),
         Cmd::Join => join_page(),
         Cmd::Status => status_page(),
+        Cmd::Ctl => ctl_page(),
         Cmd::Bench => bench_page(),
         Cmd::Relay => relay_page(),
     }
@@ -116,6 +118,12 @@ fn conductor() -> String {
             "--log-file FILE",
             "append the log to FILE (default: stderr)".to_string(),
         ),
+        (
+            "--fresh",
+            "with state_file: start at step 0 and overwrite the file, instead of resuming \
+             the run it recorded"
+                .to_string(),
+        ),
         ("-h, --help", "show this page".to_string()),
         ("-V, --version", "show the version".to_string()),
     ]);
@@ -134,9 +142,11 @@ fn conductor() -> String {
 
 Usage:
   conductor [--config FILE] [--KEY VALUE ...] [--log-level L] [--log-file FILE]
+            [--fresh]
   conductor join --id ID [FLAGS] -- COMMAND [ARGS...]
   conductor relay --upstream HOST:PORT --id ID [FLAGS] [--KEY VALUE ...]
   conductor status [--file FILE] [--watch]
+  conductor ctl COMMAND [ARGS] [--control PATH]
   conductor bench (--spawn | --addr HOST:PORT | --baseline PATH) [FLAGS]
   conductor help [COMMAND]
 
@@ -153,21 +163,24 @@ Settings (the keys of config.json; LIST is comma-separated):
              config.json (or --config FILE); each flag --KEY VALUE below overrides the file's \
              KEY. 'conductor help COMMAND' or 'conductor COMMAND --help' describes join (run \
              a command as a participant), relay (one conductor's participant, another's \
-             conductor), status (show a status file) and bench (measure a \
-             server).",
+             conductor), status (show a status file), ctl (pause, resume, step or pace a \
+             running conductor) and bench (measure a server).",
             0
         ),
         table(&settings),
         wrap(
             "Signals: SIGTERM and SIGHUP stop gracefully (a countdown, then C and X); SIGINT \
-             ceases at once (C, X), a second SIGINT exits at once; SIGQUIT keeps its default \
-             (ends at once, core dump).",
+             ceases at once (C, X), a second SIGINT exits at once; SIGUSR1 restarts: the \
+             state recorded, every connection closed without a word (participants reconnect \
+             to the next conductor, which resumes from state_file), exit 0 at once; SIGQUIT \
+             keeps its default (ends at once, core dump).",
             0
         ),
         wrap(
-            "Exit codes: 0 after a planned end, a graceful stop, a hang-up or an interrupt; 1 \
-             after a fatal error; 2 for a bad command line or configuration, or status \
-             files another conductor is using; 130 after a second SIGINT.",
+            "Exit codes: 0 after a planned end, a graceful stop, a hang-up, a restart \
+             (SIGUSR1) or an interrupt; 1 after a fatal error; 2 for a bad command line or \
+             configuration, status files or a state file another conductor is using, or a \
+             state file that cannot be resumed from; 130 after a second SIGINT.",
             0
         ),
     )
@@ -193,6 +206,14 @@ fn join_page() -> String {
             format!(
                 "send W every N ms while COMMAND runs; 0 = never (default: {})",
                 join::DEFAULT_HEARTBEAT.as_millis()
+            ),
+        ),
+        (
+            "--reconnect-ms N",
+            format!(
+                "after the connection is lost without a goodbye, try to reconnect for N ms; \
+                 0 = never (default: {})",
+                join::DEFAULT_RECONNECT.as_millis()
             ),
         ),
         (
@@ -223,6 +244,7 @@ fn join_page() -> String {
 
 Usage:
   conductor join --id ID [--host HOST] [--port PORT] [--heartbeat-ms N]
+                 [--reconnect-ms N]
                  [--tls-ca FILE [--tls-cert FILE --tls-key FILE]
                  [--tls-name NAME]] -- COMMAND [ARGS...]
 
@@ -237,7 +259,10 @@ Flags:
              (host:port) in its environment, sends W every heartbeat while COMMAND runs and \
              Done when it exits 0. COMMAND is looked up in PATH (a name with a slash is a \
              path) and must be executable before join connects. The conductor's T, S n, C and \
-             E are printed to stderr in plain words.",
+             E are printed to stderr in plain words. A connection lost without C, E or X is an \
+             outage: join says so in one line, reconnects as the same ID (a restarted \
+             conductor resumes its run) and answers a step it ran already without running \
+             COMMAND again.",
             0
         ),
         wrap(
@@ -246,7 +271,8 @@ Flags:
              is not found and 126 if it is not executable (both before connecting); 1 if the \
              connection fails (TLS failures included) or the conductor ends on an error; 2 for \
              a bad command line; 3 \
-             if the conductor refuses the participant.",
+             if the conductor refuses the participant; 4 if the connection was lost and the \
+             conductor did not come back within --reconnect-ms.",
             0
         ),
         wrap(
@@ -297,6 +323,87 @@ Flags:
             "Exit codes: 0 once shown (with --watch, once the conductor has stopped); 1 if \
              the file cannot be read (with --watch, it is read again every time); 2 for a bad \
              command line.",
+            0
+        ),
+    )
+}
+
+fn ctl_page() -> String {
+    let flags = table(&[
+        (
+            "--control PATH",
+            format!(
+                "the conductor's control socket (default: {}; the conductor makes it beside \
+                 its status.json)",
+                ctl::DEFAULT_SOCKET
+            ),
+        ),
+        ("-h, --help", "show this page".to_string()),
+    ]);
+    let commands = table(&[
+        (
+            "pause",
+            "no new wave after the running round; participants wait, answering probes".to_string(),
+        ),
+        (
+            "resume",
+            "waves go out again (clears a step N); the next wave follows".to_string(),
+        ),
+        (
+            "step N",
+            "exactly N more waves (the running round does not count), then paused".to_string(),
+        ),
+        (
+            "hold-at STEP",
+            "pause before the wave of STEP, once; 'hold-at off' clears it".to_string(),
+        ),
+        (
+            "pace MS",
+            format!(
+                "waves at most every MS ms from now on, 0 to {} (0 = as fast as the \
+                 participants allow)",
+                crate::config::MAX_PACE_MS
+            ),
+        ),
+        (
+            "exempt ID SECONDS",
+            format!(
+                "no probe and no liveness drop for participant ID for SECONDS (0 ends it, at \
+                 most {}): a debugger holds it",
+                control::request::MAX_EXEMPT_SECONDS
+            ),
+        ),
+        (
+            "status",
+            "the status document, as one line of JSON".to_string(),
+        ),
+    ]);
+    format!(
+        "conductor ctl: controls a running conductor
+
+Usage:
+  conductor ctl COMMAND [ARGS] [--control PATH]
+
+{}
+Commands:
+{commands}
+Flags:
+{flags}
+{}",
+        wrap(
+            "Sends COMMAND to the conductor over its control socket (key control) and prints \
+             what it did, or the status document for status. The socket is its owner's alone \
+             (mode 0600): run ctl as the user who runs the conductor. The conductor logs every \
+             command with the user and process that gave it.",
+            0
+        ),
+        wrap(
+            &format!(
+                "Exit codes: 0 once carried out; 1 if the conductor refuses the command (the \
+                 reason is on stderr), cannot be reached or does not answer within {} s; 2 for \
+                 a bad command line.",
+                ctl::ANSWER_TIMEOUT.as_secs()
+            ),
             0
         ),
     )
@@ -370,6 +477,23 @@ fn bench_page() -> String {
                 .to_string(),
         ),
         (
+            "--pace-ms MS",
+            "with --spawn: the conductor's pace_ms; the round times are then the intervals \
+             between waves, and the report adds their minimum and the late waves (default: \
+             none)"
+                .to_string(),
+        ),
+        (
+            "--state-file",
+            "with --spawn: the conductor keeps a state file (state_file) in its scratch \
+             directory; the report says what it held at the end (default: off)"
+                .to_string(),
+        ),
+        (
+            "--state-sync",
+            "with --spawn: a state file synced after each record (state_sync: true)".to_string(),
+        ),
+        (
             "--first-id N",
             "the number in the first client's id (default: 0; set by --procs)".to_string(),
         ),
@@ -386,7 +510,7 @@ Usage:
   conductor bench (--spawn | --addr HOST:PORT | --baseline PATH)
                   [--clients N] [--procs P] [--rounds R] [--warmup W]
                   [--work-us U] [--server-pid PID] [--json] [--scrape-http]
-                  [--relays K]
+                  [--relays K] [--pace-ms MS] [--state-file | --state-sync]
                   [--tls | --tls-ca FILE [--tls-cert FILE --tls-key FILE]
                   [--tls-name NAME]]
 
@@ -455,7 +579,14 @@ mod tests {
 
     #[test]
     fn every_page_fits_80_columns() {
-        for cmd in [Cmd::Run, Cmd::Join, Cmd::Relay, Cmd::Status, Cmd::Bench] {
+        for cmd in [
+            Cmd::Run,
+            Cmd::Join,
+            Cmd::Relay,
+            Cmd::Status,
+            Cmd::Ctl,
+            Cmd::Bench,
+        ] {
             for line in page(cmd).lines() {
                 assert!(line.chars().count() <= WIDTH, "{cmd:?}: {line:?}");
             }

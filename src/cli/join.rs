@@ -1,6 +1,6 @@
-//! `conductor join --id ID [--host H] [--port P] [--heartbeat-ms N] [--tls-ca FILE
-//! [--tls-cert FILE --tls-key FILE] [--tls-name NAME]] -- CMD [ARGS...]`: makes any program a
-//! participant, over TLS when `--tls-ca` is given. For each Go it runs CMD (stdin closed, stdout and stderr
+//! `conductor join --id ID [--host H] [--port P] [--heartbeat-ms N] [--reconnect-ms N]
+//! [--tls-ca FILE [--tls-cert FILE --tls-key FILE] [--tls-name NAME]] -- CMD [ARGS...]`: makes
+//! any program a participant, over TLS when `--tls-ca` is given. For each Go it runs CMD (stdin closed, stdout and stderr
 //! inherited) with `LOCKSTEP_STEP`, `LOCKSTEP_ID` and `LOCKSTEP_SERVER` in its environment,
 //! through the client [`Runner`]: `K` first, `W` every heartbeat while CMD runs, Done when it
 //! exits 0. A failing CMD is refused with `step N: command exited with status S` and its status
@@ -8,7 +8,10 @@
 //! process group of its own; SIGTERM, SIGINT and SIGHUP are passed on to it, join leaves with
 //! `X` and exits with 128 + the signal (see the `watch` module). Before it connects, join
 //! checks that CMD can be found and executed (the `find` module), so that a typo does not
-//! hold a run up until the first Go.
+//! hold a run up until the first Go. A connection lost without the conductor's `C`, `E` or `X`
+//! is ridden out for `--reconnect-ms` (the client reconnects; one line on stderr per outage);
+//! a step the conductor sends again after a restart is answered without running CMD again.
+//! A conductor that does not come back in time ends join with [`EXIT_GONE`].
 
 mod find;
 mod watch;
@@ -26,7 +29,7 @@ use super::{flags, Cmd};
 use crate::config::Config;
 use crate::tls_files::TlsFiles;
 
-pub use lockstep::DEFAULT_HEARTBEAT;
+pub use lockstep::{DEFAULT_HEARTBEAT, DEFAULT_RECONNECT};
 use watch::Watch;
 pub use watch::GRACE;
 
@@ -34,6 +37,9 @@ pub use watch::GRACE;
 const EXIT_FAILED: i32 = 1;
 /// Exit code when the conductor refuses this participant.
 const EXIT_REFUSED: i32 = 3;
+/// Exit code when the connection was lost and the conductor did not come back within
+/// `--reconnect-ms`.
+pub const EXIT_GONE: i32 = 4;
 /// Exit code when CMD exists but cannot be run (the shell's convention).
 const EXIT_CANNOT_RUN: i32 = 126;
 /// Exit code when CMD is not found (the shell's convention).
@@ -45,6 +51,8 @@ struct Join {
     host: String,
     port: u16,
     heartbeat: Option<Duration>,
+    /// How long an outage is ridden out; zero = never.
+    reconnect: Duration,
     tls: Option<TlsFiles>,
     program: OsString,
     args: Vec<OsString>,
@@ -87,6 +95,8 @@ fn parse(mut args: Arguments, command: Vec<OsString>) -> Result<Join, i32> {
         Some(ms) => Some(Duration::from_millis(ms)),
         None => Some(DEFAULT_HEARTBEAT),
     };
+    let reconnect_ms: Option<u64> = flags::value(&mut args, "--reconnect-ms").map_err(usage)?;
+    let reconnect = reconnect_ms.map_or(DEFAULT_RECONNECT, Duration::from_millis);
     let tls = TlsFiles::from_flags(&mut args).map_err(usage)?;
     let mut command = command.into_iter();
     let Some(program) = command.next() else {
@@ -113,6 +123,7 @@ fn parse(mut args: Arguments, command: Vec<OsString>) -> Result<Join, i32> {
         host,
         port,
         heartbeat,
+        reconnect,
         tls,
         program,
         args: command.collect(),
@@ -139,13 +150,22 @@ fn participate(join: &Join) -> i32 {
         },
     };
     let client = match connected {
-        Ok(client) => client,
+        Ok(client) => {
+            let said = tag.clone();
+            client
+                .reconnect_within(join.reconnect)
+                .on_outage(move |outage| eprintln!("{said}: {outage}"))
+        }
         Err(e) => return report(&tag, &e),
     };
-    let watch = match client
-        .watcher()
-        .and_then(|fd| Watch::start(fd, client.sender(), tag.clone()))
-    {
+    // The end of the connection is watched only when it ends join: an outage is announced
+    // once, when the client finds it, and ridden out.
+    let watched = if join.reconnect.is_zero() {
+        client.watcher().map(Some)
+    } else {
+        Ok(None)
+    };
+    let watch = match watched.and_then(|fd| Watch::start(fd, client.sender(), tag.clone())) {
         Ok(watch) => watch,
         Err(e) => {
             eprintln!("{tag}: cannot watch for signals: {e}");
@@ -160,8 +180,10 @@ fn participate(join: &Join) -> i32 {
             Event::Slow | Event::ShuttingDown(_) | Event::Cease | Event::ErrorShutdown => {
                 eprintln!("{tag}: the conductor says: {event}")
             }
-            // The run's result reports these; the client handles the rest itself.
+            // The run's result reports these; the client handles the rest itself, and the
+            // outage before a repeated step had its line.
             Event::Go(_)
+            | Event::Repeated(_)
             | Event::Exit
             | Event::Refused(_)
             | Event::Hello(_)
@@ -225,6 +247,7 @@ fn report(tag: &str, error: &ClientError) -> i32 {
     eprintln!("{tag}: {error}");
     match error {
         ClientError::Refused { .. } => EXIT_REFUSED,
+        ClientError::ConductorGone { .. } => EXIT_GONE,
         // The id comes from the command line.
         ClientError::InvalidId { .. } => 2,
         _ => EXIT_FAILED,
@@ -248,6 +271,7 @@ mod tests {
         assert_eq!(join.id, "w1");
         assert_eq!((join.host.as_str(), join.port), ("127.0.0.1", 7878));
         assert_eq!(join.heartbeat, Some(DEFAULT_HEARTBEAT));
+        assert_eq!(join.reconnect, DEFAULT_RECONNECT);
         assert_eq!(join.tls, None);
         assert_eq!(join.program, "echo");
         assert_eq!(join.args, ["--id", "x"]);
@@ -264,10 +288,13 @@ mod tests {
             "9000",
             "--heartbeat-ms",
             "0",
+            "--reconnect-ms",
+            "0",
         ];
         let join = parse_line(&line, &["true"]).expect("valid");
         assert_eq!((join.host.as_str(), join.port), ("::1", 9000));
         assert_eq!(join.heartbeat, None);
+        assert_eq!(join.reconnect, Duration::ZERO);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The `conductor` command line: picks the command (the conductor itself, `join`, `status`,
-//! `bench`, `help`), answers `--help` and `--version`, and hands over to the command, which
+//! `ctl`, `bench`, `help`), answers `--help` and `--version`, and hands over to the command, which
 //! returns the process exit code. Every message on stderr goes through [`error`], so each
 //! command names itself one way (`conductor: …`, `conductor join: …`).
 
@@ -12,6 +12,7 @@
 )]
 
 mod bench_cmd;
+mod ctl;
 pub(crate) mod flags;
 mod help;
 mod join;
@@ -37,6 +38,8 @@ pub(crate) enum Cmd {
     Join,
     /// `conductor status`.
     Status,
+    /// `conductor ctl`.
+    Ctl,
     /// `conductor bench`.
     Bench,
     /// `conductor relay`.
@@ -45,10 +48,11 @@ pub(crate) enum Cmd {
 
 impl Cmd {
     /// The commands given by a word, in the order the help lists them.
-    const NAMED: [(&'static str, Cmd); 4] = [
+    const NAMED: [(&'static str, Cmd); 5] = [
         ("join", Cmd::Join),
         ("relay", Cmd::Relay),
         ("status", Cmd::Status),
+        ("ctl", Cmd::Ctl),
         ("bench", Cmd::Bench),
     ];
 
@@ -66,6 +70,7 @@ impl Cmd {
             Cmd::Run => "conductor",
             Cmd::Join => "conductor join",
             Cmd::Status => "conductor status",
+            Cmd::Ctl => "conductor ctl",
             Cmd::Bench => "conductor bench",
             Cmd::Relay => "conductor relay",
         }
@@ -93,8 +98,8 @@ pub fn main(mut raw: Vec<OsString>) -> i32 {
                 return usage_error(
                     Cmd::Run,
                     format!(
-                    "unknown command {word:?} (the commands are join, relay, status, bench, help)"
-                ),
+                        "unknown command {word:?} (the commands are join, relay, status, ctl, bench, help)"
+                    ),
                 )
             }
         },
@@ -114,6 +119,7 @@ pub fn main(mut raw: Vec<OsString>) -> i32 {
         Cmd::Run => run::run(args),
         Cmd::Join => join::run(args, command.unwrap_or_default()),
         Cmd::Status => status_cmd::run(args),
+        Cmd::Ctl => ctl::run(args),
         Cmd::Bench => bench_cmd::run(args),
         Cmd::Relay => relay::run(args),
     }
@@ -136,8 +142,8 @@ fn help_command(mut args: Arguments) -> i32 {
                 return usage_error(
                     Cmd::Run,
                     format!(
-                        "help: no command {word:?} (the commands are join, relay, status, bench)"
-                    ),
+                    "help: no command {word:?} (the commands are join, relay, status, ctl, bench)"
+                ),
                 )
             }
         },

@@ -1,6 +1,6 @@
-//! `conductor` (no subcommand): loads the configuration, binds, prints the start-up line and
-//! runs the driver until the conductor ends. `conductor relay` runs the same, with an upstream
-//! side added to the driver.
+//! `conductor` (no subcommand): loads the configuration, opens the state file (where the run
+//! resumes, or `--fresh`), binds, prints the start-up line and runs the driver until the
+//! conductor ends. `conductor relay` runs the same, with an upstream side added to the driver.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -11,7 +11,7 @@ use pico_args::Arguments;
 
 use super::{flags, Cmd};
 use crate::config::{Config, ConfigError};
-use crate::driver::{self, Driver, StatusFiles, StatusLock};
+use crate::driver::{self, control, Driver, Start, StateFile, StatusFiles, StatusLock};
 use lockstep_proto::round::EndKind;
 
 /// Runs the conductor with the flags in `args`.
@@ -40,6 +40,7 @@ pub fn serve(cmd: Cmd, mut args: Arguments, relay: Option<RelaySetup>) -> i32 {
         Ok(v) => v,
         Err(message) => return super::usage_error(cmd, message),
     };
+    let fresh = args.contains("--fresh");
     let (config, source) = match configure(cmd, given, args.finish()) {
         Ok(c) => c,
         Err(code) => return code,
@@ -70,6 +71,46 @@ pub fn serve(cmd: Cmd, mut args: Arguments, relay: Option<RelaySetup>) -> i32 {
             return 2;
         }
     };
+    // Made before anything starts a thread (it sets the umask for a moment), and after the
+    // status lock, so that a second conductor in the same directory is refused by that first.
+    // A socket another conductor answers on, or something else at its path, refuses the start;
+    // one the system will not make (a missing directory, say) is logged, and the rounds run
+    // without it, as they do without a status file that cannot be written.
+    let mut control_problem = None;
+    let control = match config.control_path() {
+        Some(path) => match control::socket::bind(&path) {
+            Ok(bound) => Some(bound),
+            Err(e @ control::socket::BindError::Io(..)) => {
+                control_problem = Some(format!(
+                    "control socket: {e}; conductor ctl cannot reach this conductor"
+                ));
+                None
+            }
+            Err(e) => {
+                let error = ConfigError {
+                    source,
+                    key: Some("control".to_string()),
+                    problem: e.to_string(),
+                };
+                super::error(cmd, error);
+                return 2;
+            }
+        },
+        None => None,
+    };
+    let state = if config.state_file.is_empty() {
+        None
+    } else {
+        let path = PathBuf::from(&config.state_file);
+        let rounds = config.core_config().rounds;
+        match StateFile::open(&path, &rounds, fresh, config.state_sync) {
+            Ok(opened) => Some(opened),
+            Err(error) => {
+                super::error(cmd, error);
+                return 2;
+            }
+        }
+    };
     let log_batch = match super::logging::init(level, log_file.as_deref()) {
         Ok(batch) => batch,
         Err(message) => {
@@ -77,7 +118,7 @@ pub fn serve(cmd: Cmd, mut args: Arguments, relay: Option<RelaySetup>) -> i32 {
             return 2;
         }
     };
-    for problem in status_lock.problems() {
+    for problem in status_lock.problems().iter().chain(&control_problem) {
         log::warn!("{problem}");
     }
     let listener = match driver::bind(&config.host, config.port) {
@@ -102,6 +143,10 @@ pub fn serve(cmd: Cmd, mut args: Arguments, relay: Option<RelaySetup>) -> i32 {
         .map(|r| format!(", relaying to {} as {}", r.upstream, r.config.id))
         .unwrap_or_default();
     let server_id = core_config.server_id;
+    if let Some((file, start)) = &state {
+        core_config.persist = true;
+        say_where_the_run_starts(file, *start, fresh, &mut core_config);
+    }
     let mut driver = match Driver::new(listener, core_config, status_files) {
         Ok(d) => d,
         Err(e) => {
@@ -110,6 +155,16 @@ pub fn serve(cmd: Cmd, mut args: Arguments, relay: Option<RelaySetup>) -> i32 {
         }
     };
     driver.flush_log_batches(log_batch);
+    let control_path = control.as_ref().map(|(_, file)| file.path().to_path_buf());
+    if let Some((listener, file)) = control {
+        if let Err(e) = driver.serve_control(listener, file) {
+            super::error(cmd, format!("error: cannot serve the control socket: {e}"));
+            return 1;
+        }
+    }
+    if let Some((file, _)) = state {
+        driver.keep_state(file);
+    }
     let http = match config.http_address() {
         Some(address) => match serve_http(&mut driver, address) {
             Ok(bound) => Some(bound),
@@ -142,6 +197,9 @@ pub fn serve(cmd: Cmd, mut args: Arguments, relay: Option<RelaySetup>) -> i32 {
     if let Some(bound) = http {
         log::info!("http: metrics at http://{bound}/metrics, the status page at http://{bound}/");
     }
+    if let Some(path) = control_path {
+        log::info!("control socket at {} (conductor ctl)", path.display());
+    }
     let end = driver.run();
     log::info!("exiting with code {}", end.exit_code());
     log::logger().flush();
@@ -152,6 +210,32 @@ pub fn serve(cmd: Cmd, mut args: Arguments, relay: Option<RelaySetup>) -> i32 {
     }
     drop(status_lock);
     end.exit_code()
+}
+
+/// Logs where the run starts, as the state file said, and sets the core to resume there.
+fn say_where_the_run_starts(
+    file: &StateFile,
+    start: Start,
+    fresh: bool,
+    core: &mut lockstep_proto::core::CoreConfig,
+) {
+    let path = file.path().display();
+    match start {
+        Start::Resume { record } => {
+            core.resume = Some(record.waves_sent);
+            log::info!(
+                "resuming after step {} from {path}; --fresh starts at 0",
+                record.step
+            );
+        }
+        Start::Fresh { .. } if fresh => {
+            log::info!("starting at step 0 (--fresh): {path} is overwritten");
+        }
+        Start::Fresh {
+            after_finished: true,
+        } => log::info!("{path} holds a run that had finished; starting at step 0"),
+        Start::Fresh { .. } => log::info!("recording the run in {path}"),
+    }
 }
 
 /// Binds the HTTP endpoint's address (port 0 picks a free one) and serves it from the driver's

@@ -40,6 +40,10 @@ const ANY: u64 = u64::MAX;
 const MS: u64 = u64::MAX / 1000;
 /// PROTOCOL.md "Bytes on the wire": steps are `u32`, so they can count at most 2^32 values.
 const WRAP: u64 = 1 << 32;
+/// The longest pace, in milliseconds: an hour between waves.
+pub const MAX_PACE_MS: u64 = 3_600_000;
+/// The longest path a Unix socket can be bound to (`sun_path` less its NUL).
+const MAX_SOCKET_PATH: usize = 107;
 
 /// Defines [`Config`] and, from the same text, [`Config::MEANINGS`]: every key in the order of
 /// the fields, with the one line of its doc comment. That line is the key's meaning wherever it
@@ -129,6 +133,12 @@ pub struct Config {
     /// machine-readable status; `""` = don't write
     #[serde(deserialize_with = "values::string")]
     pub status_json: String,
+    /// records the run before each wave, to resume it after a restart; `""` = off
+    #[serde(deserialize_with = "values::string")]
+    pub state_file: String,
+    /// with `state_file`: fsync each record, so that it outlives a machine crash too
+    #[serde(deserialize_with = "values::boolean")]
+    pub state_sync: bool,
     /// CIDR blocks allowed to connect; empty = all
     #[serde(
         deserialize_with = "values::blocks",
@@ -150,6 +160,12 @@ pub struct Config {
     /// with `tls_client_ca`: a hello's id must be a name of the participant's certificate
     #[serde(deserialize_with = "values::boolean")]
     pub tls_bind_ids: bool,
+    /// waves go out at most every this many ms, on a fixed schedule; 0 = as fast as the participants allow
+    #[serde(deserialize_with = "values::int::<_, u64, 0, MAX_PACE_MS>")]
+    pub pace_ms: u64,
+    /// Unix socket for `conductor ctl` (pause, resume, step, ...); relative = beside status_json; `""` = off
+    #[serde(deserialize_with = "values::socket_path")]
+    pub control: String,
 }
 }
 
@@ -172,12 +188,16 @@ impl Default for Config {
             status_interval_ms: 1_000,
             status_txt: "status.txt".to_string(),
             status_json: "status.json".to_string(),
+            state_file: String::new(),
+            state_sync: false,
             allow: Vec::new(),
             http: String::new(),
             tls_cert: String::new(),
             tls_key: String::new(),
             tls_client_ca: String::new(),
             tls_bind_ids: true,
+            pace_ms: 0,
+            control: "conductor.sock".to_string(),
         }
     }
 }
@@ -421,6 +441,9 @@ impl Config {
         if let Some((key, problem)) = self.tls_mismatch() {
             return Err(error(key, problem.to_string()));
         }
+        if let Some((key, problem)) = self.state_mismatch() {
+            return Err(error(key, problem));
+        }
         if !self.status_json.is_empty() && same_path(&self.status_json, &self.status_txt) {
             return Err(error(
                 "status_txt",
@@ -431,8 +454,75 @@ impl Config {
                 ),
             ));
         }
+        if let Some(path) = self.control_path() {
+            let len = path.as_os_str().len();
+            if len > MAX_SOCKET_PATH {
+                return Err(error(
+                    "control",
+                    format!(
+                        "{} is {len} bytes long; a Unix socket's path holds at most \
+                         {MAX_SOCKET_PATH}: give a shorter one",
+                        quoted(&path.display().to_string())
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
+
+    /// The control socket's path, when it is switched on: a relative `control` is taken from
+    /// the directory of `status_json` (of `status_txt` when only that one is on; the working
+    /// directory when neither is), so that the socket sits beside the status files.
+    pub fn control_path(&self) -> Option<PathBuf> {
+        if self.control.is_empty() {
+            return None;
+        }
+        let control = Path::new(&self.control);
+        let beside = [&self.status_json, &self.status_txt]
+            .into_iter()
+            .find(|p| !p.is_empty())
+            .and_then(|p| Path::new(p).parent());
+        Some(match beside {
+            Some(dir) if control.is_relative() => dir.join(control),
+            _ => control.to_path_buf(),
+        })
+    }
+
+    /// State keys that make no sense with the rest: a sync without a file, a file with steps
+    /// that cannot tell a repeated wave from the next, a file that is also a status file.
+    fn state_mismatch(&self) -> Option<(&'static str, String)> {
+        if self.state_file.is_empty() {
+            return self.state_sync.then(|| {
+                (
+                    "state_sync",
+                    "is true but state_file is empty: there is nothing to sync".to_string(),
+                )
+            });
+        }
+        if self.step_wrap < 2 {
+            return Some((
+                "state_file",
+                "needs a step_wrap of 2 or more: with step_wrap 1 every Go carries step 0, so a \
+                 participant could not tell the step sent again after a restart from the next"
+                    .to_string(),
+            ));
+        }
+        let status = [&self.status_json, &self.status_txt];
+        if let Some(taken) = status
+            .into_iter()
+            .find(|p| !p.is_empty() && same_path(p, &self.state_file))
+        {
+            return Some((
+                "state_file",
+                format!(
+                    "{} is also a status file: each file needs a path of its own",
+                    quoted(taken)
+                ),
+            ));
+        }
+        None
+    }
+
     /// TLS keys that make no sense together: a certificate without its key or the reverse,
     /// or a client CA without TLS.
     fn tls_mismatch(&self) -> Option<(&'static str, &'static str)> {
@@ -466,6 +556,7 @@ impl Config {
             step_wrap: self.step_wrap,
             shutdown_countdown: self.shutdown_countdown,
             slow_round: Duration::from_millis(self.slow_round_ms),
+            pace: Duration::from_millis(self.pace_ms),
         };
         core.max_clients = self.max_clients;
         core.hello_timeout = Duration::from_millis(self.hello_timeout_ms);
@@ -806,6 +897,35 @@ mod tests {
     }
 
     #[test]
+    fn state_keys_fit_the_rest() {
+        let problem = |file: &str, sync: bool, step_wrap: u64| {
+            let c = Config {
+                state_file: file.to_string(),
+                state_sync: sync,
+                step_wrap,
+                ..Config::default()
+            };
+            c.check("x").err().map(|e| e.to_string())
+        };
+        assert_eq!(problem("", false, 1), None);
+        assert_eq!(problem("run.state", true, 2), None);
+        assert_eq!(
+            problem("", true, 2).as_deref(),
+            Some(
+                "x: key \"state_sync\": is true but state_file is empty: there is nothing to sync"
+            )
+        );
+        assert!(problem("run.state", false, 1).is_some_and(
+            |e| e.starts_with("x: key \"state_file\": needs a step_wrap of 2 or more")
+        ));
+        assert!(problem("./status.json", false, 2).is_some_and(
+            |e| e.starts_with("x: key \"state_file\": \"status.json\" is also a status file")
+        ));
+        let c = from_json(r#"{"state_file": "s", "state_sync": true, "step_wrap": 2}"#).unwrap();
+        assert_eq!((c.state_file.as_str(), c.state_sync), ("s", true));
+    }
+
+    #[test]
     fn tls_keys_come_together() {
         let problem = |cert: &str, key: &str, ca: &str| {
             let c = Config {
@@ -847,7 +967,7 @@ mod tests {
     fn shipped_defaults_parse_back_to_the_defaults() {
         let c = Config::parse(Path::new("config.json"), &Config::defaults_json()).unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!(Config::keys().len(), 22);
+        assert_eq!(Config::keys().len(), 26);
         assert_eq!(from_json("{}").unwrap(), Config::default());
     }
 
@@ -884,6 +1004,56 @@ mod tests {
     fn the_core_defaults_are_the_configuration_defaults() {
         let defaults = Config::default();
         assert_eq!(defaults.core_config(), CoreConfig::new(defaults.server_id));
+    }
+
+    #[test]
+    fn the_control_socket_sits_beside_the_status_files() {
+        let mut c = Config::default();
+        assert_eq!(c.control_path(), Some(PathBuf::from("conductor.sock")));
+        c.status_json = "/run/lockstep/status.json".to_string();
+        assert_eq!(
+            c.control_path(),
+            Some(PathBuf::from("/run/lockstep/conductor.sock"))
+        );
+        c.status_json.clear();
+        c.status_txt = "out/status.txt".to_string();
+        assert_eq!(c.control_path(), Some(PathBuf::from("out/conductor.sock")));
+        c.control = "/tmp/ctl.sock".to_string();
+        assert_eq!(c.control_path(), Some(PathBuf::from("/tmp/ctl.sock")));
+        c.control.clear();
+        assert_eq!(c.control_path(), None);
+        c.control = "x".repeat(200);
+        let e = c.check("x").unwrap_err().to_string();
+        assert!(
+            e.starts_with("x: key \"control\": \"out/xxx") && e.contains("at most 107"),
+            "{e}"
+        );
+        let e = from_json(r#"{"control": "a\u0000b"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("key \"control\": \"a\\u0000b\" contains a NUL byte"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_pace_is_read_in_range() {
+        let e = from_json(r#"{"pace_ms": 3600001}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("key \"pace_ms\": 3600001 is out of range 0..=3600000"),
+            "{e}"
+        );
+        assert_eq!(
+            from_json(r#"{"pace_ms": 33}"#)
+                .unwrap()
+                .core_config()
+                .rounds
+                .pace,
+            Duration::from_millis(33)
+        );
     }
 
     #[test]

@@ -69,6 +69,19 @@ pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     }
 }
 
+/// A path for a Unix socket: any string without a NUL byte (`""` switches it off); its length
+/// is checked once it is resolved.
+pub fn socket_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let text = string(d)?;
+    if text.contains('\0') {
+        return Err(D::Error::custom(format!(
+            "{} contains a NUL byte, which no path can hold",
+            quoted(&text)
+        )));
+    }
+    Ok(text)
+}
+
 /// `true` or `false`.
 pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     let value = Value::deserialize(d)?;

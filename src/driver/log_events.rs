@@ -17,7 +17,7 @@ use log::Level;
 
 use lockstep_proto::core::{Event, Leave, RefusalKind, Who};
 use lockstep_proto::relay::RelayEvent;
-use lockstep_proto::round::EndKind;
+use lockstep_proto::round::{EndKind, HoldCause};
 use lockstep_proto::time::Instant;
 use lockstep_proto::wire::Id;
 
@@ -165,6 +165,29 @@ impl EventLog {
                 out.line(
                     Level::Warn,
                     format_args!("round {step} is taking longer than expected; waiting on: {ids}"),
+                );
+            }
+            Event::LateWave { step, late_by } => {
+                out.line(
+                    Level::Debug,
+                    format_args!("late wave: step {step} left {late_by} after its slot"),
+                );
+            }
+            Event::Held { step, cause } => {
+                let why = match cause {
+                    HoldCause::HoldAt => "the hold set at it was reached",
+                    HoldCause::Stepped => "the stepped waves have gone out",
+                };
+                out.line(
+                    Level::Info,
+                    format_args!("paused before step {step}: {why}"),
+                );
+            }
+            Event::StillPaused { paused_for } => {
+                let secs = paused_for.as_millis_f64() / 1e3;
+                out.line(
+                    Level::Info,
+                    format_args!("still paused after {secs:.1} s: T sent to every participant"),
                 );
             }
             Event::GracefulStopRequested => {

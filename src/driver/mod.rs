@@ -17,12 +17,25 @@
 //! arrived meanwhile is read before the deadline is looked at. A participant whose `W` or `!`
 //! waits in its socket is never dropped for silence it did not keep.
 //!
+//! With a pace (`pace_ms`, or `pace` through the control socket), the wave waiting for its
+//! slot wakes the loop through a timerfd armed at the slot to the microsecond ([`TimerFd`]);
+//! every other deadline keeps the loop's millisecond wake-ups. Without a pace it is never
+//! armed.
+//!
+//! With the key `control`, the same loop serves the control socket (`control/`: `conductor
+//! ctl`'s line protocol) on tokens of its own, with its own bounds per turn; its commands go
+//! to the core as [`Conductor::control`] calls.
+//!
 //! With the key `http`, the same loop serves the HTTP endpoint (`http/`: metrics, the status
 //! document and a status page) on tokens of its own, with its own bounds per wake-up; it is fed
 //! the core's events as the log is.
 //!
-//! Signals: SIGTERM, SIGHUP (a closing terminal or SSH session; the same graceful stop) and a
-//! first SIGINT reach the loop through `signal-hook-mio`. A second SIGINT never waits for the
+//! With the key `state_file`, the core's records go to the [`StateFile`] as they come out,
+//! before the bytes of the wave they record (see `state_file`).
+//!
+//! Signals: SIGTERM, SIGHUP (a closing terminal or SSH session; the same graceful stop), a
+//! first SIGINT and SIGUSR1 (a restart: the state recorded, every connection closed without a
+//! word, exit 0 at once) reach the loop through `signal-hook-mio`. A second SIGINT never waits for the
 //! loop: the signal handler itself ends the process with code 130, so it works even if the
 //! loop is stuck (on a blocked log write, say). SIGQUIT keeps its default action: the process
 //! ends at once and dumps core where that is enabled, an escape hatch for debugging.
@@ -34,6 +47,7 @@
     clippy::disallowed_macros
 )]
 
+pub mod control;
 mod http;
 mod listen;
 mod log_batch;
@@ -41,8 +55,10 @@ pub mod log_events;
 mod peers;
 mod progress;
 mod repeats;
+mod state_file;
 mod status_files;
 mod status_lock;
+mod timer;
 pub mod tls;
 mod upstream;
 mod waiting;
@@ -50,8 +66,10 @@ mod waiting;
 pub use listen::{bind, BACKLOG};
 pub use log_batch::{BatchedWriter, LogBatch};
 pub use log_events::EventLog;
+pub use state_file::{OpenError, Start, StateFile};
 pub use status_files::{write_atomically, StatusFiles};
 pub use status_lock::{InUse, StatusLock};
+pub use timer::TimerFd;
 pub use upstream::Upstream;
 
 use std::io;
@@ -62,7 +80,7 @@ use std::time::Duration as StdDuration;
 
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 
 use lockstep_proto::core::{Conductor, CoreConfig, Input, Output, StopRequest};
@@ -76,6 +94,8 @@ use peers::Peers;
 
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
+/// The pace's timer: far above the peers' tokens, below the HTTP endpoint's.
+const PACE_TIMER: Token = Token(usize::MAX / 4);
 
 /// Connections accepted per turn of the loop before the ready peers are served again.
 pub const ACCEPTS_PER_WAKE: usize = 64;
@@ -121,10 +141,17 @@ pub struct Driver {
     events: EventLog,
     /// The HTTP endpoint, when it is switched on.
     http: Option<Http>,
+    /// The control socket, when it is switched on.
+    control: Option<control::Control>,
     /// TLS on every new connection, when configured (see [`tls`]).
     tls: Option<tls::Settings>,
     /// A relay's upstream side (`conductor relay`); `None` for a conductor.
     upstream: Option<Upstream>,
+    /// Wakes the loop at the pace's slot, and the slot it is armed for.
+    pace_timer: TimerFd,
+    pace_armed: Option<Instant>,
+    /// The state file, when `state_file` is set.
+    state: Option<StateFile>,
 }
 
 impl Driver {
@@ -151,9 +178,12 @@ impl Driver {
             Arc::clone(&interrupted),
         )?;
         signal_hook::flag::register(SIGINT, interrupted)?;
-        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let pace_timer = TimerFd::new()?;
+        poll.registry()
+            .register(&mut pace_timer.source(), PACE_TIMER, Interest::READABLE)?;
         let origin = std::time::Instant::now();
         Ok(Driver {
             poll,
@@ -175,8 +205,12 @@ impl Driver {
             log_unwritten_since: None,
             events: EventLog::new(),
             http: None,
+            control: None,
             tls: None,
             upstream: None,
+            pace_timer,
+            pace_armed: None,
+            state: None,
         })
     }
 
@@ -192,12 +226,29 @@ impl Driver {
         self.drain();
     }
 
+    /// Writes the core's records to `state` (the core must have been made with `persist`).
+    pub fn keep_state(&mut self, state: StateFile) {
+        self.state = Some(state);
+    }
+
     /// Serves the HTTP endpoint on an already bound listener; returns its address.
     pub fn serve_http(&mut self, listener: std::net::TcpListener) -> io::Result<SocketAddr> {
         let http = Http::new(listener, self.poll.registry())?;
         let address = http.local_addr()?;
         self.http = Some(http);
         Ok(address)
+    }
+
+    /// Serves the control socket on a listener bound with [`control::socket::bind`]; its file
+    /// is removed when the driver ends.
+    pub fn serve_control(
+        &mut self,
+        listener: std::os::unix::net::UnixListener,
+        file: control::socket::SocketFile,
+    ) -> io::Result<()> {
+        let control = control::Control::new(listener, file, self.poll.registry())?;
+        self.control = Some(control);
+        Ok(())
     }
 
     /// Flushes the logger's batches (see [`BatchedWriter`]) within
@@ -242,13 +293,21 @@ impl Driver {
             }
             // May block on a full pipe; the timeout below is computed after it.
             self.flush_log(self.now());
+            self.arm_pace_timer();
             let http_waiting = self.http.as_ref().is_some_and(Http::has_work);
-            let timeout =
-                if self.peers.has_unfinished_reads() || self.accepts_waiting() || http_waiting {
-                    Some(StdDuration::ZERO)
-                } else {
-                    self.poll_timeout(self.now())
-                };
+            let control_waiting = self
+                .control
+                .as_ref()
+                .is_some_and(control::Control::has_work);
+            let timeout = if self.peers.has_unfinished_reads()
+                || self.accepts_waiting()
+                || http_waiting
+                || control_waiting
+            {
+                Some(StdDuration::ZERO)
+            } else {
+                self.poll_timeout(self.now())
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     // Also what a stop with SIGSTOP ends in: poll again before any deadline.
@@ -273,9 +332,15 @@ impl Driver {
                             self.drain();
                         }
                     }
+                    PACE_TIMER => self.pace_timer.clear(),
                     token if Http::owns(token) => {
                         if let Some(http) = &mut self.http {
                             http.ready(self.poll.registry(), event, self.clock);
+                        }
+                    }
+                    token if control::owns(token) => {
+                        if let Some(control) = &mut self.control {
+                            control.ready(event);
                         }
                     }
                     Token(t) => {
@@ -299,9 +364,31 @@ impl Driver {
                 self.accept_some();
             }
             if let Some(http) = &mut self.http {
-                http.turn(self.poll.registry(), self.clock, &self.core, &self.address);
+                let shown = Shown {
+                    address: &self.address,
+                    state_error: self.state.as_ref().and_then(StateFile::error),
+                };
+                http.turn(self.poll.registry(), self.clock, &self.core, shown);
             }
+            self.control_turn();
         }
+    }
+
+    /// One turn of the control socket: its commands go to the core, whose outputs are then
+    /// carried out.
+    fn control_turn(&mut self) {
+        let Some(control) = &mut self.control else {
+            return;
+        };
+        let (core, now) = (&mut self.core, self.clock);
+        let shown = Shown {
+            address: &self.address,
+            state_error: self.state.as_ref().and_then(StateFile::error),
+        };
+        control.turn(self.poll.registry(), now, |request, peer| {
+            control::carry_out(core, now, shown, request, peer)
+        });
+        self.drain();
     }
 
     /// The wait until the next deadline of the core, the accept back-off, the exit drain, a
@@ -317,11 +404,35 @@ impl Driver {
             self.upstream
                 .as_ref()
                 .and_then(|up| up.relay.poll_timeout()),
+            self.control
+                .as_ref()
+                .and_then(control::Control::next_deadline),
         ];
         let next = deadlines.into_iter().flatten().min()?;
         // Round up to whole milliseconds so a wake-up is never a little early and busy.
         let wait = (next - now).as_micros().div_ceil(1000) * 1000;
         Some(Duration::from_micros(wait).into())
+    }
+
+    /// Arms the timerfd for the slot the next wave waits for, when that changed: the wave
+    /// leaves at its slot to the microsecond, not at the next whole millisecond. A slot that
+    /// has passed needs no timer (the next turn sends the wave), and a stale expiry only wakes
+    /// the loop once for nothing.
+    fn arm_pace_timer(&mut self) {
+        let slot = self.core.rounds().control().awaiting_slot();
+        if slot == self.pace_armed {
+            return;
+        }
+        self.pace_armed = slot;
+        let Some(at) = slot else {
+            return;
+        };
+        let now = self.now();
+        if at > now {
+            if let Err(e) = self.pace_timer.arm((at - now).into()) {
+                log::warn!("cannot arm the pace's timer ({e}); waves keep to the millisecond");
+            }
+        }
     }
 
     /// Writes the summary and progress lines due, then the log's batch once its first line
@@ -353,6 +464,9 @@ impl Driver {
         }
         if let Some(http) = &mut self.http {
             http.close(self.poll.registry());
+        }
+        if let Some(control) = &mut self.control {
+            control.close_all(self.poll.registry());
         }
         self.exiting.take().map(|(kind, _)| kind)
     }
@@ -394,6 +508,11 @@ impl Driver {
                 Output::Transmit(conn) => self.flush(conn),
                 Output::Close(conn) => self.peers.close(self.poll.registry(), conn),
                 Output::StatusDue => self.write_status(),
+                Output::Persist(record) => {
+                    if let Some(state) = &mut self.state {
+                        state.write(&record);
+                    }
+                }
                 Output::Event(event) => {
                     if let Some(http) = &mut self.http {
                         http.record(self.clock, &event);
@@ -402,10 +521,14 @@ impl Driver {
                         .record(self.clock, &event, &mut log_events::Logger);
                 }
                 Output::Exit(kind) => {
-                    let drain = if kind == EndKind::Interrupt {
-                        INTERRUPT_DRAIN
-                    } else {
-                        END_DRAIN
+                    if let Some(state) = &mut self.state {
+                        state.sync();
+                    }
+                    let drain = match kind {
+                        EndKind::Interrupt => INTERRUPT_DRAIN,
+                        // Every connection is closed already.
+                        EndKind::Restart => Duration::ZERO,
+                        _ => END_DRAIN,
                     };
                     self.exiting = Some((kind, self.now() + drain));
                     if self.listening {
@@ -561,6 +684,17 @@ impl Driver {
                     self.core
                         .handle_input(now, Input::Stop(StopRequest::Interrupt));
                 }
+                SIGUSR1 => {
+                    let kept = match &self.state {
+                        Some(state) => format!("the state is in {}", state.path().display()),
+                        None => "no state_file: the next conductor starts at step 0".to_string(),
+                    };
+                    log::info!(
+                        "SIGUSR1: restarting: closing every connection without a word ({kept})"
+                    );
+                    self.core
+                        .handle_input(now, Input::Stop(StopRequest::Restart));
+                }
                 _ => {}
             }
             self.drain();
@@ -576,7 +710,11 @@ impl Driver {
 
     /// Renders the status and writes the files; failures are logged once until they change.
     fn write_status(&mut self) {
-        let mut status = snapshot(&self.core, self.now(), &self.address);
+        let shown = Shown {
+            address: &self.address,
+            state_error: self.state.as_ref().and_then(StateFile::error),
+        };
+        let mut status = snapshot(&self.core, self.now(), shown);
         status.upstream = self.upstream.as_ref().map(Upstream::status);
         let errors = self.status_files.write(&status).join("; ");
         if errors.is_empty() {
@@ -590,11 +728,21 @@ impl Driver {
     }
 }
 
-/// The status snapshot as of `now`, with the bound address: what the status files and
+/// What the driver adds to the core's status snapshot.
+#[derive(Clone, Copy, Debug)]
+struct Shown<'a> {
+    /// The bound address.
+    address: &'a str,
+    /// The state file's last write error, while writes fail.
+    state_error: Option<&'a str>,
+}
+
+/// The status snapshot as of `now`, with what the driver adds: what the status files and
 /// `/status.json` show.
-fn snapshot(core: &Conductor, now: Instant, address: &str) -> Status {
+fn snapshot(core: &Conductor, now: Instant, shown: Shown<'_>) -> Status {
     let mut status = core.status(now);
-    status.address = address.to_string();
+    status.address = shown.address.to_string();
+    status.state_file_error = shown.state_error.map(str::to_string);
     status
 }
 

@@ -137,6 +137,8 @@ pub struct Launch {
     pub before: Vec<String>,
     /// Run inside this network namespace (`ip netns exec`).
     pub netns: Option<String>,
+    /// The conductor's umask (the test's own otherwise).
+    pub umask: Option<u32>,
 }
 
 impl Launch {
@@ -220,6 +222,15 @@ impl Conductor {
                     if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
                         return Err(std::io::Error::last_os_error());
                     }
+                    Ok(())
+                });
+            }
+        }
+        if let Some(mask) = launch.umask {
+            // SAFETY: umask is async-signal-safe and touches only the child being started.
+            unsafe {
+                command.pre_exec(move || {
+                    libc::umask(mask as libc::mode_t);
                     Ok(())
                 });
             }
@@ -442,6 +453,33 @@ impl Conductor {
             }
         }
         panic!("the conductor's listening socket was not found");
+    }
+
+    /// Its control socket: the default, beside the status files in its directory.
+    pub fn control_socket(&self) -> PathBuf {
+        self.dir.path("conductor.sock")
+    }
+
+    /// Runs `conductor ctl ARGS` against its control socket: exit code, stdout, stderr.
+    pub fn ctl(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        let socket = self.control_socket();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--control", socket.to_str().expect("a UTF-8 path")]);
+        let mut ctl = vec!["ctl"];
+        ctl.extend(all);
+        run_to_exit(&self.dir.0, &ctl)
+    }
+
+    /// Runs `conductor ctl ARGS`, which must succeed, and returns what it printed.
+    pub fn ctl_ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.ctl(args);
+        assert_eq!(code, Some(0), "ctl {args:?}: {err}{out}");
+        out.trim_end().to_string()
+    }
+
+    /// The status document through `conductor ctl status`.
+    pub fn ctl_status(&self) -> serde_json::Value {
+        serde_json::from_str(&self.ctl_ok(&["status"])).expect("ctl status is JSON")
     }
 
     /// Connects a raw client.

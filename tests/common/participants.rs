@@ -72,9 +72,15 @@ pub fn join(conductor: &Conductor, id: &str, command: &[&str]) -> Participant {
 
 /// `conductor join --id ID --port PORT -- COMMAND...` on the loopback port `port`.
 pub fn join_port(port: u16, id: &str, command: &[&str]) -> Participant {
+    join_with(port, id, &[], command)
+}
+
+/// `conductor join --id ID --port PORT FLAGS... -- COMMAND...` on the loopback port `port`.
+pub fn join_with(port: u16, id: &str, flags: &[&str], command: &[&str]) -> Participant {
     let mut join = Command::new(env!("CARGO_BIN_EXE_conductor"));
     join.args(["join", "--id", id, "--port"])
         .arg(port.to_string())
+        .args(flags)
         .arg("--")
         .args(command);
     Participant::spawn(join)

@@ -3,13 +3,14 @@
  * what this prints:
  *
  *   api run ADDRESS ID [--fail-at N [--fail-code V] [--fail-text T]] [--events]
- *           [--heartbeat-ms MS] [--tls-ca F [--tls-cert F --tls-key F] [--tls-name N]]
+ *           [--heartbeat-ms MS] [--reconnect-ms MS]
+ *           [--tls-ca F [--tls-cert F --tls-key F] [--tls-name N]]
  *       lockstep_run (or lockstep_run_with_events): prints "step N" for each step and
  *       "run: CODE: MESSAGE" at the end; exits 0 when the run returned LOCKSTEP_OK, 1 when
  *       not, 3 when lockstep_connect failed ("connect: CODE: MESSAGE").
- *   api by-hand ADDRESS ID
- *       lockstep_next_event, lockstep_ack and lockstep_done until X: prints "go N" and
- *       "event KIND: TEXT".
+ *   api by-hand ADDRESS ID [RECONNECT_MS]
+ *       lockstep_next_event, lockstep_ack and lockstep_done until X: prints "go N",
+ *       "repeated N" and "event KIND: TEXT".
  *   api arguments ADDRESS
  *       NULL pointers, invalid ids, non-ASCII text, bad options and calls out of turn against
  *       a conductor that sends no Go: prints "FAILED ..." for each check that fails.
@@ -33,6 +34,7 @@ static const char *status_name(int code) {
     case LOCKSTEP_ERR_STEP_FAILED: return "LOCKSTEP_ERR_STEP_FAILED";
     case LOCKSTEP_ERR_OUT_OF_TURN: return "LOCKSTEP_ERR_OUT_OF_TURN";
     case LOCKSTEP_ERR_INTERNAL: return "LOCKSTEP_ERR_INTERNAL";
+    case LOCKSTEP_ERR_CONDUCTOR_GONE: return "LOCKSTEP_ERR_CONDUCTOR_GONE";
     default: return "an unknown code";
     }
 }
@@ -82,6 +84,7 @@ static int run(int argc, char **argv) {
         else if (strcmp(flag, "--fail-code") == 0) plan.fail_code = atoi(value);
         else if (strcmp(flag, "--fail-text") == 0) plan.fail_text = value;
         else if (strcmp(flag, "--heartbeat-ms") == 0) options.heartbeat_ms = (uint32_t)atoi(value);
+        else if (strcmp(flag, "--reconnect-ms") == 0) options.reconnect_ms = (uint32_t)atoi(value);
         else if (strcmp(flag, "--tls-ca") == 0) options.tls_ca = value;
         else if (strcmp(flag, "--tls-cert") == 0) options.tls_cert = value;
         else if (strcmp(flag, "--tls-key") == 0) options.tls_key = value;
@@ -104,8 +107,11 @@ static int run(int argc, char **argv) {
 /* ---- api by-hand ------------------------------------------------------------------------ */
 
 static int by_hand(int argc, char **argv) {
-    if (argc != 2) return 2;
-    lockstep_client *client = lockstep_connect(argv[0], argv[1], NULL);
+    if (argc != 2 && argc != 3) return 2;
+    lockstep_options options;
+    lockstep_options_init(&options);
+    if (argc == 3) options.reconnect_ms = (uint32_t)atoi(argv[2]);
+    lockstep_client *client = lockstep_connect(argv[0], argv[1], &options);
     if (client == NULL) {
         printf("connect: %s\n", lockstep_last_error());
         return 3;
@@ -124,6 +130,11 @@ static int by_hand(int argc, char **argv) {
                 printf("answer: %s\n", lockstep_last_error());
                 break;
             }
+            continue;
+        }
+        if (event.kind == LOCKSTEP_EVENT_REPEATED) {
+            printf("repeated %u\n", event.number);
+            fflush(stdout);
             continue;
         }
         printf("event %d: %s\n", (int)event.kind, event.text);
@@ -191,10 +202,6 @@ static int arguments(int argc, char **argv) {
     options.size = 4;
     expect_no_client("options of size 4", lockstep_connect(address, "w", &options),
                      LOCKSTEP_ERR_ARGUMENT, "size is 4");
-    lockstep_options_init(&options);
-    options.reconnect_ms = 500;
-    expect_no_client("reconnect_ms", lockstep_connect(address, "w", &options),
-                     LOCKSTEP_ERR_ARGUMENT, "reconnect_ms");
     lockstep_options_init(&options);
     options.tls_cert = "w.pem";
     expect_no_client("tls_cert without tls_ca", lockstep_connect(address, "w", &options),

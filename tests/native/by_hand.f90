@@ -13,7 +13,7 @@ program by_hand
 
   call get_command_argument(1, address)
   call get_command_argument(2, id)
-  client = lockstep_connect(trim(address), trim(id), heartbeat_ms=0)
+  client = lockstep_connect(trim(address), trim(id), heartbeat_ms=0, reconnect_ms=5000)
   if (.not. c_associated(client)) call fail(lockstep_last_error_code())
   do
      got = lockstep_next_event(client, -1, event)

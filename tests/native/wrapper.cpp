@@ -30,7 +30,9 @@ int throw_at(const std::string &address, const std::string &id, std::uint32_t at
 }
 
 int by_hand(const std::string &address, const std::string &id) {
-    lockstep::client client(address, id);
+    lockstep::options options;
+    options.reconnect = std::chrono::milliseconds(5000);
+    lockstep::client client(address, id, options);
     for (;;) {
         std::optional<lockstep::event> event = client.next_event(std::chrono::milliseconds(50));
         if (!event) continue;  // nothing within 50 ms: wait again

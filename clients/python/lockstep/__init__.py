@@ -38,6 +38,13 @@ The same by hand, for a program that wants every event::
 While waiting for an event the client answers the conductor's ``?`` itself: ``W`` during a
 step (after a Go, before Done), ``.`` otherwise.
 
+A connection lost without the conductor's ``C``, ``E`` or ``X`` (the conductor was killed or
+restarted) is an outage, not an end: the client reconnects as the same id for up to
+``reconnect`` seconds (default 30, 0 = never), says so once on stderr (an :class:`Outage`
+event to ``on_event``), and carries on; a step the restarted conductor sends again comes as
+:class:`Repeated` (iterating skips it), so the loop body runs at most once per step. After the
+window :class:`ConductorGone` is raised.
+
 Over TLS, give :func:`connect` an ``ssl.SSLContext``; :func:`tls_context` makes one from the
 CA file and, when the conductor asks for client certificates, this participant's certificate
 and key::
@@ -56,17 +63,20 @@ conductor says), ``lockstep.errors``; ``_wire`` (the bytes) and ``_tls`` are int
 
 from ._tls import tls_context
 from ._wire import ID_LEN as ID_LEN, MAX_REASON_LEN as MAX_REASON_LEN, VERSION as VERSION
-from .client import DEFAULT_HEARTBEAT, DEFAULT_HOST, DEFAULT_PORT, HELLO_TIMEOUT, Client, connect
-from .errors import (ConductorFailed, ConnectError, ConnectionLost, HelloTimeout, InvalidId,
-                     LockstepError, NotTls, OutOfTurn, ProtocolError, Refused, TlsError,
-                     VersionMismatch)
-from .events import Cease, ErrorShutdown, Event, Exit, Go, Refusal, ShuttingDown, Slow
+from .client import (DEFAULT_HEARTBEAT, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_RECONNECT,
+                     HELLO_TIMEOUT, Client, connect)
+from .errors import (ConductorFailed, ConductorGone, ConnectError, ConnectionLost, HelloTimeout,
+                     InvalidId, LockstepError, NotTls, OutOfTurn, ProtocolError, Refused,
+                     TlsError, VersionMismatch)
+from .events import (Cease, ErrorShutdown, Event, Exit, Go, Outage, Refusal, Repeated,
+                     ShuttingDown, Slow)
 
 __all__ = [
     "connect", "Client", "tls_context",
-    "Event", "Go", "Slow", "ShuttingDown", "Cease", "ErrorShutdown", "Exit", "Refusal",
+    "Event", "Go", "Repeated", "Slow", "ShuttingDown", "Cease", "ErrorShutdown", "Exit",
+    "Refusal", "Outage",
     "LockstepError", "InvalidId", "ConnectError", "VersionMismatch", "HelloTimeout",
-    "Refused", "ConductorFailed", "ConnectionLost", "ProtocolError", "OutOfTurn",
-    "TlsError", "NotTls",
-    "DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_HEARTBEAT", "HELLO_TIMEOUT",
+    "Refused", "ConductorFailed", "ConnectionLost", "ConductorGone", "ProtocolError",
+    "OutOfTurn", "TlsError", "NotTls",
+    "DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_HEARTBEAT", "DEFAULT_RECONNECT", "HELLO_TIMEOUT",
 ]

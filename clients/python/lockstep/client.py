@@ -1,6 +1,7 @@
 """The participant's session: :func:`connect` makes a :class:`Client`, which sends the
 answers, reads the conductor's messages (answering its ``?`` itself), runs the step loop with
-a heartbeat thread, and says goodbye when its ``with`` block ends.
+a heartbeat thread, rides out outages by reconnecting, and says goodbye when its ``with`` block
+ends.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from typing import Callable, Iterator, Optional, Tuple, Type, Union, overload
 
 from . import _wire
 from ._tls import TlsSocket
-from .errors import (ConductorFailed, ConnectError, ConnectionLost, HelloTimeout, InvalidId,
-                     LockstepError, OutOfTurn, ProtocolError, Refused, VersionMismatch)
-from .events import Cease, ErrorShutdown, Event, Exit, Go, Refusal, ShuttingDown, Slow
+from .errors import (ConductorFailed, ConductorGone, ConnectError, ConnectionLost, HelloTimeout,
+                     InvalidId, LockstepError, OutOfTurn, ProtocolError, Refused,
+                     VersionMismatch)
+from .events import (Cease, ErrorShutdown, Event, Exit, Go, Outage, Refusal, Repeated,
+                     ShuttingDown, Slow)
 
 __all__ = ["connect", "Client", "DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_HEARTBEAT",
-           "HELLO_TIMEOUT"]
+           "DEFAULT_RECONNECT", "HELLO_TIMEOUT"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7878
@@ -28,6 +31,10 @@ DEFAULT_PORT = 7878
 DEFAULT_HEARTBEAT = 1.0
 #: Seconds :func:`connect` waits for the conductor's hello.
 HELLO_TIMEOUT = 10.0
+#: Seconds an outage is ridden out (see :class:`Client`); 0 = never.
+DEFAULT_RECONNECT = 30.0
+#: The longest wait, in seconds, between two tries to reconnect.
+_MAX_BACKOFF = 1.0
 #: Seconds a goodbye waits for the conductor to close the connection.
 _CLOSE_WAIT = 2.0
 _CHUNK = 4096
@@ -39,35 +46,30 @@ def connect(id: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
             heartbeat: Optional[float] = DEFAULT_HEARTBEAT,
             on_event: Optional[Callable[[Event], object]] = None,
             hello_timeout: float = HELLO_TIMEOUT, tls: Optional[ssl.SSLContext] = None,
-            tls_name: Optional[str] = None) -> Client:
+            tls_name: Optional[str] = None,
+            reconnect: float = DEFAULT_RECONNECT) -> Client:
     """Connects to the conductor as ``id`` and exchanges hellos; returns a :class:`Client`.
 
     ``heartbeat`` is the interval of ``W`` while a step runs (``None`` or 0: none);
-    ``on_event`` is called with every event other than Go met while iterating (by default
-    ``T``, ``S n``, ``C`` and ``E`` are printed to stderr). A refusal sent
-    instead of the hello raises :class:`Refused`; a refusal of the hello itself (duplicate id,
-    ``full``) comes as the first event, so iterating raises it. With ``tls``, an
-    ``ssl.SSLContext`` (see :func:`lockstep.tls_context`), the session is TLS and the
-    conductor's certificate must name ``tls_name`` (default: ``host``); ``hello_timeout`` then
-    covers the handshake and the hello.
+    ``on_event`` is called with every event other than Go met while iterating, and with each
+    :class:`Outage` (by default ``T``, ``S n``, ``C``, ``E`` and outages are printed to
+    stderr). A refusal sent instead of the hello raises :class:`Refused`; a refusal of the
+    hello itself (duplicate id, ``full``) comes as the first event, so iterating raises it.
+    With ``tls``, an ``ssl.SSLContext`` (see :func:`lockstep.tls_context`), the session is
+    TLS and the conductor's certificate must name ``tls_name`` (default: ``host``);
+    ``hello_timeout`` then covers the handshake and the hello. ``reconnect`` is how many
+    seconds an outage is ridden out (0: a lost connection is the end); see :class:`Client`.
     """
     try:
         wire_id = _wire.encode_id(id)
     except ValueError as problem:
         raise InvalidId(f"invalid id {id!r}: {problem}") from None
+    if not reconnect >= 0:
+        raise ValueError(f"reconnect must be 0 or more seconds, not {reconnect!r}")
+    dial = _Dial(host, port, tls, tls_name or host, hello_timeout, reconnect)
+    sock = dial.open(None)
     try:
-        plain = socket.create_connection((host, port))
-    except OSError as err:
-        raise ConnectError(f"cannot connect to the conductor at {host}:{port}: {err}") from err
-    sock: _Socket = plain
-    try:
-        plain.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if tls is not None:
-            deadline = time.monotonic() + hello_timeout
-            sock = TlsSocket(plain, tls, tls_name or host)
-            sock.handshake(deadline)
-            hello_timeout = max(deadline - time.monotonic(), 0.001)
-        client = Client(sock, wire_id, heartbeat, on_event)
+        client = Client(sock, wire_id, heartbeat, on_event, dial)
         client._read_hello(hello_timeout)
     except BaseException:
         sock.close()
@@ -75,12 +77,60 @@ def connect(id: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
     return client
 
 
+class _Dial:
+    """How to open a session: where the conductor is, TLS, the hello's time limit, and how
+    long an outage is ridden out."""
+
+    def __init__(self, host: str, port: int, tls: Optional[ssl.SSLContext], tls_name: str,
+                 hello_timeout: float, reconnect: float) -> None:
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.tls_name = tls_name
+        self.hello_timeout = hello_timeout
+        self.reconnect = reconnect
+
+    def open(self, within: Optional[float]) -> _Socket:
+        """A connected socket (TLS handshake done), within ``within`` seconds if given."""
+        try:
+            plain = socket.create_connection((self.host, self.port), timeout=within)
+        except OSError as err:
+            raise ConnectError(
+                f"cannot connect to the conductor at {self.host}:{self.port}: {err}") from err
+        sock: _Socket = plain
+        try:
+            plain.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.tls is not None:
+                limit = self.hello_timeout if within is None else min(within,
+                                                                      self.hello_timeout)
+                sock = TlsSocket(plain, self.tls, self.tls_name)
+                sock.handshake(time.monotonic() + limit)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+
 class Client:
-    """A participant connected to a conductor. Make one with :func:`connect`."""
+    """A participant connected to a conductor. Make one with :func:`connect`.
+
+    A connection lost without the conductor's ``C``, ``E`` or ``X`` is an outage (the
+    conductor may be restarting): reading connects again with backoff (at most 1 s between
+    tries) for up to ``reconnect`` seconds, says hello with the same id (a ``duplicate id``
+    refusal meanwhile is tried again) and carries on; the outage is announced once, as an
+    :class:`Outage` event to ``on_event``. A Go for the step completed last, the first after a
+    reconnection, is answered at once and comes as :class:`Repeated`: the step is not run
+    again (iterating skips it). After the window :class:`ConductorGone` is raised. While the
+    window is open a failed write is not an error: the next read finds the outage. A loss
+    found while a step is in progress (reading during a step) raises :class:`ConnectionLost`
+    once; the client stays usable: :meth:`done` then records the step as completed (nothing
+    is sent) and the next read reconnects.
+    """
 
     def __init__(self, sock: _Socket, wire_id: bytes, heartbeat: Optional[float],
-                 on_event: Optional[Callable[[Event], object]]) -> None:
+                 on_event: Optional[Callable[[Event], object]], dial: _Dial) -> None:
         self._sock = sock
+        self._dial = dial
         self._inbox = bytearray()
         self._wire_id = wire_id
         #: The conductor's id, from its hello.
@@ -94,6 +144,19 @@ class Client:
         # (phase, step): ("waiting", last done or None), ("go", n), ("working", n)
         self._phase: Tuple[str, Optional[int]] = ("waiting", None)
         self._ended = False
+        # The conductor said C or E, or X or R: a loss afterwards is the end, not an outage.
+        self._farewell = False
+        self._goodbye = False
+        # The step completed last, across sessions.
+        self._last_done: Optional[int] = None
+        # Why the connection was lost: the socket's error, or None for a close.
+        self._lost_cause: Optional[BaseException] = None
+        # A reconnected session's step completed before: a first Go for it is a repeat.
+        self._may_repeat: Optional[int] = None
+        # A loss found during a step, to ride out once the step is done: (since, at).
+        self._loss: Optional[Tuple[float, str]] = None
+        # Since the last reconnection, until its first event: the outage it ended.
+        self._rejoining: Optional[Tuple[float, str]] = None
         self._write_lock = threading.Lock()
         self._beat = threading.Condition()
         self._beating = False
@@ -168,9 +231,11 @@ class Client:
                 continue
             except OSError as err:
                 self._ended = True
+                self._lost_cause = err
                 raise ConnectionLost(self.moment, err) from err
             if not chunk:
                 self._ended = True
+                self._lost_cause = None
                 raise ConnectionLost(self.moment)
             self._inbox += chunk
 
@@ -183,11 +248,30 @@ class Client:
     def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
         """Waits for the next event (at most ``timeout`` seconds; then returns None).
 
-        Answers the conductor's ``?`` meanwhile: ``W`` during a step, ``.`` otherwise.
+        Answers the conductor's ``?`` meanwhile: ``W`` during a step, ``.`` otherwise. Rides
+        out outages (see :class:`Client`).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        if self._loss is not None:
+            since, at = self._loss
+            self._loss = None
+            self._ride_out(since, at)
         while True:
-            msg = self._recv(deadline)
+            try:
+                msg = self._recv(deadline)
+            except ConnectionLost:
+                if not self._outage():
+                    raise
+                since, at = self._rejoining or (time.monotonic(), self.moment)
+                if self._rejoining is None:
+                    self._on_event(Outage(at, self._lost_how, self._dial.reconnect))
+                self._rejoining = None
+                if self.step is not None:
+                    # The step's work may still run: ridden out once it is done.
+                    self._loss = (since, at)
+                    raise
+                self._ride_out(since, at)
+                continue
             if msg is None:
                 return None
             if isinstance(msg, _wire.Probe):
@@ -200,14 +284,76 @@ class Client:
                 continue
             if isinstance(msg, _wire.Hello):
                 raise ProtocolError(f"the conductor sent a second hello {self.moment}")
+            rejoining, self._rejoining = self._rejoining, None
             if isinstance(msg, Go):
                 if self.step is not None:
                     raise ProtocolError(
                         f"the conductor sent a Go for step {msg.step} {self.moment}")
+                repeat, self._may_repeat = self._may_repeat, None
+                if repeat is not None and msg.step == repeat:
+                    self._quietly(b"!")
+                    return Repeated(msg.step)
                 self._phase = ("go", msg.step)
-            elif isinstance(msg, (Refusal, Exit)):
-                self._ended = True
+            elif isinstance(msg, Refusal):
+                if rejoining is not None and msg.reason.startswith("duplicate id"):
+                    # The conductor has not noticed the old connection yet.
+                    self._ride_out(*rejoining)
+                    continue
+                self._ended = self._goodbye = True
+            elif isinstance(msg, Exit):
+                self._ended = self._goodbye = True
+            elif isinstance(msg, (Cease, ErrorShutdown)):
+                self._farewell = True
             return msg
+
+    # -- outages
+
+    def _outage(self) -> bool:
+        """Whether the connection just lost is an outage to ride out."""
+        return self._dial.reconnect > 0 and not self._farewell and not self._goodbye
+
+    def _ride_out(self, since: float, at: str) -> None:
+        """Connects again until a session is open, within the window that began at ``since``;
+        raises :class:`ConductorGone` after it, or a failure that will not mend."""
+        deadline = since + self._dial.reconnect
+        backoff = 0.05
+        while True:
+            try:
+                self._reopen(max(deadline - time.monotonic(), 0.001))
+                self._rejoining = (since, at)
+                return
+            except (ConnectError, ConnectionLost, HelloTimeout) as err:
+                last: LockstepError = err
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ConductorGone(self._dial.reconnect, at, last) from last
+            time.sleep(min(backoff, left))
+            backoff = min(backoff * 2, _MAX_BACKOFF)
+
+    def _reopen(self, within: float) -> None:
+        """A new session on a new connection, continuing after the step completed last."""
+        sock = self._dial.open(within)
+        old = self._sock
+        self._sock = sock
+        self._inbox = bytearray()
+        self._phase = ("waiting", self._last_done)
+        self._may_repeat = self._last_done
+        self._ended = False
+        try:
+            old.close()
+        except OSError:
+            pass
+        try:
+            self._send(_wire.encode_hello(self._wire_id))
+            self._read_hello(min(within, self._dial.hello_timeout))
+        except BaseException:
+            self._ended = True
+            raise
+
+    @property
+    def _lost_how(self) -> str:
+        cause = self._lost_cause
+        return "closed without a goodbye" if cause is None else str(cause)
 
     # -- answering
 
@@ -218,27 +364,41 @@ class Client:
             except OSError as err:
                 raise ConnectionLost(self.moment, err) from err
 
+    def _quietly(self, data: bytes) -> None:
+        """Sends ``data``; while outages are ridden out a failed write is no error (the next
+        read finds the outage)."""
+        try:
+            self._send(data)
+        except ConnectionLost:
+            if not self._outage():
+                raise
+
     def ack(self) -> None:
         """Sends ``K``: the Go was received and work starts."""
         phase, step = self._phase
         if phase != "go":
             raise OutOfTurn(f"ack (K) is not allowed {self.moment}; nothing was sent")
-        self._send(b"K")
         self._phase = ("working", step)
+        self._quietly(b"K")
 
     def working(self) -> None:
         """Sends ``W``: still working on the step."""
         if self.step is None:
             raise OutOfTurn(f"working (W) is not allowed {self.moment}; nothing was sent")
-        self._send(b"W")
+        self._quietly(b"W")
 
     def done(self) -> None:
-        """Sends Done (``!``) for the step in progress."""
+        """Sends Done (``!``) for the step in progress (after a loss found during the step,
+        records it as completed and sends nothing; see :class:`Client`)."""
         step = self.step
         if step is None:
             raise OutOfTurn(f"done (!) is not allowed {self.moment}; nothing was sent")
-        self._send(b"!")
         self._phase = ("waiting", step)
+        self._last_done = step
+        if self._loss is not None:
+            self._loss = (self._loss[0], self.moment)
+            return
+        self._quietly(b"!")
 
     def leave(self) -> None:
         """Sends ``X``, waits briefly for the conductor to close, and closes."""
@@ -284,11 +444,13 @@ class Client:
     # -- the step loop
 
     def _say(self, event: Event) -> None:
-        """The default ``on_event``: the broadcasts a person wants to see, on stderr, in the
-        words of ``conductor join``."""
+        """The default ``on_event``: the broadcasts a person wants to see, and outages, on
+        stderr, in the words of ``conductor join``."""
         if isinstance(event, (Slow, ShuttingDown, Cease, ErrorShutdown)):
             print(f"lockstep: {self.id}: the conductor says: {event}", file=sys.stderr,
                   flush=True)
+        elif isinstance(event, Outage):
+            print(f"lockstep: {self.id}: {event}", file=sys.stderr, flush=True)
 
     def __iter__(self) -> Iterator[int]:
         return self.steps()
@@ -310,7 +472,7 @@ class Client:
                 try:
                     self.ack()
                 except ConnectionLost:
-                    continue  # the next read says how the connection ended
+                    continue  # the next read says how the connection ended (no outage)
                 self._begin_heartbeat()
                 try:
                     yield event.step

@@ -12,8 +12,8 @@ from ._wire import show_byte
 
 __all__ = [
     "LockstepError", "InvalidId", "ConnectError", "VersionMismatch", "HelloTimeout",
-    "Refused", "ConductorFailed", "ConnectionLost", "ProtocolError", "OutOfTurn",
-    "TlsError", "NotTls",
+    "Refused", "ConductorFailed", "ConnectionLost", "ConductorGone", "ProtocolError",
+    "OutOfTurn", "TlsError", "NotTls",
 ]
 
 
@@ -72,6 +72,21 @@ class ConnectionLost(LockstepError):
         self.cause = cause
         detail = cause if cause is not None else "closed without a goodbye"
         super().__init__(f"connection to the conductor lost {at}: {detail}")
+
+
+class ConductorGone(LockstepError):
+    """The connection was lost without a goodbye and the conductor did not come back within
+    the reconnect window."""
+
+    def __init__(self, window: float, at: str, last: BaseException) -> None:
+        #: The window, in seconds.
+        self.window = window
+        #: Where the session was when the connection was lost.
+        self.at = at
+        #: Why the last try to reconnect failed.
+        self.last = last
+        super().__init__(f"the conductor did not come back within {window:g} s (connection "
+                         f"lost {at}; last try: {last})")
 
 
 class ProtocolError(LockstepError):

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-__all__ = ["Go", "Slow", "ShuttingDown", "Cease", "ErrorShutdown", "Exit", "Refusal", "Event"]
+__all__ = ["Go", "Repeated", "Slow", "ShuttingDown", "Cease", "ErrorShutdown", "Exit", "Refusal",
+           "Outage", "Event"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,17 @@ class Go:
 
     def __str__(self) -> str:
         return f"go for step {self.step}"
+
+
+@dataclass(frozen=True)
+class Repeated:
+    """The first Go after a reconnection was for the step completed last: Done is already
+    sent. Do not run the step again."""
+    step: int
+
+    def __str__(self) -> str:
+        return (f"go for step {self.step} again: done before the reconnection, answered Done "
+                "without running it")
 
 
 @dataclass(frozen=True)
@@ -72,5 +84,21 @@ class Refusal:
         return f"refused: {self.reason}"
 
 
+@dataclass(frozen=True)
+class Outage:
+    """Not the conductor's word but the client's: the connection was lost without a goodbye
+    and the client is reconnecting (given to ``on_event`` once per outage)."""
+    #: Where the session was: ``after step N``, ``during step N``, ...
+    at: str
+    #: How it was lost: ``closed without a goodbye``, or the socket's error.
+    how: str
+    #: Seconds the client tries to reconnect.
+    window: float
+
+    def __str__(self) -> str:
+        return (f"connection to the conductor lost {self.at} ({self.how}); reconnecting for "
+                f"up to {self.window:g} s")
+
+
 #: Any event :meth:`lockstep.Client.next_event` returns or ``on_event`` receives.
-Event = Union[Go, Slow, ShuttingDown, Cease, ErrorShutdown, Exit, Refusal]
+Event = Union[Go, Repeated, Slow, ShuttingDown, Cease, ErrorShutdown, Exit, Refusal, Outage]

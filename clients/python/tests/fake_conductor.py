@@ -116,3 +116,26 @@ class Fake:
         if self.error is not None:
             raise self.error
         return self.result
+
+
+class Fakes(Fake):
+    """Runs ``script(accept)`` on a thread, where ``accept()`` waits for the next connection and
+    returns its :class:`Peer`: the conductor of several connections in turn (a restart)."""
+
+    def _run(self, script):
+        conns = []
+
+        def accept():
+            conn, _ = self.listener.accept()
+            conns.append(conn)
+            return Peer(conn)
+
+        try:
+            self.listener.settimeout(DEADLINE)
+            self.result = script(accept)
+        except BaseException as err:  # reported by join()
+            self.error = err
+        finally:
+            for conn in conns:
+                conn.close()
+            self.listener.close()

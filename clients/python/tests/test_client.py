@@ -11,7 +11,7 @@ import unittest
 import lockstep
 
 from . import DEADLINE
-from .fake_conductor import Fake, go, hello, refusal, shutting_down
+from .fake_conductor import Fake, Fakes, go, hello, refusal, shutting_down
 
 
 class FakeConductorTests(unittest.TestCase):
@@ -163,7 +163,7 @@ class FakeConductorTests(unittest.TestCase):
             peer.expect(b"K")
 
         fake = Fake(script)
-        with self.connect(fake) as client:
+        with self.connect(fake, on_event=lambda e: None) as client:
             self.assertEqual(client.next_event(DEADLINE), lockstep.Go(3))
             client.ack()
             fake.join()
@@ -247,10 +247,111 @@ class FakeConductorTests(unittest.TestCase):
                 peer.send(last_words)
 
             fake = Fake(script)
-            with self.connect(fake) as client:
+            with self.connect(fake, reconnect=0) as client:
                 with self.assertRaises(error) as caught:
                     list(client)
             self.assertEqual(caught.exception.at, "after step 9")
+            fake.join()
+
+    def test_an_outage_is_ridden_out_and_the_repeated_step_is_not_run_again(self):
+        def script(accept):
+            first = accept()
+            first.greet()
+            first.send(go(4))
+            first.expect(b"K")
+            assert first.recv_skipping_beats() == b"!"
+            first.conn.close()
+            # The restarted conductor sends the recorded step again, then the next.
+            second = accept()
+            second.greet()
+            second.send(go(4))
+            assert second.recv() == b"!", "at once, without K"
+            second.send(go(5))
+            second.expect(b"K")
+            assert second.recv_skipping_beats() == b"!"
+            second.send(b"CX")
+
+        fake = Fakes(script)
+        seen = []
+        ran = []
+        with self.connect(fake, heartbeat=None, on_event=seen.append) as client:
+            for step in client:
+                ran.append(step)
+        fake.join()
+        self.assertEqual(ran, [4, 5], "each step once")
+        self.assertEqual(seen, [
+            lockstep.Outage("after step 4", "closed without a goodbye", 30.0),
+            lockstep.Repeated(4), lockstep.Cease(), lockstep.Exit()])
+        self.assertEqual(
+            str(seen[0]),
+            "connection to the conductor lost after step 4 (closed without a goodbye); "
+            "reconnecting for up to 30 s")
+
+    def test_a_negative_reconnect_window_is_refused(self):
+        with self.assertRaisesRegex(ValueError, "reconnect must be 0 or more seconds"):
+            lockstep.connect("w", port=1, reconnect=-1)
+
+    def test_a_duplicate_id_during_the_window_is_tried_again(self):
+        def script(accept):
+            first = accept()
+            first.greet()
+            first.conn.close()
+            second = accept()
+            second.greet()
+            second.send(refusal(b"duplicate id w"))
+            second.conn.close()
+            third = accept()
+            third.greet()
+            third.send(go(0))
+            third.expect(b"K")
+            assert third.recv_skipping_beats() == b"!"
+            third.send(b"X")
+
+        fake = Fakes(script)
+        seen = []
+        with self.connect(fake, heartbeat=None, on_event=seen.append) as client:
+            self.assertEqual(list(client), [0])
+        fake.join()
+        self.assertEqual(sum(isinstance(e, lockstep.Outage) for e in seen), 1, seen)
+
+    def test_a_conductor_that_never_comes_back_fails_after_the_window(self):
+        def script(peer):
+            peer.greet()
+            peer.send(go(2))
+            peer.expect(b"K")
+            assert peer.recv_skipping_beats() == b"!"
+
+        fake = Fake(script)
+        with self.connect(fake, reconnect=0.3, on_event=lambda e: None) as client:
+            with self.assertRaises(lockstep.ConductorGone) as caught:
+                list(client)
+        fake.join()
+        self.assertEqual(caught.exception.at, "after step 2")
+        self.assertTrue(str(caught.exception).startswith(
+            "the conductor did not come back within 0.3 s (connection lost after step 2; last "
+            "try: cannot connect to the conductor at"), str(caught.exception))
+
+    def test_a_loss_found_during_a_step_is_ridden_out_once_the_step_is_done(self):
+        def script(accept):
+            first = accept()
+            first.greet()
+            first.send(go(3))
+            first.expect(b"K")
+            first.conn.close()
+            second = accept()
+            second.greet()
+            second.send(go(3))
+            assert second.recv() == b"!"
+
+        fake = Fakes(script)
+        with self.connect(fake, on_event=lambda e: None) as client:
+            self.assertEqual(client.next_event(DEADLINE), lockstep.Go(3))
+            client.ack()
+            with self.assertRaises(lockstep.ConnectionLost) as caught:
+                client.next_event(DEADLINE)
+            self.assertIn("lost during step 3", str(caught.exception))
+            client.done()  # nothing is sent: the step counts as done
+            self.assertEqual(client.next_event(DEADLINE), lockstep.Repeated(3))
             fake.join()
 
     def test_broadcasts_reach_stderr_by_default(self):

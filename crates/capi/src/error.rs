@@ -28,7 +28,8 @@ pub enum lockstep_status {
     LOCKSTEP_ERR_REFUSED = -3,
     /// The conductor shut down because of an error (`E`).
     LOCKSTEP_ERR_CONDUCTOR_FAILED = -4,
-    /// The connection closed or broke without the conductor saying goodbye.
+    /// The connection closed or broke without the conductor saying goodbye, and the options
+    /// said not to reconnect (`reconnect_ms` 0).
     LOCKSTEP_ERR_CONNECTION_LOST = -5,
     /// The conductor broke the protocol, or speaks another version of it.
     LOCKSTEP_ERR_PROTOCOL = -6,
@@ -43,6 +44,10 @@ pub enum lockstep_status {
     LOCKSTEP_ERR_OUT_OF_TURN = -9,
     /// A bug in this library, caught before it reached the program. The message says what.
     LOCKSTEP_ERR_INTERNAL = -10,
+    /// The connection was lost without the conductor saying goodbye and the conductor did not
+    /// come back within the reconnect window (`reconnect_ms`). The message says when the
+    /// connection was lost and why the last try to reconnect failed.
+    LOCKSTEP_ERR_CONDUCTOR_GONE = -11,
 }
 
 pub use lockstep_status::*;
@@ -91,6 +96,7 @@ impl From<ClientError> for Failure {
             ClientError::Refused { .. } => LOCKSTEP_ERR_REFUSED,
             ClientError::ConductorFailed { .. } => LOCKSTEP_ERR_CONDUCTOR_FAILED,
             ClientError::ConnectionLost { .. } => LOCKSTEP_ERR_CONNECTION_LOST,
+            ClientError::ConductorGone { .. } => LOCKSTEP_ERR_CONDUCTOR_GONE,
             ClientError::VersionMismatch { .. } | ClientError::Protocol(_) => LOCKSTEP_ERR_PROTOCOL,
             ClientError::Tls { .. } | ClientError::NotTls { .. } | ClientError::TlsConfig(_) => {
                 LOCKSTEP_ERR_TLS

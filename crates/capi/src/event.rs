@@ -28,6 +28,9 @@ pub enum lockstep_event_kind {
     LOCKSTEP_EVENT_EXIT = 6,
     /// `R`: the conductor refused this participant (`reason` says why) and closes the connection.
     LOCKSTEP_EVENT_REFUSED = 7,
+    /// The first Go after a reconnection was for the step in `number`, completed before the
+    /// connection was lost: Done is already sent. Do not run the step again.
+    LOCKSTEP_EVENT_REPEATED = 8,
 }
 
 pub use lockstep_event_kind::*;
@@ -40,8 +43,8 @@ pub use lockstep_event_kind::*;
 pub struct lockstep_event {
     /// What the conductor said.
     pub kind: lockstep_event_kind,
-    /// The step for `LOCKSTEP_EVENT_GO`, the steps left for `LOCKSTEP_EVENT_SHUTTING_DOWN`,
-    /// otherwise 0.
+    /// The step for `LOCKSTEP_EVENT_GO` and `LOCKSTEP_EVENT_REPEATED`, the steps left for
+    /// `LOCKSTEP_EVENT_SHUTTING_DOWN`, otherwise 0.
     pub number: u32,
     /// The event in plain words (`"shutting down after 3 more steps"`), the words the
     /// conductor's log and `conductor join` use. Never NULL.
@@ -55,6 +58,7 @@ pub struct lockstep_event {
 fn kind(event: &Event) -> Option<(lockstep_event_kind, u32)> {
     Some(match event {
         Event::Go(step) => (LOCKSTEP_EVENT_GO, *step),
+        Event::Repeated(step) => (LOCKSTEP_EVENT_REPEATED, *step),
         Event::Slow => (LOCKSTEP_EVENT_SLOW, 0),
         Event::ShuttingDown(n) => (LOCKSTEP_EVENT_SHUTTING_DOWN, *n),
         Event::Cease => (LOCKSTEP_EVENT_CEASE, 0),
@@ -97,6 +101,13 @@ pub(crate) fn convert(event: &Event) -> Option<(lockstep_event, Strings)> {
 /// `*event`, 0 when the time passed without one, or a negative error code (a lost connection,
 /// `LOCKSTEP_ERR_OUT_OF_TURN` once `lockstep_run`, `lockstep_leave` or `lockstep_refuse` took
 /// the client). The hello and probes are handled inside and never returned.
+///
+/// A connection lost without a goodbye is ridden out for `reconnect_ms` (see
+/// `lockstep_options`): the call reconnects and waits on; the first Go after it, if for the
+/// step completed last, comes as `LOCKSTEP_EVENT_REPEATED` (Done is already sent: do not run
+/// the step again). A loss found while a step is in progress returns
+/// `LOCKSTEP_ERR_CONNECTION_LOST` once; finish the step and call `lockstep_done` (nothing is
+/// sent), and the next call reconnects.
 ///
 /// # Safety
 /// `client` is NULL or a live client; `event` is NULL or writable.

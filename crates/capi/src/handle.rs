@@ -111,7 +111,11 @@ pub unsafe extern "C" fn lockstep_connect(
                 Some(tls) => Client::connect_tls_within(address, id, tls, settings.hello_within),
                 None => Client::connect_within(address, id, settings.hello_within),
             }
-            .map_err(Failure::from)?;
+            .map_err(Failure::from)?
+            .reconnect_within(settings.reconnect);
+            // A C program has no logger: each outage is one line on stderr.
+            let said = client.id();
+            let client = client.on_outage(move |outage| eprintln!("lockstep: {said}: {outage}"));
             let handle = lockstep_client {
                 id: client.id().to_string(),
                 heartbeat: settings.heartbeat,

@@ -7,7 +7,7 @@ use std::ffi::{c_char, c_int};
 use std::mem::size_of;
 use std::time::Duration;
 
-use client::{TlsConfig, DEFAULT_HEARTBEAT, HELLO_TIMEOUT};
+use client::{TlsConfig, DEFAULT_HEARTBEAT, DEFAULT_RECONNECT, HELLO_TIMEOUT};
 
 use super::error::{guard_code, Failure};
 use super::text::{ascii_or_null, path_or_null};
@@ -27,8 +27,12 @@ pub struct lockstep_options {
     /// How long `lockstep_connect` waits for the conductor's hello (and, over TLS, the
     /// handshake), in milliseconds; 0 means the default, 10000.
     pub hello_timeout_ms: u32,
-    /// Reserved for reconnecting after a lost connection, in milliseconds: must be 0 (this
-    /// version does not reconnect).
+    /// How long a connection lost without the conductor's goodbye (the conductor was killed
+    /// or restarted) is ridden out, in milliseconds: the client connects again with backoff
+    /// (at most 1 s between tries), says hello with the same id and carries on, announcing the
+    /// outage in one line on stderr; a step sent again is answered without running it
+    /// (`LOCKSTEP_EVENT_REPEATED`). After the window: `LOCKSTEP_ERR_CONDUCTOR_GONE`. 0: a lost
+    /// connection is the end (`LOCKSTEP_ERR_CONNECTION_LOST`). Default 30000.
     pub reconnect_ms: u32,
     /// Speak TLS, trusting the CA certificates in this PEM file for the conductor's
     /// certificate; NULL for the plain protocol.
@@ -52,7 +56,7 @@ impl Default for lockstep_options {
             size: size_of::<lockstep_options>() as u32,
             heartbeat_ms: millis(DEFAULT_HEARTBEAT),
             hello_timeout_ms: millis(HELLO_TIMEOUT),
-            reconnect_ms: 0,
+            reconnect_ms: millis(DEFAULT_RECONNECT),
             tls_ca: std::ptr::null(),
             tls_cert: std::ptr::null(),
             tls_key: std::ptr::null(),
@@ -65,7 +69,8 @@ fn millis(d: Duration) -> u32 {
     u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }
 
-/// Fills `options` with the defaults: heartbeat 1000 ms, hello timeout 10000 ms, no TLS. Returns
+/// Fills `options` with the defaults: heartbeat 1000 ms, hello timeout 10000 ms, reconnect
+/// window 30000 ms, no TLS. Returns
 /// `LOCKSTEP_OK`, or `LOCKSTEP_ERR_ARGUMENT` when `options` is NULL.
 ///
 /// # Safety
@@ -88,6 +93,8 @@ pub struct Settings {
     pub heartbeat: Option<Duration>,
     /// How long to wait for the hello.
     pub hello_within: Duration,
+    /// How long an outage is ridden out; zero: never.
+    pub reconnect: Duration,
     /// TLS, when asked for.
     pub tls: Option<TlsConfig>,
 }
@@ -118,11 +125,6 @@ pub unsafe fn settings(options: *const lockstep_options) -> Result<Settings, Fai
             );
         }
     }
-    if read.reconnect_ms != 0 {
-        return Err(Failure::argument(
-            "options: reconnect_ms must be 0: this version of the library does not reconnect",
-        ));
-    }
     let hello_within = match read.hello_timeout_ms {
         0 => HELLO_TIMEOUT,
         ms => Duration::from_millis(u64::from(ms)),
@@ -131,6 +133,7 @@ pub unsafe fn settings(options: *const lockstep_options) -> Result<Settings, Fai
         heartbeat: (read.heartbeat_ms > 0)
             .then(|| Duration::from_millis(u64::from(read.heartbeat_ms))),
         hello_within,
+        reconnect: Duration::from_millis(u64::from(read.reconnect_ms)),
         // SAFETY: the strings are NULL or NUL-terminated, as the caller promises.
         tls: unsafe { tls(&read) }?,
     })

@@ -37,11 +37,15 @@ enum Observer {
 /// with `step N: callback returned V` (or the text given to `lockstep_step_error` during the
 /// call) and ends the run with `LOCKSTEP_ERR_STEP_FAILED`. The broadcasts `T`, `S n`, `C` and
 /// `E` are printed to stderr (`lockstep: worker-1: the conductor says: shutting down after 3
-/// more steps`); `lockstep_run_with_events` hands them to a callback instead.
+/// more steps`); `lockstep_run_with_events` hands them to a callback instead. A connection
+/// lost without a goodbye is ridden out for `reconnect_ms` (see `lockstep_options`): a step
+/// the restarted conductor sends again is answered without calling `step`, so `step` runs at
+/// most once per step number.
 ///
 /// Returns `LOCKSTEP_OK` after the conductor's normal end (`C` or `X`); otherwise a negative
 /// code: `LOCKSTEP_ERR_REFUSED` (a duplicate id, `full`), `LOCKSTEP_ERR_CONDUCTOR_FAILED`,
-/// `LOCKSTEP_ERR_CONNECTION_LOST`, .... The run takes the client: afterwards only
+/// `LOCKSTEP_ERR_CONDUCTOR_GONE` (after the reconnect window), `LOCKSTEP_ERR_CONNECTION_LOST`
+/// (with `reconnect_ms` 0), .... The run takes the client: afterwards only
 /// `lockstep_close` remains to be called. `step` must return (not `longjmp`, not throw).
 ///
 /// # Safety
@@ -57,7 +61,8 @@ pub unsafe extern "C" fn lockstep_run(
     unsafe { run(client, step, Observer::Print, user, "lockstep_run") }
 }
 
-/// Like `lockstep_run`, handing every event other than Go (`T`, `S n`, `C`, `E`, `X`, `R`) to
+/// Like `lockstep_run`, handing every event other than Go (`T`, `S n`, `C`, `E`, `X`, `R`, and
+/// `LOCKSTEP_EVENT_REPEATED` after a reconnection) to
 /// `on_event` with `user` instead of printing any; NULL drops them.
 ///
 /// # Safety

@@ -120,6 +120,16 @@ fn every_client_error_has_its_code() {
             },
             LOCKSTEP_ERR_OUT_OF_TURN,
         ),
+        (
+            ClientError::ConductorGone {
+                window: Duration::from_secs(30),
+                at: Moment::BeforeFirstStep,
+                last: Box::new(ClientError::HelloTimeout {
+                    waited: Duration::from_secs(1),
+                }),
+            },
+            LOCKSTEP_ERR_CONDUCTOR_GONE,
+        ),
     ];
     for (error, code) in cases {
         let words = error.to_string();
@@ -151,13 +161,14 @@ fn init_fills_the_defaults_and_null_options_mean_the_same() {
         (options.heartbeat_ms, options.hello_timeout_ms),
         (1000, 10_000)
     );
-    assert_eq!(options.reconnect_ms, 0);
+    assert_eq!(options.reconnect_ms, 30_000);
     assert!(options.tls_ca.is_null());
     for given in [ptr::null(), ptr::addr_of!(options)] {
         // SAFETY: NULL or a filled struct.
         let s = unsafe { settings(given) }.expect("the defaults");
         assert_eq!(s.heartbeat, Some(Duration::from_secs(1)));
         assert_eq!(s.hello_within, client::HELLO_TIMEOUT);
+        assert_eq!(s.reconnect, client::DEFAULT_RECONNECT);
         assert!(s.tls.is_none());
     }
 }

@@ -82,6 +82,16 @@ pub enum ClientError {
         /// The refusal sent, `step N: ...`.
         reason: Reason,
     },
+    /// The connection was lost without a goodbye and the conductor did not come back within
+    /// the reconnect window.
+    ConductorGone {
+        /// The window.
+        window: Duration,
+        /// Where the session was when the connection was lost.
+        at: Moment,
+        /// Why the last try to reconnect failed.
+        last: Box<ClientError>,
+    },
     /// A method was called when the session does not allow it (for example `done` with no
     /// step in progress); nothing was sent.
     OutOfTurn {
@@ -145,6 +155,12 @@ impl fmt::Display for ClientError {
             ClientError::StepFailed { reason, .. } => {
                 write!(f, "step failed, refusal sent to the conductor: {reason}")
             }
+            ClientError::ConductorGone { window, at, last } => write!(
+                f,
+                "the conductor did not come back within {} (connection lost {at}; last try: \
+                 {last})",
+                crate::reconnect::seconds(*window)
+            ),
             ClientError::OutOfTurn { call, at } => {
                 write!(f, "{call} is not allowed {at}; nothing was sent")
             }
@@ -162,6 +178,7 @@ impl std::error::Error for ClientError {
             ClientError::InvalidId { error, .. } => Some(error),
             ClientError::Protocol(error) => Some(error),
             ClientError::TlsConfig(error) => Some(error),
+            ClientError::ConductorGone { last, .. } => Some(last.as_ref()),
             _ => None,
         }
     }

@@ -5,7 +5,7 @@
 //! # Layout
 //! | item | owns |
 //! |---|---|
-//! | [`Client`] | one connection: the hello, the conductor's events, the answers (`K`, `W`, `!`, `X`, `R`) |
+//! | [`Client`] | one session: the hello, the conductor's events, the answers (`K`, `W`, `!`, `X`, `R`), reconnecting after an outage |
 //! | [`Sender`] | sending through a client from another thread (a heartbeat, a signal handler) |
 //! | [`Runner`] | a closure turned into a whole participant: `K`, a heartbeat of `W`, Done, the end |
 //! | [`ClientError`] | what can go wrong, in words that say when |
@@ -59,12 +59,14 @@ mod connection;
 mod error;
 mod heartbeat;
 mod link;
+mod reconnect;
 mod runner;
 pub mod tls;
 
 pub use connection::{Client, Sender, HELLO_TIMEOUT};
 pub use error::ClientError;
 pub use lockstep_proto::participant::{Event, Moment, ProtocolError};
+pub use reconnect::{Outage, DEFAULT_RECONNECT, MAX_BACKOFF};
 pub use runner::{Runner, StepError, Summary, DEFAULT_HEARTBEAT};
 pub use tls::{TlsConfig, TlsError};
 

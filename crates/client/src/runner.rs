@@ -1,7 +1,9 @@
 //! [`Runner`]: the whole participant loop around a closure. For each Go it sends `K`, calls
 //! the closure on the caller's thread while a helper thread sends `W` every heartbeat, and
 //! sends Done when the closure returns. It ends cleanly on `C`/`X` and returns an error that
-//! carries the conductor's words on `E` or `R`.
+//! carries the conductor's words on `E` or `R`. Outages are ridden out by the client (see
+//! [`Client`]): a step repeated after a reconnection ([`Event::Repeated`]) is answered without
+//! calling the closure, so that it runs at most once per step.
 //!
 //! Design: the closure runs on the calling thread, so it may borrow anything and need not be
 //! `Send`. The heartbeat thread only sends `W`, through the same participant machine, while a step
@@ -95,7 +97,8 @@ impl<'a> Runner<'a> {
         self
     }
 
-    /// Calls `observer` with every event other than Go, as it arrives.
+    /// Calls `observer` with every event other than Go, as it arrives ([`Event::Repeated`]
+    /// included: the step is not run again).
     pub fn on_event(mut self, observer: impl FnMut(&Event) + 'a) -> Runner<'a> {
         self.observer = Box::new(observer);
         self
@@ -107,8 +110,9 @@ impl<'a> Runner<'a> {
     ///
     /// Ends with `Ok` on `X` (or when the connection closes after `C`); with
     /// [`ClientError::Refused`] on `R`, [`ClientError::ConductorFailed`] on `E` (once `X`
-    /// follows or the connection closes), and [`ClientError::ConnectionLost`] when the
-    /// connection ends without a word.
+    /// follows or the connection closes), and, when the connection ends without a word,
+    /// [`ClientError::ConductorGone`] once the client's reconnect window has passed
+    /// ([`ClientError::ConnectionLost`] at once with reconnecting switched off).
     pub fn run<F>(mut self, mut step: F) -> Result<Summary, ClientError>
     where
         F: FnMut(u32) -> Result<(), StepError>,

@@ -466,14 +466,16 @@ fn the_runner_reports_refusal_error_shutdown_and_loss() {
     assert!(error.to_string().contains("because of an error"), "{error}");
     fake.join().expect("fake conductor");
 
-    // A close without a word.
+    // A close without a word, with reconnecting switched off.
     let (addr, fake) = fake_conductor(|mut peer| {
         peer.greet("w");
         peer.send(&ConductorMsg::Go(9));
         peer.expect(ClientMsg::Received);
         peer.expect_done();
     });
-    let client = Client::connect(addr, "w").expect("connect");
+    let client = Client::connect(addr, "w")
+        .expect("connect")
+        .reconnect_within(Duration::ZERO);
     let error = Runner::new(client).run(|_| Ok(())).expect_err("lost");
     assert!(
         matches!(
@@ -486,6 +488,173 @@ fn the_runner_reports_refusal_error_shutdown_and_loss() {
         "{error:?}"
     );
     fake.join().expect("fake conductor");
+}
+
+/// Runs `script` as the conductor of every connection to the returned address, accepting
+/// them one at a time.
+fn fake_conductors<T: Send + 'static>(
+    script: impl FnOnce(&dyn Fn() -> Peer) -> T + Send + 'static,
+) -> (SocketAddr, JoinHandle<T>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let handle = std::thread::spawn(move || {
+        let accept = || {
+            let (stream, _) = listener.accept().expect("accept");
+            stream.set_nodelay(true).expect("nodelay");
+            stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+            Peer {
+                stream,
+                inbox: Vec::new(),
+            }
+        };
+        script(&accept)
+    });
+    (addr, handle)
+}
+
+#[test]
+fn an_outage_is_ridden_out_and_the_repeated_step_is_not_run_again() {
+    let (addr, fake) = fake_conductors(|accept| {
+        let mut first = accept();
+        first.greet("w");
+        first.send(&ConductorMsg::Go(4));
+        first.expect(ClientMsg::Received);
+        first.expect_done();
+        drop(first);
+        // The restarted conductor sends the recorded step again, then the next.
+        let mut second = accept();
+        second.greet("w");
+        second.send(&ConductorMsg::Go(4));
+        assert_eq!(second.recv(), Some(ClientMsg::Done), "at once, no K");
+        second.send(&ConductorMsg::Go(5));
+        second.expect(ClientMsg::Received);
+        second.expect_done();
+        second.send(&ConductorMsg::Cease);
+        second.send(&ConductorMsg::Exit);
+    });
+    let (tx, outages) = mpsc::channel();
+    let client = Client::connect(addr, "w")
+        .expect("connect")
+        .on_outage(move |outage| tx.send(outage.to_string()).unwrap());
+    let mut ran = Vec::new();
+    let mut seen = Vec::new();
+    let summary = Runner::new(client)
+        .heartbeat(None)
+        .on_event(|event| seen.push(event.clone()))
+        .run(|step| {
+            ran.push(step);
+            Ok(())
+        })
+        .expect("a clean end");
+    assert_eq!(ran, [4, 5], "each step once");
+    assert_eq!(seen, [Event::Repeated(4), Event::Cease, Event::Exit]);
+    assert_eq!(summary.steps, 2);
+    let lines: Vec<String> = outages.try_iter().collect();
+    assert_eq!(
+        lines,
+        [
+            "connection to the conductor lost after step 4 (closed without a goodbye); \
+          reconnecting for up to 30 s"
+        ]
+    );
+    fake.join().expect("fake conductors");
+}
+
+#[test]
+fn a_duplicate_id_during_the_window_is_tried_again() {
+    let (addr, fake) = fake_conductors(|accept| {
+        let mut first = accept();
+        first.greet("w");
+        drop(first);
+        // The old connection is not noticed yet.
+        let mut second = accept();
+        second.greet("w");
+        second.send(&ConductorMsg::Refusal(reason("duplicate id w")));
+        drop(second);
+        let mut third = accept();
+        third.greet("w");
+        third.send(&ConductorMsg::Go(0));
+        third.expect(ClientMsg::Received);
+        third.expect_done();
+        third.send(&ConductorMsg::Exit);
+    });
+    let outages = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&outages);
+    let client = Client::connect(addr, "w")
+        .expect("connect")
+        .on_outage(move |_| _ = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+    let summary = Runner::new(client)
+        .heartbeat(None)
+        .run(|_| Ok(()))
+        .expect("a clean end");
+    assert_eq!(summary.steps, 1);
+    assert_eq!(
+        outages.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one outage"
+    );
+    fake.join().expect("fake conductors");
+}
+
+#[test]
+fn a_conductor_that_never_comes_back_fails_after_the_window() {
+    let (addr, fake) = fake_conductor(|mut peer| {
+        peer.greet("w");
+        peer.send(&ConductorMsg::Go(2));
+        peer.expect(ClientMsg::Received);
+        peer.expect_done();
+    });
+    let client = Client::connect(addr, "w")
+        .expect("connect")
+        .reconnect_within(Duration::from_millis(300))
+        .on_outage(|_| {});
+    // The listener is gone with the fake: every try is refused.
+    let error = Runner::new(client).run(|_| Ok(())).expect_err("gone");
+    fake.join().expect("fake conductor");
+    assert!(
+        matches!(
+            error,
+            ClientError::ConductorGone {
+                at: Moment::After(2),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.starts_with(
+            "the conductor did not come back within 300 ms (connection lost after step 2; \
+             last try: cannot connect to the conductor at"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_loss_found_during_a_step_is_ridden_out_once_the_step_is_done() {
+    let (addr, fake) = fake_conductors(|accept| {
+        let mut first = accept();
+        first.greet("w");
+        first.send(&ConductorMsg::Go(3));
+        first.expect(ClientMsg::Received);
+        drop(first);
+        let mut second = accept();
+        second.greet("w");
+        second.send(&ConductorMsg::Go(3));
+        assert_eq!(second.recv(), Some(ClientMsg::Done));
+    });
+    let mut client = Client::connect(addr, "w")
+        .expect("connect")
+        .on_outage(|_| {});
+    assert_eq!(next(&mut client), Event::Go(3));
+    client.ack().unwrap();
+    let error = client.next_event_within(DEADLINE).expect_err("lost");
+    assert!(error.to_string().contains("lost during step 3"), "{error}");
+    // The step's work finishes: nothing is sent, the step counts as done.
+    client.done().expect("recorded");
+    assert_eq!(next(&mut client), Event::Repeated(3));
+    fake.join().expect("fake conductors");
 }
 
 #[test]

@@ -309,6 +309,7 @@ impl World {
             Event::Countdown => one(Input::Countdown(1)),
             Event::Slow => one(Input::Slow),
             Event::End => one(Input::End { error: false }),
+            Event::Abandon => one(Input::Abandon),
             Event::HelloTimeout => one(Input::Timeout(Timer::Hello)),
             Event::Probe => one(Input::Timeout(Timer::Probe)),
             Event::LivenessTimeout => one(Input::Timeout(Timer::Drop)),
@@ -328,11 +329,14 @@ enum Action {
     SlowTimer,
     Sigterm,
     Sigint,
+    Sigusr1,
     Fatal,
     ParticipantFails,
+    Pause,
+    Resume,
 }
 
-const ACTIONS: [Action; 9] = [
+const ACTIONS: [Action; 12] = [
     Action::ClientReady,
     Action::ReadyClientLeaves,
     Action::ParticipantDone,
@@ -340,8 +344,11 @@ const ACTIONS: [Action; 9] = [
     Action::SlowTimer,
     Action::Sigterm,
     Action::Sigint,
+    Action::Sigusr1,
     Action::Fatal,
     Action::ParticipantFails,
+    Action::Pause,
+    Action::Resume,
 ];
 
 impl Action {
@@ -354,8 +361,11 @@ impl Action {
             Action::SlowTimer => "slow_round_ms passes",
             Action::Sigterm => "SIGTERM",
             Action::Sigint => "SIGINT",
+            Action::Sigusr1 => "SIGUSR1",
             Action::Fatal => "fatal error",
             Action::ParticipantFails => "participant fails (end_on_failure)",
+            Action::Pause => "ctl pause",
+            Action::Resume => "ctl resume",
         }
     }
 }
@@ -371,6 +381,7 @@ fn decision_label(d: &Decision) -> &'static str {
         } => "S n, Go",
         Decision::Slow => "T",
         Decision::End(kind) if kind.announces_error() => "E, X",
+        Decision::End(EndKind::Restart) => "close all, say nothing",
         Decision::End(_) => "C, X",
     }
 }
@@ -430,6 +441,14 @@ impl Model {
             }
             Action::Sigterm if self.rounds.ended().is_none() => self.rounds.graceful_stop(),
             Action::Sigint => out.extend(self.rounds.end_now(EndKind::Interrupt)),
+            Action::Pause | Action::Resume
+                if self.rounds.ended().is_some() || self.rounds.stopping_gracefully() =>
+            {
+                return None
+            }
+            Action::Pause => self.rounds.pause(now),
+            Action::Resume => self.rounds.resume(),
+            Action::Sigusr1 => out.extend(self.rounds.end_now(EndKind::Restart)),
             Action::Fatal => out.extend(self.rounds.end_now(EndKind::Fatal(String::new()))),
             Action::ParticipantFails if self.ready + self.pending > 0 => {
                 let id = Id::new("p").unwrap_or_else(|_| unreachable!("a valid literal id"));
@@ -441,7 +460,7 @@ impl Model {
             }
             _ => return None,
         }
-        while let Some(d) = self.rounds.poll_decision(self.ready) {
+        while let Some(d) = self.rounds.poll_decision(self.now, self.ready) {
             if let Decision::Wave { .. } = d {
                 self.pending = self.ready;
                 self.ready = 0;
@@ -463,6 +482,7 @@ pub fn round_graph() -> Graph {
     let phases = [
         Phase::Waiting,
         Phase::Running,
+        Phase::Paused,
         Phase::Stopping,
         Phase::Stopped,
     ];
@@ -477,6 +497,7 @@ pub fn round_graph() -> Graph {
             step_wrap: 2,
             shutdown_countdown: 1,
             slow_round: Duration::from_millis(10),
+            pace: Duration::ZERO,
         });
         let mut seen = HashSet::from([start.key()]);
         let mut queue = VecDeque::from([start]);
@@ -544,7 +565,8 @@ pub fn files() -> Vec<(&'static str, String)> {
                  clients (`min_clients` 1, `step_wrap` 2, `shutdown_countdown` 1), once running \
                  until stopped and once for a planned end after 2 rounds. States are told apart \
                  by the controller's fingerprint, which keeps the next step but not the count \
-                 of waves, so the exploration ends. Labels read `input / broadcasts`; inputs \
+                 of waves, so the exploration ends. `ctl pause` and `ctl resume` are the \
+                 operator's commands through the control socket. Labels read `input / broadcasts`; inputs \
                  that change neither the phase nor send anything are left out.",
             ),
         ),
@@ -577,7 +599,12 @@ mod tests {
         assert!(g.has_edge("Idle", "Closing", "conductor ends (C or E, X)"));
         assert!(g.has_edge("Refused", "Closed", "R flushed"));
         assert!(g.has_edge("Refused", "Closed", "EOF"));
-        assert!(g.has_edge("Closing", "Closed", "linger passed, flushed"));
+        assert!(g.has_edge(
+            "Closing",
+            "Closed",
+            "conductor restarts (nothing sent), linger passed, flushed"
+        ));
+        assert!(g.has_edge("Working", "Closed", "conductor restarts (nothing sent)"));
         let go_from: Vec<&str> = g
             .edges
             .iter()
@@ -599,7 +626,7 @@ mod tests {
     #[test]
     fn round_graph_reaches_every_phase_and_every_ending() {
         let g = round_graph();
-        for phase in ["waiting", "running", "stopping", "stopped"] {
+        for phase in ["waiting", "running", "paused", "stopping", "stopped"] {
             assert!(
                 g.edges.iter().any(|(_, to, _)| to == phase),
                 "{phase} unreachable: {:?}",
@@ -616,5 +643,22 @@ mod tests {
         assert!(g.has_edge("stopping", "stopped", "participant Done / C, X"));
         assert!(g.has_edge("running", "stopping", "participant Done / S n, Go"));
         assert!(g.has_edge("running", "running", "slow_round_ms passes / T"));
+        assert!(g.has_edge("running", "paused", "ctl pause"));
+        assert!(g.has_edge("paused", "running", "ctl resume / Go"));
+        assert!(g.has_edge("paused", "paused", "slow_round_ms passes / T"));
+        assert!(g.has_edge("paused", "stopping", "SIGTERM / S n, Go"));
+        let from_paused = g.edges.iter().filter(|(from, _, _)| from == "paused");
+        for (_, to, label) in from_paused {
+            assert!(
+                to != "running" || label.starts_with("ctl resume"),
+                "only a resume (or a stop) ends a pause: {label}"
+            );
+            assert!(
+                !label.contains("Go")
+                    || label.starts_with("ctl resume")
+                    || label.starts_with("SIGTERM"),
+                "a paused controller sends no wave but on a resume or a stop: {label}"
+            );
+        }
     }
 }

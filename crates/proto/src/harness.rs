@@ -8,8 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::conn::Event;
-use crate::core::{self, Conductor, ConnId, CoreConfig, Input, Output, StopRequest};
+use crate::core::{
+    self, Command, Conductor, ConnId, ControlError, CoreConfig, Input, Outcome, Output, StopRequest,
+};
 use crate::invariants::{check_state, check_step, Snapshot, Step, StepInput};
+use crate::record::Record;
 use crate::round::EndKind;
 use crate::time::{Duration, Instant};
 use crate::wire::{ClientMsg, ConductorMsg, Id, RawHello, Reason, VERSION};
@@ -25,6 +28,8 @@ pub struct Observed {
     pub exit: Option<EndKind>,
     /// The events the core output, in order.
     pub events: Vec<core::Event>,
+    /// The records the core asked to persist, in order.
+    pub persisted: Vec<Record>,
 }
 
 /// Drives a [`Conductor`] in virtual time and records what it does.
@@ -167,6 +172,15 @@ impl Harness {
         }
     }
 
+    /// An operator's command, as one step; returns the core's answer.
+    pub fn control(&mut self, command: Command) -> Result<Outcome, ControlError> {
+        let before = self.begin_step();
+        let answer = self.core.control(self.now, command);
+        self.drain();
+        self.end_step(&before, StepInput::Control(&command));
+        answer
+    }
+
     /// Asks the conductor to stop.
     pub fn stop(&mut self, how: StopRequest) {
         self.input(Input::Stop(how));
@@ -224,6 +238,7 @@ impl Harness {
                     self.stalled.remove(&conn);
                 }
                 Output::StatusDue => self.status_due += 1,
+                Output::Persist(record) => self.observed.persisted.push(record),
                 Output::Event(event) => {
                     if self.keep_events {
                         self.events.push(event.clone());
@@ -303,6 +318,7 @@ pub fn client_bytes(event: Event, name: &str) -> Option<Vec<u8>> {
         | Event::Countdown
         | Event::Slow
         | Event::End
+        | Event::Abandon
         | Event::HelloTimeout
         | Event::Probe
         | Event::LivenessTimeout

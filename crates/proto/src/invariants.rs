@@ -17,7 +17,12 @@
 //!   wave goes out while a participant of the running round is GoSent or Working, that
 //!   successive waves' steps differ by exactly 1 modulo `step_wrap`, that refusals are
 //!   non-empty and final, that the end sends `C` (or `E`) then `X` to every connection and
-//!   nothing after it, and that a participant's failure ends the run only in the step it went.
+//!   nothing after it (a restart: nothing at all, and every connection closed at once), and
+//!   that a participant's failure ends the run only in the step it went.
+//!   Run control holds: no wave goes out while paused, no more waves than a `step N` has left
+//!   (and it pauses after the last), none for the step of a hold, and none before the pace's
+//!   slot (and at most one per step while a pace is set), unless the step's input was the
+//!   command that released them.
 //!
 //! The bytes a step queued for a connection are recovered without help from the core: what was
 //! written during the step followed by what is still pending, minus what was pending before.
@@ -26,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::conn::StateKind;
-use crate::core::{Conductor, ConnId, ConnInfo, Input};
+use crate::core::{Command, Conductor, ConnId, ConnInfo, Input, StopRequest};
 use crate::round::EndKind;
 use crate::wire::{ClientMsg, ConductorMsg, Id};
 
@@ -58,6 +63,13 @@ pub struct Snapshot {
     waves_sent: u64,
     last_step: Option<u32>,
     ended: bool,
+    /// A graceful stop runs (a `step` is refused then).
+    stopping: bool,
+    /// Run control: paused, the waves a `step N` has left, the hold, the pace's slot.
+    paused: bool,
+    steps_left: Option<u32>,
+    hold_at: Option<u32>,
+    slot: Option<crate::time::Instant>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +102,11 @@ impl Snapshot {
             waves_sent: core.rounds().waves_sent(),
             last_step: core.rounds().last_step(),
             ended: core.rounds().ended().is_some(),
+            stopping: core.rounds().stopping_gracefully(),
+            paused: core.rounds().control().is_paused(),
+            steps_left: core.rounds().control().steps_left(),
+            hold_at: core.rounds().control().hold_at(),
+            slot: core.rounds().control().slot(),
         }
     }
 }
@@ -102,6 +119,8 @@ pub enum StepInput<'a> {
     /// [`Conductor::handle_input`] was called with this input (the driver's own
     /// [`Input::Sent`] reports while draining belong to the same step).
     Input(&'a Input<'a>),
+    /// [`Conductor::control`] carried out this command.
+    Control(&'a Command),
 }
 
 /// One step as the driver saw it: an input, and everything up to the end of the drain.
@@ -203,7 +222,7 @@ pub fn check_state(core: &Conductor) -> Result<(), Violation> {
         ),
     }
     if !ended && round.is_none() {
-        let decision = core.rounds().clone().poll_decision(ready);
+        let decision = core.rounds().clone().poll_decision(core.now(), ready);
         ensure!(
             decision.is_none(),
             "the controller has {decision:?} due with {ready} ready, but it was not carried out"
@@ -225,6 +244,7 @@ pub fn check_step(before: &Snapshot, step: &Step<'_>, after: &Conductor) -> Resu
         after_conns,
     };
     view.check_no_wave_while_pending()?;
+    view.check_run_control(after)?;
     view.check_gos()?;
     view.check_refusals()?;
     view.check_end(after.rounds().ended())
@@ -347,6 +367,69 @@ impl StepView<'_> {
         Ok(())
     }
 
+    /// Run control holds waves back: see the module docs. A `resume`, a `step` or a graceful
+    /// stop (which releases every hold) may let them out; a `hold-at` or `pace` changes the
+    /// rules for this step.
+    fn check_run_control(&self, after: &Conductor) -> Result<(), Violation> {
+        let waves = self.new_steps.len() as u64;
+        let before = self.before;
+        let allowance = match self.step.input {
+            StepInput::Control(Command::Step(n)) if !before.stopping && !before.ended => {
+                Some(u64::from((*n).max(1)))
+            }
+            StepInput::Control(Command::Resume)
+            | StepInput::Input(Input::Stop(StopRequest::Graceful)) => None,
+            _ if before.paused => Some(0),
+            _ => before.steps_left.map(u64::from),
+        };
+        let control = after.rounds().control();
+        if let Some(allowed) = allowance {
+            ensure!(
+                waves <= allowed,
+                "{waves} wave(s) went out while run control allowed {allowed} ({:?} before,                  input {:?})",
+                before.steps_left,
+                self.step.input
+            );
+            let ended = after.rounds().ended().is_some();
+            if allowed > 0 && !ended {
+                let left = allowed - waves;
+                ensure!(
+                    control.is_paused() || u64::from(control.steps_left().unwrap_or(0)) == left,
+                    "after {waves} of {allowed} stepped wave(s) the controller is neither paused                      nor has {left} left: {:?}",
+                    control.steps_left()
+                );
+            }
+        }
+        // A resume or a step between rounds goes past a hold at the step it was paused before.
+        let changes_hold = matches!(
+            self.step.input,
+            StepInput::Control(Command::HoldAt(_) | Command::Resume | Command::Step(_))
+                | StepInput::Input(Input::Stop(StopRequest::Graceful))
+        );
+        if let (Some(step), false) = (before.hold_at, changes_hold) {
+            ensure!(
+                !self.new_steps.contains(&step),
+                "a wave for step {step} went out although a hold was set at it"
+            );
+        }
+        if !matches!(self.step.input, StepInput::Control(Command::Pace(_))) {
+            if let (Some(slot), true) = (before.slot, waves > 0) {
+                ensure!(
+                    after.now() >= slot,
+                    "a wave went out at {} µs, before its slot at {} µs",
+                    after.now().as_micros(),
+                    slot.as_micros()
+                );
+            }
+            ensure!(
+                control.pace().is_zero() || waves <= 1,
+                "{waves} waves went out in one step with a pace of {}",
+                control.pace()
+            );
+        }
+        Ok(())
+    }
+
     /// Every Go belongs to a wave of this step and goes to a client that was ready for it.
     fn check_gos(&self) -> Result<(), Violation> {
         for (&conn, msgs) in &self.queued {
@@ -453,6 +536,9 @@ impl StepView<'_> {
         if !ended_now {
             return Ok(());
         }
+        if ended.is_some_and(|kind| !kind.says_goodbye()) {
+            return self.check_silent_end();
+        }
         if let Some(EndKind::ParticipantFailed { id, .. }) = ended {
             // The participant named was a member, and went in this very step.
             let went = self.before.conns.iter().any(|(conn, c)| {
@@ -477,6 +563,32 @@ impl StepView<'_> {
             ensure!(
                 delivered || refused || left || self.step.closed.contains(conn),
                 "{conn} was not sent {announce:?} and X at the end"
+            );
+        }
+        Ok(())
+    }
+}
+
+impl StepView<'_> {
+    /// A restart: every connection open before the step is closed in it, and nobody was sent
+    /// a `C`, `E` or `X`.
+    fn check_silent_end(&self) -> Result<(), Violation> {
+        for (conn, msgs) in &self.queued {
+            let farewell = msgs.iter().find(|m| {
+                matches!(
+                    m,
+                    ConductorMsg::Cease | ConductorMsg::Error | ConductorMsg::Exit
+                )
+            });
+            ensure!(
+                farewell.is_none(),
+                "{conn} was sent {farewell:?} at a restart, which says nothing"
+            );
+        }
+        for conn in self.before.conns.keys() {
+            ensure!(
+                self.step.closed.contains(conn),
+                "{conn} was left open at a restart"
             );
         }
         Ok(())

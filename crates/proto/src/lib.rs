@@ -12,7 +12,8 @@
 //! | [`wire`] | the bytes: validated ids and reasons, messages of each direction, encoding and incremental decoding |
 //! | [`conn`] | one connection as the conductor sees it: its states and the transition table |
 //! | [`round`] | the pure round controller: waves, steps, `T`, the `S` countdown, the end |
-//! | [`core`] | the conductor: connections + controller behind three calls; it outputs bytes, closes, status and events |
+//! | [`core`] | the conductor: connections + controller behind three calls; it outputs bytes, closes, status, events and the state to record |
+//! | [`record`] | the state record a conductor persists before each wave, and the state file's two slots |
 //! | [`participant`] | the participant's side: bytes in, events and answers out |
 //! | [`relay`] | a relay: the core downstream and a participant upstream, glued |
 //! | [`cidr`] | the `allow` address blocks |
@@ -43,6 +44,7 @@
 //!         }
 //!         Output::Close(_c) => { /* drop the socket */ }
 //!         Output::StatusDue => { /* render core.status(now) */ }
+//!         Output::Persist(record) => { /* write it to the state file, before any more bytes */ let _ = record; }
 //!         Output::Event(event) => { /* log it: joined, refused, wave, round end, ... */ let _ = event; }
 //!         Output::Exit(kind) => { /* flush, write the final status, exit */ let _ = kind.exit_code(); }
 //!     }
@@ -66,6 +68,7 @@ pub mod cidr;
 pub mod conn;
 pub mod core;
 pub mod participant;
+pub mod record;
 pub mod relay;
 pub mod round;
 pub mod status;

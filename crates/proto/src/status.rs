@@ -15,6 +15,9 @@ pub struct ClientStatus {
     pub state: String,
     /// Milliseconds since it last sent anything.
     pub last_heard_ms_ago: u64,
+    /// Milliseconds its exemption from the liveness checks still lasts, if it is exempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exempt_ms: Option<u64>,
 }
 
 /// The participant whose Done came last in the last finished round.
@@ -53,7 +56,7 @@ pub struct Status {
     pub server_id: String,
     /// The bound address, filled in by the driver.
     pub address: String,
-    /// `waiting`, `running`, `stopping` or `stopped`.
+    /// `waiting`, `running`, `paused`, `stopping` or `stopped`.
     pub phase: String,
     /// The step of the last wave sent.
     pub step: Option<u32>,
@@ -77,6 +80,25 @@ pub struct Status {
     pub last_round_slowest: Option<Slowest>,
     /// Milliseconds since the conductor started.
     pub uptime_ms: u64,
+    /// Held by the operator: no new wave (also while a countdown's `stopping` phase shows).
+    #[serde(default)]
+    pub paused: bool,
+    /// Waves a `step N` still lets out before pausing.
+    #[serde(default)]
+    pub steps_left: Option<u32>,
+    /// The step before whose wave the conductor will pause.
+    #[serde(default)]
+    pub hold_at: Option<u32>,
+    /// The pace in milliseconds; 0 = none.
+    #[serde(default)]
+    pub pace_ms: u64,
+    /// Paced waves that left late (their round overran the slot).
+    #[serde(default)]
+    pub late_waves: u64,
+    /// Why the state file cannot be written, while its writes fail (filled in by the driver);
+    /// `null` while they work, or without a state file.
+    #[serde(default)]
+    pub state_file_error: Option<String>,
     /// The participant whose failure ended the run; `null` otherwise.
     #[serde(default)]
     pub failure: Option<Failure>,

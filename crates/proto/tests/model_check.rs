@@ -5,8 +5,10 @@
 //! possible next event is tried: each client connecting, sending a hello, `K`, `!`, `W`, `.`,
 //! `?`, `X` or a byte that is no message (not `R`, which leaves exactly as `X` does unless
 //! `end_on_failure` is on), or closing its connection; time jumping to the core's
-//! next deadline; a graceful stop (SIGTERM), an interrupt (SIGINT) and a fatal error; in
-//! the second model, each client stopping and resuming reading; in the third, `R` too, with
+//! next deadline; a graceful stop (SIGTERM), an interrupt (SIGINT), a restart (SIGUSR1) and a
+//! fatal error; in the second model, each client stopping and resuming reading; in the third,
+//! the operator's commands through the control socket (pause, resume, step, hold at a step, a
+//! change of pace, an exemption from the liveness deadlines); in the fourth, `R` too, with
 //! every departure but `X` ending the run (`end_on_failure` "closed"). The harness checks the
 //! invariants of `lockstep_proto::invariants` after every step, so every state and every transition
 //! of the search is checked.
@@ -17,7 +19,14 @@
 //!
 //! Besides the invariants, the search checks that no state is stuck: from every reached state
 //! some sequence of client inputs and time (without the operator's stop, interrupt or error,
-//! which end anything) leads to the next wave or to the end.
+//! which end anything, and without the operator's commands) leads to the next wave or to the
+//! end. A paused state is held by the operator on purpose and is exempt from this; instead, a
+//! resume from every paused state leads to a state that is not paused (and so, like every
+//! other, leads to the next wave without further help). The invariants check the rest of run
+//! control after every step: a paused conductor sends no wave, a `step N` sends no more than N
+//! and then pauses, no wave goes out for the step of a hold or before the pace's slot. A
+//! conductor still stepping is not paused, so the progress check holds for it: its waves do
+//! go out, and a `step N` sends exactly N.
 //!
 //! Why a breadth-first search written out here rather than a model-checking crate: "no state
 //! is stuck" needs the whole state graph (from *every* state *some* path leads on), which a
@@ -34,10 +43,11 @@ use std::hash::{Hash, Hasher};
 use std::time::Instant as Clock;
 
 use lockstep_proto::conn::{Event, ALL_EVENTS};
-use lockstep_proto::core::{ConnId, CoreConfig, EndOnFailure, Input, StopRequest};
+use lockstep_proto::core::{Command, ConnId, CoreConfig, EndOnFailure, Input, StopRequest};
 use lockstep_proto::harness::{client_bytes, Harness};
 use lockstep_proto::round::EndKind;
 use lockstep_proto::time::Duration;
+use lockstep_proto::wire::Id;
 
 /// One event of the model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,24 +63,40 @@ enum Action {
     Tick,
     Sigterm,
     Sigint,
+    Sigusr1,
     Fatal,
+    /// An operator's command through the control socket.
+    Control(Command),
+    /// `exempt` for this client, for this long.
+    Exempt(usize, Duration),
 }
 
 impl Action {
-    /// The operator's events end the conductor from anywhere, so they do not count as a way
-    /// for a state to make progress.
+    /// The operator's events end the conductor from anywhere or hold it on purpose, so they do
+    /// not count as a way for a state to make progress.
     fn is_operator(self) -> bool {
-        matches!(self, Action::Sigterm | Action::Sigint | Action::Fatal)
+        matches!(
+            self,
+            Action::Sigterm
+                | Action::Sigint
+                | Action::Sigusr1
+                | Action::Fatal
+                | Action::Control(_)
+                | Action::Exempt(..)
+        )
     }
 }
 
 /// A model: how many clients, which message events of the transition table they send, the
-/// conductor's settings, whether clients may stop reading.
+/// conductor's settings, whether clients may stop reading, the operator's commands and how
+/// long an exemption lasts (zero: none are given).
 struct Setup {
     clients: usize,
     sends: fn(Event) -> bool,
     config: fn(&mut CoreConfig),
     stalls: bool,
+    commands: &'static [Command],
+    exempt_for: Duration,
 }
 
 /// A client as the model sees it.
@@ -97,6 +123,10 @@ impl State {
 
     fn ended(&self) -> bool {
         self.h.core.rounds().ended().is_some()
+    }
+
+    fn paused(&self) -> bool {
+        self.h.core.rounds().control().is_paused()
     }
 
     fn fingerprint(&self) -> u64 {
@@ -134,7 +164,21 @@ impl State {
             actions.push(Action::Tick);
         }
         if !ended {
-            actions.extend([Action::Sigterm, Action::Sigint, Action::Fatal]);
+            actions.extend([
+                Action::Sigterm,
+                Action::Sigint,
+                Action::Sigusr1,
+                Action::Fatal,
+            ]);
+            actions.extend(setup.commands.iter().map(|&c| Action::Control(c)));
+            if !setup.exempt_for.is_zero() {
+                let connected = self
+                    .clients
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.conn.is_some());
+                actions.extend(connected.map(|(i, _)| Action::Exempt(i, setup.exempt_for)));
+            }
         }
         actions
     }
@@ -164,7 +208,13 @@ impl State {
             }
             Action::Sigterm => self.h.stop(StopRequest::Graceful),
             Action::Sigint => self.h.stop(StopRequest::Interrupt),
+            Action::Sigusr1 => self.h.stop(StopRequest::Restart),
             Action::Fatal => self.h.input(Input::Fatal("model".to_string())),
+            Action::Control(command) => _ = self.h.control(command),
+            Action::Exempt(i, duration) => {
+                let id = Id::new(&format!("client-{i}")).expect("a model id");
+                _ = self.h.control(Command::Exempt { id, duration });
+            }
         }
         let closed = self.h.observed().closed.clone();
         for client in &mut self.clients {
@@ -190,6 +240,10 @@ struct Search {
     progresses: Vec<bool>,
     /// The other edges of client inputs and time, as (from, to), for the backward pass.
     edges: Vec<(u32, u32)>,
+    /// Paused (held by the operator, exempt from the progress check).
+    paused: Vec<bool>,
+    /// Where a resume from a paused state led, as (from, to).
+    resumes: Vec<(u32, u32)>,
     transitions: u64,
     depth: u32,
     /// How many transitions ended the conductor, by ending.
@@ -204,6 +258,8 @@ impl Search {
             parent: vec![(0, None)],
             progresses: vec![false],
             edges: Vec::new(),
+            paused: vec![initial.paused()],
+            resumes: Vec::new(),
             transitions: 0,
             depth: 0,
             ends: HashMap::new(),
@@ -229,10 +285,14 @@ impl Search {
                         search.index.insert(fingerprint, to);
                         search.parent.push((id, Some(action)));
                         search.progresses.push(false);
+                        search.paused.push(next.paused());
                         queue.push_back((next, to, depth + 1));
                         to
                     }
                 };
+                if action == Action::Control(Command::Resume) && state.paused() {
+                    search.resumes.push((id, to));
+                }
                 if action.is_operator() {
                     continue;
                 }
@@ -261,14 +321,17 @@ impl Search {
         actions
     }
 
-    /// States from which no client inputs and time lead to a wave or the end.
+    /// States from which no client inputs and time lead to a wave or the end, leaving out the
+    /// paused ones (held on purpose).
     fn stuck(&self) -> Vec<u32> {
         let n = self.states();
         let mut into: Vec<Vec<u32>> = vec![Vec::new(); n];
         for &(from, to) in &self.edges {
             into[to as usize].push(from);
         }
-        let mut good = self.progresses.clone();
+        let mut good: Vec<bool> = (0..n)
+            .map(|s| self.progresses[s] || self.paused[s])
+            .collect();
         let mut queue: VecDeque<u32> = (0..n as u32).filter(|&s| good[s as usize]).collect();
         while let Some(s) = queue.pop_front() {
             for &from in &into[s as usize] {
@@ -301,7 +364,14 @@ impl Search {
                 search.path(s)
             );
         }
-        for end in ["planned", "graceful", "interrupt", "fatal"] {
+        for &(from, to) in &search.resumes {
+            assert!(
+                !search.paused[to as usize],
+                "a resume left the conductor paused, e.g. after {:?}",
+                search.path(from)
+            );
+        }
+        for end in ["planned", "graceful", "interrupt", "fatal", "restart"] {
             assert!(
                 search.ends.contains_key(end),
                 "no {end} end reached: {:?}",
@@ -362,6 +432,8 @@ const TIMERS: Setup = Setup {
         c.status_interval = None;
     },
     stalls: false,
+    commands: &[],
+    exempt_for: Duration::ZERO,
 };
 
 /// Two clients that may stop reading, a queue bound that just holds the conductor's hello, a
@@ -382,6 +454,42 @@ const SLOW_READERS: Setup = Setup {
         c.status_interval = None;
     },
     stalls: true,
+    commands: &[],
+    exempt_for: Duration::ZERO,
+};
+
+/// Two clients and the operator: a pace of 1 ms, `T` every 2 ms (during slow rounds and long
+/// pauses), a planned end after three waves with a countdown of one, steps wrapping at two,
+/// and a liveness drop after 3 ms of silence (no probes) so that an exemption of 2 ms matters.
+/// The operator pauses, resumes, steps two waves, holds at step 1, switches the pace off and on
+/// again, and exempts either client. Clients say hello, `!` or leave; the first model covers
+/// the rest of the table.
+const CONTROL: Setup = Setup {
+    clients: 2,
+    sends: |e| matches!(e, Event::Hello | Event::Done | Event::Exit),
+    config: |c| {
+        c.rounds.min_clients = 1;
+        c.rounds.rounds = 3;
+        c.rounds.step_wrap = 2;
+        c.rounds.shutdown_countdown = 1;
+        c.rounds.slow_round = Duration::from_millis(2);
+        c.rounds.pace = Duration::from_millis(1);
+        c.max_clients = 2;
+        c.hello_timeout = Duration::ZERO;
+        c.probe_after = Duration::ZERO;
+        c.drop_after = Duration::from_millis(3);
+        c.status_interval = None;
+    },
+    stalls: false,
+    commands: &[
+        Command::Pause,
+        Command::Resume,
+        Command::Step(2),
+        Command::HoldAt(Some(1)),
+        Command::Pace(Duration::ZERO),
+        Command::Pace(Duration::from_millis(1)),
+    ],
+    exempt_for: Duration::from_millis(2),
 };
 
 /// Two clients whose every departure but `X` ends the run (`end_on_failure` "closed"): `R`,
@@ -402,6 +510,8 @@ const FAILURES: Setup = Setup {
         c.status_interval = None;
     },
     stalls: false,
+    commands: &[],
+    exempt_for: Duration::ZERO,
 };
 
 #[test]
@@ -435,7 +545,7 @@ fn three_clients_with_timers_keep_the_invariants_and_never_get_stuck() {
 
     // Pinned: a change to the model or to the core's behaviour shows here first. Check that
     // the change is intended, then update the figure.
-    assert_eq!(search.states(), 95_314, "unique states explored");
+    assert_eq!(search.states(), 95_322, "unique states explored");
 }
 
 #[test]
@@ -458,7 +568,32 @@ fn clients_that_stop_reading_keep_the_invariants_and_never_get_stuck() {
     let end = search.assert_covers(&SLOW_READERS, &run);
     assert_eq!(end.h.exit, Some(EndKind::Planned));
     assert_eq!(end.h.core.rounds().waves_sent(), 2);
-    assert_eq!(search.states(), 1_652, "unique states explored");
+    assert_eq!(search.states(), 1_657, "unique states explored");
+}
+
+#[test]
+fn the_operators_commands_keep_the_invariants_and_a_resume_always_leads_on() {
+    let search = Search::check("run control", &CONTROL);
+
+    // Pause during round 0: it finishes, no wave follows; the resume sends wave 1 at its slot.
+    use Action::*;
+    use Event::*;
+    let run = [
+        Connect(0),
+        Send(0, Hello), // wave 0 at once: the first wave fixes the schedule
+        Control(Command::Pause),
+        Send(0, Done),             // round 0 ends; paused, nothing follows
+        Tick,                      // 2 ms of pause: T
+        Control(Command::Resume),  // wave 1: its slot has passed
+        Control(Command::Step(2)), // the running round does not count
+        Send(0, Done),
+        Tick,          // the slot of wave 2: S 1 and the last wave
+        Send(0, Done), // round 2 ends: the planned end
+    ];
+    let end = search.assert_covers(&CONTROL, &run);
+    assert_eq!(end.h.exit, Some(EndKind::Planned));
+    assert_eq!(end.h.core.rounds().waves_sent(), 3);
+    assert_eq!(search.states(), 75_018, "unique states explored");
 }
 
 #[test]
@@ -488,7 +623,7 @@ fn failures_that_end_the_run_keep_the_invariants_and_never_get_stuck() {
         end.h.exit
     );
     assert_eq!(end.h.exit.as_ref().map(EndKind::exit_code), Some(3));
-    assert_eq!(search.states(), 730, "unique states explored");
+    assert_eq!(search.states(), 735, "unique states explored");
 }
 
 /// A small tree, exhaustively: a root, one relay, a participant under the relay and one on

@@ -62,6 +62,7 @@ fn every_seed_keeps_every_invariant() {
     println!("  faults: {:?}", total.faults);
     println!("  refusals: {:?}", total.refusals);
     println!("  ends: {:?}", total.ends);
+    println!("  run control: {:?}", total.control);
     println!(
         "  partial writes: {}, time jumps: {}",
         total.partial_writes, total.time_jumps
@@ -89,10 +90,30 @@ fn every_seed_keeps_every_invariant() {
                 "no {reason}"
             );
         }
-        for end in ["Planned", "Graceful", "Interrupt", "Fatal"] {
+        for end in ["Planned", "Graceful", "Interrupt", "Fatal", "Restart"] {
             assert!(total.ends.get(end).is_some_and(|&n| n > 0), "no {end} end");
         }
         assert!(total.partial_writes > 0 && total.time_jumps > 0);
+        // Every command of `conductor ctl` was given, some refused, and run control paused at
+        // holds, counted late waves and sent `T` during long pauses.
+        for name in [
+            "pause",
+            "resume",
+            "step",
+            "hold-at",
+            "pace",
+            "exempt",
+            "refused",
+            "held",
+            "late wave",
+            "still paused",
+        ] {
+            assert!(
+                total.control.get(name).is_some_and(|&n| n > 0),
+                "no {name}: {:?}",
+                total.control
+            );
+        }
     }
 }
 

@@ -9,8 +9,10 @@
 //!   signal's number.
 //!   From then on the main thread starts no command and sends nothing more: it parks until
 //!   the helper has ended the process.
-//! - The connection ends while a command runs: the helper says so on stderr at once; the
-//!   command goes on, and join ends as before once it exits.
+//! - Without reconnecting (`--reconnect-ms 0`), the connection ends while a command runs: the
+//!   helper says so on stderr at once; the command goes on, and join ends as before once it
+//!   exits. (With reconnecting, the client announces the outage itself once the command has
+//!   exited, and rides it out.)
 //!
 //! The helper alone signals the command's group, and only while the main thread has not
 //! reaped the command (it waits with `WNOWAIT` first), so a signal never reaches a process
@@ -64,18 +66,20 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// Starts the helper, watching `connection` (a second descriptor of the connection) for
-    /// its end and leaving through `sender`; `tag` opens its lines on stderr.
-    pub fn start(connection: OwnedFd, sender: Sender, tag: String) -> io::Result<Watch> {
+    /// Starts the helper, watching `connection` (a second descriptor of the connection), if
+    /// given, for its end and leaving through `sender`; `tag` opens its lines on stderr.
+    pub fn start(connection: Option<OwnedFd>, sender: Sender, tag: String) -> io::Result<Watch> {
         let poll = Poll::new()?;
         let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        poll.registry().register(
-            &mut SourceFd(&connection.as_raw_fd()),
-            CONNECTION,
-            Interest::READABLE,
-        )?;
+        if let Some(connection) = &connection {
+            poll.registry().register(
+                &mut SourceFd(&connection.as_raw_fd()),
+                CONNECTION,
+                Interest::READABLE,
+            )?;
+        }
         let shared = Arc::new(Shared::default());
         let helper = Helper {
             shared: Arc::clone(&shared),
@@ -172,7 +176,7 @@ struct Helper {
     shared: Arc<Shared>,
     /// Kept open while the helper watches it.
     #[allow(dead_code)]
-    connection: OwnedFd,
+    connection: Option<OwnedFd>,
     sender: Sender,
     tag: String,
 }

@@ -136,6 +136,7 @@ pub struct Metrics {
     waves: u64,
     rounds: u64,
     slow_rounds: u64,
+    late_waves: u64,
     removals: [u64; Cause::COUNT],
     refusals: [u64; RefusalKind::ALL.len()],
     durations: Histogram,
@@ -167,7 +168,8 @@ impl Metrics {
                 self.rounds += 1;
                 self.durations.observe(duration.as_micros());
             }
-            Event::SlowRound { .. } => self.slow_rounds += 1,
+            Event::SlowRound { .. } | Event::StillPaused { .. } => self.slow_rounds += 1,
+            Event::LateWave { .. } => self.late_waves += 1,
             Event::Refused { kind, .. } => self.refusals[*kind as usize] += 1,
             _ => {}
         }
@@ -254,8 +256,13 @@ impl Metrics {
             (
                 "lockstep_slow_round_broadcasts",
                 "Broadcasts of T (this is taking longer than expected), every slow_round_ms of a \
-                 slow round",
+                 slow round or of a pause",
                 self.slow_rounds,
+            ),
+            (
+                "lockstep_late_waves",
+                "Paced waves that left late: their round overran the slot pace_ms gave them",
+                self.late_waves,
             ),
         ];
         for (name, help, value) in counters {
@@ -335,6 +342,11 @@ fn register_gauges(registry: &mut Registry, now: &Now<'_>) {
             status.waiting_on.len() as i64,
         ),
         (
+            "lockstep_paused",
+            "1 while the operator holds the waves (conductor ctl pause, step, hold-at), else 0",
+            i64::from(status.paused),
+        ),
+        (
             "lockstep_ready",
             "Participants ready for the next wave (Idle or Done)",
             i64::from(status.ready),
@@ -355,6 +367,11 @@ fn register_gauges(registry: &mut Registry, now: &Now<'_>) {
         "lockstep_round_age_seconds",
         "How long the running round has run; 0 between rounds",
         float_gauge(age),
+    );
+    registry.register(
+        "lockstep_pace_seconds",
+        "The pace: waves go out no more often than this; 0 = as fast as the participants allow",
+        float_gauge(status.pace_ms as f64 / 1e3),
     );
 }
 
@@ -496,6 +513,7 @@ mod tests {
                     peer: "127.0.0.1:1".into(),
                     state: state.to_string(),
                     last_heard_ms_ago: 0,
+                    exempt_ms: None,
                 })
                 .collect(),
             waiting_on: vec!["w1".into(), "w2".into()],
@@ -504,6 +522,12 @@ mod tests {
             last_round_ms: Some(2.5),
             last_round_slowest: None,
             uptime_ms: 10_000,
+            paused: false,
+            steps_left: None,
+            hold_at: None,
+            pace_ms: 33,
+            late_waves: 2,
+            state_file_error: None,
             failure: None,
             upstream: None,
         }
@@ -560,6 +584,13 @@ mod tests {
                 step: 1,
                 waiting_on: vec![],
             },
+            Event::StillPaused {
+                paused_for: Duration::from_millis(10_000),
+            },
+            Event::LateWave {
+                step: 1,
+                late_by: Duration::from_millis(2),
+            },
             Event::Left {
                 who: who(Some("w0")),
                 how: Leave::Closed,
@@ -593,7 +624,8 @@ mod tests {
         assert_eq!(value(&text, "lockstep_joins_total"), 1.0);
         assert_eq!(value(&text, "lockstep_waves_sent_total"), 2.0);
         assert_eq!(value(&text, "lockstep_rounds_completed_total"), 2.0);
-        assert_eq!(value(&text, "lockstep_slow_round_broadcasts_total"), 1.0);
+        assert_eq!(value(&text, "lockstep_slow_round_broadcasts_total"), 2.0);
+        assert_eq!(value(&text, "lockstep_late_waves_total"), 1.0);
         for (cause, n) in [
             ("closed", 1.0),
             ("liveness_timeout", 1.0),
@@ -652,6 +684,8 @@ mod tests {
         assert_eq!(value(&text, "lockstep_min_clients"), 3.0);
         assert_eq!(value(&text, "lockstep_connections"), 4.0);
         assert_eq!(value(&text, "lockstep_round_age_seconds"), 1.5);
+        assert_eq!(value(&text, "lockstep_pace_seconds"), 0.033);
+        assert_eq!(value(&text, "lockstep_paused"), 0.0);
         assert_eq!(
             value(&text, "lockstep_http_responses_total{code=\"404\"}"),
             1.0

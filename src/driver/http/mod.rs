@@ -33,6 +33,7 @@ use mio::{Registry, Token};
 use lockstep_proto::core::{Conductor, Event};
 use lockstep_proto::time::Instant;
 
+use super::Shown;
 use crate::status::Render;
 
 use metrics::{Metrics, Now};
@@ -96,7 +97,7 @@ impl Http {
     }
 
     /// One turn of the loop: times connections out, accepts, and answers the requests read.
-    pub fn turn(&mut self, registry: &Registry, now: Instant, core: &Conductor, address: &str) {
+    pub fn turn(&mut self, registry: &Registry, now: Instant, core: &Conductor, shown: Shown<'_>) {
         if self.server.is_idle() {
             return;
         }
@@ -106,7 +107,7 @@ impl Http {
             let Some((slot, request)) = self.server.next_request() else {
                 break;
             };
-            let (code, bytes) = self.render(&request, now, core, address);
+            let (code, bytes) = self.render(&request, now, core, shown);
             self.server.answer(registry, slot, code, bytes, now);
         }
     }
@@ -122,13 +123,13 @@ impl Http {
         request: &Request,
         now: Instant,
         core: &Conductor,
-        address: &str,
+        shown: Shown<'_>,
     ) -> (Code, Vec<u8>) {
         let head_only = request.head_only;
         let (content_type, body) = match request.path.as_str() {
             "/" | "/index.html" => ("text/html; charset=utf-8", page::PAGE.to_string()),
             "/metrics" => {
-                let status = super::snapshot(core, now, address);
+                let status = super::snapshot(core, now, shown);
                 let process = self.process.stats();
                 let answers = self.server.answered();
                 let text = self.metrics.encode(&Now {
@@ -144,7 +145,7 @@ impl Http {
             }
             "/status.json" => (
                 "application/json",
-                super::snapshot(core, now, address).to_json(),
+                super::snapshot(core, now, shown).to_json(),
             ),
             "/recent.json" => {
                 let text = self.recent.to_json(

@@ -34,6 +34,8 @@ pub enum Event {
     Slow,
     /// The conductor ends: `C` (or `E`) and `X` to every connection.
     End,
+    /// The conductor restarts: every connection closes at once, nothing sent.
+    Abandon,
     /// No hello within `hello_timeout_ms`.
     HelloTimeout,
     /// A member silent for `probe_after_ms` is asked with `?`.
@@ -48,7 +50,7 @@ pub enum Event {
 }
 
 /// Every event, in table order.
-pub const ALL_EVENTS: [Event; 19] = [
+pub const ALL_EVENTS: [Event; 20] = [
     Event::Hello,
     Event::Received,
     Event::Done,
@@ -63,6 +65,7 @@ pub const ALL_EVENTS: [Event; 19] = [
     Event::Countdown,
     Event::Slow,
     Event::End,
+    Event::Abandon,
     Event::HelloTimeout,
     Event::Probe,
     Event::LivenessTimeout,
@@ -88,6 +91,7 @@ impl Event {
             Event::Countdown => "S n",
             Event::Slow => "T",
             Event::End => "conductor ends (C or E, X)",
+            Event::Abandon => "conductor restarts (nothing sent)",
             Event::HelloTimeout => "hello timeout",
             Event::Probe => "probe ?",
             Event::LivenessTimeout => "liveness timeout",

@@ -44,6 +44,9 @@ pub struct Conn {
     /// it (see [`Conn::deadline`]). A value not later than `last_heard` belongs to a silence
     /// that ended.
     first_probe: Option<Instant>,
+    /// Until then the liveness deadlines (probe and drop) wait: the operator exempted it
+    /// (`conductor ctl exempt`, a debugger holds it).
+    exempt_until: Option<Instant>,
     /// The deadline of this connection's entry in the conductor's timer queue, if it has one.
     pub(crate) timer_at: Option<Instant>,
     /// Distinguishes this connection from earlier ones in the same slot.
@@ -72,6 +75,7 @@ impl Conn {
             last_heard: now,
             last_probe: None,
             first_probe: None,
+            exempt_until: None,
             timer_at: None,
             serial,
             report: Report::default(),
@@ -124,6 +128,17 @@ impl Conn {
     /// Distinguishes this connection from earlier ones in the same slot.
     pub fn serial(&self) -> u64 {
         self.serial
+    }
+
+    /// Until when its liveness deadlines wait, if the operator exempted it.
+    pub fn exempt_until(&self) -> Option<Instant> {
+        self.exempt_until
+    }
+
+    /// Its liveness deadlines (probe and drop) wait until `until` (`None`: they no longer
+    /// wait). The conductor re-arms its timer afterwards.
+    pub fn exempt(&mut self, until: Option<Instant>) {
+        self.exempt_until = until;
     }
 
     /// Bytes arrived at `now`: true if the connection reads them. Any byte, even part of a

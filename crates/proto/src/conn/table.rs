@@ -15,6 +15,10 @@
 //! a member: after such a stall a silent member is asked first and gets the rest of the window
 //! to answer. With probing off, or not shorter than `drop_after`, the drop falls due
 //! `drop_after` after the last byte heard.
+//!
+//! An exemption (`conductor ctl exempt`) moves a member's probe and drop deadlines that fall
+//! before its end to its end: while a debugger holds the participant nothing is asked and
+//! nobody is dropped; once it ends, what was due happens.
 
 use std::collections::HashSet;
 
@@ -93,6 +97,9 @@ pub enum Input<'a> {
         /// A fatal error ends it.
         error: bool,
     },
+    /// The conductor restarts: the connection closes at once, with nothing more sent, so that
+    /// the participant takes it for an outage and reconnects.
+    Abandon,
     /// One of the connection's timers fell due.
     Timeout(Timer),
     /// The socket took this many bytes of the queue.
@@ -351,6 +358,9 @@ impl Conn {
                 self.notify(Notice::GaveUpFlushing);
                 self.close();
             }
+            // A restart (not in the table): every connection closes at once, whatever is
+            // queued, without a word.
+            (S::Refused { .. } | S::Closing { .. }, I::Abandon) => self.close(),
             (S::Refused { .. } | S::Closing { .. } | S::Closed, _) => {}
 
             // Accepted (not in the table): the conductor's hello; an address outside `allow`
@@ -360,6 +370,7 @@ impl Conn {
             // The end (not in the table): `C` (or `E`) and `X` to every open connection, which
             // then closes once they are flushed.
             (_, I::End { error }) => self.end(error, ctx),
+            (_, I::Abandon) => self.close(),
 
             // any | X, R | removed: nothing is sent back.
             (_, I::Message(M::Exit)) => self.leave(Leave::Exit, now),
@@ -445,20 +456,23 @@ impl Conn {
             }
             // A member: probes `probe_after` after the later of the last byte heard and the
             // last probe.
-            (member!(), Timer::Probe) => on(cfg.probe_after).map(|every| match self.last_probe {
-                Some(p) if p >= self.last_heard => p + every,
-                _ => self.last_heard + every,
-            }),
+            (member!(), Timer::Probe) => on(cfg.probe_after)
+                .map(|every| match self.last_probe {
+                    Some(p) if p >= self.last_heard => p + every,
+                    _ => self.last_heard + every,
+                })
+                .map(|at| self.after_exemption(at)),
             // A member: the drop, once asked (or without probes before it, from the last byte).
             (member!(), Timer::Drop) => {
                 let drop = on(cfg.drop_after)?;
-                match on(cfg.probe_after) {
+                let at = match on(cfg.probe_after) {
                     Some(probe) if probe < drop => {
                         let asked = self.first_probe.filter(|&p| p > self.last_heard)?;
-                        Some(asked + drop.saturating_sub(probe))
+                        asked + drop.saturating_sub(probe)
                     }
-                    _ => Some(self.last_heard + drop),
-                }
+                    _ => self.last_heard + drop,
+                };
+                Some(self.after_exemption(at))
             }
             // Refused or Closing: flushing is given up `linger` after it began.
             (
@@ -467,6 +481,11 @@ impl Conn {
             ) => Some(since + cfg.linger),
             _ => None,
         }
+    }
+
+    /// A liveness deadline, moved to the end of an exemption that outlasts it.
+    fn after_exemption(&self, at: Instant) -> Instant {
+        self.exempt_until.map_or(at, |until| at.max(until))
     }
 
     /// The earliest deadline of the current state's timers.

@@ -277,6 +277,37 @@ fn the_end_says_c_and_x_and_closes_after_them() {
     assert!(unchanged(f.feed(&mut c, Input::End { error: true })));
 }
 
+#[test]
+fn a_restart_closes_every_state_at_once_and_says_nothing() {
+    let f = Fixture::new();
+    let member_states = [
+        StateKind::AwaitingHello,
+        StateKind::Idle,
+        StateKind::GoSent,
+        StateKind::Working,
+        StateKind::Done,
+    ];
+    let mut conns: Vec<Conn> = member_states.iter().map(|&k| f.conn_in(k)).collect();
+    // Refused with its `R` still queued, and closing with `C` and `X` queued.
+    let mut refused = f.conn_in(StateKind::Idle);
+    f.feed(&mut refused, msg(ClientMsg::Received));
+    let mut closing = f.conn_in(StateKind::Idle);
+    f.feed(&mut closing, Input::End { error: false });
+    conns.extend([refused, closing]);
+    for mut c in conns {
+        let kind = c.state().kind();
+        let (ch, _) = f.feed(&mut c, Input::Abandon);
+        assert_eq!(c.state().kind(), StateKind::Closed, "from {kind}");
+        assert_eq!(c.pending(), b"", "from {kind}: what was queued is given up");
+        assert!(ch.closed() && !ch.transmit, "from {kind}");
+        assert_eq!(ch.left(), kind.is_joined(), "from {kind}");
+        assert!(
+            unchanged(f.feed(&mut c, Input::Abandon)),
+            "closed stays closed"
+        );
+    }
+}
+
 // --- Refused, Closing ------------------------------------------------------------------------
 
 #[test]

@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 
 use crate::conn::StateKind;
-use crate::round::EndKind;
+use crate::round::{EndKind, HoldCause};
 use crate::time::Duration;
 use crate::wire::{ClientMsg, Id, Reason};
 
@@ -185,6 +185,27 @@ pub enum Event {
         step: u32,
         /// The participants that are not Done yet.
         waiting_on: Vec<Id>,
+    },
+    /// A paced wave left more than its allowance after its slot (its round overran the slot,
+    /// or the conductor could not run): counted late; the pace's schedule starts again from it.
+    LateWave {
+        /// Its step.
+        step: u32,
+        /// How long after its slot it left.
+        late_by: Duration,
+    },
+    /// Run control paused by itself: the wave of `step` waits for a `resume` or a `step`.
+    Held {
+        /// The step of the wave that waits.
+        step: u32,
+        /// Why: a hold at that step, or the waves of a `step N` went out.
+        cause: HoldCause,
+    },
+    /// `T` went out: the operator's pause has held between rounds for longer than
+    /// `slow_round_ms`.
+    StillPaused {
+        /// For how long.
+        paused_for: Duration,
     },
     /// A graceful stop was asked for (and the conductor had not ended yet).
     GracefulStopRequested,

@@ -18,10 +18,22 @@
 //! The core never logs: what happens comes out as [`Output::Event`] (see [`Event`]), and the
 //! driver decides what to write.
 //!
+//! The operator's commands (`conductor ctl`: pause, resume, step, hold at a step, pace, exempt)
+//! come in through [`Conductor::control`], which answers at once; drain the outputs after it
+//! as after any input.
+//!
 //! The core knows nothing of encryption: a driver that speaks TLS hands it the plaintext, and
 //! tells it what the handshake proved ([`Input::Identified`]) or that it failed
 //! ([`Input::TransportFailed`]).
+//!
+//! With [`CoreConfig::persist`] the core says what to record before each wave
+//! ([`Output::Persist`]), and it comes out ahead of every output already queued: a driver that
+//! carries out the outputs in order has recorded the wave before it writes any byte of the
+//! wave's `S` or Go. A conductor started later from that record
+//! ([`CoreConfig::resume`]) sends the recorded wave again first (PROTOCOL.md "Surviving
+//! restarts").
 
+mod control;
 mod event;
 mod failure;
 mod fingerprint;
@@ -31,6 +43,8 @@ mod snapshot;
 mod timers;
 mod waves;
 
+#[cfg(test)]
+mod control_tests;
 #[cfg(test)]
 mod tests;
 
@@ -42,10 +56,12 @@ use slab::Slab;
 
 use crate::cidr::Cidr;
 use crate::conn::{self, Conn, ConnState};
+use crate::record::Record;
 use crate::round::{EndKind, RoundConfig, RoundController};
 use crate::time::{Duration, Instant};
 use crate::wire::Id;
 
+pub use control::{Command, ControlError, Outcome};
 pub use event::{Event, Leave, RefusalKind, Who};
 pub use failure::EndOnFailure;
 pub(crate) use fingerprint::relative;
@@ -102,6 +118,13 @@ pub struct CoreConfig {
     /// Output the per-message events too ([`Event::MessageReceived`],
     /// [`Event::StateChanged`]); off, they cost nothing.
     pub trace_events: bool,
+    /// Say what to record before each wave and at the end ([`Output::Persist`]): a state file
+    /// is kept.
+    pub persist: bool,
+    /// Resume a run whose state file recorded this many waves: the last of them is sent again
+    /// first, and the count of waves, the planned end and the `S` countdown go on from it
+    /// ([`RoundController::resuming`]). `None` (or 0) starts at step 0.
+    pub resume: Option<u64>,
     /// Which departures of a participant end the run.
     pub end_on_failure: EndOnFailure,
 }
@@ -117,6 +140,7 @@ impl CoreConfig {
                 step_wrap: 1 << 32,
                 shutdown_countdown: 3,
                 slow_round: Duration::from_millis(10_000),
+                pace: Duration::ZERO,
             },
             max_clients: 10_000,
             hello_timeout: Duration::from_millis(5_000),
@@ -127,6 +151,8 @@ impl CoreConfig {
             max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
             linger: Duration::from_millis(2_000),
             trace_events: false,
+            persist: false,
+            resume: None,
             end_on_failure: EndOnFailure::Never,
         }
     }
@@ -143,6 +169,9 @@ pub enum StopRequest {
     Graceful,
     /// SIGINT: `C`, `X` and end now.
     Interrupt,
+    /// SIGUSR1: record the state, close every connection without a word and end now, for a
+    /// conductor started next to resume.
+    Restart,
 }
 
 /// An event for the core.
@@ -205,6 +234,11 @@ pub enum Output {
     Close(ConnId),
     /// The status files are due: render [`Conductor::status`].
     StatusDue,
+    /// Record this in the state file (only with [`CoreConfig::persist`]): before each wave,
+    /// ahead of every output already queued, so that none of the wave's bytes can be written
+    /// before it; and at the end (a finished run after a planned end, the last record again
+    /// on a restart, for the driver to make it durable).
+    Persist(Record),
     /// Something happened that a person may want to read about: log it, count it or ignore
     /// it.
     Event(Event),
@@ -262,6 +296,8 @@ pub struct Conductor {
     failure: Option<EndKind>,
     /// Reused for the slots a broadcast goes through.
     keys: Vec<usize>,
+    /// The last record output (or resumed from), with [`CoreConfig::persist`].
+    record: Option<Record>,
 }
 
 /// When status was last due and with which phase.
@@ -274,7 +310,13 @@ struct StatusSchedule {
 impl Conductor {
     /// A conductor that started at `now`, with nobody connected.
     pub fn new(config: CoreConfig, now: Instant) -> Self {
-        let rounds = RoundController::new(config.rounds.clone());
+        let resume = config.resume.unwrap_or(0);
+        let rounds = RoundController::resuming(config.rounds.clone(), resume);
+        let record = (config.persist && resume > 0).then(|| Record {
+            step: Record::step_of_wave(resume, config.rounds.step_wrap),
+            waves_sent: resume,
+            ..Record::start(&config.rounds)
+        });
         let mut core = Conductor {
             config,
             conns: Slab::new(),
@@ -293,6 +335,7 @@ impl Conductor {
             waiting: None,
             failure: None,
             keys: Vec::new(),
+            record,
         };
         core.after_input(now);
         core
@@ -420,6 +463,11 @@ impl Conductor {
                     self.apply_decision(now, decision);
                 }
             }
+            Input::Stop(StopRequest::Restart) => {
+                if let Some(decision) = self.rounds.end_now(EndKind::Restart) {
+                    self.apply_decision(now, decision);
+                }
+            }
             Input::Fatal(error) => {
                 if let Some(decision) = self.rounds.end_now(EndKind::Fatal(error)) {
                     self.apply_decision(now, decision);
@@ -440,15 +488,21 @@ impl Conductor {
         self.outputs.push_back(Output::Event(event));
     }
 
-    /// Runs the controller until it has nothing more to decide, says whether the run waits
-    /// for participants, then schedules status.
+    /// The time of the last input.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Runs the controller until it has nothing more to decide, turns what run control did
+    /// into events, says whether the run waits for participants, then schedules status.
     fn after_input(&mut self, now: Instant) {
         self.end_on_failure(now);
-        while let Some(decision) = self.rounds.poll_decision(self.ready) {
+        while let Some(decision) = self.rounds.poll_decision(now, self.ready) {
             self.apply_decision(now, decision);
         }
         // A failure noted while a wave went out (a participant dropped by the `S` broadcast).
         self.end_on_failure(now);
+        self.take_notices(self.rounds.upcoming_step());
         self.note_waiting();
         self.prune_stale_timers();
         self.schedule_status(now);

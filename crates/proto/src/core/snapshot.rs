@@ -31,10 +31,15 @@ impl Conductor {
                     peer: c.peer().to_string(),
                     state: c.state().kind().name().to_string(),
                     last_heard_ms_ago: (now - c.last_heard()).as_millis(),
+                    exempt_ms: c
+                        .exempt_until()
+                        .filter(|&until| until > now)
+                        .map(|until| (until - now).as_millis()),
                 })
             })
             .collect();
         let last = self.rounds.last_round();
+        let control = self.rounds.control();
         Status {
             server_id: self.config.server_id.as_str().to_string(),
             address: String::new(),
@@ -59,6 +64,12 @@ impl Conductor {
                 })
             }),
             uptime_ms: (now - self.started).as_millis(),
+            paused: control.is_paused(),
+            steps_left: control.steps_left(),
+            hold_at: control.hold_at(),
+            pace_ms: control.pace().as_millis(),
+            late_waves: control.late_waves(),
+            state_file_error: None,
             failure: match self.rounds.ended() {
                 Some(EndKind::ParticipantFailed { id, reason }) => Some(Failure {
                     id: id.as_str().to_string(),

@@ -4,10 +4,11 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::conn::{Event, StateKind, ALL_EVENTS, ALL_STATES};
-use crate::core::{Conductor, EndOnFailure, Input, Output, StopRequest};
+use crate::core::{Conductor, CoreConfig, EndOnFailure, Input, Output, StopRequest};
 use crate::harness::{client_bytes, hello, Harness};
+use crate::record::Record;
 use crate::round::EndKind;
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 use crate::wire::{ClientMsg, ConductorMsg, RawHello, Reason};
 
 fn ms(n: u64) -> Duration {
@@ -950,6 +951,142 @@ fn queued_bytes_are_flushed_before_close_unless_the_client_stopped_reading() {
     assert!(h.is_closed(a));
     h.advance(h.core.config().linger);
     assert!(h.is_closed(stuck), "gave up after the linger");
+}
+
+// --- restarts: the state record, resuming, SIGUSR1 ----------------------------------------
+
+fn record(step: u32, waves_sent: u64, rounds: u64, step_wrap: u64) -> Record {
+    Record {
+        step,
+        waves_sent,
+        rounds,
+        step_wrap,
+        finished: false,
+    }
+}
+
+#[test]
+fn each_wave_is_recorded_before_its_bytes_even_behind_a_queued_answer() {
+    let mut config = CoreConfig::new(crate::wire::Id::new("conductor").unwrap());
+    config.persist = true;
+    config.rounds.shutdown_countdown = 0;
+    let mut core = Conductor::new(config, Instant::ZERO);
+    let conn = core.accept(Instant::ZERO, "127.0.0.1:40000".parse().unwrap());
+    core.handle_input(
+        Instant::ZERO,
+        Input::Received {
+            conn,
+            bytes: b"A1a           ",
+        },
+    );
+    let first: Vec<Output> = std::iter::from_fn(|| core.poll_output()).collect();
+    let persisted = first.iter().position(|o| matches!(o, Output::Persist(_)));
+    let transmit = first.iter().position(|o| *o == Output::Transmit(conn));
+    assert!(persisted < transmit, "{first:?}");
+    let n = core.pending(conn).len();
+    core.handle_input(Instant::ZERO, Input::Sent { conn, n });
+    // `?` queues `.` (a Transmit) before `!` ends the round and the next Go joins the same
+    // queue: the record still comes out first.
+    core.handle_input(Instant::ZERO, Input::Received { conn, bytes: b"?!" });
+    let outputs: Vec<Output> = std::iter::from_fn(|| core.poll_output()).collect();
+    assert_eq!(
+        outputs.first(),
+        Some(&Output::Persist(record(1, 2, 0, 1 << 32))),
+        "{outputs:?}"
+    );
+    assert!(outputs.contains(&Output::Transmit(conn)));
+}
+
+#[test]
+fn a_planned_end_records_every_wave_then_the_finished_run() {
+    let mut h = Harness::with(|c| {
+        c.persist = true;
+        c.rounds.rounds = 3;
+        c.rounds.step_wrap = 2;
+    });
+    let a = h.join("a");
+    let mut records = h.observed().persisted.clone();
+    while h.exit.is_none() {
+        h.take(a);
+        h.send(a, b"!");
+        records.extend(h.observed().persisted.iter().copied());
+    }
+    let done = Record {
+        finished: true,
+        ..record(0, 3, 3, 2)
+    };
+    assert_eq!(
+        records,
+        [
+            record(0, 1, 3, 2),
+            record(1, 2, 3, 2),
+            record(0, 3, 3, 2),
+            done
+        ]
+    );
+    // Without `persist` nothing is recorded.
+    let mut quiet = Harness::with(|c| c.rounds.rounds = 1);
+    let a = quiet.join("a");
+    quiet.send(a, b"!");
+    assert_eq!(quiet.exit, Some(EndKind::Planned));
+    assert!(quiet.observed().persisted.is_empty());
+}
+
+#[test]
+fn a_resumed_run_sends_the_recorded_wave_again_and_ends_as_planned() {
+    let mut h = Harness::with(|c| {
+        c.persist = true;
+        c.resume = Some(3);
+        c.rounds.rounds = 4;
+        c.rounds.step_wrap = 3;
+        c.rounds.shutdown_countdown = 2;
+    });
+    // Before any wave: the step of the wave before the recorded one; that wave had no `S`.
+    let status = h.core.status(h.now);
+    assert_eq!((status.step, status.waves_sent), (Some(1), 2));
+    assert_eq!(status.phase, "waiting");
+    let a = h.join("a");
+    assert_eq!(h.observed().persisted, [record(2, 3, 4, 3)]);
+    let mut seen = h.take(a);
+    h.send(a, b"!");
+    seen.extend(h.take(a));
+    h.send(a, b"!");
+    seen.extend(h.take(a));
+    use ConductorMsg::*;
+    assert_eq!(
+        seen,
+        [ShuttingDown(2), Go(2), ShuttingDown(1), Go(0), Cease, Exit]
+    );
+    assert_eq!(h.exit, Some(EndKind::Planned));
+    assert_eq!(h.core.rounds().waves_sent(), 4, "the same number of waves");
+    assert_eq!(
+        h.observed().persisted.last().map(|r| r.finished),
+        Some(true)
+    );
+}
+
+#[test]
+fn a_restart_records_closes_everything_without_a_word_and_exits_0() {
+    let mut h = Harness::with(|c| c.persist = true);
+    let a = h.join("a");
+    let b = h.join("b");
+    h.take(a);
+    h.send(a, b"!");
+    h.take(a);
+    h.take(b);
+    h.stop(StopRequest::Restart);
+    assert_eq!(h.exit, Some(EndKind::Restart));
+    assert_eq!(EndKind::Restart.exit_code(), 0);
+    assert_eq!(h.take(a), []);
+    assert_eq!(h.take(b), []);
+    assert!(h.is_closed(a) && h.is_closed(b));
+    assert!(h.core.is_finished());
+    assert_eq!(h.observed().persisted, [record(1, 2, 0, 1 << 32)]);
+    // A restart before any wave has nothing to record.
+    let mut early = Harness::with(|c| c.persist = true);
+    early.stop(StopRequest::Restart);
+    assert_eq!(early.exit, Some(EndKind::Restart));
+    assert!(early.observed().persisted.is_empty());
 }
 
 // --- bounded queues ----------------------------------------------------------------------

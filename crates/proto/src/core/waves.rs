@@ -1,11 +1,14 @@
-//! Carrying out the round controller's decisions inside the core: Go waves (with the `S`
-//! countdown before them), `T` broadcasts with the event naming who holds the round up, and the
-//! end (`C` or `E`, then `X`, then closing everything); and saying when no wave can go out for
-//! want of ready participants. Each connection's table decides what it is sent; this module
-//! only says what happens, in which order. Performs no I/O.
+//! Carrying out the round controller's decisions inside the core: Go waves (with the record of
+//! the wave and the `S` countdown before them), `T` broadcasts with the event naming who holds
+//! the round up (or how long the operator's pause has lasted), and the end (`C` or `E`, then
+//! `X`, then closing everything; or, for a restart, closing everything without a word); turning
+//! what run control did into events; and saying when no wave can go out for want of ready
+//! participants. Each connection's table decides what it is sent; this module only says what
+//! happens, in which order. Performs no I/O.
 
 use crate::conn::{Change, Input, StateKind};
-use crate::round::{Decision, RoundSummary};
+use crate::record::Record;
+use crate::round::{Decision, EndKind, Notice, RoundSummary};
 use crate::time::Instant;
 use crate::wire::Id;
 
@@ -17,16 +20,27 @@ impl Conductor {
         match decision {
             Decision::Wave { step, countdown } => self.send_wave(now, step, countdown),
             Decision::Slow => {
-                self.emit(Event::SlowRound {
-                    step: self.rounds.round().map_or(0, |r| r.step),
-                    waiting_on: self.waiting_on(),
-                });
+                let event = match self.rounds.round() {
+                    Some(round) => Event::SlowRound {
+                        step: round.step,
+                        waiting_on: self.waiting_on(),
+                    },
+                    None => Event::StillPaused {
+                        paused_for: self.rounds.control().paused_for(now).unwrap_or_default(),
+                    },
+                };
+                self.emit(event);
                 self.step_all(|| Input::Slow, |_| {});
             }
             Decision::End(kind) => {
-                let error = kind.announces_error();
                 self.emit(Event::Ending(kind.clone()));
-                self.step_all(|| Input::End { error }, |_| {});
+                self.record_end(&kind);
+                if kind.says_goodbye() {
+                    let error = kind.announces_error();
+                    self.step_all(|| Input::End { error }, |_| {});
+                } else {
+                    self.step_all(|| Input::Abandon, |_| {});
+                }
                 self.outputs.push_back(Output::Exit(kind));
             }
         }
@@ -36,6 +50,17 @@ impl Conductor {
     /// not read), then Go to every member still ready, then the wave is committed with those
     /// that took the Go.
     fn send_wave(&mut self, now: Instant, step: u32, countdown: Option<u32>) {
+        if self.config.persist {
+            let record = Record {
+                step,
+                waves_sent: self.rounds.waves_sent() + 1,
+                ..Record::start(&self.config.rounds)
+            };
+            self.record = Some(record);
+            // Ahead of everything queued: a Transmit already queued for a connection would
+            // write this wave's bytes too.
+            self.outputs.push_front(Output::Persist(record));
+        }
         if let Some(n) = countdown {
             self.emit(Event::Countdown { n });
             self.step_all(|| Input::Countdown(n), |_| {});
@@ -46,8 +71,44 @@ impl Conductor {
         let mut took_go = 0;
         let took = |change: Change| took_go += u32::from(change.to == StateKind::GoSent);
         self.step_all(|| Input::Go(step), took);
-        if let Some(summary) = self.rounds.commit(now, took_go) {
+        let summary = self.rounds.commit(now, took_go);
+        self.take_notices(step);
+        if let Some(summary) = summary {
             self.round_ended(summary);
+        }
+    }
+
+    /// What run control did (the wave of `step` was late, a hold was reached), as events.
+    pub(super) fn take_notices(&mut self, step: u32) {
+        while let Some(notice) = self.rounds.poll_notice() {
+            let event = match notice {
+                Notice::Late { by } => Event::LateWave { step, late_by: by },
+                Notice::Held { step, cause } => Event::Held { step, cause },
+            };
+            self.emit(event);
+        }
+    }
+
+    /// What the state file keeps of an ending: a planned end finishes the run, so that the
+    /// next conductor starts at step 0; a restart records the last wave again, for the driver
+    /// to make durable. Other endings leave the record of the last wave as it is.
+    fn record_end(&mut self, kind: &EndKind) {
+        if !self.config.persist {
+            return;
+        }
+        let record = match kind {
+            EndKind::Planned => Some(Record {
+                finished: true,
+                ..self
+                    .record
+                    .unwrap_or_else(|| Record::start(&self.config.rounds))
+            }),
+            EndKind::Restart => self.record,
+            _ => None,
+        };
+        if let Some(record) = record {
+            self.record = Some(record);
+            self.outputs.push_back(Output::Persist(record));
         }
     }
 

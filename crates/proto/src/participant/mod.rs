@@ -15,6 +15,15 @@
 //!    [`Participant::refuse`]); leave with [`Participant::leave`]. Each call queues its bytes.
 //! 4. When the connection ends, [`Participant::closed`] says whether that was the expected end
 //!    or a lost connection, and when.
+//!
+//! # Reconnecting
+//! A connection lost without the conductor's `C`, `E` or `X` (see
+//! [`Participant::heard_farewell`]) is an outage: the conductor may have been restarted, and
+//! the next one sends the last recorded wave again (PROTOCOL.md "Surviving restarts"). A new
+//! session made with [`Participant::reconnecting`] and the step last completed
+//! ([`Participant::last_done`]) answers a first Go for that very step with Done at once and
+//! reports it as [`Event::Repeated`], not [`Event::Go`], so that the step's work runs at most
+//! once.
 
 #[cfg(test)]
 mod tests;
@@ -96,6 +105,9 @@ pub enum Event {
     Hello(Id),
     /// `!`: start this step. Answer with [`Participant::ack`], then [`Participant::done`].
     Go(u32),
+    /// The first Go of a reconnected session was for the step completed last: Done is already
+    /// queued. Do not run the step again.
+    Repeated(u32),
     /// `T`: the round is taking longer than expected.
     Slow,
     /// `S n`: the conductor will end after n more steps, counting the next one.
@@ -120,6 +132,11 @@ impl fmt::Display for Event {
         match self {
             Event::Hello(id) => write!(f, "hello from conductor {id}"),
             Event::Go(step) => write!(f, "go for step {step}"),
+            Event::Repeated(step) => write!(
+                f,
+                "go for step {step} again: done before the reconnection, answered Done \
+                 without running it"
+            ),
             Event::Slow => f.write_str("this round is taking longer than expected"),
             Event::ShuttingDown(1) => f.write_str("shutting down after 1 more step"),
             Event::ShuttingDown(n) => write!(f, "shutting down after {n} more steps"),
@@ -250,11 +267,27 @@ pub struct Participant {
     events: VecDeque<Event>,
     /// The last step whose Go arrived, kept after the session ends for messages.
     moment: Moment,
+    /// The last step completed: its Done sent, or (in a reconnected session, before its first
+    /// Go) its work done in an earlier session.
+    last_done: Option<u32>,
+    /// A reconnected session's step completed before the reconnection: a first Go for it is
+    /// answered at once. Cleared by the first Go.
+    may_repeat: Option<u32>,
+    /// The conductor said `C` or `E`.
+    farewell: bool,
 }
 
 impl Participant {
     /// A session for `id`, with its hello queued.
     pub fn new(id: Id) -> Participant {
+        Participant::reconnecting(id, None)
+    }
+
+    /// A session for `id` that continues one whose connection was lost (see the module docs),
+    /// with its hello queued. `last_done` is the step completed last in the earlier sessions,
+    /// whether or not its Done reached the conductor; `None` is a session like
+    /// [`new`](Self::new)'s.
+    pub fn reconnecting(id: Id, last_done: Option<u32>) -> Participant {
         let mut participant = Participant {
             id,
             state: State::AwaitingHello,
@@ -262,7 +295,10 @@ impl Participant {
             inbox: Vec::new(),
             outbox: Vec::with_capacity(64),
             events: VecDeque::new(),
-            moment: Moment::BeforeFirstStep,
+            moment: last_done.map_or(Moment::BeforeFirstStep, Moment::After),
+            last_done,
+            may_repeat: last_done,
+            farewell: false,
         };
         participant.queue(&ClientMsg::Hello(RawHello {
             version: VERSION,
@@ -297,6 +333,18 @@ impl Participant {
             State::GoReceived { step } | State::Working { step } => Some(step),
             _ => None,
         }
+    }
+
+    /// The last step completed: its Done was sent (in this session or, for a reconnected one,
+    /// in an earlier one). Kept after the session ends: it is what a reconnection starts from.
+    pub fn last_done(&self) -> Option<u32> {
+        self.last_done
+    }
+
+    /// True once the conductor has said `C` or `E`: a connection lost afterwards is its end,
+    /// not an outage.
+    pub fn heard_farewell(&self) -> bool {
+        self.farewell
     }
 
     /// True once the session is over.
@@ -388,10 +436,7 @@ impl Participant {
         match self.state {
             State::GoReceived { step } | State::Working { step } => {
                 self.queue(&ClientMsg::Done);
-                self.state = State::Waiting {
-                    last_done: Some(step),
-                };
-                self.moment = Moment::After(step);
+                self.finished(step);
                 Ok(())
             }
             _ => Err(self.out_of_turn("done (!)")),
@@ -440,6 +485,15 @@ impl Participant {
                 Closed::Lost(self.moment)
             }
         }
+    }
+
+    /// The step's Done is queued.
+    fn finished(&mut self, step: u32) {
+        self.state = State::Waiting {
+            last_done: Some(step),
+        };
+        self.moment = Moment::After(step);
+        self.last_done = Some(step);
     }
 
     fn ignores_input(&self) -> bool {
@@ -510,7 +564,9 @@ impl Participant {
                 let id = Id::from_wire(hello.id)
                     .map_err(|e| self.broken(ProtocolError::InvalidConductorId(e)))?;
                 self.conductor = Some(id);
-                self.state = State::Waiting { last_done: None };
+                self.state = State::Waiting {
+                    last_done: self.last_done,
+                };
                 Event::Hello(id)
             }
             (State::AwaitingHello, M::Refusal(reason)) => self.end_by_conductor(reason),
@@ -523,11 +579,18 @@ impl Participant {
             }
             // A second hello is never valid.
             (_, M::Hello(_)) => return Err(self.unexpected("a second hello".into(), "no hello")),
-            // A Go reaches a participant between steps only.
+            // A Go reaches a participant between steps only. The first of a reconnected
+            // session may repeat the step completed before: answered at once.
             (State::Waiting { .. }, M::Go(step)) => {
-                self.state = State::GoReceived { step };
-                self.moment = Moment::During(step);
-                Event::Go(step)
+                if self.may_repeat.take() == Some(step) {
+                    self.queue(&ClientMsg::Done);
+                    self.finished(step);
+                    Event::Repeated(step)
+                } else {
+                    self.state = State::GoReceived { step };
+                    self.moment = Moment::During(step);
+                    Event::Go(step)
+                }
             }
             (State::GoReceived { step: during } | State::Working { step: during }, M::Go(step)) => {
                 let during = *during;
@@ -545,8 +608,14 @@ impl Participant {
             (_, M::Here) => Event::Here,
             (_, M::Slow) => Event::Slow,
             (_, M::ShuttingDown(n)) => Event::ShuttingDown(n),
-            (_, M::Cease) => Event::Cease,
-            (_, M::Error) => Event::ErrorShutdown,
+            (_, M::Cease) => {
+                self.farewell = true;
+                Event::Cease
+            }
+            (_, M::Error) => {
+                self.farewell = true;
+                Event::ErrorShutdown
+            }
             (_, M::Exit) => {
                 self.state = State::Ended(Ending::Exit);
                 Event::Exit

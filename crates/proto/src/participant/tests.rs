@@ -335,6 +335,80 @@ fn a_connection_that_ends_without_goodbye_is_lost_at_its_moment() {
     assert!(p.ack().is_err());
 }
 
+// Reconnecting
+
+/// A session that continues after `last_done`, past the hello, with nothing queued.
+fn reconnected(last_done: Option<u32>) -> Participant {
+    let mut p = Participant::reconnecting(id("worker-1"), last_done);
+    assert_eq!(take_sent(&mut p), b"A1worker-1    ", "the same hello");
+    p.handle(&bytes_of(&[conductor_hello()])).unwrap();
+    assert_eq!(drain(&mut p), vec![Event::Hello(id("boss"))]);
+    p
+}
+
+#[test]
+fn a_first_go_for_the_step_done_before_is_answered_at_once_and_only_the_first() {
+    let mut p = reconnected(Some(6));
+    assert_eq!(p.moment(), Moment::After(6));
+    assert_eq!(p.last_done(), Some(6));
+    p.handle(&bytes_of(&[ConductorMsg::Go(6)])).unwrap();
+    assert_eq!(drain(&mut p), vec![Event::Repeated(6)]);
+    assert_eq!(take_sent(&mut p), b"!", "Done, which counts as K too");
+    assert_eq!(p.state(), &State::Waiting { last_done: Some(6) });
+    assert!(p.ack().is_err() && p.done().is_err(), "nothing to answer");
+    // The next Go is a step to run, whatever its number.
+    p.handle(&bytes_of(&[ConductorMsg::Go(7)])).unwrap();
+    assert_eq!(drain(&mut p), vec![Event::Go(7)]);
+    p.done().unwrap();
+    assert_eq!(take_sent(&mut p), b"!");
+    assert_eq!(p.last_done(), Some(7));
+    // With a wrapping step the same number comes again later: a step to run.
+    let mut q = reconnected(Some(0));
+    q.handle(&bytes_of(&[ConductorMsg::Go(0), ConductorMsg::Go(0)]))
+        .unwrap();
+    assert_eq!(drain(&mut q), vec![Event::Repeated(0), Event::Go(0)]);
+}
+
+#[test]
+fn a_first_go_for_another_step_runs_it() {
+    for last_done in [Some(6), None] {
+        let mut p = reconnected(last_done);
+        p.handle(&bytes_of(&[ConductorMsg::Go(7)])).unwrap();
+        assert_eq!(drain(&mut p), vec![Event::Go(7)]);
+        assert_eq!(p.step(), Some(7));
+        assert!(p.pending().is_empty());
+    }
+    // A fresh session never takes a Go for a repeat.
+    let mut fresh = greeted();
+    fresh.handle(&bytes_of(&[ConductorMsg::Go(0)])).unwrap();
+    assert_eq!(drain(&mut fresh), vec![Event::Go(0)]);
+}
+
+#[test]
+fn the_last_step_done_and_a_farewell_outlive_the_session() {
+    let mut p = greeted();
+    assert_eq!(p.last_done(), None);
+    p.handle(&bytes_of(&[ConductorMsg::Go(3)])).unwrap();
+    p.ack().unwrap();
+    p.done().unwrap();
+    p.handle(&bytes_of(&[ConductorMsg::Go(4)])).unwrap();
+    p.ack().unwrap();
+    assert_eq!(p.closed(), Closed::Lost(Moment::During(4)));
+    assert_eq!(p.last_done(), Some(3), "step 4 was not done");
+    assert!(!p.heard_farewell(), "a loss without a word is an outage");
+    for farewell in [ConductorMsg::Cease, ConductorMsg::Error] {
+        let mut q = greeted();
+        q.handle(&bytes_of(&[farewell])).unwrap();
+        drain(&mut q);
+        q.closed();
+        assert!(q.heard_farewell());
+    }
+    assert_eq!(
+        Event::Repeated(5).to_string(),
+        "go for step 5 again: done before the reconnection, answered Done without running it"
+    );
+}
+
 // Splits
 
 /// Every message a conductor may send in a session, and the events and answers they give.

@@ -302,6 +302,17 @@ impl Relay {
                 self.leave();
                 core.handle_input(now, Input::Stop(StopRequest::Interrupt));
             }
+            UpInput::Stop(StopRequest::Restart) => {
+                // Without a word upstream: the relay comes back as the same participant.
+                if self.link != Link::Over {
+                    self.link = Link::Over;
+                    self.next_heartbeat = None;
+                    if self.session.is_some() {
+                        self.outputs.push_back(UpOutput::Close);
+                    }
+                }
+                core.handle_input(now, Input::Stop(StopRequest::Restart));
+            }
             UpInput::Stop(StopRequest::Graceful) => {
                 self.stopping = true;
                 if self.owed.is_none() {
@@ -442,7 +453,8 @@ impl Relay {
                 self.end(core, now, EndKind::Fatal(why.clone()), why);
             }
             UpEvent::Refused(reason) => self.refused(core, now, reason),
-            UpEvent::Probed | UpEvent::Here => {}
+            // Only a session made to continue another repeats a step; this one is new.
+            UpEvent::Repeated(_) | UpEvent::Probed | UpEvent::Here => {}
         }
     }
 

@@ -70,7 +70,7 @@ impl Rig {
                     }
                     Output::Event(e) => self.core_events.push(e),
                     Output::Exit(kind) => self.exit = Some(kind),
-                    Output::Close(_) | Output::StatusDue => {}
+                    Output::Close(_) | Output::StatusDue | Output::Persist(_) => {}
                 }
             }
             self.relay.settle(&self.core);

@@ -9,7 +9,13 @@
 //! of participants that actually received the Go. The controller reports the end of a round
 //! itself: the call that settles its last participant (or a commit with none) returns the
 //! round's [`RoundSummary`].
+//!
+//! What the operator controls (a pace, a pause, steps, a hold at a step) lives beside it in
+//! [`control`]: the controller asks it before every wave and tells it of every wave and round.
 
+pub mod control;
+#[cfg(test)]
+mod control_tests;
 #[cfg(test)]
 mod tests;
 
@@ -17,6 +23,8 @@ use std::hash::{Hash, Hasher};
 
 use crate::time::{Duration, Instant};
 use crate::wire::Id;
+
+pub use control::{HoldCause, Notice, RunControl};
 
 /// The settings that shape rounds (a subset of the configuration).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -31,6 +39,8 @@ pub struct RoundConfig {
     pub shutdown_countdown: u32,
     /// `T` period; zero = never.
     pub slow_round: Duration,
+    /// Waves go out no more often than this; zero = as fast as the participants allow.
+    pub pace: Duration,
 }
 
 /// Why the conductor ends.
@@ -44,6 +54,9 @@ pub enum EndKind {
     Interrupt,
     /// A fatal error, with its description.
     Fatal(String),
+    /// A planned restart (SIGUSR1): every connection is closed without a word, so that
+    /// participants reconnect to the conductor started next (PROTOCOL.md "Surviving restarts").
+    Restart,
     /// A participant failed and `end_on_failure` counts it (see
     /// [`EndOnFailure`](crate::core::EndOnFailure)).
     ParticipantFailed {
@@ -61,6 +74,7 @@ impl std::fmt::Display for EndKind {
             EndKind::Graceful => f.write_str("graceful stop"),
             EndKind::Interrupt => f.write_str("interrupted by the operator"),
             EndKind::Fatal(error) => write!(f, "fatal error: {error}"),
+            EndKind::Restart => f.write_str("restart: connections closed without a goodbye"),
             EndKind::ParticipantFailed { id, reason } => {
                 write!(f, "participant {id} failed: {reason}")
             }
@@ -85,15 +99,21 @@ impl EndKind {
     }
 
     /// A short name for counts and labels: `planned`, `graceful`, `interrupt`, `fatal`,
-    /// `participant_failed`.
+    /// `restart`, `participant_failed`.
     pub fn label(&self) -> &'static str {
         match self {
             EndKind::Planned => "planned",
             EndKind::Graceful => "graceful",
             EndKind::Interrupt => "interrupt",
             EndKind::Fatal(_) => "fatal",
+            EndKind::Restart => "restart",
             EndKind::ParticipantFailed { .. } => "participant_failed",
         }
+    }
+
+    /// Whether participants are told (`C` or `E`, then `X`); a restart tells them nothing.
+    pub fn says_goodbye(&self) -> bool {
+        !matches!(self, EndKind::Restart)
     }
 }
 
@@ -122,6 +142,8 @@ pub enum Phase {
     Waiting,
     /// A round runs, or enough clients are ready for one.
     Running,
+    /// Held by the operator: no new wave (the running round, if any, finishes).
+    Paused,
     /// A planned end's countdown or a graceful stop is under way.
     Stopping,
     /// The conductor has ended.
@@ -134,6 +156,7 @@ impl Phase {
         match self {
             Phase::Waiting => "waiting",
             Phase::Running => "running",
+            Phase::Paused => "paused",
             Phase::Stopping => "stopping",
             Phase::Stopped => "stopped",
         }
@@ -185,6 +208,8 @@ pub struct RoundController {
     /// Steps come from outside (a relay's upstream, see [`follow`](Self::follow)): the step
     /// of the wave offered and not sent yet, if any.
     follows: Option<Option<u32>>,
+    /// The pace and the operator's holds.
+    control: RunControl,
 }
 
 impl RoundController {
@@ -192,6 +217,7 @@ impl RoundController {
     pub fn new(config: RoundConfig) -> Self {
         let wave_limit = (config.rounds > 0).then_some(config.rounds);
         RoundController {
+            control: RunControl::new(config.pace, config.slow_round),
             config,
             waves_sent: 0,
             last_step: None,
@@ -203,6 +229,28 @@ impl RoundController {
             ended: None,
             follows: None,
         }
+    }
+
+    /// A controller that resumes a run whose state file recorded its `recorded`-th wave
+    /// (PROTOCOL.md "Surviving restarts"): that wave is proposed first, with the step and the
+    /// countdown it had, since its round may not have finished for everyone; the count of
+    /// waves, the planned end and the countdown go on as if there had been no restart.
+    /// `recorded` = 0 is a fresh start.
+    pub fn resuming(config: RoundConfig, recorded: u64) -> Self {
+        let mut rounds = RoundController::new(config);
+        let Some(before) = recorded.checked_sub(1) else {
+            return rounds;
+        };
+        let wrap = rounds.config.step_wrap;
+        rounds.waves_sent = before;
+        rounds.last_step = (before > 0).then(|| crate::record::Record::step_of_wave(before, wrap));
+        // The wave before the recorded one began the countdown if it carried an `S`.
+        let countdown = u64::from(rounds.config.shutdown_countdown);
+        rounds.countdown_started = before > 0
+            && rounds
+                .wave_limit
+                .is_some_and(|limit| limit.saturating_sub(before - 1) <= countdown);
+        rounds
     }
 
     /// The settings.
@@ -235,6 +283,16 @@ impl RoundController {
         self.ended.as_ref()
     }
 
+    /// A graceful stop was asked for.
+    pub fn stopping_gracefully(&self) -> bool {
+        self.graceful
+    }
+
+    /// The pace and the operator's holds, read-only.
+    pub fn control(&self) -> &RunControl {
+        &self.control
+    }
+
     /// Feeds into `state` what decides the controller's future decisions, with times relative
     /// to `now`: the next step and the waves left before an end (not the ever-growing count of
     /// waves), the running round's step, counts and next `T`, the stop flags. The figures only
@@ -254,14 +312,18 @@ impl RoundController {
             .hash(state);
         (self.graceful, self.countdown_started, &self.ended).hash(state);
         self.follows.hash(state);
+        self.control.fingerprint(now, state);
     }
 
-    /// The phase for status reports, given how many clients are ready.
+    /// The phase for status reports, given how many clients are ready. A countdown under way
+    /// shows as stopping even while the operator holds it.
     pub fn phase(&self, ready: u32) -> Phase {
         if self.ended.is_some() {
             Phase::Stopped
         } else if self.graceful || self.countdown_started {
             Phase::Stopping
+        } else if self.control.is_paused() {
+            Phase::Paused
         } else if self.round.is_some() || ready >= self.config.min_clients {
             Phase::Running
         } else {
@@ -275,10 +337,11 @@ impl RoundController {
         (self.waves_sent % self.config.step_wrap.max(1)) as u32
     }
 
-    /// Decides what happens now that `ready` clients are Idle or Done: a wave, the end, or
-    /// nothing. Call after every change. A wave is only proposed: nothing changes until it is
-    /// [`commit`](Self::commit)ted, and until then the same wave is proposed again.
-    pub fn poll_decision(&mut self, ready: u32) -> Option<Decision> {
+    /// Decides what happens at `now` that `ready` clients are Idle or Done: a wave, the end,
+    /// or nothing. Call after every change. A wave is only proposed: nothing changes until it
+    /// is [`commit`](Self::commit)ted, and until then the same wave is proposed again. A wave
+    /// run control holds back (a pause, a hold, its slot ahead) is not proposed.
+    pub fn poll_decision(&mut self, now: Instant, ready: u32) -> Option<Decision> {
         if self.ended.is_some() || self.round.is_some() {
             return None;
         }
@@ -302,9 +365,13 @@ impl RoundController {
             if self.graceful {
                 return Some(self.end(EndKind::Graceful));
             }
+            self.control.waiting_for_clients();
             return None;
         }
         let (step, countdown) = self.next_wave();
+        if self.control.holds(now, step) {
+            return None;
+        }
         Some(Decision::Wave { step, countdown })
     }
 
@@ -336,6 +403,7 @@ impl RoundController {
         }
         self.waves_sent += 1;
         self.last_step = Some(step);
+        self.control.committed(now, self.next_step());
         let slow = self.config.slow_round;
         self.round = Some(Round {
             step,
@@ -383,19 +451,30 @@ impl RoundController {
             slowest_done: round.latest_done,
         };
         self.last_round = Some(summary);
+        self.control.round_ended(now);
         Some(summary)
     }
 
-    /// The next time [`on_timeout`](Self::on_timeout) has something to do.
+    /// The next time [`on_timeout`](Self::on_timeout) (or, for a wave waiting for its slot,
+    /// [`poll_decision`](Self::poll_decision)) has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.round.as_ref().and_then(|r| r.next_slow)
+        if self.ended.is_some() {
+            return None;
+        }
+        match &self.round {
+            Some(round) => round.next_slow,
+            None => self.control.next_deadline(),
+        }
     }
 
-    /// Time has reached `now`: returns [`Decision::Slow`] when a `T` is due. Calling it early
-    /// is harmless.
+    /// Time has reached `now`: returns [`Decision::Slow`] when a `T` is due, for a slow round
+    /// or for a pause longer than `slow_round_ms`. Calling it early is harmless.
     pub fn on_timeout(&mut self, now: Instant) -> Option<Decision> {
         let slow = self.config.slow_round;
-        let round = self.round.as_mut()?;
+        let Some(round) = self.round.as_mut() else {
+            let paused_long = self.ended.is_none() && self.control.on_timeout(now);
+            return paused_long.then_some(Decision::Slow);
+        };
         let due = round.next_slow?;
         if now < due {
             return None;
@@ -417,6 +496,7 @@ impl RoundController {
             return;
         }
         self.graceful = true;
+        self.control.release();
         let limit = self.waves_sent + u64::from(self.config.shutdown_countdown);
         self.wave_limit = Some(self.wave_limit.map_or(limit, |l| l.min(limit)));
     }
@@ -449,6 +529,54 @@ impl RoundController {
     /// An `S` countdown was passed on from outside: the phase is `stopping` from now on.
     pub fn countdown_passed_on(&mut self) {
         self.countdown_started = true;
+    }
+
+    /// Pauses at `now`: no new wave after the running round, if any.
+    pub fn pause(&mut self, now: Instant) {
+        let running = self.round.is_some();
+        self.control.pause(now, running);
+    }
+
+    /// Lets waves out again as the rounds allow (clearing a `step N`). Between rounds it goes
+    /// past a hold at the step it is paused before: a resume always leads to the next wave.
+    pub fn resume(&mut self) {
+        self.pass_hold();
+        self.control.resume();
+    }
+
+    /// Lets exactly `n` (≥ 1) more waves out, then pauses; like a resume, it goes past a hold
+    /// at the step it is paused before.
+    pub fn step(&mut self, n: u32) {
+        self.pass_hold();
+        self.control.step(n);
+    }
+
+    /// Clears a hold at the next step when no round runs: the pause it asked for is the one
+    /// being released.
+    fn pass_hold(&mut self) {
+        if self.round.is_none() && self.control.hold_at() == Some(self.next_step()) {
+            self.control.set_hold_at(None);
+        }
+    }
+
+    /// Pauses before the wave of `step`, once; `None` clears the hold.
+    pub fn hold_at(&mut self, step: Option<u32>) {
+        self.control.set_hold_at(step);
+    }
+
+    /// Changes the pace at `now`: the next wave leaves no earlier than one new pace later.
+    pub fn set_pace(&mut self, now: Instant, pace: Duration) {
+        self.control.set_pace(now, pace);
+    }
+
+    /// What run control did since the last call (a late wave, a hold reached), oldest first.
+    pub fn poll_notice(&mut self) -> Option<Notice> {
+        self.control.poll_notice()
+    }
+
+    /// The step the next wave will carry, whenever it goes.
+    pub fn upcoming_step(&self) -> u32 {
+        self.next_step()
     }
 
     /// Ends at once (interrupt or fatal error). Returns the decision unless already ended.

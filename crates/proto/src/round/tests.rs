@@ -9,6 +9,7 @@ fn config() -> RoundConfig {
         step_wrap: 1 << 32,
         shutdown_countdown: 3,
         slow_round: Duration::ZERO,
+        pace: Duration::ZERO,
     }
 }
 
@@ -19,7 +20,7 @@ fn at(ms: u64) -> Instant {
 /// Proposes a wave for `n` ready clients and commits it with all of them; returns the
 /// decision.
 fn start(c: &mut RoundController, now: Instant, n: u32) -> Option<Decision> {
-    let d = c.poll_decision(n);
+    let d = c.poll_decision(at(0), n);
     if let Some(Decision::Wave { .. }) = d {
         assert_eq!(c.commit(now, n), None, "a wave to {n} does not end at once");
     }
@@ -48,14 +49,18 @@ fn waits_for_min_clients() {
         min_clients: 3,
         ..config()
     });
-    assert_eq!(c.poll_decision(2), None);
+    assert_eq!(c.poll_decision(at(0), 2), None);
     assert_eq!(c.phase(2), Phase::Waiting);
     let wave = Some(Decision::Wave {
         step: 0,
         countdown: None,
     });
-    assert_eq!(c.poll_decision(3), wave);
-    assert_eq!(c.poll_decision(3), wave, "a proposal changes nothing");
+    assert_eq!(c.poll_decision(at(0), 3), wave);
+    assert_eq!(
+        c.poll_decision(at(0), 3),
+        wave,
+        "a proposal changes nothing"
+    );
     assert_eq!(c.waves_sent(), 0);
     assert_eq!(c.commit(at(0), 3), None);
     assert_eq!(c.phase(0), Phase::Running);
@@ -69,12 +74,12 @@ fn no_wave_while_a_round_runs() {
         start(&mut c, at(0), 2),
         Some(Decision::Wave { step: 0, .. })
     ));
-    assert_eq!(c.poll_decision(5), None);
+    assert_eq!(c.poll_decision(at(0), 5), None);
     assert_eq!(c.commit(at(1), 5), None, "a commit without a proposal");
     assert_eq!(c.round().map(|r| r.participants), Some(2));
     assert_eq!(c.participant_done(at(2)), None);
     assert_eq!(
-        c.poll_decision(5),
+        c.poll_decision(at(0), 5),
         None,
         "one participant still outstanding"
     );
@@ -85,7 +90,7 @@ fn no_wave_while_a_round_runs() {
     assert_eq!(summary.duration, Duration::from_millis(3));
     assert_eq!(summary.slowest_done, Some(Duration::from_millis(2)));
     assert_eq!(
-        c.poll_decision(5),
+        c.poll_decision(at(0), 5),
         Some(Decision::Wave {
             step: 1,
             countdown: None
@@ -109,7 +114,7 @@ fn a_wave_committed_with_nobody_ends_at_once() {
         ..config()
     });
     assert!(matches!(
-        c.poll_decision(2),
+        c.poll_decision(at(0), 2),
         Some(Decision::Wave {
             step: 0,
             countdown: Some(2)
@@ -201,7 +206,7 @@ fn planned_end_counts_down_then_ends() {
         ]
     );
     assert_eq!(c.phase(2), Phase::Stopped);
-    assert_eq!(c.poll_decision(2), None, "nothing after the end");
+    assert_eq!(c.poll_decision(at(0), 2), None, "nothing after the end");
 }
 
 #[test]
@@ -264,9 +269,12 @@ fn graceful_stop_with_zero_countdown_ends_after_the_running_round() {
     });
     start(&mut c, at(0), 1);
     c.graceful_stop();
-    assert_eq!(c.poll_decision(0), None, "the round still runs");
+    assert_eq!(c.poll_decision(at(0), 0), None, "the round still runs");
     assert!(c.participant_done(at(2)).is_some());
-    assert_eq!(c.poll_decision(1), Some(Decision::End(EndKind::Graceful)));
+    assert_eq!(
+        c.poll_decision(at(0), 1),
+        Some(Decision::End(EndKind::Graceful))
+    );
 }
 
 #[test]
@@ -276,7 +284,10 @@ fn graceful_stop_without_enough_clients_ends_at_once() {
         ..config()
     });
     c.graceful_stop();
-    assert_eq!(c.poll_decision(1), Some(Decision::End(EndKind::Graceful)));
+    assert_eq!(
+        c.poll_decision(at(0), 1),
+        Some(Decision::End(EndKind::Graceful))
+    );
 }
 
 #[test]
@@ -356,9 +367,12 @@ fn phases_through_a_planned_end() {
         Phase::Stopping,
         "S 1 went out before the last wave"
     );
-    assert_eq!(c.poll_decision(2), Some(Decision::End(EndKind::Planned)));
+    assert_eq!(
+        c.poll_decision(at(0), 2),
+        Some(Decision::End(EndKind::Planned))
+    );
     assert_eq!(c.phase(2), Phase::Stopped);
-    assert_eq!(c.poll_decision(2), None, "nothing after the end");
+    assert_eq!(c.poll_decision(at(0), 2), None, "nothing after the end");
 }
 
 #[test]
@@ -429,31 +443,69 @@ fn a_follower_sends_only_the_steps_offered_to_it() {
     });
     c.follow();
     assert!(c.is_following());
-    assert_eq!(c.poll_decision(5), None, "no wave of its own");
+    assert_eq!(c.poll_decision(at(0), 5), None, "no wave of its own");
     c.offer(41);
     // Offered waves go to whoever is ready, none included, and carry no countdown.
     let wave = Decision::Wave {
         step: 41,
         countdown: None,
     };
-    assert_eq!(c.poll_decision(0), Some(wave.clone()));
+    assert_eq!(c.poll_decision(at(0), 0), Some(wave.clone()));
     assert_eq!(c.commit(at(1), 2), None);
     assert_eq!(c.last_step(), Some(41));
     // An offer while a round runs waits for its end.
     c.offer(7);
-    assert_eq!(c.poll_decision(2), None);
+    assert_eq!(c.poll_decision(at(0), 2), None);
     c.participant_done(at(2));
     assert!(c.participant_done(at(3)).is_some());
     assert_eq!(
-        c.poll_decision(2)
+        c.poll_decision(at(0), 2)
             .map(|d| matches!(d, Decision::Wave { step: 7, .. })),
         Some(true)
     );
     let summary = c.commit(at(4), 0).expect("a wave to nobody ends at once");
     assert_eq!(summary.step, 7);
     // `rounds` is not this controller's to count: no planned end after two waves.
-    assert_eq!(c.poll_decision(2), None);
+    assert_eq!(c.poll_decision(at(0), 2), None);
     assert!(c.ended().is_none());
     c.countdown_passed_on();
     assert_eq!(c.phase(2), Phase::Stopping);
+}
+
+#[test]
+fn a_resumed_controller_proposes_every_recorded_wave_again_exactly_as_before() {
+    // For each wave a run of 6 rounds, wrap 4, countdown 3 could have recorded, the resumed
+    // controller proposes from it on what the uninterrupted one did.
+    let c = RoundConfig {
+        rounds: 6,
+        step_wrap: 4,
+        ..config()
+    };
+    let mut straight = RoundController::new(c.clone());
+    let mut proposed = Vec::new();
+    let mut phases_before = vec![straight.phase(0)];
+    while let Some(d) = run_round(&mut straight, at(0), 1) {
+        proposed.push((d, straight.phase(1)));
+        phases_before.push(straight.phase(0));
+    }
+    assert_eq!(proposed.len(), 7, "six waves, then the end");
+    for recorded in 1..=6u64 {
+        let mut resumed = RoundController::resuming(c.clone(), recorded);
+        assert_eq!(resumed.waves_sent(), recorded - 1);
+        assert_eq!(resumed.phase(0), phases_before[recorded as usize - 1]);
+        let mut rest = Vec::new();
+        while let Some(d) = run_round(&mut resumed, at(0), 1) {
+            rest.push((d, resumed.phase(1)));
+        }
+        assert_eq!(
+            rest[..],
+            proposed[recorded as usize - 1..],
+            "from wave {recorded}"
+        );
+        assert_eq!(resumed.waves_sent(), 6);
+    }
+    assert_eq!(
+        RoundController::resuming(c.clone(), 0),
+        RoundController::new(c)
+    );
 }

@@ -20,10 +20,14 @@
 //!
 //! [`run`] returns a [`Failure`] naming the seed; running that seed again replays the same
 //! steps exactly (the [`Outcome::trace_hash`] covers every input, time and output).
+//!
+//! [`restart`] is a second world: the conductor killed and started again from its state file
+//! at random instants, against participants that reconnect.
 
 mod client;
 mod net;
 mod plan;
+pub mod restart;
 mod rng;
 pub mod script;
 mod stepper;
@@ -38,10 +42,11 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use crate::core::{ConnId, Input, StopRequest};
+use crate::core::{Command, ConnId, Event as CoreEvent, Input, StopRequest};
 use crate::invariants::Violation;
 use crate::round::EndKind;
 use crate::time::{Duration, Instant};
+use crate::wire::Id;
 
 use client::{Act, Client, Effect};
 use net::{Event, LinkId, Up, World};
@@ -87,6 +92,9 @@ pub struct Stats {
     pub refusals: BTreeMap<String, u64>,
     /// How the conductor ended, by kind.
     pub ends: BTreeMap<String, u64>,
+    /// The operator's commands given (`refused` counts those refused), and what run control
+    /// did: `held`, `late wave`, `still paused`.
+    pub control: BTreeMap<String, u64>,
 }
 
 impl Stats {
@@ -104,6 +112,7 @@ impl Stats {
             (&mut self.faults, &other.faults),
             (&mut self.refusals, &other.refusals),
             (&mut self.ends, &other.ends),
+            (&mut self.control, &other.control),
         ] {
             for (k, v) in theirs {
                 *mine.entry(k.clone()).or_default() += v;
@@ -412,6 +421,22 @@ impl Simulation {
                     Op::Graceful => Input::Stop(StopRequest::Graceful),
                     Op::Interrupt => Input::Stop(StopRequest::Interrupt),
                     Op::Fatal => Input::Fatal("the listening socket failed (simulated)".into()),
+                    Op::Control(command) => return self.control(command),
+                    Op::Exempt(duration) => {
+                        let members: Vec<Id> = self
+                            .stepper
+                            .core()
+                            .connections()
+                            .filter_map(|c| c.client_id)
+                            .collect();
+                        let id = if members.is_empty() {
+                            Id::new("nobody").unwrap_or_else(|_| unreachable!("a valid literal"))
+                        } else {
+                            members[self.rng.below(members.len() as u64) as usize]
+                        };
+                        return self.control(Command::Exempt { id, duration });
+                    }
+                    Op::Restart => Input::Stop(StopRequest::Restart),
                 };
                 self.feed(input)
             }
@@ -497,8 +522,22 @@ impl Simulation {
         }
     }
 
-    /// Faults stop: clients behave, the network stops holding pieces up.
+    /// Faults stop: clients behave, the network stops holding pieces up, and the operator
+    /// lets go (resumes, clears the hold and every exemption; the pace stays).
     fn calm(&mut self) -> Result<(), String> {
+        self.control(Command::Resume)?;
+        self.control(Command::HoldAt(None))?;
+        let exempt: Vec<Id> = self
+            .stepper
+            .core()
+            .connections()
+            .filter(|c| c.client_id.is_some())
+            .filter_map(|c| c.client_id)
+            .collect();
+        for id in exempt {
+            let duration = Duration::ZERO;
+            self.control(Command::Exempt { id, duration })?;
+        }
         self.calm_since = Some(self.world.now);
         self.calm_rounds = self.completed_rounds();
         self.world.spikes = false;
@@ -646,13 +685,36 @@ impl Simulation {
     fn feed(&mut self, input: Input<'_>) -> Result<(), String> {
         // Only an interrupt or a fatal error ends the conductor while a round runs; that round
         // is cut short rather than completed.
-        let cuts = matches!(input, Input::Stop(StopRequest::Interrupt) | Input::Fatal(_))
-            && self.stepper.core().rounds().round().is_some();
+        let cuts = matches!(
+            input,
+            Input::Stop(StopRequest::Interrupt | StopRequest::Restart) | Input::Fatal(_)
+        ) && self.stepper.core().rounds().round().is_some();
         let described = self.trace.as_ref().map(|_| format!("{input:?}"));
         let now = self.world.now;
         let stepper = &mut self.stepper;
         let result = stepper.input(now, input, &mut self.world);
         self.after_step(|| described.unwrap_or_default(), cuts, result)
+    }
+
+    /// An operator's command, checked.
+    fn control(&mut self, command: Command) -> Result<(), String> {
+        let now = self.world.now;
+        let described = self.trace.as_ref().map(|_| format!("control {command:?}"));
+        let stepper = &mut self.stepper;
+        let result = stepper.control(now, command, &mut self.world);
+        let result = result.map(|answer| {
+            let name = match (command, answer) {
+                (_, Err(_)) => "refused",
+                (Command::Pause, _) => "pause",
+                (Command::Resume, _) => "resume",
+                (Command::Step(_), _) => "step",
+                (Command::HoldAt(_), _) => "hold-at",
+                (Command::Pace(_), _) => "pace",
+                (Command::Exempt { .. }, _) => "exempt",
+            };
+            Stats::count(&mut self.stats.control, name);
+        });
+        self.after_step(|| described.unwrap_or_default(), false, result)
     }
 
     /// The socket of `conn` has room: the core writes more, checked.
@@ -696,6 +758,15 @@ impl Simulation {
             trace.push_back(line);
         }
         result.map_err(|v| v.0)?;
+        for event in &observed.events {
+            let name = match event {
+                CoreEvent::Held { .. } => "held",
+                CoreEvent::LateWave { .. } => "late wave",
+                CoreEvent::StillPaused { .. } => "still paused",
+                _ => continue,
+            };
+            Stats::count(&mut self.stats.control, name);
+        }
         for conn in &observed.closed {
             self.world.conductor_closed(*conn);
         }

@@ -1,12 +1,13 @@
 //! What one seed decides before the run starts: the conductor's settings (drawn from the whole
 //! valid range, with small values favoured so that timeouts, wrap-around, bounds and planned
 //! ends happen often) and the shape of the hostile world (how many clients, how faulty, how
-//! long the faults last, which stops come when). Performs no I/O.
+//! long the faults last, which stops come when, which of the operator's commands come when).
+//! Performs no I/O.
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::cidr::Cidr;
-use crate::core::{CoreConfig, EndOnFailure};
+use crate::core::{Command, CoreConfig, EndOnFailure};
 use crate::round::RoundConfig;
 use crate::time::{Duration, Instant};
 use crate::wire::Id;
@@ -22,6 +23,12 @@ pub enum Op {
     Interrupt,
     /// The listening socket failed.
     Fatal,
+    /// A command through the control socket.
+    Control(Command),
+    /// `exempt` for a member picked when it comes (none: the command names a stranger).
+    Exempt(Duration),
+    /// SIGUSR1: a planned restart.
+    Restart,
 }
 
 /// Everything a seed fixes up front.
@@ -56,6 +63,20 @@ fn millis(rng: &mut Rng, zero_per_mille: u64, lo: u64, hi: u64) -> Duration {
 }
 
 impl Plan {
+    /// One of the operator's commands, with its argument.
+    fn command(rng: &mut Rng, step_wrap: u64) -> Op {
+        let command = match rng.below(7) {
+            0 | 1 => Command::Pause,
+            2 => Command::Resume,
+            3 => Command::Step(rng.range(0, 4) as u32),
+            // Mostly the next few steps, so that holds are reached.
+            4 => Command::HoldAt(Some(rng.below(step_wrap.min(40)) as u32)),
+            5 => Command::Pace(millis(rng, 300, 1, 60)),
+            _ => return Op::Exempt(millis(rng, 200, 5, 3_000)),
+        };
+        Op::Control(command)
+    }
+
     /// The plan for `seed`.
     pub fn new(rng: &mut Rng) -> Plan {
         let server_id = Id::new("conductor").unwrap_or_else(|_| unreachable!("a valid literal"));
@@ -78,6 +99,11 @@ impl Plan {
                 step_wrap,
                 shutdown_countdown: rng.range(0, 4) as u32,
                 slow_round: millis(rng, 300, 5, 500),
+                pace: if rng.chance(250) {
+                    Duration::from_millis(rng.range(1, 50))
+                } else {
+                    Duration::ZERO
+                },
             },
             max_clients,
             hello_timeout: millis(rng, 100, 20, 2_000),
@@ -89,15 +115,29 @@ impl Plan {
             linger: Duration::from_millis(rng.range(5, 2_000)),
             // The per-message events too: every event the core can output is exercised.
             trace_events: true,
+            // And the records of a state file.
+            persist: true,
+            resume: None,
             // The simulation checks that rounds go on once faults stop; a fault ending the run
             // would end that check (the model check and the fuzz scripts cover this setting).
             end_on_failure: EndOnFailure::Never,
         };
         let calm_at = Instant::from_millis(rng.range(100, 6_000));
         let mut ops = Vec::new();
-        for (op, per_mille) in [(Op::Graceful, 200), (Op::Interrupt, 80), (Op::Fatal, 30)] {
+        for (op, per_mille) in [
+            (Op::Graceful, 200),
+            (Op::Interrupt, 80),
+            (Op::Fatal, 30),
+            (Op::Restart, 30),
+        ] {
             if rng.chance(per_mille) {
                 ops.push((Instant::from_micros(rng.below(calm_at.as_micros())), op));
+            }
+        }
+        if rng.chance(400) {
+            for _ in 0..rng.range(1, 8) {
+                let at = Instant::from_micros(rng.below(calm_at.as_micros()));
+                ops.push((at, Plan::command(rng, step_wrap)));
             }
         }
         Plan {

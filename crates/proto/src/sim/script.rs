@@ -104,6 +104,7 @@ fn config(b: &mut Bytes<'_>) -> CoreConfig {
             step_wrap: [1, 2, 3, 1 << 32][usize::from(b.next() % 4)],
             shutdown_countdown: u32::from(b.next() % 4),
             slow_round: ms(b.next(), 10),
+            pace: Duration::ZERO,
         },
         max_clients: min_clients + u32::from(b.next() % 4),
         hello_timeout: ms(b.next(), 10),
@@ -115,6 +116,8 @@ fn config(b: &mut Bytes<'_>) -> CoreConfig {
         linger: Duration::from_millis(500),
         // The per-message events too: every event the core can output is exercised.
         trace_events: true,
+        persist: true,
+        resume: None,
         end_on_failure,
     }
 }

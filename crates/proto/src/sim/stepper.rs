@@ -7,9 +7,12 @@
 
 use std::net::SocketAddr;
 
-use crate::core::{Conductor, ConnId, CoreConfig, Input, Output, StopRequest};
+use crate::core::{
+    Command, Conductor, ConnId, ControlError, CoreConfig, Input, Outcome, Output, StopRequest,
+};
 use crate::harness::Observed;
 use crate::invariants::{check_state, check_step, Snapshot, Step, StepInput, Violation};
+use crate::record::Record;
 use crate::time::Instant;
 use crate::wire::MAX_MESSAGE_LEN;
 
@@ -22,6 +25,13 @@ pub trait Sockets {
     /// Offers `bytes` (the head of the core's queue for `conn`) to its socket; returns how many
     /// the socket took, 0 when it is full.
     fn write(&mut self, conn: ConnId, bytes: &[u8]) -> usize;
+
+    /// The core asks for `record` to be persisted before anything more is carried out. False
+    /// when the conductor's process dies during the write (a simulated crash): the stepper
+    /// then carries out nothing more and checks nothing more.
+    fn persist(&mut self, _record: &Record) -> bool {
+        true
+    }
 }
 
 /// Drives a [`Conductor`] one checked step at a time. See the module docs.
@@ -33,6 +43,8 @@ pub struct Stepper {
     trace: u64,
     steps: u64,
     partial_writes: u64,
+    /// The process died while persisting a record: nothing more is carried out.
+    dead: bool,
 }
 
 /// FNV-1a, 64 bits: a stable hash of the trace that does not depend on the platform or the
@@ -54,6 +66,7 @@ impl Stepper {
             trace: 0xcbf2_9ce4_8422_2325,
             steps: 0,
             partial_writes: 0,
+            dead: false,
         };
         // A new conductor may already have a status write due; nothing can be written yet.
         stepper.drain(&mut NoSockets);
@@ -74,6 +87,11 @@ impl Stepper {
     /// Steps taken so far.
     pub fn steps(&self) -> u64 {
         self.steps
+    }
+
+    /// True once the process died while persisting a record ([`Sockets::persist`]).
+    pub fn is_dead(&self) -> bool {
+        self.dead
     }
 
     /// Writes the sockets took only in part.
@@ -121,6 +139,22 @@ impl Stepper {
         self.core.handle_input(self.now, input.clone());
         self.drain(sockets);
         self.end(&before, StepInput::Input(&input))
+    }
+
+    /// An operator's command at `now`: one step; returns the core's answer.
+    pub fn control(
+        &mut self,
+        now: Instant,
+        command: Command,
+        sockets: &mut impl Sockets,
+    ) -> Result<Result<Outcome, ControlError>, Violation> {
+        let before = self.begin(now);
+        fold(&mut self.trace, format!("{command:?}").as_bytes());
+        let answer = self.core.control(self.now, command);
+        fold(&mut self.trace, format!("{answer:?}").as_bytes());
+        self.drain(sockets);
+        self.end(&before, StepInput::Control(&command))?;
+        Ok(answer)
     }
 
     /// The socket of `conn` has room again: writes what it takes of the queue, as one step.
@@ -186,6 +220,7 @@ impl Stepper {
             Input::Tick => fold(hash, b"t"),
             Input::Stop(StopRequest::Graceful) => fold(hash, b"g"),
             Input::Stop(StopRequest::Interrupt) => fold(hash, b"i"),
+            Input::Stop(StopRequest::Restart) => fold(hash, b"u"),
             Input::Fatal(e) => {
                 fold(hash, b"f");
                 fold(hash, e.as_bytes());
@@ -230,6 +265,13 @@ impl Stepper {
                     fold(&mut self.trace, &(status.len() as u64).to_le_bytes());
                 }
                 Output::Event(event) => self.observed.events.push(event),
+                Output::Persist(record) => {
+                    self.observed.persisted.push(record);
+                    if !sockets.persist(&record) {
+                        self.dead = true;
+                        return;
+                    }
+                }
                 Output::Exit(kind) => {
                     let _ = self.core.status(self.now);
                     self.observed.exit = Some(kind);
@@ -241,6 +283,10 @@ impl Stepper {
     /// Folds what the step did into the trace and checks every invariant.
     fn end(&mut self, before: &Snapshot, input: StepInput<'_>) -> Result<(), Violation> {
         self.steps += 1;
+        if self.dead {
+            // The process is gone: its state no longer describes anything.
+            return Ok(());
+        }
         let hash = &mut self.trace;
         for (conn, bytes) in &self.observed.written {
             fold(hash, &(conn.index() as u64).to_le_bytes());

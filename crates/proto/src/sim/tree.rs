@@ -489,7 +489,7 @@ impl Tree {
                 }
             }
             Output::Exit(kind) => self.root_exit = Some(kind),
-            Output::Event(_) | Output::StatusDue => {}
+            Output::Event(_) | Output::StatusDue | Output::Persist(_) => {}
         }
     }
 
@@ -522,7 +522,8 @@ impl Tree {
                             to_push.push((me, Node::Leaf(i), Packet::Eof));
                         }
                     }
-                    Output::Exit(_) | Output::Event(_) | Output::StatusDue => {}
+                    Output::Exit(_) | Output::Event(_) | Output::StatusDue | Output::Persist(_) => {
+                    }
                 }
             }
             node.relay.settle(&node.core);
