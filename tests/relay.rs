@@ -1,7 +1,8 @@
 //! `conductor relay` end to end: trees of real processes (a root conductor, relays and `join`
 //! participants) are one barrier, on the loopback and across network namespaces; a relay that
 //! dies takes only its subtree with it; a relay started before its root connects once the
-//! root is up.
+//! root is up; a root SIGKILLed and resumed from its state file runs no step twice under a
+//! relay; run control, `state_file`, `pace_ms` and `--fresh` are the root's.
 
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
@@ -158,9 +159,10 @@ fn tree_is_one_barrier(place: &dyn Place) {
         );
     }
     // The relays' status files show their upstream.
+    // Named after the relay, so that a root and its relays can share a directory.
     let status = relays[0]
-        .status("status.json")
-        .expect("the relay's status.json");
+        .status("status-r1.json")
+        .expect("the relay's status-r1.json");
     assert_eq!(status["upstream"]["address"], upstream.as_str());
     assert_eq!(status["upstream"]["state"], "closed");
     assert_eq!(status["upstream"]["last_step"], rounds - 1);
@@ -350,7 +352,7 @@ fn a_relay_started_before_its_root_connects_when_the_root_comes_up() {
     relay.wait_log("connecting upstream");
     wait_for("a retry or two", DEADLINE, || {
         relay
-            .status("status.json")
+            .status("status-r1.json")
             .filter(|s| s["upstream"]["state"] == "reconnecting")
     });
     let mut root = Conductor::start(&["--port", &port.to_string(), "--rounds", "3"]);
@@ -364,4 +366,134 @@ fn a_relay_started_before_its_root_connects_when_the_root_comes_up() {
     assert_eq!(root.wait_exit(DEADLINE).code(), Some(0));
     assert_eq!(relay.wait_exit(DEADLINE).code(), Some(0));
     relay.wait_log("joined upstream conductor conductor");
+}
+
+/// `conductor join` for `id` on `port` whose steps append their number to `dir/id.txt`,
+/// riding out outages of up to 30 s.
+fn appending(dir: &TempDir, port: u16, id: &str) -> (Participant, PathBuf) {
+    let file = dir.path(&format!("{id}.txt"));
+    let script = format!(
+        "sleep 0.02; echo \"$LOCKSTEP_STEP\" >> '{}'",
+        file.display()
+    );
+    let flags = ["--reconnect-ms", "30000"];
+    (join_with(port, id, &flags, &["sh", "-c", &script]), file)
+}
+
+/// The steps written to `file` so far.
+fn steps_in(file: &Path) -> Vec<u32> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.parse().unwrap_or_else(|_| panic!("not a step: {l:?}")))
+        .collect()
+}
+
+#[test]
+fn a_root_killed_and_resumed_from_its_state_file_runs_no_step_twice_under_a_relay() {
+    const ROUNDS: u32 = 40;
+    let dir = TempDir::new("relay-resume");
+    let state = dir.path("run.state").display().to_string();
+    let rounds = ROUNDS.to_string();
+    let root_args = |port: &str| {
+        let args = ["--state-file", &state, "--rounds", &rounds];
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        // The relay and the root's own participant: a resumed wave waits for both.
+        args.extend(["--min-clients", "2", "--port", port].map(String::from));
+        args
+    };
+    let start_root = |port: &str| {
+        let args = root_args(port);
+        Conductor::start(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let mut root = start_root("0");
+    let port = root.addr.port().to_string();
+    let upstream = root.addr.to_string();
+    let mut relay = Conductor::start_relay(&upstream, "r1", &["--min-clients", "2"]);
+    let mut workers = vec![
+        appending(&dir, relay.addr.port(), "under1"),
+        appending(&dir, relay.addr.port(), "under2"),
+        appending(&dir, root.addr.port(), "top"),
+    ];
+    for kill_at in [8, 20] {
+        wait_for(&format!("step {kill_at}"), DEADLINE * 3, || {
+            let done = workers.iter().map(|(_, f)| steps_in(f).len()).max();
+            (done >= Some(kill_at)).then_some(())
+        });
+        root.signal(libc::SIGKILL);
+        root.wait_exit(DEADLINE);
+        root = start_root(&port);
+    }
+    for (process, file) in &mut workers {
+        let status = process.wait_exit(DEADLINE * 6);
+        let said = process.stderr();
+        assert_eq!(status.code(), Some(0), "{}: {said}", file.display());
+        assert_eq!(
+            steps_in(file),
+            (0..ROUNDS).collect::<Vec<_>>(),
+            "{}: {said}",
+            file.display()
+        );
+    }
+    assert_eq!(relay.wait_exit(DEADLINE).code(), Some(0), "{}", relay.log());
+    assert_eq!(root.wait_exit(DEADLINE).code(), Some(0), "{}", root.log());
+    assert!(relay.log().contains("reconnecting"), "{}", relay.log());
+}
+
+#[test]
+fn run_control_on_a_relay_is_the_roots_but_exempt_and_status_work() {
+    let root = Conductor::start(&["--min-clients", "1"]);
+    let relay = Conductor::start_relay(&root.addr.to_string(), "r1", &["--min-clients", "1"]);
+    let mut a = relay.member("a");
+    assert_eq!(a.recv_go(), 0);
+    for command in [
+        &["pause"][..],
+        &["resume"],
+        &["step", "2"],
+        &["hold-at", "5"],
+        &["pace", "100"],
+    ] {
+        let (code, out, err) = relay.ctl(command);
+        assert_eq!((code, out.as_str()), (Some(1), ""), "{command:?}: {err}");
+        assert!(
+            err.contains("this is a relay") && err.contains("to the root conductor"),
+            "{command:?}: {err}"
+        );
+    }
+    let exempt = relay.ctl_ok(&["exempt", "a", "60"]);
+    assert!(exempt.contains('a'), "{exempt}");
+    let status = relay.ctl_status();
+    assert_eq!(status["upstream"]["state"], "connected", "{status}");
+    assert_eq!(status["paused"], false, "{status}");
+    // The root takes them: a pause there holds the whole tree.
+    root.ctl_ok(&["pause"]);
+    a.finish();
+    root.wait_status("phase paused", |s| s["phase"] == "paused");
+}
+
+#[test]
+fn a_relay_takes_no_state_file_nor_pace() {
+    for (args, key) in [
+        (&["--state-file", "run.state"][..], "state_file"),
+        (&["--pace-ms", "10"], "pace_ms"),
+    ] {
+        let mut line = vec!["relay", "--upstream", "127.0.0.1:9", "--id", "r1"];
+        line.extend(args);
+        let dir = TempDir::new("relay-refuses");
+        let (code, _, err) = common::run_to_exit(&dir.0, &line);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains(key) && err.contains("root"), "{err}");
+    }
+    let dir = TempDir::new("relay-fresh");
+    let line = [
+        "relay",
+        "--upstream",
+        "127.0.0.1:9",
+        "--id",
+        "r1",
+        "--fresh",
+    ];
+    let (code, _, err) = common::run_to_exit(&dir.0, &line);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no state file"), "{err}");
 }

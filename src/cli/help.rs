@@ -87,12 +87,18 @@ Flags:
              upstream when all of them are Done (or gone). T, S, C and E are passed down. \
              Its own side takes every flag and key of the conductor (see 'conductor help'); \
              rounds, step_wrap, shutdown_countdown and slow_round_ms are the root's and \
-             are not used. A lost upstream is reconnected while the participants wait.",
+             are not used; pace_ms, state_file and --fresh are refused (give them to the \
+             root), and conductor ctl takes only exempt and status here. Its status files \
+             and control socket default to status-ID.json, status-ID.txt and \
+             conductor-ID.sock. A lost upstream is reconnected while the participants wait; \
+             a Go repeated by a root resumed from its state file gets Done, never a second \
+             wave.",
             0
         ),
         wrap(
             "Signals: SIGINT: C and X downstream, X upstream, exit 0; SIGTERM and SIGHUP: \
-             finish the running round, Done and X upstream, then C and X downstream.",
+             finish the running round, Done and X upstream, then C and X downstream; \
+             SIGUSR1: close every connection without a word and exit 0 (a planned restart).",
             0
         ),
         wrap(

@@ -1,6 +1,7 @@
 //! `conductor` (no subcommand): loads the configuration, opens the state file (where the run
 //! resumes, or `--fresh`), binds, prints the start-up line and runs the driver until the
-//! conductor ends. `conductor relay` runs the same, with an upstream side added to the driver.
+//! conductor ends. `conductor relay` runs the same, with an upstream side added to the driver
+//! and no state file of its own (its steps are the root's).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -41,7 +42,10 @@ pub fn serve(cmd: Cmd, mut args: Arguments, relay: Option<RelaySetup>) -> i32 {
         Err(message) => return super::usage_error(cmd, message),
     };
     let fresh = args.contains("--fresh");
-    let (config, source) = match configure(cmd, given, args.finish()) {
+    if fresh && relay.is_some() {
+        return super::usage_error(cmd, RELAY_KEEPS_NO_STATE.to_string());
+    }
+    let (config, source) = match configure(cmd, given, args.finish(), relay.as_ref()) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -256,6 +260,7 @@ fn configure(
     cmd: Cmd,
     given: Option<PathBuf>,
     rest: Vec<OsString>,
+    relay: Option<&RelaySetup>,
 ) -> Result<(Config, String), i32> {
     let fail = |e: ConfigError| {
         super::error(cmd, e);
@@ -277,8 +282,71 @@ fn configure(
         (true, false) => format!("{} and the command line", path.display()),
         (false, _) => "command line".to_string(),
     };
+    if let Some(setup) = relay {
+        relay_defaults(&mut config, setup.config.id);
+        let refused = if !config.state_file.is_empty() {
+            Some(("state_file", RELAY_KEEPS_NO_STATE))
+        } else if config.pace_ms != 0 {
+            Some(("pace_ms", RELAY_HAS_NO_PACE))
+        } else {
+            None
+        };
+        if let Some((key, problem)) = refused {
+            return Err(fail(ConfigError {
+                source,
+                key: Some(key.to_string()),
+                problem: problem.to_string(),
+            }));
+        }
+    }
     config.check(&source).map_err(fail)?;
     Ok((config, source))
+}
+
+/// Why a relay takes no `state_file` and no `--fresh`.
+const RELAY_KEEPS_NO_STATE: &str = "a relay keeps no state file: its steps are the root's, \
+     and the root's state_file is where a run resumes; give it to the root";
+
+/// Why a relay takes no `pace_ms`.
+const RELAY_HAS_NO_PACE: &str = "a relay's waves are its upstream's, sent as they come: \
+     give pace_ms to the root";
+
+/// A relay's status files and control socket, where they are left at the conductor's
+/// defaults, are named after its `id` (`status-ID.json`, `status-ID.txt`,
+/// `conductor-ID.sock`, with any character other than a letter, a digit, `-`, `_` or `.`
+/// written `_`), so that a root and its relays can share a directory.
+fn relay_defaults(config: &mut Config, id: lockstep_proto::wire::Id) {
+    let id: String = id
+        .as_str()
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
+            _ => '_',
+        })
+        .collect();
+    let defaults = Config::default();
+    let named = [
+        (
+            &mut config.status_json,
+            &defaults.status_json,
+            format!("status-{id}.json"),
+        ),
+        (
+            &mut config.status_txt,
+            &defaults.status_txt,
+            format!("status-{id}.txt"),
+        ),
+        (
+            &mut config.control,
+            &defaults.control,
+            format!("conductor-{id}.sock"),
+        ),
+    ];
+    for (value, default, own) in named {
+        if value == default {
+            *value = own;
+        }
+    }
 }
 
 /// Splits `rest` into `--KEY VALUE` pairs, one flag per key of `config.json` in kebab-case

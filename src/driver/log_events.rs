@@ -331,6 +331,12 @@ pub fn relay_event(event: &RelayEvent) {
         RelayEvent::Lost { at, retry_in, .. } => log::warn!(
             "upstream connection lost {at}; reconnecting (next try in {retry_in}), participants stay connected"
         ),
+        RelayEvent::Repeated { step } => log::info!(
+            "upstream sent step {step} again: its round had ended here, answered Done without a second wave"
+        ),
+        RelayEvent::Resumed { step } => log::info!(
+            "upstream sent step {step} again: its round still runs here, Done goes up at its end"
+        ),
         RelayEvent::DuplicateId { retry_in } => log::warn!(
             "upstream refused our id as a duplicate (it still holds the old connection); trying again in {retry_in}"
         ),

@@ -367,6 +367,7 @@ impl Driver {
                 let shown = Shown {
                     address: &self.address,
                     state_error: self.state.as_ref().and_then(StateFile::error),
+                    upstream: self.upstream.as_ref(),
                 };
                 http.turn(self.poll.registry(), self.clock, &self.core, shown);
             }
@@ -384,6 +385,7 @@ impl Driver {
         let shown = Shown {
             address: &self.address,
             state_error: self.state.as_ref().and_then(StateFile::error),
+            upstream: self.upstream.as_ref(),
         };
         control.turn(self.poll.registry(), now, |request, peer| {
             control::carry_out(core, now, shown, request, peer)
@@ -661,6 +663,7 @@ impl Driver {
             if let Some(up) = &mut self.upstream {
                 let request = match signal {
                     SIGINT => StopRequest::Interrupt,
+                    SIGUSR1 => StopRequest::Restart,
                     _ => StopRequest::Graceful,
                 };
                 log::info!("{}", relay_stop_line(signal));
@@ -713,9 +716,9 @@ impl Driver {
         let shown = Shown {
             address: &self.address,
             state_error: self.state.as_ref().and_then(StateFile::error),
+            upstream: self.upstream.as_ref(),
         };
-        let mut status = snapshot(&self.core, self.now(), shown);
-        status.upstream = self.upstream.as_ref().map(Upstream::status);
+        let status = snapshot(&self.core, self.now(), shown);
         let errors = self.status_files.write(&status).join("; ");
         if errors.is_empty() {
             if self.last_status_error.take().is_some() {
@@ -735,6 +738,8 @@ struct Shown<'a> {
     address: &'a str,
     /// The state file's last write error, while writes fail.
     state_error: Option<&'a str>,
+    /// A relay's upstream side.
+    upstream: Option<&'a Upstream>,
 }
 
 /// The status snapshot as of `now`, with what the driver adds: what the status files and
@@ -743,6 +748,7 @@ fn snapshot(core: &Conductor, now: Instant, shown: Shown<'_>) -> Status {
     let mut status = core.status(now);
     status.address = shown.address.to_string();
     status.state_file_error = shown.state_error.map(str::to_string);
+    status.upstream = shown.upstream.map(Upstream::status);
     status
 }
 
@@ -751,6 +757,7 @@ fn relay_stop_line(signal: i32) -> &'static str {
     match signal {
         SIGINT => "SIGINT: ceasing operation downstream and leaving upstream (a second SIGINT exits at once)",
         SIGHUP => "SIGHUP: finishing the running round, then leaving, as for SIGTERM",
+        SIGUSR1 => "SIGUSR1: restarting: closing every connection, upstream too, without a word",
         _ => "SIGTERM: finishing the running round, then leaving upstream and ending",
     }
 }

@@ -37,6 +37,15 @@ pub struct Upstream {
     plain: Vec<u8>,
 }
 
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("address", &self.address)
+            .field("relay", &self.relay)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One connection.
 struct Link {
     stream: TcpStream,

@@ -122,6 +122,8 @@ pub struct Conductor {
     pub unread_stderr: Option<ChildStderr>,
     /// Its working directory (status files land here unless paths say otherwise).
     pub dir: TempDir,
+    /// A relay's `--id`: its status files and control socket are named after it.
+    relay_id: Option<String>,
 }
 
 /// How to start a conductor, beyond its arguments.
@@ -235,6 +237,12 @@ impl Conductor {
                 });
             }
         }
+        let relay_id = launch
+            .before
+            .iter()
+            .position(|a| a == "--id")
+            .and_then(|i| launch.before.get(i + 1))
+            .cloned();
         let mut child = command.spawn().expect("spawn conductor");
         let stderr = child.stderr.take().expect("stderr");
         let (log, unread_stderr) = if launch.stall_log {
@@ -272,6 +280,7 @@ impl Conductor {
             log,
             unread_stderr,
             dir,
+            relay_id,
         }
     }
 
@@ -350,14 +359,23 @@ impl Conductor {
         serde_json::from_str(&text).ok()
     }
 
-    /// Waits until `status.json` satisfies `check`, and returns it.
+    /// The default name of its `status.json` (a relay's is named after its id).
+    pub fn status_json(&self) -> String {
+        match &self.relay_id {
+            Some(id) => format!("status-{id}.json"),
+            None => "status.json".to_string(),
+        }
+    }
+
+    /// Waits until its `status.json` satisfies `check`, and returns it.
     pub fn wait_status(
         &self,
         what: &str,
         check: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
-        wait_for(&format!("status.json with {what}"), DEADLINE, || {
-            self.status("status.json").filter(|v| check(v))
+        let name = self.status_json();
+        wait_for(&format!("{name} with {what}"), DEADLINE, || {
+            self.status(&name).filter(|v| check(v))
         })
     }
 
@@ -457,7 +475,10 @@ impl Conductor {
 
     /// Its control socket: the default, beside the status files in its directory.
     pub fn control_socket(&self) -> PathBuf {
-        self.dir.path("conductor.sock")
+        match &self.relay_id {
+            Some(id) => self.dir.path(&format!("conductor-{id}.sock")),
+            None => self.dir.path("conductor.sock"),
+        }
     }
 
     /// Runs `conductor ctl ARGS` against its control socket: exit code, stdout, stderr.

@@ -26,7 +26,12 @@
 //! with `C`, `X` (exit 0), `E` with `E`, `X` (exit 1). An upstream lost without a goodbye is
 //! reconnected with backoff, hello again with the same id, for up to the reconnect window,
 //! while the participants stay connected; the Done of a round whose Go came on a lost
-//! connection is never sent on the next.
+//! connection is never sent on the next, unless the next connection's first Go is for that
+//! very step (an upstream restarted from its state file sends its last wave again): then the
+//! relay answers it as a participant that reconnects does (PROTOCOL.md "Surviving restarts"),
+//! Done at once if that round has ended downstream, else at its end, and never a second
+//! downstream wave, so its participants see no step twice. A planned restart
+//! ([`StopRequest::Restart`]) closes both sides without a word.
 
 #[cfg(test)]
 mod tests;
@@ -126,6 +131,18 @@ pub enum RelayEvent {
         /// The relay had not joined upstream on this connection.
         before_hello: bool,
     },
+    /// The reconnected upstream sent the Go of a step whose downstream round had ended:
+    /// answered Done at once, without a second wave.
+    Repeated {
+        /// The step.
+        step: u32,
+    },
+    /// The reconnected upstream sent the Go of a step whose downstream round still runs:
+    /// its end is answered on this connection, without a second wave.
+    Resumed {
+        /// The step.
+        step: u32,
+    },
     /// The upstream refused a hello with `duplicate id`: it has not noticed the old
     /// connection is gone. Tried again like a lost connection.
     DuplicateId {
@@ -174,8 +191,17 @@ pub struct Relay {
     /// The session on the current connection, from [`UpInput::Connected`] on.
     session: Option<Participant>,
     outputs: VecDeque<UpOutput>,
-    /// The downstream wave (counted from 0) whose end is answered with Done upstream.
-    owed: Option<u64>,
+    /// The downstream wave (counted from 0) whose end is answered with Done upstream, and
+    /// its step.
+    owed: Option<(u64, u32)>,
+    /// A downstream wave whose Go came on a connection lost since, while it runs, and its
+    /// step: a first Go for that step on the next connection takes it over.
+    orphan: Option<(u64, u32)>,
+    /// The step of the last downstream round that ended for an upstream Go, answered or not:
+    /// a first Go for it on the next connection is answered at once.
+    completed: Option<u32>,
+    /// No Go has arrived yet on the current connection.
+    first_go: bool,
     /// Downstream rounds that have ended, counted from [`CoreEvent::RoundEnd`].
     rounds_ended: u64,
     next_heartbeat: Option<Instant>,
@@ -197,6 +223,9 @@ impl Relay {
             session: None,
             outputs: VecDeque::new(),
             owed: None,
+            orphan: None,
+            completed: None,
+            first_go: false,
             rounds_ended: 0,
             next_heartbeat: None,
             stopping: false,
@@ -253,9 +282,10 @@ impl Relay {
             .as_ref()
             .map(|s| (s.state(), s.pending()))
             .hash(state);
-        self.owed
-            .map(|o| o.wrapping_sub(self.rounds_ended))
-            .hash(state);
+        let relative = |(wave, step): (u64, u32)| (wave.wrapping_sub(self.rounds_ended), step);
+        self.owed.map(relative).hash(state);
+        self.orphan.map(relative).hash(state);
+        (self.completed, self.first_go).hash(state);
         self.next_heartbeat.map(rel).hash(state);
         (self.stopping, self.last_step, self.retries).hash(state);
         self.lost_since.map(rel).hash(state);
@@ -286,7 +316,8 @@ impl Relay {
         match input {
             UpInput::Connected => {
                 if self.link == Link::Connecting && self.session.is_none() {
-                    self.session = Some(Participant::new(self.config.id));
+                    self.first_go = true;
+                    self.session = Some(Participant::reconnecting(self.config.id, self.completed));
                     self.outputs.push_back(UpOutput::Transmit);
                 }
             }
@@ -330,8 +361,13 @@ impl Relay {
             Output::Event(CoreEvent::RoundEnd { .. }) => {
                 let ended = self.rounds_ended;
                 self.rounds_ended += 1;
-                if self.owed == Some(ended) {
+                if let Some((_, step)) = self.orphan.filter(|&(wave, _)| wave == ended) {
+                    self.orphan = None;
+                    self.completed = Some(step);
+                }
+                if let Some((_, step)) = self.owed.filter(|&(wave, _)| wave == ended) {
                     self.owed = None;
+                    self.completed = Some(step);
                     self.next_heartbeat = None;
                     if let Some(session) = &mut self.session {
                         if session.done().is_ok() {
@@ -422,17 +458,50 @@ impl Relay {
                     .push_back(UpOutput::Event(RelayEvent::Joined { conductor, retries }));
             }
             UpEvent::Go(step) => {
-                if let Some(session) = &mut self.session {
-                    // Valid: the session has just taken a Go.
-                    let _ = session.ack();
-                }
-                self.outputs.push_back(UpOutput::Transmit);
+                let first = std::mem::take(&mut self.first_go);
                 self.last_step = Some(step);
-                self.owed = Some(core.rounds().waves_sent());
+                self.outputs.push_back(UpOutput::Transmit);
+                let Some(session) = &mut self.session else {
+                    return;
+                };
+                if first && self.completed == Some(step) {
+                    // Its round ended after this connection was made: the session could not
+                    // know. Valid: the session has just taken a Go.
+                    let _ = session.done();
+                    self.outputs
+                        .push_back(UpOutput::Event(RelayEvent::Repeated { step }));
+                    return;
+                }
+                // Valid: the session has just taken a Go.
+                let _ = session.ack();
                 if !self.config.heartbeat.is_zero() {
                     self.next_heartbeat = Some(now + self.config.heartbeat);
                 }
-                core.offer_wave(now, step);
+                match self
+                    .orphan
+                    .filter(|&(_, orphaned)| first && orphaned == step)
+                {
+                    Some(orphan) => {
+                        self.orphan = None;
+                        self.owed = Some(orphan);
+                        self.outputs
+                            .push_back(UpOutput::Event(RelayEvent::Resumed { step }));
+                    }
+                    None => {
+                        let wave = core.rounds().waves_sent();
+                        // An orphan offered but never sent is replaced by this wave.
+                        self.orphan = self.orphan.filter(|&(orphaned, _)| orphaned < wave);
+                        self.owed = Some((wave, step));
+                        core.offer_wave(now, step);
+                    }
+                }
+            }
+            UpEvent::Repeated(step) => {
+                self.first_go = false;
+                self.last_step = Some(step);
+                self.outputs.push_back(UpOutput::Transmit);
+                self.outputs
+                    .push_back(UpOutput::Event(RelayEvent::Repeated { step }));
             }
             UpEvent::Slow => core.pass_down(now, PassDown::Slow),
             UpEvent::ShuttingDown(n) => core.pass_down(now, PassDown::Countdown(n)),
@@ -453,8 +522,7 @@ impl Relay {
                 self.end(core, now, EndKind::Fatal(why.clone()), why);
             }
             UpEvent::Refused(reason) => self.refused(core, now, reason),
-            // Only a session made to continue another repeats a step; this one is new.
-            UpEvent::Repeated(_) | UpEvent::Probed | UpEvent::Here => {}
+            UpEvent::Probed | UpEvent::Here => {}
         }
     }
 
@@ -463,7 +531,7 @@ impl Relay {
     fn refused(&mut self, core: &mut Conductor, now: Instant, reason: Reason) {
         if reason.as_str().starts_with("duplicate id") {
             self.session = None;
-            self.owed = None;
+            self.orphan_owed();
             self.outputs.push_back(UpOutput::Close);
             if let Some(retry_in) = self.retry(core, now) {
                 self.outputs
@@ -497,7 +565,7 @@ impl Relay {
             return;
         }
         let before_hello = self.link != Link::Up;
-        self.owed = None;
+        self.orphan_owed();
         self.next_heartbeat = None;
         if self.stopping {
             self.link = Link::Over;
@@ -510,6 +578,14 @@ impl Relay {
                 retry_in,
                 before_hello,
             }));
+        }
+    }
+
+    /// The connection the owed round's Go came on is lost: its Done is not sent on the next,
+    /// unless that one's first Go takes it over.
+    fn orphan_owed(&mut self) {
+        if let Some(owed) = self.owed.take() {
+            self.orphan = Some(owed);
         }
     }
 

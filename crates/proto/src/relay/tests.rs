@@ -462,3 +462,75 @@ fn backoff_doubles_up_to_a_second() {
     assert_eq!(pauses, [100, 200, 400, 800, 1000, 1000]);
     assert_eq!(backoff(u32::MAX), MAX_RETRY);
 }
+
+/// A relay whose participant `a` finished step 5 and answered it upstream, or (with
+/// `finish` false) still works on it, when the upstream connection is lost and made again.
+fn reconnected_during_or_after(finish: bool) -> (Rig, ConnId) {
+    let mut rig = Rig::new(1);
+    let a = rig.join_down("a");
+    rig.join_up();
+    rig.upstream_says(&[ConductorMsg::Go(5)]);
+    assert_eq!(rig.take_down(a), vec![ConductorMsg::Go(5)]);
+    if finish {
+        rig.send_down(a, &ClientMsg::Done);
+        assert_eq!(rig.take_up(), vec![ClientMsg::Received, ClientMsg::Done]);
+    } else {
+        assert_eq!(rig.take_up(), vec![ClientMsg::Received]);
+    }
+    rig.up_input(UpInput::Closed);
+    rig.advance(100);
+    rig.join_up();
+    (rig, a)
+}
+
+#[test]
+fn a_restarted_upstream_sending_a_finished_step_again_gets_done_at_once_and_no_wave() {
+    let (mut rig, a) = reconnected_during_or_after(true);
+    rig.upstream_says(&[ConductorMsg::Go(5)]);
+    assert_eq!(rig.take_up(), vec![ClientMsg::Done]);
+    assert_eq!(rig.take_down(a), vec![], "no step twice below");
+    assert!(rig.events.contains(&RelayEvent::Repeated { step: 5 }));
+    rig.upstream_says(&[ConductorMsg::Go(6)]);
+    assert_eq!(rig.take_down(a), vec![ConductorMsg::Go(6)]);
+    rig.send_down(a, &ClientMsg::Done);
+    assert_eq!(rig.take_up(), vec![ClientMsg::Received, ClientMsg::Done]);
+}
+
+#[test]
+fn a_restarted_upstream_sending_a_running_step_again_gets_done_at_its_end() {
+    let (mut rig, a) = reconnected_during_or_after(false);
+    rig.upstream_says(&[ConductorMsg::Go(5)]);
+    assert_eq!(rig.take_up(), vec![ClientMsg::Received]);
+    assert_eq!(rig.take_down(a), vec![], "no second wave");
+    assert!(rig.events.contains(&RelayEvent::Resumed { step: 5 }));
+    rig.send_down(a, &ClientMsg::Done);
+    assert_eq!(rig.take_up(), vec![ClientMsg::Done]);
+    rig.upstream_says(&[ConductorMsg::Go(6)]);
+    assert_eq!(rig.take_down(a), vec![ConductorMsg::Go(6)]);
+}
+
+#[test]
+fn a_round_that_ends_between_the_reconnection_and_the_repeated_go_is_answered_at_once() {
+    let (mut rig, a) = reconnected_during_or_after(false);
+    rig.send_down(a, &ClientMsg::Done);
+    assert_eq!(rig.take_up(), vec![], "not on the new connection unasked");
+    rig.upstream_says(&[ConductorMsg::Go(5)]);
+    assert_eq!(rig.take_up(), vec![ClientMsg::Done]);
+    assert_eq!(rig.take_down(a), vec![]);
+    assert!(rig.events.contains(&RelayEvent::Repeated { step: 5 }));
+}
+
+#[test]
+fn a_planned_restart_closes_both_sides_without_a_word() {
+    let mut rig = Rig::new(1);
+    let a = rig.join_down("a");
+    rig.join_up();
+    rig.upstream_says(&[ConductorMsg::Go(2)]);
+    let _ = (rig.take_up(), rig.take_down(a));
+    rig.up_input(UpInput::Stop(StopRequest::Restart));
+    assert_eq!(rig.take_up(), vec![], "no X upstream");
+    assert_eq!(rig.closes, 1);
+    assert_eq!(rig.take_down(a), vec![], "no C or X below");
+    assert_eq!(rig.exit, Some(EndKind::Restart));
+    assert!(rig.relay.is_over());
+}
