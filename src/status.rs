@@ -90,6 +90,12 @@ fn render(status: &Status, age_ms: Option<u64>) -> String {
         let _ = writeln!(out, "written      {} ago", age(ms));
     }
     let _ = writeln!(out, "phase        {}", status.phase);
+    if let Some(up) = &status.upstream {
+        let step = up
+            .last_step
+            .map_or(String::new(), |s| format!(", last step {s}"));
+        let _ = writeln!(out, "upstream     {} {}{step}", up.address, up.state);
+    }
     if let Some(control) = control(status) {
         let _ = writeln!(out, "control      {control}");
     }
@@ -282,6 +288,7 @@ mod tests {
             late_waves: 0,
             state_file_error: None,
             failure: None,
+            upstream: None,
         }
     }
 
@@ -425,6 +432,26 @@ mod tests {
         fields.remove("min_clients");
         let old: Status = serde_json::from_value(old).unwrap();
         assert_eq!(Shortfall::of(&old), None);
+    }
+
+    #[test]
+    fn a_relay_shows_its_upstream() {
+        assert!(!sample().to_text().contains("upstream"));
+        assert!(!sample().to_json().contains("upstream"));
+        let relay = Status {
+            upstream: Some(lockstep_proto::status::UpstreamStatus {
+                address: "10.0.0.1:7878".into(),
+                state: "connected".into(),
+                last_step: Some(41),
+            }),
+            ..sample()
+        };
+        assert!(relay
+            .to_text()
+            .contains("\nupstream     10.0.0.1:7878 connected, last step 41\n"));
+        let v: serde_json::Value = serde_json::from_str(&relay.to_json()).unwrap();
+        assert_eq!(v["upstream"]["state"], "connected");
+        assert_eq!(v["upstream"]["last_step"], 41);
     }
 
     #[test]

@@ -21,23 +21,59 @@ pub struct TlsFiles {
     pub name: Option<String>,
 }
 
+/// The names of the four flags.
+#[derive(Clone, Copy, Debug)]
+pub struct Flags {
+    ca: &'static str,
+    cert: &'static str,
+    key: &'static str,
+    name: &'static str,
+}
+
+impl Flags {
+    /// A participant's: `--tls-ca`, `--tls-cert`, `--tls-key`, `--tls-name`.
+    pub const PARTICIPANT: Flags = Flags {
+        ca: "--tls-ca",
+        cert: "--tls-cert",
+        key: "--tls-key",
+        name: "--tls-name",
+    };
+    /// A relay's upstream side: `--upstream-tls-ca` and so on.
+    pub const UPSTREAM: Flags = Flags {
+        ca: "--upstream-tls-ca",
+        cert: "--upstream-tls-cert",
+        key: "--upstream-tls-key",
+        name: "--upstream-tls-name",
+    };
+}
+
 impl TlsFiles {
     /// Reads the flags; `None` without `--tls-ca`. A certificate without its key (or the
     /// reverse), or either without a CA, is a usage error.
     pub fn from_flags(args: &mut Arguments) -> Result<Option<TlsFiles>, String> {
-        let ca: Option<PathBuf> = flags::path(args, "--tls-ca")?;
-        let cert: Option<PathBuf> = flags::path(args, "--tls-cert")?;
-        let key: Option<PathBuf> = flags::path(args, "--tls-key")?;
-        let name: Option<String> = flags::value(args, "--tls-name")?;
+        Self::from_named_flags(args, &Flags::PARTICIPANT)
+    }
+
+    /// The same, under other names: `conductor relay` takes its upstream's as
+    /// [`Flags::UPSTREAM`], since `--tls-cert` and `--tls-key` are its own side's.
+    pub fn from_named_flags(
+        args: &mut Arguments,
+        names: &Flags,
+    ) -> Result<Option<TlsFiles>, String> {
+        let (f_ca, f_cert, f_key, f_name) = (names.ca, names.cert, names.key, names.name);
+        let ca: Option<PathBuf> = flags::path(args, f_ca)?;
+        let cert: Option<PathBuf> = flags::path(args, f_cert)?;
+        let key: Option<PathBuf> = flags::path(args, f_key)?;
+        let name: Option<String> = flags::value(args, f_name)?;
         let identity = match (cert, key) {
             (Some(cert), Some(key)) => Some((cert, key)),
             (None, None) => None,
-            _ => return Err("--tls-cert and --tls-key go together".to_string()),
+            _ => return Err(format!("{f_cert} and {f_key} go together")),
         };
         match ca {
             Some(ca) => Ok(Some(TlsFiles { ca, identity, name })),
             None if identity.is_some() || name.is_some() => {
-                Err("--tls-cert, --tls-key and --tls-name need --tls-ca".to_string())
+                Err(format!("{f_cert}, {f_key} and {f_name} need {f_ca}"))
             }
             None => Ok(None),
         }

@@ -203,8 +203,32 @@ fn bench_spreads_clients_over_processes() {
 }
 
 #[test]
+fn bench_drives_a_tree_of_relays_it_starts() {
+    let report = bench(&[
+        "--spawn",
+        "--clients",
+        "5",
+        "--relays",
+        "2",
+        "--rounds",
+        "30",
+    ]);
+    assert_clean(&report, 5, 1, 30);
+    assert_eq!(report["target"], "conductor through 2 relays");
+    assert_eq!(report["server_exit"], 0, "{report}");
+}
+
+#[test]
 fn bench_rejects_more_processes_than_clients() {
     for (args, expected) in [
+        (
+            &["--clients", "2", "--relays", "3"][..],
+            "--relays 3 is more than --clients 2",
+        ),
+        (
+            &["--clients", "2", "--relays", "1", "--procs", "2"][..],
+            "--relays starts its own tree",
+        ),
         (
             &["--clients", "2", "--procs", "3"][..],
             "--procs 3 is more than --clients 2",

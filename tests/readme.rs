@@ -5,7 +5,9 @@
 //! and of the license, the monitoring examples, and "Across machines": its `openssl` commands
 //! pasted into `sh`, its configuration and its `join` with certificates (on the loopback
 //! address, checking the conductor's certificate by name), and the C, C++ and Fortran
-//! participants of "Joining" built by its compile lines (with the checkout's paths) and run.
+//! participants of "Joining" built by its compile lines (with the checkout's paths) and run,
+//! and the example tree of "Bigger than one conductor": root, two relays and their sixteen
+//! participants in one directory (on free ports).
 
 // Tests and examples use sockets, clocks, files and threads freely (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -336,4 +338,97 @@ fn the_fortran_participant_builds_and_runs_as_written() {
         "app.f90",
         "gfortran include/lockstep.f90 app.f90",
     );
+}
+
+/// The command of the line of `block` that holds `marker`, without `cargo run --release -- `.
+fn command_with(block: &str, marker: &str) -> String {
+    block
+        .lines()
+        .find(|l| l.contains(marker))
+        .and_then(|l| l.strip_prefix("cargo run --release -- "))
+        .unwrap_or_else(|| panic!("no cargo run line with {marker:?} in {block}"))
+        .to_string()
+}
+
+#[test]
+fn the_example_tree_runs_as_written_in_one_directory() {
+    let tree = block("# The root: 100 rounds");
+    let root_line = command_with(&tree, "--rounds 100");
+    let relay_line = command_with(&tree, "relay --upstream 127.0.0.1:7878 --id rack-1");
+    let join_line = command_with(&tree, "join --port 7901 --id worker-1");
+    assert!(tree.contains("--id rack-2 --port 7902"), "{tree}");
+    let dir = TempDir::new("readme-tree");
+    let here = dir.0.clone();
+    std::fs::write(
+        dir.path("step.sh"),
+        "#!/bin/sh\necho \"$LOCKSTEP_STEP\" >> \"$LOCKSTEP_ID.steps\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        dir.path("step.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    // Every process in the same directory; the root on a free port instead of 7878.
+    let in_dir = |dir: TempDir| Launch {
+        dir: Some(dir),
+        ..Launch::default()
+    };
+    let root_args: Vec<&str> = root_line.split_whitespace().collect();
+    let mut root = Conductor::launch(&root_args, in_dir(dir));
+    let upstream = root.addr.to_string();
+    let mut relays = Vec::new();
+    for rack in ["rack-1", "rack-2"] {
+        // Free ports instead of 7901 and 7902.
+        let line = relay_line
+            .replace("127.0.0.1:7878", &upstream)
+            .replace("rack-1", rack)
+            .replace(" --port 7901", "");
+        let launch = Launch {
+            before: line.split_whitespace().map(str::to_string).collect(),
+            ..in_dir(TempDir(here.clone()))
+        };
+        relays.push(Conductor::launch(&[], launch));
+    }
+    for name in [
+        "conductor.sock",
+        "conductor-rack-1.sock",
+        "conductor-rack-2.sock",
+    ] {
+        wait_for(name, DEADLINE, || here.join(name).exists().then_some(()));
+    }
+    let mut workers = Vec::new();
+    for (r, relay) in relays.iter().enumerate() {
+        for w in 0..8 {
+            let id = format!("w{r}-{w}");
+            let line = join_line
+                .replace("7901", &relay.addr.port().to_string())
+                .replace("worker-1", &id);
+            let args: Vec<&str> = line.split_whitespace().collect();
+            let child = Command::new(env!("CARGO_BIN_EXE_conductor"))
+                .args(&args)
+                .current_dir(&here)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("conductor join");
+            workers.push((id, child));
+        }
+    }
+    for (id, mut child) in workers {
+        let status = wait_for(&format!("{id} to finish"), DEADLINE * 6, || {
+            child.try_wait().expect("try_wait")
+        });
+        assert!(status.success(), "{id}: {status}");
+        let steps = std::fs::read_to_string(here.join(format!("{id}.steps"))).unwrap();
+        let expected: String = (0..100).map(|n| format!("{n}\n")).collect();
+        assert_eq!(steps, expected, "{id}");
+    }
+    root.expect_exit(0);
+    for relay in &mut relays {
+        relay.expect_exit(0);
+    }
+    for name in ["status.json", "status-rack-1.json", "status-rack-2.json"] {
+        assert!(here.join(name).exists(), "{name}");
+    }
 }

@@ -41,6 +41,9 @@ const TIMER: Token = Token(usize::MAX - 1);
 pub struct LoadSpec {
     /// The server.
     pub addr: SocketAddr,
+    /// When not empty, client i connects to `spread[i % len]` instead (the relays of a
+    /// tree).
+    pub spread: Vec<SocketAddr>,
     /// Simulated clients.
     pub clients: usize,
     /// Waves to take part in before leaving: warm-up, measured rounds and one more whose
@@ -237,8 +240,12 @@ impl Load {
             && self.clients.len() - self.greeted < CONNECT_WINDOW
         {
             let i = self.clients.len();
-            let mut stream = TcpStream::connect(self.spec.addr)
-                .map_err(|e| format!("cannot connect to {}: {e}", self.spec.addr))?;
+            let addr = match self.spec.spread.len() {
+                0 => self.spec.addr,
+                n => self.spec.spread[i % n],
+            };
+            let mut stream =
+                TcpStream::connect(addr).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
             self.poll
                 .registry()
                 .register(

@@ -58,6 +58,9 @@ pub struct Options {
     pub scrape_http: bool,
     /// TLS for the simulated clients; `None` = plaintext.
     pub tls: Option<BenchTls>,
+    /// `--spawn --relays K`: K relays between the spawned conductor and the clients, which
+    /// are spread over them in turn; 0 = the clients connect to the conductor.
+    pub relays: u32,
     /// The spawned conductor's `pace_ms`; `None` = its default (none).
     pub pace_ms: Option<u64>,
     /// Whether the spawned conductor keeps a state file, and syncs it.
@@ -143,6 +146,20 @@ impl Options {
             }
             _ => {}
         }
+        if self.relays > 0 {
+            if self.target != Target::Spawn || self.tls.is_some() || self.procs.is_some() {
+                return Err(
+                    "--relays starts its own tree: it needs --spawn, without --tls or --procs"
+                        .to_string(),
+                );
+            }
+            if self.relays > self.clients {
+                return Err(format!(
+                    "--relays {} is more than --clients {}: each relay has at least one client",
+                    self.relays, self.clients
+                ));
+            }
+        }
         if self.pace_ms.is_some() && self.target != Target::Spawn {
             return Err(
                 "--pace-ms sets the pace of a conductor this command starts: add --spawn".into(),
@@ -189,7 +206,11 @@ pub fn run(options: &Options) -> Result<Report, String> {
             let tls_ids = (options.tls == Some(BenchTls::Generated)).then_some(ids.as_slice());
             let (server, tls) = Server::conductor(
                 ConductorRun {
-                    clients: options.clients,
+                    clients: if options.relays > 0 {
+                        options.relays
+                    } else {
+                        options.clients
+                    },
                     waves: options.waves(),
                     http: options.scrape_http,
                     pace_ms: options.pace_ms.unwrap_or(0),
@@ -202,8 +223,20 @@ pub fn run(options: &Options) -> Result<Report, String> {
         }
         Target::Baseline(path) => Some(Server::baseline(path, options.clients)?),
     };
+    // The relays, each waiting for its share of the clients, which connect to them in turn.
+    let relays: Vec<Server> = match &server {
+        Some(root) if options.relays > 0 => (0..options.relays)
+            .map(|r| Server::relay(root.addr, r, share(options.clients, options.relays, r)))
+            .collect::<Result<_, _>>()?,
+        _ => Vec::new(),
+    };
+    let spread: Vec<SocketAddr> = relays.iter().map(|r| r.addr).collect();
     let (addr, target) = match (&options.target, &server) {
         (Target::Addr(a), _) => (resolve(a)?, a.clone()),
+        (Target::Spawn, Some(_)) if options.relays > 0 => (
+            spread[0],
+            format!("conductor through {} relays", options.relays),
+        ),
         (Target::Spawn, Some(s)) => (s.addr, "conductor".to_string()),
         (_, Some(s)) => (s.addr, "baseline".to_string()),
         (_, None) => return Err("no server".to_string()),
@@ -217,7 +250,7 @@ pub fn run(options: &Options) -> Result<Report, String> {
     let scraper = server.as_ref().and_then(|s| s.http).map(Scraper::start);
     let measured = match options.procs {
         Some(procs) => procs::run(options, addr, procs, pid),
-        None => measure(options, addr, pid, client_tls),
+        None => measure(options, addr, &spread, pid, client_tls),
     };
     let scrapes = scraper.map(Scraper::stop);
     let mut report = match measured {
@@ -244,20 +277,33 @@ pub fn run(options: &Options) -> Result<Report, String> {
             report.state_file = Some(s.state_recorded(options.state_file)?);
         }
     }
+    for mut relay in relays {
+        let code = relay.wait()?;
+        if code != 0 {
+            return Err(format!("a relay exited with {code}{}", relay.keep_log()));
+        }
+    }
     report.pace_ms = options.pace_ms;
     Ok(report)
+}
+
+/// How many of `clients` relay `r` of `relays` gets when they are dealt in turn.
+fn share(clients: u32, relays: u32, r: u32) -> u32 {
+    clients / relays + u32::from(r < clients % relays)
 }
 
 /// All clients in this process.
 fn measure(
     options: &Options,
     addr: SocketAddr,
+    spread: &[SocketAddr],
     pid: Option<u32>,
     tls: Option<tls::ClientTls>,
 ) -> Result<Report, String> {
     let tls_on = tls.is_some();
     let outcome = load::run(LoadSpec {
         addr,
+        spread: spread.to_vec(),
         clients: options.clients as usize,
         waves: options.waves(),
         work: Duration::from_micros(options.work_us),
@@ -305,4 +351,16 @@ fn resolve(addr: &str) -> Result<SocketAddr, String> {
         .map_err(|e| format!("--addr {addr:?}: {e}"))?
         .next()
         .ok_or_else(|| format!("--addr {addr:?} has no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share;
+
+    #[test]
+    fn clients_are_dealt_to_relays_in_turn() {
+        let shares: Vec<u32> = (0..3).map(|r| share(10, 3, r)).collect();
+        assert_eq!(shares, [4, 3, 3]);
+        assert_eq!((0..4).map(|r| share(4, 4, r)).sum::<u32>(), 4);
+    }
 }

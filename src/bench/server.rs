@@ -58,15 +58,7 @@ impl Server {
     ) -> Result<(Server, Option<super::tls::ClientTls>), String> {
         let exe = std::env::current_exe()
             .map_err(|e| format!("cannot find this executable to start a conductor: {e}"))?;
-        let dir = std::env::temp_dir().join(format!(
-            "lockstep-bench-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos())
-        ));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let dir = scratch_dir("conductor")?;
         let mut config = serde_json::json!({
             "host": "127.0.0.1",
             "port": 0,
@@ -104,6 +96,36 @@ impl Server {
             server.http = Some(server.read_http_line()?);
         }
         Ok((server, client_tls))
+    }
+
+    /// Starts this executable as relay number `r` of a tree under the conductor at `root`, on
+    /// a free loopback port, waiting for `clients` participants before it says hello
+    /// upstream; its status files and log in a scratch directory.
+    pub fn relay(root: SocketAddr, r: u32, clients: u32) -> Result<Server, String> {
+        let exe = std::env::current_exe()
+            .map_err(|e| format!("cannot find this executable to start a relay: {e}"))?;
+        let dir = scratch_dir(&format!("relay{r}"))?;
+        let config = serde_json::json!({
+            "host": "127.0.0.1",
+            "port": 0,
+            "min_clients": clients,
+            "max_clients": clients.max(1),
+        });
+        let config_path = dir.join("config.json");
+        std::fs::write(&config_path, config.to_string())
+            .map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
+        let mut command = Command::new(exe);
+        command
+            .args(["relay", "--upstream", &root.to_string(), "--id"])
+            .arg(format!("relay{r}"))
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--log-file")
+            .arg(dir.join("conductor.log"))
+            .current_dir(&dir);
+        let mut server = Server::start(command, "relay")?;
+        server.dir = Some(dir);
+        Ok(server)
     }
 
     /// What the state file of a conductor started with one holds now (after its exit).
@@ -225,6 +247,19 @@ impl Server {
             format!("; its log is {}", d.join("conductor.log").display())
         })
     }
+}
+
+/// A fresh scratch directory for one server of this run.
+fn scratch_dir(what: &str) -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!(
+        "lockstep-bench-{}-{what}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir)
 }
 
 /// Makes the child killed when this process dies, so that an interrupted run leaves no server

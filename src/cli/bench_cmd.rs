@@ -73,6 +73,7 @@ fn parse(args: &mut Arguments) -> Result<(Options, bool), String> {
         samples: args.contains("--samples"),
         scrape_http: args.contains("--scrape-http"),
         tls: tls_flags(args)?,
+        relays: flags::value(args, "--relays")?.unwrap_or(0),
         pace_ms: flags::value(args, "--pace-ms")?,
         state_file: match (args.contains("--state-file"), args.contains("--state-sync")) {
             (_, true) => StateFileMode::Synced,

@@ -20,7 +20,94 @@ pub fn page(cmd: Cmd) -> String {
         Cmd::Status => status_page(),
         Cmd::Ctl => ctl_page(),
         Cmd::Bench => bench_page(),
+        Cmd::Relay => relay_page(),
     }
+}
+
+fn relay_page() -> String {
+    use lockstep_proto::relay::{DEFAULT_HEARTBEAT, DEFAULT_WINDOW};
+    let flags = table(&[
+        (
+            "--upstream HOST:PORT",
+            "the conductor (or relay) above this one (required)".to_string(),
+        ),
+        (
+            "--id ID",
+            "this relay's id upstream, 1 to 12 printable characters; also its id \
+             downstream unless server_id is set (required)"
+                .to_string(),
+        ),
+        (
+            "--heartbeat-ms N",
+            format!(
+                "send W upstream every N ms while a round runs; 0 = only for ? (default: {})",
+                DEFAULT_HEARTBEAT.as_millis()
+            ),
+        ),
+        (
+            "--reconnect-ms N",
+            format!(
+                "how long an upstream outage may last before the relay gives up (E, X, \
+                 exit 1); 0 = at once (default: {})",
+                DEFAULT_WINDOW.as_millis()
+            ),
+        ),
+        (
+            "--upstream-tls-ca FILE",
+            "speak TLS upstream, trusting the CA certificates in FILE".to_string(),
+        ),
+        (
+            "--upstream-tls-cert FILE",
+            "with --upstream-tls-key: the certificate to present upstream".to_string(),
+        ),
+        (
+            "--upstream-tls-key FILE",
+            "the key of --upstream-tls-cert".to_string(),
+        ),
+        (
+            "--upstream-tls-name NAME",
+            "the name the upstream's certificate must carry (default: its host)".to_string(),
+        ),
+    ]);
+    format!(
+        "conductor relay: a conductor downstream, one participant upstream
+
+Usage:
+  conductor relay --upstream HOST:PORT --id ID [FLAGS] [conductor flags]
+
+{}
+Flags:
+{flags}
+{}
+{}
+",
+        wrap(
+            "It says hello upstream once min_clients of its own participants are ready. Each \
+             Go from upstream goes to its ready participants with the same step; Done goes \
+             upstream when all of them are Done (or gone). T, S, C and E are passed down. \
+             Its own side takes every flag and key of the conductor (see 'conductor help'); \
+             rounds, step_wrap, shutdown_countdown and slow_round_ms are the root's and \
+             are not used; pace_ms, state_file and --fresh are refused (give them to the \
+             root), and conductor ctl takes only exempt and status here. Its status files \
+             and control socket default to status-ID.json, status-ID.txt and \
+             conductor-ID.sock. A lost upstream is reconnected while the participants wait; \
+             a Go repeated by a root resumed from its state file gets Done, never a second \
+             wave.",
+            0
+        ),
+        wrap(
+            "Signals: SIGINT: C and X downstream, X upstream, exit 0; SIGTERM and SIGHUP: \
+             finish the running round, Done and X upstream, then C and X downstream; \
+             SIGUSR1: close every connection without a word and exit 0 (a planned restart).",
+            0
+        ),
+        wrap(
+            "Exit codes: 0 after the upstream's C or X, SIGINT or SIGTERM; 1 after the \
+             upstream's E, a refusal from upstream, an outage longer than --reconnect-ms or \
+             a fatal error; 2 for a bad command line or configuration.",
+            0
+        ),
+    )
 }
 
 fn conductor() -> String {
@@ -63,6 +150,7 @@ Usage:
   conductor [--config FILE] [--KEY VALUE ...] [--log-level L] [--log-file FILE]
             [--fresh]
   conductor join --id ID [FLAGS] -- COMMAND [ARGS...]
+  conductor relay --upstream HOST:PORT --id ID [FLAGS] [--KEY VALUE ...]
   conductor status [--file FILE] [--watch]
   conductor ctl COMMAND [ARGS] [--control PATH]
   conductor bench (--spawn | --addr HOST:PORT | --baseline PATH) [FLAGS]
@@ -80,8 +168,9 @@ Settings (the keys of config.json; LIST is comma-separated):
              and step n+1 once each has answered Done (or left). Settings come from \
              config.json (or --config FILE); each flag --KEY VALUE below overrides the file's \
              KEY. 'conductor help COMMAND' or 'conductor COMMAND --help' describes join (run \
-             a command as a participant), status (show a status file), ctl (pause, resume, \
-             step or pace a running conductor) and bench (measure a server).",
+             a command as a participant), relay (one conductor's participant, another's \
+             conductor), status (show a status file), ctl (pause, resume, step or pace a \
+             running conductor) and bench (measure a server).",
             0
         ),
         table(&settings),
@@ -388,6 +477,12 @@ fn bench_page() -> String {
                 .to_string(),
         ),
         (
+            "--relays K",
+            "with --spawn: start K relays under the conductor and spread the clients over \
+             them in turn (default: 0, the clients connect to the conductor)"
+                .to_string(),
+        ),
+        (
             "--pace-ms MS",
             "with --spawn: the conductor's pace_ms; the round times are then the intervals \
              between waves, and the report adds their minimum and the late waves (default: \
@@ -421,7 +516,7 @@ Usage:
   conductor bench (--spawn | --addr HOST:PORT | --baseline PATH)
                   [--clients N] [--procs P] [--rounds R] [--warmup W]
                   [--work-us U] [--server-pid PID] [--json] [--scrape-http]
-                  [--pace-ms MS] [--state-file | --state-sync]
+                  [--relays K] [--pace-ms MS] [--state-file | --state-sync]
                   [--tls | --tls-ca FILE [--tls-cert FILE --tls-key FILE]
                   [--tls-name NAME]]
 
@@ -490,7 +585,14 @@ mod tests {
 
     #[test]
     fn every_page_fits_80_columns() {
-        for cmd in [Cmd::Run, Cmd::Join, Cmd::Status, Cmd::Ctl, Cmd::Bench] {
+        for cmd in [
+            Cmd::Run,
+            Cmd::Join,
+            Cmd::Relay,
+            Cmd::Status,
+            Cmd::Ctl,
+            Cmd::Bench,
+        ] {
             for line in page(cmd).lines() {
                 assert!(line.chars().count() <= WIDTH, "{cmd:?}: {line:?}");
             }

@@ -17,6 +17,7 @@ pub(crate) mod flags;
 mod help;
 mod join;
 mod logging;
+mod relay;
 mod run;
 mod status_cmd;
 
@@ -41,12 +42,15 @@ pub(crate) enum Cmd {
     Ctl,
     /// `conductor bench`.
     Bench,
+    /// `conductor relay`.
+    Relay,
 }
 
 impl Cmd {
     /// The commands given by a word, in the order the help lists them.
-    const NAMED: [(&'static str, Cmd); 4] = [
+    const NAMED: [(&'static str, Cmd); 5] = [
         ("join", Cmd::Join),
+        ("relay", Cmd::Relay),
         ("status", Cmd::Status),
         ("ctl", Cmd::Ctl),
         ("bench", Cmd::Bench),
@@ -68,6 +72,7 @@ impl Cmd {
             Cmd::Status => "conductor status",
             Cmd::Ctl => "conductor ctl",
             Cmd::Bench => "conductor bench",
+            Cmd::Relay => "conductor relay",
         }
     }
 }
@@ -93,7 +98,7 @@ pub fn main(mut raw: Vec<OsString>) -> i32 {
                 return usage_error(
                     Cmd::Run,
                     format!(
-                        "unknown command {word:?} (the commands are join, status, ctl, bench, help)"
+                        "unknown command {word:?} (the commands are join, relay, status, ctl, bench, help)"
                     ),
                 )
             }
@@ -116,6 +121,7 @@ pub fn main(mut raw: Vec<OsString>) -> i32 {
         Cmd::Status => status_cmd::run(args),
         Cmd::Ctl => ctl::run(args),
         Cmd::Bench => bench_cmd::run(args),
+        Cmd::Relay => relay::run(args),
     }
 }
 
@@ -136,8 +142,8 @@ fn help_command(mut args: Arguments) -> i32 {
                 return usage_error(
                     Cmd::Run,
                     format!(
-                        "help: no command {word:?} (the commands are join, status, ctl, bench)"
-                    ),
+                    "help: no command {word:?} (the commands are join, relay, status, ctl, bench)"
+                ),
                 )
             }
         },

@@ -1,6 +1,7 @@
 //! `conductor` (no subcommand): loads the configuration, opens the state file (where the run
 //! resumes, or `--fresh`), binds, prints the start-up line and runs the driver until the
-//! conductor ends.
+//! conductor ends. `conductor relay` runs the same, with an upstream side added to the driver
+//! and no state file of its own (its steps are the root's).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -15,17 +16,36 @@ use crate::driver::{self, control, Driver, Start, StateFile, StatusFiles, Status
 use lockstep_proto::round::EndKind;
 
 /// Runs the conductor with the flags in `args`.
-pub fn run(mut args: Arguments) -> i32 {
+pub fn run(args: Arguments) -> i32 {
+    serve(Cmd::Run, args, None)
+}
+
+/// What makes a conductor a relay: its upstream side.
+pub struct RelaySetup {
+    /// The relay's own settings.
+    pub config: lockstep_proto::relay::RelayConfig,
+    /// `HOST:PORT` of the upstream conductor.
+    pub upstream: String,
+    /// TLS to the upstream, when given.
+    pub tls: Option<crate::bench::tls::ClientTls>,
+}
+
+/// Runs a conductor (`cmd` names it in messages) with the settings flags in `args`; a relay
+/// when `relay` is given.
+pub fn serve(cmd: Cmd, mut args: Arguments, relay: Option<RelaySetup>) -> i32 {
     let given = match flags::path(&mut args, "--config") {
         Ok(given) => given,
-        Err(message) => return super::usage_error(Cmd::Run, message),
+        Err(message) => return super::usage_error(cmd, message),
     };
     let (level, log_file) = match logging_flags(&mut args) {
         Ok(v) => v,
-        Err(message) => return super::usage_error(Cmd::Run, message),
+        Err(message) => return super::usage_error(cmd, message),
     };
     let fresh = args.contains("--fresh");
-    let (config, source) = match configure(given, args.finish()) {
+    if fresh && relay.is_some() {
+        return super::usage_error(cmd, RELAY_KEEPS_NO_STATE.to_string());
+    }
+    let (config, source) = match configure(cmd, given, args.finish(), relay.as_ref()) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -37,13 +57,13 @@ pub fn run(mut args: Arguments) -> i32 {
             key: Some(key.to_string()),
             problem,
         };
-        super::error(Cmd::Run, error);
+        super::error(cmd, error);
         return 2;
     }
     let tls = match driver::tls::Settings::load(&config, &source) {
         Ok(tls) => tls,
         Err(error) => {
-            super::error(Cmd::Run, error);
+            super::error(cmd, error);
             return 2;
         }
     };
@@ -51,7 +71,7 @@ pub fn run(mut args: Arguments) -> i32 {
     let status_lock = match StatusLock::take(status_files.paths()) {
         Ok(lock) => lock,
         Err(in_use) => {
-            super::error(Cmd::Run, in_use);
+            super::error(cmd, in_use);
             return 2;
         }
     };
@@ -76,7 +96,7 @@ pub fn run(mut args: Arguments) -> i32 {
                     key: Some("control".to_string()),
                     problem: e.to_string(),
                 };
-                super::error(Cmd::Run, error);
+                super::error(cmd, error);
                 return 2;
             }
         },
@@ -90,7 +110,7 @@ pub fn run(mut args: Arguments) -> i32 {
         match StateFile::open(&path, &rounds, fresh, config.state_sync) {
             Ok(opened) => Some(opened),
             Err(error) => {
-                super::error(Cmd::Run, error);
+                super::error(cmd, error);
                 return 2;
             }
         }
@@ -98,7 +118,7 @@ pub fn run(mut args: Arguments) -> i32 {
     let log_batch = match super::logging::init(level, log_file.as_deref()) {
         Ok(batch) => batch,
         Err(message) => {
-            super::error(Cmd::Run, message);
+            super::error(cmd, message);
             return 2;
         }
     };
@@ -108,11 +128,25 @@ pub fn run(mut args: Arguments) -> i32 {
     let listener = match driver::bind(&config.host, config.port) {
         Ok(l) => l,
         Err(e) => {
-            super::error(Cmd::Run, format!("error: {e}"));
+            super::error(cmd, format!("error: {e}"));
             return 1;
         }
     };
     let mut core_config = config.core_config();
+    if relay.is_some() {
+        // `T` comes from the root, passed down; a relay keeps no round time of its own.
+        core_config.rounds.slow_round = lockstep_proto::time::Duration::ZERO;
+        if config.server_id == Config::default().server_id {
+            if let Some(setup) = &relay {
+                core_config.server_id = setup.config.id;
+            }
+        }
+    }
+    let relay_note = relay
+        .as_ref()
+        .map(|r| format!(", relaying to {} as {}", r.upstream, r.config.id))
+        .unwrap_or_default();
+    let server_id = core_config.server_id;
     if let Some((file, start)) = &state {
         core_config.persist = true;
         say_where_the_run_starts(file, *start, fresh, &mut core_config);
@@ -120,7 +154,7 @@ pub fn run(mut args: Arguments) -> i32 {
     let mut driver = match Driver::new(listener, core_config, status_files) {
         Ok(d) => d,
         Err(e) => {
-            super::error(Cmd::Run, format!("error: cannot start the event loop: {e}"));
+            super::error(cmd, format!("error: cannot start the event loop: {e}"));
             return 1;
         }
     };
@@ -128,10 +162,7 @@ pub fn run(mut args: Arguments) -> i32 {
     let control_path = control.as_ref().map(|(_, file)| file.path().to_path_buf());
     if let Some((listener, file)) = control {
         if let Err(e) = driver.serve_control(listener, file) {
-            super::error(
-                Cmd::Run,
-                format!("error: cannot serve the control socket: {e}"),
-            );
+            super::error(cmd, format!("error: cannot serve the control socket: {e}"));
             return 1;
         }
     }
@@ -142,7 +173,7 @@ pub fn run(mut args: Arguments) -> i32 {
         Some(address) => match serve_http(&mut driver, address) {
             Ok(bound) => Some(bound),
             Err(e) => {
-                super::error(Cmd::Run, format!("error: {e}"));
+                super::error(cmd, format!("error: {e}"));
                 return 1;
             }
         },
@@ -154,14 +185,17 @@ pub fn run(mut args: Arguments) -> i32 {
         None => "",
     };
     driver.use_tls(tls);
+    if let Some(setup) = relay {
+        driver.relay(setup.config, setup.upstream, setup.tls);
+    }
     println!("listening on {}", driver.address());
     if let Some(bound) = http {
         println!("http on {bound}");
     }
     let _ = std::io::stdout().flush();
     log::info!(
-        "conductor {} listening on {}{tls_note}",
-        config.server_id,
+        "conductor {} listening on {}{tls_note}{relay_note}",
+        server_id,
         driver.address()
     );
     if let Some(bound) = http {
@@ -174,8 +208,8 @@ pub fn run(mut args: Arguments) -> i32 {
     log::info!("exiting with code {}", end.exit_code());
     log::logger().flush();
     match &end {
-        EndKind::Fatal(error) => super::error(Cmd::Run, format!("error: {error}")),
-        EndKind::ParticipantFailed { .. } => super::error(Cmd::Run, format!("ended: {end}")),
+        EndKind::Fatal(error) => super::error(cmd, format!("error: {error}")),
+        EndKind::ParticipantFailed { .. } => super::error(cmd, format!("ended: {end}")),
         _ => {}
     }
     drop(status_lock);
@@ -222,9 +256,14 @@ fn serve_http(driver: &mut Driver, address: SocketAddr) -> Result<SocketAddr, St
 /// setting flags in `rest`, the arguments no other flag took; returns the settings and where
 /// they came from (the file, the command line, or both: only what was read is named). Errors
 /// are printed and give exit code 2.
-fn configure(given: Option<PathBuf>, rest: Vec<OsString>) -> Result<(Config, String), i32> {
+fn configure(
+    cmd: Cmd,
+    given: Option<PathBuf>,
+    rest: Vec<OsString>,
+    relay: Option<&RelaySetup>,
+) -> Result<(Config, String), i32> {
     let fail = |e: ConfigError| {
-        super::error(Cmd::Run, e);
+        super::error(cmd, e);
         2
     };
     let (path, required) = match given {
@@ -234,7 +273,7 @@ fn configure(given: Option<PathBuf>, rest: Vec<OsString>) -> Result<(Config, Str
     let loaded = Config::load(&path, required).map_err(fail)?;
     let read = loaded.is_some();
     let mut config = loaded.unwrap_or_default();
-    let flags = setting_flags(rest)?;
+    let flags = setting_flags(cmd, rest)?;
     for (key, value) in &flags {
         config.set_flag(key, value).map_err(fail)?;
     }
@@ -243,14 +282,77 @@ fn configure(given: Option<PathBuf>, rest: Vec<OsString>) -> Result<(Config, Str
         (true, false) => format!("{} and the command line", path.display()),
         (false, _) => "command line".to_string(),
     };
+    if let Some(setup) = relay {
+        relay_defaults(&mut config, setup.config.id);
+        let refused = if !config.state_file.is_empty() {
+            Some(("state_file", RELAY_KEEPS_NO_STATE))
+        } else if config.pace_ms != 0 {
+            Some(("pace_ms", RELAY_HAS_NO_PACE))
+        } else {
+            None
+        };
+        if let Some((key, problem)) = refused {
+            return Err(fail(ConfigError {
+                source,
+                key: Some(key.to_string()),
+                problem: problem.to_string(),
+            }));
+        }
+    }
     config.check(&source).map_err(fail)?;
     Ok((config, source))
+}
+
+/// Why a relay takes no `state_file` and no `--fresh`.
+const RELAY_KEEPS_NO_STATE: &str = "a relay keeps no state file: its steps are the root's, \
+     and the root's state_file is where a run resumes; give it to the root";
+
+/// Why a relay takes no `pace_ms`.
+const RELAY_HAS_NO_PACE: &str = "a relay's waves are its upstream's, sent as they come: \
+     give pace_ms to the root";
+
+/// A relay's status files and control socket, where they are left at the conductor's
+/// defaults, are named after its `id` (`status-ID.json`, `status-ID.txt`,
+/// `conductor-ID.sock`, with any character other than a letter, a digit, `-`, `_` or `.`
+/// written `_`), so that a root and its relays can share a directory.
+fn relay_defaults(config: &mut Config, id: lockstep_proto::wire::Id) {
+    let id: String = id
+        .as_str()
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
+            _ => '_',
+        })
+        .collect();
+    let defaults = Config::default();
+    let named = [
+        (
+            &mut config.status_json,
+            &defaults.status_json,
+            format!("status-{id}.json"),
+        ),
+        (
+            &mut config.status_txt,
+            &defaults.status_txt,
+            format!("status-{id}.txt"),
+        ),
+        (
+            &mut config.control,
+            &defaults.control,
+            format!("conductor-{id}.sock"),
+        ),
+    ];
+    for (value, default, own) in named {
+        if value == default {
+            *value = own;
+        }
+    }
 }
 
 /// Splits `rest` into `--KEY VALUE` pairs, one flag per key of `config.json` in kebab-case
 /// ([`Config::keys`]); returns each key in snake case with its value. Anything else is an
 /// unexpected argument (exit 2).
-fn setting_flags(rest: Vec<OsString>) -> Result<Vec<(String, String)>, i32> {
+fn setting_flags(cmd: Cmd, rest: Vec<OsString>) -> Result<Vec<(String, String)>, i32> {
     let keys = Config::keys();
     let mut pairs = Vec::new();
     let mut rest = rest.into_iter().map(|a| a.to_string_lossy().into_owned());
@@ -258,12 +360,12 @@ fn setting_flags(rest: Vec<OsString>) -> Result<Vec<(String, String)>, i32> {
         match keys.iter().find(|key| Config::flag(key) == arg) {
             Some(key) => match rest.next() {
                 Some(value) => pairs.push((key.clone(), value)),
-                None => return Err(super::usage_error(Cmd::Run, format!("{arg} needs a value"))),
+                None => return Err(super::usage_error(cmd, format!("{arg} needs a value"))),
             },
             None => {
                 let unexpected: Vec<String> = std::iter::once(arg).chain(rest).collect();
                 return Err(super::usage_error(
-                    Cmd::Run,
+                    cmd,
                     format!("unexpected argument(s): {}", unexpected.join(" ")),
                 ));
             }
@@ -297,7 +399,7 @@ mod tests {
             .flat_map(|key| [Config::flag(key), "1".to_string()])
             .collect();
         let line: Vec<&str> = line.iter().map(String::as_str).collect();
-        let pairs = setting_flags(args(&line)).expect("every key is a flag");
+        let pairs = setting_flags(Cmd::Run, args(&line)).expect("every key is a flag");
         let keys: Vec<String> = pairs.into_iter().map(|(key, _)| key).collect();
         assert_eq!(keys, Config::keys());
         assert!(line.contains(&"--min-clients"));
@@ -305,9 +407,15 @@ mod tests {
 
     #[test]
     fn other_arguments_and_missing_values_are_usage_errors() {
-        assert_eq!(setting_flags(args(&["--bogus", "1"])), Err(2));
-        assert_eq!(setting_flags(args(&["--port"])), Err(2));
-        assert_eq!(setting_flags(args(&["--port", "1", "extra"])), Err(2));
-        assert_eq!(setting_flags(args(&["--min_clients", "1"])), Err(2));
+        assert_eq!(setting_flags(Cmd::Run, args(&["--bogus", "1"])), Err(2));
+        assert_eq!(setting_flags(Cmd::Run, args(&["--port"])), Err(2));
+        assert_eq!(
+            setting_flags(Cmd::Run, args(&["--port", "1", "extra"])),
+            Err(2)
+        );
+        assert_eq!(
+            setting_flags(Cmd::Run, args(&["--min_clients", "1"])),
+            Err(2)
+        );
     }
 }

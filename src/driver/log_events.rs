@@ -16,6 +16,7 @@ use std::fmt;
 use log::Level;
 
 use lockstep_proto::core::{Event, Leave, RefusalKind, Who};
+use lockstep_proto::relay::RelayEvent;
 use lockstep_proto::round::{EndKind, HoldCause};
 use lockstep_proto::time::Instant;
 use lockstep_proto::wire::Id;
@@ -307,6 +308,39 @@ impl fmt::Display for Ids<'_> {
             write!(f, "{id}")?;
         }
         Ok(())
+    }
+}
+
+/// Writes a relay's upstream event (`conductor relay`): joining, outages, the end.
+pub fn relay_event(event: &RelayEvent) {
+    match event {
+        RelayEvent::Quorum { ready } => {
+            log::info!("{ready} participant(s) ready: connecting upstream")
+        }
+        RelayEvent::Joined { conductor, retries } if *retries > 0 => log::info!(
+            "joined upstream conductor {conductor} again after {retries} failed attempt(s)"
+        ),
+        RelayEvent::Joined { conductor, .. } => {
+            log::info!("joined upstream conductor {conductor}")
+        }
+        RelayEvent::Lost {
+            before_hello: true,
+            retry_in,
+            ..
+        } => log::debug!("upstream not reachable; trying again in {retry_in}"),
+        RelayEvent::Lost { at, retry_in, .. } => log::warn!(
+            "upstream connection lost {at}; reconnecting (next try in {retry_in}), participants stay connected"
+        ),
+        RelayEvent::Repeated { step } => log::info!(
+            "upstream sent step {step} again: its round had ended here, answered Done without a second wave"
+        ),
+        RelayEvent::Resumed { step } => log::info!(
+            "upstream sent step {step} again: its round still runs here, Done goes up at its end"
+        ),
+        RelayEvent::DuplicateId { retry_in } => log::warn!(
+            "upstream refused our id as a duplicate (it still holds the old connection); trying again in {retry_in}"
+        ),
+        RelayEvent::Ended { why } => log::info!("upstream: {why}"),
     }
 }
 

@@ -60,6 +60,7 @@ mod status_files;
 mod status_lock;
 mod timer;
 pub mod tls;
+mod upstream;
 mod waiting;
 
 pub use listen::{bind, BACKLOG};
@@ -69,6 +70,7 @@ pub use state_file::{OpenError, Start, StateFile};
 pub use status_files::{write_atomically, StatusFiles};
 pub use status_lock::{InUse, StatusLock};
 pub use timer::TimerFd;
+pub use upstream::Upstream;
 
 use std::io;
 use std::net::SocketAddr;
@@ -82,6 +84,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 
 use lockstep_proto::core::{Conductor, CoreConfig, Input, Output, StopRequest};
+use lockstep_proto::relay::UpInput;
 use lockstep_proto::round::EndKind;
 use lockstep_proto::status::Status;
 use lockstep_proto::time::{Duration, Instant};
@@ -142,6 +145,8 @@ pub struct Driver {
     control: Option<control::Control>,
     /// TLS on every new connection, when configured (see [`tls`]).
     tls: Option<tls::Settings>,
+    /// A relay's upstream side (`conductor relay`); `None` for a conductor.
+    upstream: Option<Upstream>,
     /// Wakes the loop at the pace's slot, and the slot it is armed for.
     pace_timer: TimerFd,
     pace_armed: Option<Instant>,
@@ -202,10 +207,23 @@ impl Driver {
             http: None,
             control: None,
             tls: None,
+            upstream: None,
             pace_timer,
             pace_armed: None,
             state: None,
         })
+    }
+
+    /// Makes this a relay: the core follows `relay`, which connects to `address`.
+    pub fn relay(
+        &mut self,
+        config: lockstep_proto::relay::RelayConfig,
+        address: String,
+        tls: Option<crate::bench::tls::ClientTls>,
+    ) {
+        let relay = lockstep_proto::relay::Relay::new(config, &mut self.core);
+        self.upstream = Some(Upstream::new(relay, address, tls));
+        self.drain();
     }
 
     /// Writes the core's records to `state` (the core must have been made with `persist`).
@@ -260,6 +278,12 @@ impl Driver {
                 self.core.handle_input(woke, Input::Tick);
                 self.drain();
             }
+            if let Some(up) = &mut self.upstream {
+                if up.relay.poll_timeout().is_some_and(|t| t <= woke) {
+                    up.relay.handle(&mut self.core, woke, UpInput::Tick);
+                    self.drain();
+                }
+            }
             if self.accept_paused_until.is_some_and(|t| t <= woke) {
                 self.accept_paused_until = None;
             }
@@ -302,6 +326,12 @@ impl Driver {
                 match event.token() {
                     LISTENER => self.accept_ready = true,
                     SIGNALS => self.take_signals(),
+                    upstream::UPSTREAM => {
+                        if let Some(up) = &mut self.upstream {
+                            up.ready(self.poll.registry(), &mut self.core, self.clock, event);
+                            self.drain();
+                        }
+                    }
                     PACE_TIMER => self.pace_timer.clear(),
                     token if Http::owns(token) => {
                         if let Some(http) = &mut self.http {
@@ -337,6 +367,7 @@ impl Driver {
                 let shown = Shown {
                     address: &self.address,
                     state_error: self.state.as_ref().and_then(StateFile::error),
+                    upstream: self.upstream.as_ref(),
                 };
                 http.turn(self.poll.registry(), self.clock, &self.core, shown);
             }
@@ -354,6 +385,7 @@ impl Driver {
         let shown = Shown {
             address: &self.address,
             state_error: self.state.as_ref().and_then(StateFile::error),
+            upstream: self.upstream.as_ref(),
         };
         control.turn(self.poll.registry(), now, |request, peer| {
             control::carry_out(core, now, shown, request, peer)
@@ -371,6 +403,9 @@ impl Driver {
             self.events.next_due(),
             self.log_unwritten_since.map(|t| t + log_batch::FLUSH_AFTER),
             self.http.as_ref().and_then(Http::next_deadline),
+            self.upstream
+                .as_ref()
+                .and_then(|up| up.relay.poll_timeout()),
             self.control
                 .as_ref()
                 .and_then(control::Control::next_deadline),
@@ -421,10 +456,14 @@ impl Driver {
     /// has run out.
     fn finished(&mut self, now: Instant) -> Option<EndKind> {
         let (_, deadline) = self.exiting.as_ref()?;
-        if self.core.connection_count() > 0 && now < *deadline {
+        let unwritten = self.upstream.as_ref().is_some_and(Upstream::has_unwritten);
+        if (self.core.connection_count() > 0 || unwritten) && now < *deadline {
             return None;
         }
         self.peers.close_all(self.poll.registry());
+        if let Some(up) = &mut self.upstream {
+            up.close(self.poll.registry());
+        }
         if let Some(http) = &mut self.http {
             http.close(self.poll.registry());
         }
@@ -434,9 +473,39 @@ impl Driver {
         self.exiting.take().map(|(kind, _)| kind)
     }
 
-    /// Carries out every output the core has.
+    /// Carries out every output the core has, and a relay's: each core output is shown to
+    /// the relay first, and what the relay does may give the core more to output.
     fn drain(&mut self) {
+        loop {
+            self.drain_core();
+            if !self.drain_upstream() {
+                return;
+            }
+        }
+    }
+
+    /// Carries out a relay's upstream outputs; false when it had none.
+    fn drain_upstream(&mut self) -> bool {
+        let Some(up) = &mut self.upstream else {
+            return false;
+        };
+        up.relay.settle(&self.core);
+        let mut any = false;
+        while let Some(output) = up.relay.poll_output() {
+            any = true;
+            if let Some(event) = up.act(self.poll.registry(), &mut self.core, self.clock, output) {
+                log_events::relay_event(&event);
+            }
+        }
+        any
+    }
+
+    /// Carries out every output the core has.
+    fn drain_core(&mut self) {
         while let Some(output) = self.core.poll_output() {
+            if let Some(up) = &mut self.upstream {
+                up.relay.observe(&mut self.core, self.clock, &output);
+            }
             match output {
                 Output::Transmit(conn) => self.flush(conn),
                 Output::Close(conn) => self.peers.close(self.poll.registry(), conn),
@@ -591,6 +660,17 @@ impl Driver {
         let received: Vec<i32> = self.signals.pending().collect();
         for signal in received {
             let now = self.clock;
+            if let Some(up) = &mut self.upstream {
+                let request = match signal {
+                    SIGINT => StopRequest::Interrupt,
+                    SIGUSR1 => StopRequest::Restart,
+                    _ => StopRequest::Graceful,
+                };
+                log::info!("{}", relay_stop_line(signal));
+                up.relay.handle(&mut self.core, now, UpInput::Stop(request));
+                self.drain();
+                continue;
+            }
             match signal {
                 SIGTERM => {
                     log::info!("SIGTERM: stopping gracefully");
@@ -636,6 +716,7 @@ impl Driver {
         let shown = Shown {
             address: &self.address,
             state_error: self.state.as_ref().and_then(StateFile::error),
+            upstream: self.upstream.as_ref(),
         };
         let status = snapshot(&self.core, self.now(), shown);
         let errors = self.status_files.write(&status).join("; ");
@@ -657,6 +738,8 @@ struct Shown<'a> {
     address: &'a str,
     /// The state file's last write error, while writes fail.
     state_error: Option<&'a str>,
+    /// A relay's upstream side.
+    upstream: Option<&'a Upstream>,
 }
 
 /// The status snapshot as of `now`, with what the driver adds: what the status files and
@@ -665,7 +748,18 @@ fn snapshot(core: &Conductor, now: Instant, shown: Shown<'_>) -> Status {
     let mut status = core.status(now);
     status.address = shown.address.to_string();
     status.state_file_error = shown.state_error.map(str::to_string);
+    status.upstream = shown.upstream.map(Upstream::status);
     status
+}
+
+/// What a relay logs when a signal asks it to stop.
+fn relay_stop_line(signal: i32) -> &'static str {
+    match signal {
+        SIGINT => "SIGINT: ceasing operation downstream and leaving upstream (a second SIGINT exits at once)",
+        SIGHUP => "SIGHUP: finishing the running round, then leaving, as for SIGTERM",
+        SIGUSR1 => "SIGUSR1: restarting: closing every connection, upstream too, without a word",
+        _ => "SIGTERM: finishing the running round, then leaving upstream and ending",
+    }
 }
 
 fn is_out_of_descriptors(e: &io::Error) -> bool {

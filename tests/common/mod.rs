@@ -122,6 +122,8 @@ pub struct Conductor {
     pub unread_stderr: Option<ChildStderr>,
     /// Its working directory (status files land here unless paths say otherwise).
     pub dir: TempDir,
+    /// A relay's `--id`: its status files and control socket are named after it.
+    relay_id: Option<String>,
 }
 
 /// How to start a conductor, beyond its arguments.
@@ -133,8 +135,23 @@ pub struct Launch {
     pub stall_log: bool,
     /// A soft limit on the conductor's open file descriptors.
     pub max_fds: Option<u64>,
+    /// Arguments before all others: a subcommand such as `relay` with its flags.
+    pub before: Vec<String>,
+    /// Run inside this network namespace (`ip netns exec`).
+    pub netns: Option<String>,
     /// The conductor's umask (the test's own otherwise).
     pub umask: Option<u32>,
+}
+
+impl Launch {
+    /// `conductor relay --upstream UPSTREAM --id ID` before the other arguments.
+    pub fn relay(upstream: &str, id: &str) -> Launch {
+        let before = ["relay", "--upstream", upstream, "--id", id];
+        Launch {
+            before: before.iter().map(|s| s.to_string()).collect(),
+            ..Launch::default()
+        }
+    }
 }
 
 impl Conductor {
@@ -156,6 +173,12 @@ impl Conductor {
         )
     }
 
+    /// `conductor relay --upstream UPSTREAM --id ID --port 0 --log-level debug ARGS` in a
+    /// fresh directory, once it listens.
+    pub fn start_relay(upstream: &str, id: &str, args: &[&str]) -> Conductor {
+        Self::launch(args, Launch::relay(upstream, id))
+    }
+
     /// Like [`start`](Self::start) with probes, liveness drops and `T` switched off, for tests
     /// that expect an exact sequence of messages however slow the machine is. Settings `ARGS` gives itself are kept.
     pub fn start_quiet(args: &[&str]) -> Conductor {
@@ -165,7 +188,15 @@ impl Conductor {
     /// Starts a conductor as `launch` says.
     pub fn launch(args: &[&str], launch: Launch) -> Conductor {
         let dir = launch.dir.unwrap_or_else(|| TempDir::new("conductor"));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_conductor"));
+        let mut command = match &launch.netns {
+            Some(ns) => {
+                let mut ip = Command::new("ip");
+                ip.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_conductor")]);
+                ip
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_conductor")),
+        };
+        command.args(&launch.before);
         if !args.contains(&"--port") {
             command.args(["--port", "0"]);
         }
@@ -206,6 +237,12 @@ impl Conductor {
                 });
             }
         }
+        let relay_id = launch
+            .before
+            .iter()
+            .position(|a| a == "--id")
+            .and_then(|i| launch.before.get(i + 1))
+            .cloned();
         let mut child = command.spawn().expect("spawn conductor");
         let stderr = child.stderr.take().expect("stderr");
         let (log, unread_stderr) = if launch.stall_log {
@@ -243,6 +280,7 @@ impl Conductor {
             log,
             unread_stderr,
             dir,
+            relay_id,
         }
     }
 
@@ -321,14 +359,23 @@ impl Conductor {
         serde_json::from_str(&text).ok()
     }
 
-    /// Waits until `status.json` satisfies `check`, and returns it.
+    /// The default name of its `status.json` (a relay's is named after its id).
+    pub fn status_json(&self) -> String {
+        match &self.relay_id {
+            Some(id) => format!("status-{id}.json"),
+            None => "status.json".to_string(),
+        }
+    }
+
+    /// Waits until its `status.json` satisfies `check`, and returns it.
     pub fn wait_status(
         &self,
         what: &str,
         check: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
-        wait_for(&format!("status.json with {what}"), DEADLINE, || {
-            self.status("status.json").filter(|v| check(v))
+        let name = self.status_json();
+        wait_for(&format!("{name} with {what}"), DEADLINE, || {
+            self.status(&name).filter(|v| check(v))
         })
     }
 
@@ -428,7 +475,10 @@ impl Conductor {
 
     /// Its control socket: the default, beside the status files in its directory.
     pub fn control_socket(&self) -> PathBuf {
-        self.dir.path("conductor.sock")
+        match &self.relay_id {
+            Some(id) => self.dir.path(&format!("conductor-{id}.sock")),
+            None => self.dir.path("conductor.sock"),
+        }
     }
 
     /// Runs `conductor ctl ARGS` against its control socket: exit code, stdout, stderr.

@@ -65,6 +65,8 @@ pub struct Snapshot {
     ended: bool,
     /// A graceful stop runs (a `step` is refused then).
     stopping: bool,
+    /// The core follows an upstream (a relay's): run control's commands are refused.
+    following: bool,
     /// Run control: paused, the waves a `step N` has left, the hold, the pace's slot.
     paused: bool,
     steps_left: Option<u32>,
@@ -103,6 +105,7 @@ impl Snapshot {
             last_step: core.rounds().last_step(),
             ended: core.rounds().ended().is_some(),
             stopping: core.rounds().stopping_gracefully(),
+            following: core.rounds().is_following(),
             paused: core.rounds().control().is_paused(),
             steps_left: core.rounds().control().steps_left(),
             hold_at: core.rounds().control().hold_at(),
@@ -374,7 +377,9 @@ impl StepView<'_> {
         let waves = self.new_steps.len() as u64;
         let before = self.before;
         let allowance = match self.step.input {
-            StepInput::Control(Command::Step(n)) if !before.stopping && !before.ended => {
+            StepInput::Control(Command::Step(n))
+                if !before.stopping && !before.ended && !before.following =>
+            {
                 Some(u64::from((*n).max(1)))
             }
             StepInput::Control(Command::Resume)

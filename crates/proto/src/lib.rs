@@ -15,6 +15,7 @@
 //! | [`core`] | the conductor: connections + controller behind three calls; it outputs bytes, closes, status, events and the state to record |
 //! | [`record`] | the state record a conductor persists before each wave, and the state file's two slots |
 //! | [`participant`] | the participant's side: bytes in, events and answers out |
+//! | [`relay`] | a relay: the core downstream and a participant upstream, glued |
 //! | [`cidr`] | the `allow` address blocks |
 //! | [`status`] | the status snapshot the conductor's status files show |
 //!
@@ -68,6 +69,7 @@ pub mod conn;
 pub mod core;
 pub mod participant;
 pub mod record;
+pub mod relay;
 pub mod round;
 pub mod status;
 pub mod time;

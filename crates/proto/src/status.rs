@@ -38,6 +38,17 @@ pub struct Failure {
     pub reason: String,
 }
 
+/// The upstream side as the status files show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamStatus {
+    /// `HOST:PORT` of the upstream conductor (filled in by the driver).
+    pub address: String,
+    /// `waiting` (for `min_clients`), `connecting`, `connected`, `reconnecting` or `closed`.
+    pub state: String,
+    /// The step of the last Go from upstream; `null` before the first.
+    pub last_step: Option<u32>,
+}
+
 /// Everything the status files show.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Status {
@@ -91,4 +102,7 @@ pub struct Status {
     /// The participant whose failure ended the run; `null` otherwise.
     #[serde(default)]
     pub failure: Option<Failure>,
+    /// A relay's upstream side; absent for a conductor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamStatus>,
 }

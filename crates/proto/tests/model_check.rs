@@ -625,3 +625,60 @@ fn failures_that_end_the_run_keep_the_invariants_and_never_get_stuck() {
     assert_eq!(end.h.exit.as_ref().map(EndKind::exit_code), Some(3));
     assert_eq!(search.states(), 735, "unique states explored");
 }
+
+/// A small tree, exhaustively: a root, one relay, a participant under the relay and one on
+/// the root, two rounds.
+/// Every order of packet deliveries, Done, a participant leaving and the relay dying is
+/// tried from every state; the tree's invariants (one barrier, steps up by one, each core's
+/// own) hold after every action, and every state with nothing left to do has the root ended
+/// or nobody left to wait for.
+#[test]
+fn a_root_a_relay_and_two_participants_keep_one_barrier() {
+    use lockstep_proto::sim::tree::{Shape, Tree};
+    let shape = Shape {
+        relays: vec![1],
+        on_root: 1,
+        root_min: 2,
+        relay_min: 1,
+        rounds: 2,
+        step_wrap: 1 << 32,
+    };
+    let started = Clock::now();
+    let first = Tree::new(&shape);
+    let mut seen = std::collections::HashSet::new();
+    seen.insert(first.fingerprint());
+    let mut queue = VecDeque::from([first]);
+    let (mut transitions, mut ends, mut relay_deaths) = (0u64, 0u64, 0u64);
+    while let Some(state) = queue.pop_front() {
+        let actions = state.actions(true);
+        if actions.is_empty() {
+            assert!(
+                state.is_settled() || !state.someone_works(),
+                "stuck with someone working and nothing to do"
+            );
+            ends += u64::from(state.root_exit.is_some());
+        }
+        for action in actions {
+            let mut next = state.clone();
+            transitions += 1;
+            if let Err(e) = next.apply(action) {
+                panic!("{action:?} broke an invariant: {e}");
+            }
+            relay_deaths += u64::from(matches!(action, lockstep_proto::sim::tree::Action::Kill(_)));
+            if seen.insert(next.fingerprint()) {
+                queue.push_back(next);
+            }
+        }
+    }
+    println!(
+        "tree model: {} states, {transitions} transitions, {ends} ended, {relay_deaths} relay deaths, {:?}",
+        seen.len(),
+        started.elapsed()
+    );
+    assert!(ends > 0, "some path reaches the planned end");
+    assert!(relay_deaths > 0);
+    assert!(
+        seen.len() > 1000,
+        "the tree model explores a real state space"
+    );
+}

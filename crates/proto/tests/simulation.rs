@@ -141,3 +141,22 @@ fn replay() {
         Err(failure) => panic!("{failure}"),
     }
 }
+
+/// Trees of relays in the simulator: seeded shapes (one to three relays with one to three
+/// participants each, some on the root), participants leaving and relays dying for a while,
+/// then calm; the whole tree's invariants after every action (one barrier, steps up by one)
+/// and the root's planned end once faults stop.
+#[test]
+fn trees_of_relays_are_one_barrier_and_reach_their_end() {
+    let seeds = env_u64("LOCKSTEP_TREE_SEEDS").unwrap_or(300);
+    let mut completed_steps = 0;
+    for seed in 0..seeds {
+        let tree = sim::tree::simulate(seed).unwrap_or_else(|e| panic!("{e}"));
+        // The calm end reached everyone still connected.
+        for (leaf, steps, goodbye) in tree.survivors() {
+            assert!(goodbye, "seed {seed}: leaf-{leaf} did not hear the end");
+            completed_steps += steps.len();
+        }
+    }
+    assert!(completed_steps > 0);
+}

@@ -529,6 +529,7 @@ mod tests {
             late_waves: 2,
             state_file_error: None,
             failure: None,
+            upstream: None,
         }
     }
 

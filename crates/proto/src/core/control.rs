@@ -154,6 +154,9 @@ pub enum ControlError {
     },
     /// No participant past its hello has this id.
     NoSuchParticipant(Id),
+    /// A relay follows its upstream's waves: pausing, stepping, holds and the pace are the
+    /// root's to set.
+    Relay,
 }
 
 impl fmt::Display for ControlError {
@@ -170,6 +173,10 @@ impl fmt::Display for ControlError {
                 wrap - 1
             ),
             ControlError::NoSuchParticipant(id) => write!(f, "no participant {id} is connected"),
+            ControlError::Relay => f.write_str(
+                "this is a relay: its waves are its upstream's; give pause, resume, step, \
+                 hold-at and pace to the root conductor (exempt and status work here)",
+            ),
         }
     }
 }
@@ -190,6 +197,9 @@ impl Conductor {
     fn command(&mut self, now: Instant, command: Command) -> Result<Outcome, ControlError> {
         if self.rounds.ended().is_some() {
             return Err(ControlError::Ended);
+        }
+        if self.rounds.is_following() && !matches!(command, Command::Exempt { .. }) {
+            return Err(ControlError::Relay);
         }
         let holds = matches!(
             command,

@@ -305,3 +305,33 @@ fn outcomes_and_errors_read_as_sentences() {
         assert_eq!(got, want);
     }
 }
+
+#[test]
+fn a_following_core_refuses_what_its_upstream_decides_and_takes_exempt() {
+    let mut h = Harness::with(|_| {});
+    h.core.follow_upstream();
+    let a = h.join("a");
+    assert_eq!(h.take(a), [], "no wave of its own");
+    for command in [
+        Command::Pause,
+        Command::Resume,
+        Command::Step(1),
+        Command::HoldAt(Some(3)),
+        Command::HoldAt(None),
+        Command::Pace(ms(5)),
+    ] {
+        assert_eq!(h.control(command), Err(ControlError::Relay));
+    }
+    assert!(!h.core.rounds().control().is_paused());
+    assert_eq!(
+        h.control(Command::Exempt {
+            id: id("a"),
+            duration: ms(1_000)
+        }),
+        Ok(Outcome::Exempt {
+            id: id("a"),
+            duration: ms(1_000)
+        })
+    );
+    assert!(ControlError::Relay.to_string().contains("give pause"));
+}

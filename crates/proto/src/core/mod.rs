@@ -37,6 +37,7 @@ mod control;
 mod event;
 mod failure;
 mod fingerprint;
+mod follow;
 mod session;
 mod snapshot;
 mod timers;
@@ -64,6 +65,7 @@ pub use control::{Command, ControlError, Outcome};
 pub use event::{Event, Leave, RefusalKind, Who};
 pub use failure::EndOnFailure;
 pub(crate) use fingerprint::relative;
+pub use follow::PassDown;
 pub use snapshot::MIN_STATUS_INTERVAL;
 use timers::Timers;
 

@@ -77,6 +77,7 @@ impl Conductor {
                 }),
                 _ => None,
             },
+            upstream: None,
         }
     }
 

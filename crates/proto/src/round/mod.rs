@@ -205,6 +205,9 @@ pub struct RoundController {
     graceful: bool,
     countdown_started: bool,
     ended: Option<EndKind>,
+    /// Steps come from outside (a relay's upstream, see [`follow`](Self::follow)): the step
+    /// of the wave offered and not sent yet, if any.
+    follows: Option<Option<u32>>,
     /// The pace and the operator's holds.
     control: RunControl,
 }
@@ -224,6 +227,7 @@ impl RoundController {
             graceful: false,
             countdown_started: false,
             ended: None,
+            follows: None,
         }
     }
 
@@ -307,6 +311,7 @@ impl RoundController {
             })
             .hash(state);
         (self.graceful, self.countdown_started, &self.ended).hash(state);
+        self.follows.hash(state);
         self.control.fingerprint(now, state);
     }
 
@@ -340,6 +345,12 @@ impl RoundController {
         if self.ended.is_some() || self.round.is_some() {
             return None;
         }
+        if let Some(offered) = self.follows {
+            return offered.map(|step| Decision::Wave {
+                step,
+                countdown: None,
+            });
+        }
         if let Some(limit) = self.wave_limit {
             if self.waves_sent >= limit {
                 let kind = if self.graceful {
@@ -366,6 +377,9 @@ impl RoundController {
 
     /// The step and countdown of the next wave.
     fn next_wave(&self) -> (u32, Option<u32>) {
+        if let Some(offered) = self.follows {
+            return (offered.unwrap_or(0), None);
+        }
         let countdown = self.wave_limit.and_then(|limit| {
             let left = limit.saturating_sub(self.waves_sent);
             (left <= u64::from(self.config.shutdown_countdown)).then_some(left as u32)
@@ -383,6 +397,9 @@ impl RoundController {
         let (step, countdown) = self.next_wave();
         if countdown.is_some() {
             self.countdown_started = true;
+        }
+        if let Some(offered) = &mut self.follows {
+            *offered = None;
         }
         self.waves_sent += 1;
         self.last_step = Some(step);
@@ -482,6 +499,36 @@ impl RoundController {
         self.control.release();
         let limit = self.waves_sent + u64::from(self.config.shutdown_countdown);
         self.wave_limit = Some(self.wave_limit.map_or(limit, |l| l.min(limit)));
+    }
+
+    /// From now on the steps come from outside, as a relay's come from its upstream: the
+    /// controller proposes no wave, countdown or planned end of its own, only the waves
+    /// [`offer`](Self::offer)ed to it; `rounds`, `step_wrap`, `shutdown_countdown` and
+    /// `min_clients` no longer shape waves.
+    pub fn follow(&mut self) {
+        self.follows.get_or_insert(None);
+    }
+
+    /// True once [`follow`](Self::follow) was called.
+    pub fn is_following(&self) -> bool {
+        self.follows.is_some()
+    }
+
+    /// Offers a wave with `step` to a controller that [`follow`](Self::follow)s: it is
+    /// proposed (to any number of ready clients, none included) as soon as no round runs,
+    /// and forgotten once committed. A later offer before then replaces it. Does nothing to
+    /// a controller that does not follow, or once it has ended.
+    pub fn offer(&mut self, step: u32) {
+        if self.ended.is_none() {
+            if let Some(offered) = &mut self.follows {
+                *offered = Some(step);
+            }
+        }
+    }
+
+    /// An `S` countdown was passed on from outside: the phase is `stopping` from now on.
+    pub fn countdown_passed_on(&mut self) {
+        self.countdown_started = true;
     }
 
     /// Pauses at `now`: no new wave after the running round, if any.

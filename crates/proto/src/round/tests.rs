@@ -435,6 +435,44 @@ fn endings_read_as_words() {
 }
 
 #[test]
+fn a_follower_sends_only_the_steps_offered_to_it() {
+    let mut c = RoundController::new(RoundConfig {
+        rounds: 2,
+        min_clients: 3,
+        ..config()
+    });
+    c.follow();
+    assert!(c.is_following());
+    assert_eq!(c.poll_decision(at(0), 5), None, "no wave of its own");
+    c.offer(41);
+    // Offered waves go to whoever is ready, none included, and carry no countdown.
+    let wave = Decision::Wave {
+        step: 41,
+        countdown: None,
+    };
+    assert_eq!(c.poll_decision(at(0), 0), Some(wave.clone()));
+    assert_eq!(c.commit(at(1), 2), None);
+    assert_eq!(c.last_step(), Some(41));
+    // An offer while a round runs waits for its end.
+    c.offer(7);
+    assert_eq!(c.poll_decision(at(0), 2), None);
+    c.participant_done(at(2));
+    assert!(c.participant_done(at(3)).is_some());
+    assert_eq!(
+        c.poll_decision(at(0), 2)
+            .map(|d| matches!(d, Decision::Wave { step: 7, .. })),
+        Some(true)
+    );
+    let summary = c.commit(at(4), 0).expect("a wave to nobody ends at once");
+    assert_eq!(summary.step, 7);
+    // `rounds` is not this controller's to count: no planned end after two waves.
+    assert_eq!(c.poll_decision(at(0), 2), None);
+    assert!(c.ended().is_none());
+    c.countdown_passed_on();
+    assert_eq!(c.phase(2), Phase::Stopping);
+}
+
+#[test]
 fn a_resumed_controller_proposes_every_recorded_wave_again_exactly_as_before() {
     // For each wave a run of 6 rounds, wrap 4, countdown 3 could have recorded, the resumed
     // controller proposes from it on what the uninterrupted one did.

@@ -31,6 +31,7 @@ pub mod restart;
 mod rng;
 pub mod script;
 mod stepper;
+pub mod tree;
 
 pub use client::{Fault, Kind, FAULTS};
 pub use plan::{Op, Plan};
