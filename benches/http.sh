@@ -17,14 +17,10 @@ cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
 rounds_1=${ROUNDS_1:-200000}
 rounds_1000=${ROUNDS_1000:-2000}
-out=target/bench-results/http-$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$out"
+source benches/lib.sh
+out=$(results_dir http)
 
-bin=${BIN:-}
-if [ -z "$bin" ]; then
-  cargo build --release --quiet --bin conductor
-  bin=target/release/conductor
-fi
+bin=$(conductor_bin)
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); results: $out"
 
 # one ROW ARGS...: the row `runs` times with the endpoint off, then on and scraped.
@@ -42,16 +38,15 @@ one n1 --clients 1 --rounds "$rounds_1"
 one n1000 --clients 1000 --rounds "$rounds_1000"
 
 python3 - "$out" <<'PY'
-import json, pathlib, statistics, sys
+import statistics, sys
 
-out = pathlib.Path(sys.argv[1])
+sys.path.insert(0, "benches")
+from summary import load as load_from, spread
+
+out = sys.argv[1]
 
 def load(row, mode):
-    return [json.loads(p.read_text()) for p in sorted(out.glob(f"{row}.{mode}.*.json"))]
-
-def spread(values, fmt):
-    values = sorted(values)
-    return f"{fmt(statistics.median(values))} ({fmt(values[0])}-{fmt(values[-1])})"
+    return load_from(out, row, mode)
 
 print()
 print("| row | clients | rounds/s, http off | rounds/s, http on + scraped | ratio | server CPU µs/round: off | on | ratio | scrapes ok / failed | violations |")

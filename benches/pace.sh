@@ -27,14 +27,10 @@ rounds_1=${ROUNDS_1:-200000}
 rounds_1000=${ROUNDS_1000:-2000}
 only=${ONLY:-}
 base_rev=${BASE_REV:-37d79d8}
-out=target/bench-results/pace-$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$out"
+source benches/lib.sh
+out=$(results_dir pace)
 
-bin=${BIN:-}
-if [ -z "$bin" ]; then
-  cargo build --release --quiet --bin conductor
-  bin=target/release/conductor
-fi
+bin=$(conductor_bin)
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); results: $out"
 
 if [ "$only" != ab ]; then

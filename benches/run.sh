@@ -50,17 +50,16 @@ one p8 --procs 8 --rounds 2000
 one p16 --procs 16 --rounds 1000
 
 python3 - "$out" <<'PY'
-import json, pathlib, statistics, sys
+import statistics, sys
 
-out = pathlib.Path(sys.argv[1])
+sys.path.insert(0, "benches")
+from summary import load as load_from, spread
+
+out = sys.argv[1]
+
+def load(row, mode):
+    return load_from(out, row, mode)
 rows = ["n1", "n10", "n100", "n1000", "n10000", "p2", "p8", "p16"]
-
-def load(row, target):
-    return [json.loads(p.read_text()) for p in sorted(out.glob(f"{row}.{target}.*.json"))]
-
-def spread(values, fmt):
-    values = sorted(values)
-    return f"{fmt(statistics.median(values))} ({fmt(values[0])}-{fmt(values[-1])})"
 
 def whole(v):
     return f"{v:,.0f}"

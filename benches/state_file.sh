@@ -20,14 +20,10 @@ cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
 rounds_1=${ROUNDS_1:-100000}
 rounds_100=${ROUNDS_100:-10000}
-out=target/bench-results/state-file-$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$out"
+source benches/lib.sh
+out=$(results_dir state-file)
 
-bin=${BIN:-}
-if [ -z "$bin" ]; then
-  cargo build --release --quiet --bin conductor
-  bin=target/release/conductor
-fi
+bin=$(conductor_bin)
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); temporary directory: ${TMPDIR:-/tmp} ($(df -T "${TMPDIR:-/tmp}" | awk 'NR == 2 {print $2}')); results: $out"
 
 # one ROW ARGS...: the row `runs` times in each mode, the modes alternating.
@@ -46,16 +42,15 @@ one n1 --clients 1 --rounds "$rounds_1"
 one n100 --clients 100 --rounds "$rounds_100"
 
 python3 - "$out" <<'PY'
-import json, pathlib, statistics, sys
+import statistics, sys
 
-out = pathlib.Path(sys.argv[1])
+sys.path.insert(0, "benches")
+from summary import load as load_from, spread
+
+out = sys.argv[1]
 
 def load(row, mode):
-    return [json.loads(p.read_text()) for p in sorted(out.glob(f"{row}.{mode}.*.json"))]
-
-def spread(values, fmt):
-    values = sorted(values)
-    return f"{fmt(statistics.median(values))} ({fmt(values[0])}-{fmt(values[-1])})"
+    return load_from(out, row, mode)
 
 whole = lambda v: f"{v:,.0f}"
 one_dp = lambda v: f"{v:,.1f}"

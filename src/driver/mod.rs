@@ -47,6 +47,7 @@
     clippy::disallowed_macros
 )]
 
+mod accept_gate;
 pub mod control;
 mod http;
 mod listen;

@@ -38,6 +38,8 @@ use lockstep_proto::time::{Duration, Instant};
 use request::Request;
 use socket::{Peer, SocketFile};
 
+use super::accept_gate::AcceptGate;
+
 /// Connections open at once; more are answered with an error and closed.
 pub const MAX_CONNECTIONS: usize = 8;
 /// The longest line, without its line ending.
@@ -53,8 +55,6 @@ pub const TIMEOUT: Duration = Duration::from_millis(10_000);
 pub const DRAIN_PER_WAKE: usize = 16 * 1024;
 /// The listener's token; the connections' follow it.
 pub const BASE: usize = usize::MAX / 4 + 1;
-/// How long accepting pauses after an accept failed for want of descriptors or memory.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Whether `token` is one of the control socket's.
 pub fn owns(token: Token) -> bool {
@@ -199,9 +199,8 @@ pub struct Control {
     listener: UnixListener,
     /// Removed when the conductor ends (dropped with this).
     file: SocketFile,
-    /// The listener said it was ready and has not been seen empty since (edge-triggered).
-    accept_ready: bool,
-    accept_paused_until: Option<Instant>,
+    /// Whether connections wait to be accepted (edge-triggered), or accepting pauses.
+    gate: AcceptGate,
     slots: Vec<Option<Conn>>,
     /// Slots in use.
     open: usize,
@@ -223,8 +222,7 @@ impl Control {
             listener,
             file,
             // Whatever connected before the registration is accepted on the first turn.
-            accept_ready: true,
-            accept_paused_until: None,
+            gate: AcceptGate::new("control"),
             slots: (0..MAX_CONNECTIONS).map(|_| None).collect(),
             open: 0,
             next: 0,
@@ -240,7 +238,7 @@ impl Control {
     pub fn ready(&mut self, event: &mio::event::Event) {
         let token = event.token();
         if token == Token(BASE) {
-            self.accept_ready = true;
+            self.gate.readable();
             return;
         }
         let Some(Some(conn)) = self.slots.get_mut(token.0 - BASE - 1) else {
@@ -256,8 +254,7 @@ impl Control {
 
     /// True when the next turn has something to do without waiting for an event.
     pub fn has_work(&self) -> bool {
-        let accepting = self.accept_ready && self.accept_paused_until.is_none();
-        accepting
+        self.gate.waiting()
             || self.slots.iter().flatten().any(|c| {
                 if c.answering() {
                     c.writable
@@ -272,7 +269,7 @@ impl Control {
     /// When a connection times out next, or accepting resumes.
     pub fn next_deadline(&self) -> Option<Instant> {
         let connections = self.slots.iter().flatten().map(|c| c.deadline);
-        connections.chain(self.accept_paused_until).min()
+        connections.chain(self.gate.paused_until()).min()
     }
 
     /// One turn of the loop: times connections out, accepts, writes answers, reads lines and
@@ -284,7 +281,7 @@ impl Control {
         now: Instant,
         mut handle: impl FnMut(Request, Option<Peer>) -> String,
     ) {
-        if self.open == 0 && !self.accept_ready && self.accept_paused_until.is_none() {
+        if self.open == 0 && !self.gate.waiting() && self.gate.paused_until().is_none() {
             return;
         }
         self.expire(registry, now);
@@ -354,27 +351,10 @@ impl Control {
     /// Accepts up to [`ACCEPTS_PER_WAKE`] connections; one that finds every slot taken is
     /// answered with an error and closed.
     fn accept_some(&mut self, registry: &Registry, now: Instant) {
-        match self.accept_paused_until {
-            Some(until) if now < until => return,
-            Some(_) => self.accept_paused_until = None,
-            None => {}
-        }
-        if !self.accept_ready {
-            return;
-        }
         for _ in 0..ACCEPTS_PER_WAKE {
-            let mut stream = match self.listener.accept() {
-                Ok((stream, _)) => stream,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.accept_ready = false;
-                    return;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    log::debug!("control: cannot accept: {e}; pausing for {ACCEPT_BACKOFF}");
-                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
-                    return;
-                }
+            let listener = &self.listener;
+            let Some(mut stream) = self.gate.next(now, || listener.accept().map(|(s, _)| s)) else {
+                return;
             };
             let Some(slot) = self.slots.iter().position(Option::is_none) else {
                 let busy = format!(

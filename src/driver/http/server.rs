@@ -20,6 +20,7 @@ use lockstep_proto::time::{Duration, Instant};
 
 use super::request::{self, Parsed, Refusal, Request, MAX_HEAD};
 use super::response::{self, Code};
+use crate::driver::accept_gate::AcceptGate;
 
 /// Connections open at once; more are answered 503.
 pub const MAX_CONNECTIONS: usize = 32;
@@ -33,8 +34,6 @@ pub const ANSWER_TIMEOUT: Duration = Duration::from_millis(10_000);
 pub const BASE: usize = usize::MAX / 2;
 /// Reads of discarded input before a connection is closed.
 const DRAIN_READS: usize = 4;
-/// How long accepting pauses after an accept failed for want of descriptors or memory.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Whether `token` is one of the endpoint's.
 pub fn owns(token: Token) -> bool {
@@ -64,10 +63,8 @@ struct Conn {
 /// The listener and its connections.
 pub struct Server {
     listener: TcpListener,
-    /// The listener said it was ready and has not been seen empty since (it is edge-triggered).
-    accept_ready: bool,
-    /// Accepting failed for want of resources: no accept before then.
-    accept_paused_until: Option<Instant>,
+    /// Whether connections wait to be accepted (edge-triggered), or accepting pauses.
+    gate: AcceptGate,
     slots: Vec<Option<Conn>>,
     /// Slots in use.
     open: usize,
@@ -91,8 +88,7 @@ impl Server {
         Ok(Server {
             listener,
             // Whatever connected before the registration is accepted on the first turn.
-            accept_ready: true,
-            accept_paused_until: None,
+            gate: AcceptGate::new("http"),
             slots: (0..MAX_CONNECTIONS).map(|_| None).collect(),
             open: 0,
             waiting: VecDeque::new(),
@@ -114,29 +110,29 @@ impl Server {
     /// True when the next turn has something to do without waiting: connections that may wait
     /// in the backlog, or requests to answer.
     pub fn has_work(&self) -> bool {
-        (self.accept_ready && self.accept_paused_until.is_none()) || !self.waiting.is_empty()
+        self.gate.waiting() || !self.waiting.is_empty()
     }
 
     /// True when no connection is open, nothing waits and accepting is not paused: a turn has
     /// nothing to do.
     pub fn is_idle(&self) -> bool {
-        self.open == 0 && self.accept_paused_until.is_none() && !self.has_work()
+        self.open == 0 && self.gate.paused_until().is_none() && !self.has_work()
     }
 
     /// The earliest deadline of a connection, or the end of a pause in accepting.
     pub fn next_deadline(&self) -> Option<Instant> {
         if self.open == 0 {
-            return self.accept_paused_until;
+            return self.gate.paused_until();
         }
         let connections = self.slots.iter().flatten().map(|c| c.deadline);
-        connections.chain(self.accept_paused_until).min()
+        connections.chain(self.gate.paused_until()).min()
     }
 
     /// Handles a readiness event for one of the endpoint's tokens.
     pub fn ready(&mut self, registry: &Registry, event: &mio::event::Event, now: Instant) {
         let token = event.token();
         if token == Token(BASE) {
-            self.accept_ready = true;
+            self.gate.readable();
             return;
         }
         let slot = token.0 - BASE - 1;
@@ -156,38 +152,12 @@ impl Server {
 
     /// Accepts up to [`ACCEPTS_PER_WAKE`] connections; one that finds every slot taken is
     /// answered 503 and closed. An accept that fails for want of descriptors or memory pauses
-    /// accepting for [`ACCEPT_BACKOFF`] rather than trying again at once.
+    /// accepting for [`ACCEPT_BACKOFF`](crate::driver::accept_gate::ACCEPT_BACKOFF) rather than trying again at once.
     pub fn accept_some(&mut self, registry: &Registry, now: Instant) {
-        match self.accept_paused_until {
-            Some(until) if now < until => return,
-            Some(_) => self.accept_paused_until = None,
-            None => {}
-        }
-        if !self.accept_ready {
-            return;
-        }
         for _ in 0..ACCEPTS_PER_WAKE {
-            let (mut stream, _) = match self.listener.accept() {
-                Ok(accepted) => accepted,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.accept_ready = false;
-                    return;
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::Interrupted
-                            | io::ErrorKind::ConnectionAborted
-                            | io::ErrorKind::ConnectionReset
-                    ) =>
-                {
-                    continue
-                }
-                Err(e) => {
-                    log::debug!("http: cannot accept: {e}; pausing for {ACCEPT_BACKOFF}");
-                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
-                    return;
-                }
+            let listener = &self.listener;
+            let Some(mut stream) = self.gate.next(now, || listener.accept().map(|(s, _)| s)) else {
+                return;
             };
             let Some(slot) = self.slots.iter().position(Option::is_none) else {
                 self.count(Code::Unavailable);
