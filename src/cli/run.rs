@@ -283,7 +283,8 @@ fn configure(
         (false, _) => "command line".to_string(),
     };
     if let Some(setup) = relay {
-        relay_defaults(&mut config, setup.config.id);
+        let on_command_line: Vec<&str> = flags.iter().map(|(key, _)| key.as_str()).collect();
+        relay_defaults(&mut config, setup.config.id, &on_command_line);
         let refused = if !config.state_file.is_empty() {
             Some(("state_file", RELAY_KEEPS_NO_STATE))
         } else if config.pace_ms != 0 {
@@ -314,8 +315,9 @@ const RELAY_HAS_NO_PACE: &str = "a relay's waves are its upstream's, sent as the
 /// A relay's status files and control socket, where they are left at the conductor's
 /// defaults, are named after its `id` (`status-ID.json`, `status-ID.txt`,
 /// `conductor-ID.sock`, with any character other than a letter, a digit, `-`, `_` or `.`
-/// written `_`), so that a root and its relays can share a directory.
-fn relay_defaults(config: &mut Config, id: lockstep_proto::wire::Id) {
+/// written `_`), so that a root and its relays can share a directory (and its `config.json`).
+/// A key set by a flag (`on_command_line`) is kept as given, even at the default's value.
+fn relay_defaults(config: &mut Config, id: lockstep_proto::wire::Id, on_command_line: &[&str]) {
     let id: String = id
         .as_str()
         .chars()
@@ -327,23 +329,26 @@ fn relay_defaults(config: &mut Config, id: lockstep_proto::wire::Id) {
     let defaults = Config::default();
     let named = [
         (
+            "status_json",
             &mut config.status_json,
             &defaults.status_json,
             format!("status-{id}.json"),
         ),
         (
+            "status_txt",
             &mut config.status_txt,
             &defaults.status_txt,
             format!("status-{id}.txt"),
         ),
         (
+            "control",
             &mut config.control,
             &defaults.control,
             format!("conductor-{id}.sock"),
         ),
     ];
-    for (value, default, own) in named {
-        if value == default {
+    for (key, value, default, own) in named {
+        if value == default && !on_command_line.contains(&key) {
             *value = own;
         }
     }
@@ -390,6 +395,31 @@ mod tests {
 
     fn args(line: &[&str]) -> Vec<OsString> {
         line.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn a_relay_names_its_files_after_its_id_unless_a_flag_names_them() {
+        let id = lockstep_proto::wire::Id::new("rack 1").expect("a valid id");
+        let mut config = Config::default();
+        relay_defaults(&mut config, id, &[]);
+        assert_eq!(
+            [&config.status_json, &config.status_txt, &config.control],
+            [
+                "status-rack_1.json",
+                "status-rack_1.txt",
+                "conductor-rack_1.sock"
+            ]
+        );
+        let mut config = Config::default();
+        relay_defaults(&mut config, id, &["status_json"]);
+        assert_eq!(config.status_json, Config::default().status_json);
+        assert_eq!(config.status_txt, "status-rack_1.txt");
+        let mut config = Config {
+            control: "ctl.sock".to_string(),
+            ..Config::default()
+        };
+        relay_defaults(&mut config, id, &[]);
+        assert_eq!(config.control, "ctl.sock");
     }
 
     #[test]
