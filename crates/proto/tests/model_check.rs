@@ -629,7 +629,8 @@ fn failures_that_end_the_run_keep_the_invariants_and_never_get_stuck() {
 /// A small tree, exhaustively: a root, one relay, a participant under the relay and one on
 /// the root, two rounds.
 /// Every order of packet deliveries, Done, a participant leaving and the relay dying is
-/// tried from every state; the tree's invariants (one barrier, steps up by one, each core's
+/// tried from every state (a cut upstream, after which the relay reconnects, is left to the
+/// seeded tree simulation: its reconnect timers multiply the states by a thousand); the tree's invariants (one barrier, steps up by one, each core's
 /// own) hold after every action, and every state with nothing left to do has the root ended
 /// or nobody left to wait for.
 #[test]
@@ -650,7 +651,8 @@ fn a_root_a_relay_and_two_participants_keep_one_barrier() {
     let mut queue = VecDeque::from([first]);
     let (mut transitions, mut ends, mut relay_deaths) = (0u64, 0u64, 0u64);
     while let Some(state) = queue.pop_front() {
-        let actions = state.actions(true);
+        let mut actions = state.actions(true);
+        actions.retain(|a| !matches!(a, lockstep_proto::sim::tree::Action::Cut(_)));
         if actions.is_empty() {
             assert!(
                 state.is_settled() || !state.someone_works(),

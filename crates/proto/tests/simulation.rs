@@ -143,15 +143,18 @@ fn replay() {
 }
 
 /// Trees of relays in the simulator: seeded shapes (one to three relays with one to three
-/// participants each, some on the root), participants leaving and relays dying for a while,
-/// then calm; the whole tree's invariants after every action (one barrier, steps up by one)
-/// and the root's planned end once faults stop.
+/// participants each, some on the root), participants leaving, relays dying and relays' upstream
+/// connections cut (the relay reconnects) for a while, then calm; the whole tree's invariants
+/// after every action (one barrier, steps up by one) and the root's planned end once faults
+/// stop.
 #[test]
 fn trees_of_relays_are_one_barrier_and_reach_their_end() {
     let seeds = env_u64("LOCKSTEP_TREE_SEEDS").unwrap_or(300);
-    let mut completed_steps = 0;
+    let (mut completed_steps, mut cuts, mut reconnected) = (0, 0, 0);
     for seed in 0..seeds {
         let tree = sim::tree::simulate(seed).unwrap_or_else(|e| panic!("{e}"));
+        cuts += tree.cuts;
+        reconnected += tree.reconnected_after_cut;
         // The calm end reached everyone still connected.
         for (leaf, steps, goodbye) in tree.survivors() {
             assert!(goodbye, "seed {seed}: leaf-{leaf} did not hear the end");
@@ -159,4 +162,13 @@ fn trees_of_relays_are_one_barrier_and_reach_their_end() {
         }
     }
     assert!(completed_steps > 0);
+    println!(
+        "{seeds} trees: {cuts} upstreams cut, {reconnected} relays connected again after a cut"
+    );
+    if seeds >= 100 {
+        assert!(
+            cuts > 0 && reconnected > 0,
+            "{cuts} cuts, {reconnected} reconnections"
+        );
+    }
 }

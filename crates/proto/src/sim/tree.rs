@@ -1,14 +1,17 @@
 //! A tree of conductors in one deterministic world: a root core, relays (each a core and its
 //! [`Relay`]) and participants (each a [`Participant`] machine), joined by in-order links
 //! whose packets are delivered one action at a time. The same [`Tree`] serves the seeded
-//! simulation ([`simulate`]: random actions, time jumps, participants that leave and relays
-//! that die, then calm) and the model checker (which tries every [`Action`] from every state).
+//! simulation ([`simulate`]: random actions, time jumps, participants that leave, relays that
+//! die and relays whose upstream is cut and that reconnect, then calm) and the model checker
+//! (which tries every [`Action`] but cuts from every state).
 //! Performs no I/O.
 //!
 //! After every action the whole tree's invariants are checked, besides each core's own
 //! ([`check_state`]): it is one barrier (no participant anywhere receives a Go while another
 //! participant still works on an earlier step, unless that one has been removed: it left, or
-//! its relay died), and each participant's steps go up by one modulo `step_wrap`.
+//! its relay died or was cut off from the root), and each participant's steps go up by one
+//! modulo `step_wrap` (after its relay was cut off it may miss steps; it must still hear the
+//! end).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -54,6 +57,10 @@ pub enum Action {
     Leave(usize),
     /// Relay i dies: every connection it has ends (a fault).
     Kill(usize),
+    /// Relay i's upstream connection breaks while the relay lives (a fault): the root sees
+    /// the end at once and what was on its way up is lost; the relay sees it once what was on
+    /// its way down has arrived, and reconnects.
+    Cut(usize),
     /// Time jumps to the next deadline of any node.
     Tick,
 }
@@ -66,8 +73,10 @@ struct RelayNode {
     /// Its connection as the root knows it.
     up: Option<ConnId>,
     alive: bool,
-    /// Its upstream connection has been closed (on its way out).
+    /// Its upstream connection has been closed (on its way out, or cut).
     up_closed: bool,
+    /// Its upstream was cut and it has not connected again since.
+    was_cut: bool,
 }
 
 /// A participant.
@@ -83,6 +92,9 @@ struct Leaf {
     counted: bool,
     /// The steps it received, in order.
     steps: Vec<u32>,
+    /// Its relay's upstream was cut: the root went on without that subtree, so from then on it
+    /// is out of the barrier checks and may miss steps; it must still hear the end.
+    cut_off: bool,
     /// It received `C` (or `E`) and `X`.
     said_goodbye: bool,
 }
@@ -118,6 +130,10 @@ pub struct Tree {
     /// How the root ended.
     pub root_exit: Option<EndKind>,
     step_wrap: u64,
+    /// Relay upstreams cut so far.
+    pub cuts: u64,
+    /// Relays that connected to the root again after a cut.
+    pub reconnected_after_cut: u64,
 }
 
 fn id(name: &str) -> Id {
@@ -160,6 +176,8 @@ impl Tree {
             root_conns: BTreeMap::new(),
             root_exit: None,
             step_wrap: shape.step_wrap,
+            cuts: 0,
+            reconnected_after_cut: 0,
         };
         for (r, &n) in shape.relays.iter().enumerate() {
             let mut core = Conductor::new(quiet(&format!("relay-{r}"), shape.relay_min, 0, 1), now);
@@ -172,6 +190,7 @@ impl Tree {
                 up: None,
                 alive: true,
                 up_closed: false,
+                was_cut: false,
             });
             for _ in 0..n {
                 tree.add_leaf(Node::Relay(r));
@@ -201,11 +220,12 @@ impl Tree {
             session: Participant::new(id(&format!("leaf-{i}"))),
             counted: true,
             steps: Vec::new(),
+            cut_off: false,
             said_goodbye: false,
         });
     }
 
-    /// Every action possible now; `faults` adds leaving and relay deaths.
+    /// Every action possible now; `faults` adds leaving, relay deaths and cut upstreams.
     pub fn actions(&self, faults: bool) -> Vec<Action> {
         let mut actions: Vec<Action> = self
             .links
@@ -225,6 +245,9 @@ impl Tree {
             for (r, node) in self.relays.iter().enumerate() {
                 if node.alive && !node.relay.is_over() {
                     actions.push(Action::Kill(r));
+                    if node.up.is_some() && !node.up_closed {
+                        actions.push(Action::Cut(r));
+                    }
                 }
             }
         }
@@ -271,6 +294,7 @@ impl Tree {
                 }
             }
             Action::Kill(r) => self.kill(r),
+            Action::Cut(r) => self.cut(r),
             Action::Tick => {
                 if let Some(t) = self.next_deadline() {
                     self.now = self.now.max(t);
@@ -317,6 +341,27 @@ impl Tree {
                     self.push(me, Node::Leaf(i), Packet::Eof);
                 }
             }
+        }
+    }
+
+    /// Relay `r`'s upstream connection breaks; see [`Action::Cut`].
+    fn cut(&mut self, r: usize) {
+        let me = Node::Relay(r);
+        let node = &mut self.relays[r];
+        let Some(conn) = node.up.take() else { return };
+        if std::mem::replace(&mut node.up_closed, true) {
+            return;
+        }
+        self.cuts += 1;
+        node.was_cut = true;
+        self.links.remove(&(me, Node::Root));
+        if self.root_conns.remove(&conn).is_some() {
+            self.root.handle_input(self.now, Input::Closed { conn });
+        }
+        self.push(Node::Root, me, Packet::Eof);
+        for leaf in self.leaves.iter_mut().filter(|l| l.parent == me) {
+            leaf.counted = false;
+            leaf.cut_off = true;
         }
     }
 
@@ -426,6 +471,11 @@ impl Tree {
 
     /// The barrier and the steps, as a Go reaches participant `i`.
     fn on_go(&mut self, i: usize, step: u32) -> Result<(), String> {
+        if self.leaves[i].cut_off {
+            // Its subtree left the root's barrier with the cut: nothing to check it against.
+            self.leaves[i].steps.push(step);
+            return Ok(());
+        }
         for (k, other) in self.leaves.iter().enumerate() {
             if k == i || !other.counted {
                 continue;
@@ -548,6 +598,9 @@ impl Tree {
                     let conn = self.root.accept(now, peer(1000 + r));
                     self.root_conns.insert(conn, me);
                     let node = &mut self.relays[r];
+                    if std::mem::take(&mut node.was_cut) {
+                        self.reconnected_after_cut += 1;
+                    }
                     node.up = Some(conn);
                     node.up_closed = false;
                     node.relay.handle(&mut node.core, now, UpInput::Connected);
@@ -606,7 +659,14 @@ impl Tree {
             node.relay.fingerprint(self.now, &mut h);
         }
         for leaf in &self.leaves {
-            (leaf.conn, leaf.open, leaf.counted, leaf.said_goodbye).hash(&mut h);
+            (
+                leaf.conn,
+                leaf.open,
+                leaf.counted,
+                leaf.cut_off,
+                leaf.said_goodbye,
+            )
+                .hash(&mut h);
             leaf.session.state().hash(&mut h);
             leaf.steps.last().hash(&mut h);
         }
@@ -620,7 +680,7 @@ impl Tree {
         self.leaves
             .iter()
             .enumerate()
-            .filter(|(_, l)| l.counted || l.said_goodbye)
+            .filter(|(_, l)| l.counted || l.said_goodbye || (l.cut_off && l.open))
             .map(|(i, l)| (i, l.steps.as_slice(), l.said_goodbye))
             .collect()
     }
@@ -670,6 +730,7 @@ pub fn simulate(seed: u64) -> Result<Tree, String> {
         let alive = tree.relays.iter().filter(|r| r.alive).count();
         actions.retain(|a| match a {
             Action::Kill(_) => alive > 1 && rng.chance(20),
+            Action::Cut(_) => rng.chance(20),
             Action::Leave(_) => rng.chance(20),
             _ => true,
         });
