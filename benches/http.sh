@@ -41,12 +41,7 @@ python3 - "$out" <<'PY'
 import statistics, sys
 
 sys.path.insert(0, "benches")
-from summary import load as load_from, spread
-
-out = sys.argv[1]
-
-def load(row, mode):
-    return load_from(out, row, mode)
+from summary import load, one_dp, spread, whole
 
 print()
 print("| row | clients | rounds/s, http off | rounds/s, http on + scraped | ratio | server CPU µs/round: off | on | ratio | scrapes ok / failed | violations |")
@@ -62,8 +57,6 @@ for row in ["n1", "n1000"]:
     ok = sum(r["http_scrapes"]["ok"] for r in on)
     failed = sum(r["http_scrapes"]["failed"] for r in on)
     bad = sum(r["violations_total"] for r in off + on)
-    whole = lambda v: f"{v:,.0f}"
-    one_dp = lambda v: f"{v:,.1f}"
     cpu = "| - | - | -"
     if ca and cb:
         cpu = f"| {spread(ca, one_dp)} | {spread(cb, one_dp)} | {statistics.median(cb) / statistics.median(ca):.3f}"

@@ -53,19 +53,8 @@ python3 - "$out" <<'PY'
 import statistics, sys
 
 sys.path.insert(0, "benches")
-from summary import load as load_from, spread
-
-out = sys.argv[1]
-
-def load(row, mode):
-    return load_from(out, row, mode)
+from summary import load, one_dp, spread, whole
 rows = ["n1", "n10", "n100", "n1000", "n10000", "p2", "p8", "p16"]
-
-def whole(v):
-    return f"{v:,.0f}"
-
-def one_dp(v):
-    return f"{v:,.1f}"
 
 print()
 print("| row | clients | procs | baseline rounds/s | conductor rounds/s | ratio | conductor µs/round | conductor p50 / p99 µs | server CPU µs/round: baseline | conductor | ratio | violations |")

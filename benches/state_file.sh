@@ -45,15 +45,8 @@ python3 - "$out" <<'PY'
 import statistics, sys
 
 sys.path.insert(0, "benches")
-from summary import load as load_from, spread
+from summary import load, one_dp, spread, whole
 
-out = sys.argv[1]
-
-def load(row, mode):
-    return load_from(out, row, mode)
-
-whole = lambda v: f"{v:,.0f}"
-one_dp = lambda v: f"{v:,.1f}"
 print()
 print("| row | clients | state file | rounds/s | ratio to off | server CPU µs/round | ratio to off | violations |")
 print("|---|---|---|---|---|---|---|---|")

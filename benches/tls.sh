@@ -39,12 +39,7 @@ python3 - "$out" <<'PY'
 import statistics, sys
 
 sys.path.insert(0, "benches")
-from summary import load as load_from, spread
-
-out = sys.argv[1]
-
-def load(row, mode):
-    return load_from(out, row, mode)
+from summary import load, one_dp, spread, whole
 
 print()
 print("| clients | plaintext rounds/s | TLS rounds/s | ratio (target ≥ 0.8) | server CPU µs/round: plaintext | TLS | violations |")
@@ -59,14 +54,14 @@ for row in ["n10", "n100", "n1000"]:
     tc = [r["server_cpu_us_per_round"] for r in tls if r.get("server_cpu_us_per_round")]
     bad = sum(r["violations_total"] for r in plain + tls)
     print(f"| {tls[0]['clients']} | {spread(p)} | {spread(t)} | {statistics.median(t) / statistics.median(p):.2f} "
-          f"| {spread(pc, '{:,.1f}'.format)} | {spread(tc, '{:,.1f}'.format)} | {bad} |")
+          f"| {spread(pc, one_dp)} | {spread(tc, one_dp)} | {bad} |")
 
 plain, tls = load("n1000", "plain"), load("n1000", "tls")
 if plain and tls:
     print()
     print("| at 1000 clients | plaintext | mutual TLS |")
     print("|---|---|---|")
-    print(f"| connect + handshake + both hellos, ms (target < 2000 with TLS) | {spread([r['connect_ms'] for r in plain], '{:,.1f}'.format)} | {spread([r['connect_ms'] for r in tls], '{:,.1f}'.format)} |")
+    print(f"| connect + handshake + both hellos, ms (target < 2000 with TLS) | {spread([r['connect_ms'] for r in plain], one_dp)} | {spread([r['connect_ms'] for r in tls], one_dp)} |")
     pm = [r["server_memory"]["rss_bytes_per_client"] for r in plain if r.get("server_memory")]
     tm = [r["server_memory"]["rss_bytes_per_client"] for r in tls if r.get("server_memory")]
     if pm and tm:

@@ -230,22 +230,29 @@ impl Net {
 
     /// A participant sends bytes: in pieces, each arriving in order.
     fn send_up(&mut self, peer: usize, bytes: Vec<u8>) {
-        let link = self.peers[peer].link;
-        let life = self.life;
-        let mut rest = &bytes[..];
+        let (link, life) = (self.peers[peer].link, self.life);
+        self.send_in_pieces(peer, false, &bytes, |bytes| Due::Up {
+            peer,
+            link,
+            life,
+            bytes,
+        });
+    }
+
+    /// Schedules `bytes` in random pieces on the peer's link (towards it when `down`), each
+    /// arriving in order as the event `due` makes of it.
+    fn send_in_pieces(
+        &mut self,
+        peer: usize,
+        down: bool,
+        bytes: &[u8],
+        due: impl Fn(Vec<u8>) -> Due,
+    ) {
+        let mut rest = bytes;
         while !rest.is_empty() {
             let take = self.rng.range(1, rest.len() as u64) as usize;
-            let at = self.arrival(peer, false);
-            let piece = rest[..take].to_vec();
-            self.schedule(
-                at,
-                Due::Up {
-                    peer,
-                    link,
-                    life,
-                    bytes: piece,
-                },
-            );
+            let at = self.arrival(peer, down);
+            self.schedule(at, due(rest[..take].to_vec()));
             rest = &rest[take..];
         }
     }
@@ -264,21 +271,7 @@ impl Sockets for Net {
             return bytes.len();
         };
         let link = self.peers[peer].link;
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let take = self.rng.range(1, rest.len() as u64) as usize;
-            let at = self.arrival(peer, true);
-            let piece = rest[..take].to_vec();
-            self.schedule(
-                at,
-                Due::Down {
-                    peer,
-                    link,
-                    bytes: piece,
-                },
-            );
-            rest = &rest[take..];
-        }
+        self.send_in_pieces(peer, true, bytes, |bytes| Due::Down { peer, link, bytes });
         bytes.len()
     }
 
