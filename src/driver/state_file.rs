@@ -244,12 +244,10 @@ mod tests {
 
     fn rounds(rounds: u64, step_wrap: u64) -> RoundConfig {
         RoundConfig {
-            min_clients: 1,
             rounds,
             step_wrap,
-            shutdown_countdown: 3,
             slow_round: Duration::ZERO,
-            pace: Duration::ZERO,
+            ..RoundConfig::default()
         }
     }
 

@@ -134,14 +134,7 @@ impl CoreConfig {
     pub fn new(server_id: Id) -> Self {
         CoreConfig {
             server_id,
-            rounds: RoundConfig {
-                min_clients: 1,
-                rounds: 0,
-                step_wrap: 1 << 32,
-                shutdown_countdown: 3,
-                slow_round: Duration::from_millis(10_000),
-                pace: Duration::ZERO,
-            },
+            rounds: RoundConfig::default(),
             max_clients: 10_000,
             hello_timeout: Duration::from_millis(5_000),
             probe_after: Duration::from_millis(5_000),

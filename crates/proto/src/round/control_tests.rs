@@ -6,12 +6,9 @@ use super::*;
 
 fn config(pace_ms: u64) -> RoundConfig {
     RoundConfig {
-        min_clients: 1,
-        rounds: 0,
-        step_wrap: 1 << 32,
-        shutdown_countdown: 3,
         slow_round: Duration::ZERO,
         pace: Duration::from_millis(pace_ms),
+        ..RoundConfig::default()
     }
 }
 

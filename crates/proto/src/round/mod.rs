@@ -43,6 +43,21 @@ pub struct RoundConfig {
     pub pace: Duration,
 }
 
+impl Default for RoundConfig {
+    /// The documented defaults: one client, no planned end, steps up to 2^32, `S 3`, `T` after
+    /// 10 s, no pace.
+    fn default() -> Self {
+        RoundConfig {
+            min_clients: 1,
+            rounds: 0,
+            step_wrap: 1 << 32,
+            shutdown_countdown: 3,
+            slow_round: Duration::from_millis(10_000),
+            pace: Duration::ZERO,
+        }
+    }
+}
+
 /// Why the conductor ends.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum EndKind {

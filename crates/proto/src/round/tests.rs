@@ -4,12 +4,8 @@ use super::*;
 
 fn config() -> RoundConfig {
     RoundConfig {
-        min_clients: 1,
-        rounds: 0,
-        step_wrap: 1 << 32,
-        shutdown_countdown: 3,
         slow_round: Duration::ZERO,
-        pace: Duration::ZERO,
+        ..RoundConfig::default()
     }
 }
 

@@ -73,7 +73,7 @@ impl RestartPlan {
             step_wrap: rng.pick(&[2, 3, 5, 1 << 32]),
             shutdown_countdown: rng.range(0, 3) as u32,
             slow_round: Duration::ZERO,
-            pace: Duration::ZERO,
+            ..RoundConfig::default()
         };
         config.max_clients = participants as u32;
         config.hello_timeout = Duration::ZERO;
