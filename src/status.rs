@@ -281,14 +281,7 @@ mod tests {
                 ms: 2.1,
             }),
             uptime_ms: 12000,
-            paused: false,
-            steps_left: None,
-            hold_at: None,
-            pace_ms: 0,
-            late_waves: 0,
-            state_file_error: None,
-            failure: None,
-            upstream: None,
+            ..Status::default()
         }
     }
 

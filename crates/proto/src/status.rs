@@ -50,7 +50,7 @@ pub struct UpstreamStatus {
 }
 
 /// Everything the status files show.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     /// The conductor's id.
     pub server_id: String,

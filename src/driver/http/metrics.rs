@@ -522,14 +522,9 @@ mod tests {
             last_round_ms: Some(2.5),
             last_round_slowest: None,
             uptime_ms: 10_000,
-            paused: false,
-            steps_left: None,
-            hold_at: None,
             pace_ms: 33,
             late_waves: 2,
-            state_file_error: None,
-            failure: None,
-            upstream: None,
+            ..Status::default()
         }
     }
 
