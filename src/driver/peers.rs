@@ -163,22 +163,13 @@ impl Peers {
                     return WriteOutcome::Failed;
                 }
             },
-            None => {
-                let mut written = 0;
-                while written < bytes.len() {
-                    match peer.stream.write(&bytes[written..]) {
-                        Ok(0) => return WriteOutcome::Failed,
-                        Ok(n) => written += n,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => {
-                            log::debug!("write to {conn} failed: {e}");
-                            return WriteOutcome::Failed;
-                        }
-                    }
+            None => match write_some(&mut peer.stream, bytes) {
+                Ok(written) => (written, written < bytes.len()),
+                Err(e) => {
+                    log::debug!("write to {conn} failed: {e}");
+                    return WriteOutcome::Failed;
                 }
-                (written, written < bytes.len())
-            }
+            },
         };
         if wants_write != peer.wants_write {
             let interest = if wants_write {
@@ -223,6 +214,22 @@ impl Peers {
             self.close(registry, ConnId::from_index(index));
         }
     }
+}
+
+/// Writes as much of `bytes` as the socket takes now (a plaintext peer, the TLS port's refusal
+/// to a plaintext peer, the relay's upstream).
+pub fn write_some(stream: &mut TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    let mut written = 0;
+    while written < bytes.len() {
+        match stream.write(&bytes[written..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(written)
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use lockstep_proto::status::UpstreamStatus;
 use lockstep_proto::time::Instant;
 
 use crate::bench::tls::ClientTls;
+use crate::driver::peers::write_some;
 
 /// The upstream connection's token: below the HTTP endpoint's, far above any peer's.
 pub const UPSTREAM: Token = Token(usize::MAX / 2 - 1);
@@ -291,19 +292,4 @@ impl Upstream {
     pub fn close(&mut self, registry: &Registry) {
         self.drop_link(registry);
     }
-}
-
-/// Writes as much of `bytes` as the socket takes now.
-fn write_some(stream: &mut TcpStream, bytes: &[u8]) -> io::Result<usize> {
-    let mut written = 0;
-    while written < bytes.len() {
-        match stream.write(&bytes[written..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => written += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(written)
 }

@@ -26,6 +26,7 @@ use mio::net::TcpStream;
 use rustls::{Connection, ServerConfig, ServerConnection};
 
 use super::names;
+use crate::driver::peers::write_some;
 
 /// Bytes of the core's queue held while the handshake runs: before a hello the core sends
 /// only its own hello, perhaps a refusal (at most 536 bytes) and the ending's `C`/`E` and `X`.
@@ -184,16 +185,7 @@ impl Session {
                 }
             }
             (Phase::Plaintext, _) => {
-                let mut written = 0;
-                while written < pending.len() {
-                    match stream.write(&pending[written..]) {
-                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                        Ok(n) => written += n,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
-                    }
-                }
+                let written = write_some(stream, pending)?;
                 Ok((written, written == pending.len()))
             }
             (Phase::Failed, conn) | (Phase::Open, conn @ None) => {
